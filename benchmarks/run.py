@@ -1,0 +1,37 @@
+"""Run every registered benchmark (``make bench``) or the ones named on the command line.
+
+Each benchmark module has ``run(workdir: Path) -> Table`` and is listed
+explicitly in :data:`BENCHMARKS`. A table is printed with the contender and the
+baseline side by side, and the ratio.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+
+BENCHMARKS: dict[str, str] = {
+    "read": "benchmarks.bench_read",
+}
+
+
+def main(argv: list[str]) -> int:
+    console = Console()
+    names = argv or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        console.print(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHMARKS)}")
+        return 2
+    for name in names:
+        module = importlib.import_module(BENCHMARKS[name])
+        with tempfile.TemporaryDirectory(prefix=f"radcycle-bench-{name}-") as tmp:
+            console.print(module.run(Path(tmp)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

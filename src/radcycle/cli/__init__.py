@@ -1,0 +1,1 @@
+"""Thin typer commands over pipeline, service and tools. Nothing imports this package."""

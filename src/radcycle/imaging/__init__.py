@@ -1,0 +1,4 @@
+"""Array work: resampling, masks, registration, lungs, lesions, measurement, radiomics.
+
+Imports domain only; no file I/O.
+"""

@@ -1,0 +1,1 @@
+"""Reading and writing files: DICOM series, RTSTRUCT, SEG, NIfTI, NRRD. Imports domain only."""

@@ -1,0 +1,1 @@
+"""Matching lesions across studies, tracking identifiers, trajectories."""

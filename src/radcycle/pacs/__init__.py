@@ -1,0 +1,1 @@
+"""DICOMweb and DIMSE clients and the listener."""

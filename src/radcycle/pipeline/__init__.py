@@ -1,0 +1,1 @@
+"""The one place that wires the steps together for a patient."""
