@@ -1,0 +1,141 @@
+"""RECIST 1.1 over time: nadir, best overall response, confirmation, iRECIST."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from radcycle.domain import LesionMeasurement
+from radcycle.errors import InputError
+from radcycle.guidelines.recist import select_targets
+from radcycle.guidelines.recist_response import RecistFollowUp
+from radcycle.guidelines.recist_series import RecistOptions, assess_series
+from tests.guidelines.builders import lesion
+
+D0 = date(2025, 1, 6)
+
+
+def _course(
+    sums: list[float], new_at: set[int] | None = None, step_days: int = 42
+) -> list[RecistFollowUp]:
+    """Follow-ups of one target lesion with the given long axes, 6 weeks apart."""
+    new_at = new_at or set()
+    out = []
+    for i, value in enumerate(sums):
+        new = (lesion(f"new{i}", 12.0, "liver"),) if i in new_at else ()
+        status = {"status": "disappeared"} if value == 0 else {}
+        target = (
+            LesionMeasurement(lesion_id="a", organ="lung", **status)  # type: ignore[arg-type]
+            if value == 0
+            else lesion("a", value)
+        )
+        out.append(RecistFollowUp(D0 + timedelta(days=step_days * (i + 1)), (target,), new))
+    return out
+
+
+def _baseline(size: float = 50.0):  # type: ignore[no-untyped-def]
+    return select_targets([lesion("a", size)], D0)
+
+
+def test_nadir_tracks_smallest_sum_and_pd_is_against_it() -> None:
+    series = assess_series(_baseline(), _course([30.0, 36.0]))
+    assert [tp.category for tp in series.timepoints] == ["PR", "PD"]
+    assert series.timepoints[1].nadir_sum_mm == 30.0
+    assert series.best_overall_response == "PR"
+
+
+def test_best_response_stops_at_first_pd() -> None:
+    series = assess_series(_baseline(), _course([60.0, 20.0]))
+    assert series.timepoints[0].category == "PD"
+    assert series.best_overall_response == "PD"
+
+
+def test_confirmation_required_for_pr() -> None:
+    unconfirmed = assess_series(
+        _baseline(), _course([30.0, 45.0]), RecistOptions(confirmation_required=True)
+    )
+    assert unconfirmed.best_overall_response == "SD"
+    confirmed = assess_series(
+        _baseline(), _course([30.0, 32.0]), RecistOptions(confirmation_required=True)
+    )
+    assert confirmed.best_overall_response == "PR"
+    too_soon = assess_series(
+        _baseline(), _course([30.0, 32.0], step_days=20), RecistOptions(confirmation_required=True)
+    )
+    assert too_soon.best_overall_response == "SD"
+
+
+def test_cr_confirmed_by_cr_only() -> None:
+    opts = RecistOptions(confirmation_required=True)
+    assert assess_series(_baseline(), _course([0.0, 0.0]), opts).best_overall_response == "CR"
+    # Table 3: CR then PD -> SD (minimum SD duration met), not CR.
+    assert assess_series(_baseline(), _course([0.0, 12.0]), opts).best_overall_response == "SD"
+    strict = RecistOptions(confirmation_required=True, min_sd_days=60)
+    assert assess_series(_baseline(), _course([0.0, 12.0]), strict).best_overall_response == "PD"
+
+
+def test_min_sd_duration() -> None:
+    opts = RecistOptions(min_sd_days=56)
+    # SD at day 42 only, then PD: SD too early, best response PD.
+    assert assess_series(_baseline(), _course([48.0, 62.0]), opts).best_overall_response == "PD"
+    assert assess_series(_baseline(), _course([48.0, 49.0]), opts).best_overall_response == "SD"
+
+
+def test_follow_up_before_baseline_is_rejected() -> None:
+    bad = [RecistFollowUp(D0 - timedelta(days=1), (lesion("a", 10.0),))]
+    with pytest.raises(InputError, match="after the baseline"):
+        assess_series(_baseline(), bad)
+
+
+def test_best_response_result_cites_rule() -> None:
+    result = assess_series(_baseline(), _course([30.0])).best_response_result()
+    assert result.category == "PR"
+    assert "section 4.4.3" in result.rule_fired
+
+
+# --- iRECIST -----------------------------------------------------------------------
+
+IMMUNO = RecistOptions(immunotherapy=True)
+
+
+def test_irecist_first_pd_is_iupd_then_confirmed_by_5mm() -> None:
+    series = assess_series(_baseline(), _course([62.0, 67.0]), IMMUNO)
+    assert [tp.category for tp in series.timepoints] == ["iUPD", "iCPD"]
+    assert series.best_overall_response == "iCPD"
+
+
+def test_irecist_4_9mm_further_does_not_confirm() -> None:
+    series = assess_series(_baseline(), _course([62.0, 66.9]), IMMUNO)
+    assert [tp.category for tp in series.timepoints] == ["iUPD", "iUPD"]
+    assert series.best_overall_response == "iUPD"
+
+
+def test_irecist_reset_after_shrinkage() -> None:
+    series = assess_series(_baseline(), _course([62.0, 40.0, 30.0, 45.0]), IMMUNO)
+    # iUPD, then iSD (reset; nadir 40 -> +20 %...), iPR, then PD again -> iUPD, not iCPD
+    assert [tp.category for tp in series.timepoints] == ["iUPD", "iSD", "iPR", "iUPD"]
+    assert series.best_overall_response == "iPR"
+
+
+def test_irecist_new_lesion_confirms_target_iupd() -> None:
+    series = assess_series(_baseline(), _course([62.0, 62.0], new_at={1}), IMMUNO)
+    assert [tp.category for tp in series.timepoints] == ["iUPD", "iCPD"]
+
+
+def test_irecist_more_new_lesions_confirm() -> None:
+    follow_ups = _course([45.0, 45.0], new_at={0})
+    second = follow_ups[1]
+    more = (lesion("n1", 12.0, "liver"), lesion("n2", 11.0, "bone"))
+    follow_ups[1] = RecistFollowUp(second.exam_date, second.lesions, more)
+    series = assess_series(_baseline(), follow_ups, IMMUNO)
+    assert [tp.category for tp in series.timepoints] == ["iUPD", "iCPD"]
+    same = assess_series(_baseline(), _course([45.0, 45.0], new_at={0, 1}), IMMUNO)
+    assert [tp.category for tp in same.timepoints] == ["iUPD", "iUPD"]
+
+
+def test_irecist_ne_keeps_iupd_pending() -> None:
+    follow_ups = _course([62.0, 62.0, 68.0])
+    follow_ups[1] = RecistFollowUp(follow_ups[1].exam_date, ())  # target not evaluated
+    series = assess_series(_baseline(), follow_ups, IMMUNO)
+    assert [tp.category for tp in series.timepoints] == ["iUPD", "NE", "iCPD"]
