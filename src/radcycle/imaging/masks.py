@@ -1,0 +1,144 @@
+"""Small helpers for binary masks on a voxel grid: crops, balls in mm, components.
+
+All arrays are indexed ``[k, j, i]`` as in :class:`radcycle.domain.Volume`;
+spacings passed here are therefore in array order ``(dk, dj, di)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage as ndi
+
+from radcycle.domain import Volume
+from radcycle.errors import AnalysisError, GeometryError, InputError
+
+__all__ = [
+    "BoolArray",
+    "array_spacing",
+    "ball",
+    "bbox",
+    "check_mask_matches",
+    "component_at",
+    "crop_slices",
+    "largest_components",
+    "voxel_of_point",
+]
+
+BoolArray = npt.NDArray[np.bool_]
+Slices = tuple[slice, slice, slice]
+
+
+def array_spacing(volume: Volume) -> tuple[float, float, float]:
+    """Spacing in array order ``(dk, dj, di)`` in mm."""
+    di, dj, dk = (float(s) for s in volume.spacing)
+    return (dk, dj, di)
+
+
+def ball(radius_mm: float, spacing_kji: tuple[float, float, float]) -> BoolArray:
+    """An ellipsoidal structuring element that is a ball of ``radius_mm`` in mm.
+
+    Example:
+        >>> ball(2.0, (2.0, 1.0, 1.0)).shape
+        (3, 5, 5)
+    """
+    half = [max(0, int(radius_mm // s)) for s in spacing_kji]
+    grids = np.ogrid[tuple(slice(-h, h + 1) for h in half)]
+    dist2 = sum((g * s) ** 2 for g, s in zip(grids, spacing_kji, strict=True))
+    return np.asarray(dist2 <= radius_mm**2 + 1e-9, dtype=bool)
+
+
+def bbox(mask: npt.NDArray[Any], margin: tuple[int, int, int] = (0, 0, 0)) -> Slices | None:
+    """Slices of the bounding box of the non-zero voxels, grown by ``margin`` voxels."""
+    coords = [np.flatnonzero(np.any(mask, axis=a)) for a in ((1, 2), (0, 2), (0, 1))]
+    if any(c.size == 0 for c in coords):
+        return None
+    out = []
+    for c, m, n in zip(coords, margin, mask.shape, strict=True):
+        out.append(slice(max(0, int(c[0]) - m), min(n, int(c[-1]) + m + 1)))
+    return (out[0], out[1], out[2])
+
+
+def crop_slices(
+    centre_kji: tuple[int, int, int],
+    half_mm: float,
+    spacing_kji: tuple[float, float, float],
+    shape: tuple[int, ...],
+) -> Slices:
+    """Slices of a box of half-width ``half_mm`` around a voxel, clipped to the grid."""
+    out = []
+    for c, s, n in zip(centre_kji, spacing_kji, shape, strict=True):
+        h = int(np.ceil(half_mm / s))
+        out.append(slice(max(0, c - h), min(n, c + h + 1)))
+    return (out[0], out[1], out[2])
+
+
+def component_at(mask: BoolArray, point_kji: tuple[int, int, int]) -> BoolArray:
+    """The 26-connected component of ``mask`` that holds ``point_kji`` (empty if none)."""
+    if not mask[point_kji]:
+        return np.zeros_like(mask, dtype=bool)
+    labels, _ = ndi.label(mask, structure=np.ones((3, 3, 3), dtype=bool))
+    return np.asarray(labels == labels[point_kji], dtype=bool)
+
+
+def largest_components(mask: BoolArray, count: int = 1) -> list[BoolArray]:
+    """The ``count`` largest 6-connected components, largest first."""
+    labels, n = ndi.label(mask)
+    if n == 0:
+        return []
+    sizes = np.bincount(labels.ravel())[1:]
+    order = np.argsort(sizes)[::-1][:count]
+    return [np.asarray(labels == (i + 1), dtype=bool) for i in order]
+
+
+def voxel_of_point(volume: Volume, point_mm: tuple[float, float, float]) -> tuple[int, int, int]:
+    """The ``[k, j, i]`` voxel that holds an LPS point.
+
+    Raises:
+        InputError: the point lies outside the image grid.
+    """
+    if not np.all(np.isfinite(point_mm)):
+        raise InputError("the point must be finite", value=point_mm)
+    if not volume.contains([point_mm]):
+        raise InputError(
+            "the point lies outside the image (LPS mm)",
+            value=[round(float(v), 2) for v in point_mm],
+        )
+    ijk = np.rint(volume.patient_to_index([point_mm])[0]).astype(int)
+    ijk = np.clip(ijk, 0, np.asarray(volume.shape_ijk) - 1)
+    return (int(ijk[2]), int(ijk[1]), int(ijk[0]))
+
+
+def check_mask_matches(volume: Volume, mask: Volume) -> BoolArray:
+    """A boolean mask on ``volume``'s grid, checked to be non-empty and to overlap.
+
+    Raises:
+        GeometryError: the mask's grid differs from the image's or does not overlap it.
+        AnalysisError: the mask is empty.
+    """
+    if mask.array.shape != volume.array.shape or not mask.geometry.is_close(volume.geometry):
+        if not _grids_overlap(volume, mask):
+            raise GeometryError(
+                "the mask does not overlap the image",
+                value={"image_origin": volume.origin.tolist(), "mask_origin": mask.origin.tolist()},
+            )
+        raise GeometryError(
+            "the mask's grid differs from the image's; resample it first",
+            value={"image": volume.array.shape, "mask": mask.array.shape},
+        )
+    out = np.asarray(mask.array > 0, dtype=bool)
+    if not out.any():
+        raise AnalysisError("the mask is empty (no voxel > 0)")
+    return out
+
+
+def _grids_overlap(a: Volume, b: Volume) -> bool:
+    def corners(v: Volume) -> npt.NDArray[np.float64]:
+        n = np.asarray(v.shape_ijk, dtype=float) - 1
+        c = np.array([[x, y, z] for x in (0, n[0]) for y in (0, n[1]) for z in (0, n[2])])
+        return v.index_to_patient(c)
+
+    ca, cb = corners(a), corners(b)
+    return bool(np.all(ca.min(0) <= cb.max(0)) and np.all(cb.min(0) <= ca.max(0)))
