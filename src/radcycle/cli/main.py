@@ -13,7 +13,9 @@ import typer
 from radcycle import __version__
 
 # Explicit registry of command modules; each has ``register(app: typer.Typer)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "radcycle.cli.inspect_cmd",
+)
 
 app = typer.Typer(
     name="radcycle",

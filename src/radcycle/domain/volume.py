@@ -34,7 +34,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def _as_vector(name: str, value: Any) -> FloatArray:
-    arr = np.asarray(value, dtype=np.float64)
+    arr = np.array(value, dtype=np.float64)
     if arr.shape != (3,):
         raise GeometryError(f"{name} must have 3 components", value=value)
     if not np.all(np.isfinite(arr)):
@@ -42,9 +42,14 @@ def _as_vector(name: str, value: Any) -> FloatArray:
     return arr
 
 
-@dataclass(frozen=True, eq=False)
 class Geometry:
-    """Where a voxel grid sits in patient space (LPS, mm).
+    """Where a voxel grid sits in patient space (LPS, mm). Immutable, valid once built.
+
+    Args:
+        origin: LPS position of the centre of voxel (0, 0, 0).
+        spacing: ``(di, dj, dk)`` in mm, each > 0.
+        direction: 3x3, columns are the unit vectors of the i, j, k axes
+            (orthonormal); identity by default.
 
     Example:
         >>> g = Geometry(origin=(0, 0, 0), spacing=(0.5, 0.5, 2.0))
@@ -54,25 +59,45 @@ class Geometry:
         [[2.0, 4.0, 3.0]]
     """
 
+    __slots__ = ("direction", "origin", "spacing")
+
     origin: FloatArray
     spacing: FloatArray
-    direction: FloatArray = field(default_factory=lambda: np.eye(3))
+    direction: FloatArray
 
-    def __post_init__(self) -> None:
-        origin = _as_vector("origin", self.origin)
-        spacing = _as_vector("spacing", self.spacing)
-        if np.any(spacing <= 0):
-            raise GeometryError("spacing must be > 0 along every axis", value=spacing.tolist())
-        direction = np.asarray(self.direction, dtype=np.float64)
-        if direction.shape != (3, 3) or not np.all(np.isfinite(direction)):
-            raise GeometryError("direction must be a finite 3x3 matrix", value=self.direction)
-        if not np.allclose(direction.T @ direction, np.eye(3), atol=_ORTHO_TOL):
+    def __init__(
+        self,
+        origin: npt.ArrayLike,
+        spacing: npt.ArrayLike,
+        direction: npt.ArrayLike | None = None,
+    ) -> None:
+        origin_arr = _as_vector("origin", origin)
+        spacing_arr = _as_vector("spacing", spacing)
+        if np.any(spacing_arr <= 0):
+            raise GeometryError("spacing must be > 0 along every axis", value=spacing_arr.tolist())
+        matrix = np.eye(3) if direction is None else np.array(direction, dtype=np.float64)
+        if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)):
+            raise GeometryError("direction must be a finite 3x3 matrix", value=direction)
+        if not np.allclose(matrix.T @ matrix, np.eye(3), atol=_ORTHO_TOL):
             raise GeometryError(
-                "direction cosines must be orthonormal", value=np.round(direction, 6).tolist()
+                "direction cosines must be orthonormal", value=np.round(matrix, 6).tolist()
             )
-        object.__setattr__(self, "origin", origin)
-        object.__setattr__(self, "spacing", spacing)
-        object.__setattr__(self, "direction", direction)
+        for name, value in (
+            ("origin", origin_arr),
+            ("spacing", spacing_arr),
+            ("direction", matrix),
+        ):
+            value.setflags(write=False)
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Geometry is immutable")
+
+    def __repr__(self) -> str:
+        return (
+            f"Geometry(origin={self.origin.tolist()}, spacing={self.spacing.tolist()}, "
+            f"direction={self.direction.tolist()})"
+        )
 
     @property
     def affine(self) -> FloatArray:

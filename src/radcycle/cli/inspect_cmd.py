@@ -1,0 +1,91 @@
+"""``radcycle inspect PATH``: what a folder holds, and what happened to each file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.tree import Tree
+
+from radcycle.cli.errors import friendly_errors
+from radcycle.io.dicom.scan import ScanResult, iter_files, scan_path
+
+console = Console()
+
+
+def _scan_with_progress(path: Path, quiet: bool) -> ScanResult:
+    if quiet or not path.is_dir():
+        return scan_path(path)
+    total = sum(1 for _ in iter_files(path))
+    with Progress(
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scan", total=total)
+        return scan_path(path, progress=lambda n: bar.advance(task, n))
+
+
+def _series_line(s: dict[str, Any]) -> str:
+    if s["kind"] != "image":
+        return f"[cyan]{s['kind']}[/] {s['series_instance_uid']} {s.get('description', '')}"
+    size = "x".join(str(v) for v in s["size"])
+    spacing = "x".join(f"{v:g}" for v in s["spacing_mm"])
+    text = (
+        f"[bold]{s['modality'] or '?'}[/] {s['series_instance_uid']} "
+        f"[dim]{s.get('description', '')}[/] {size} voxels, {spacing} mm, "
+        f"{s['size'][2]} slices from {s['files']} file(s)"
+    )
+    for p in s["problems"]:
+        text += f"\n  [yellow]problem[/] {p['code']}: {p['message']}"
+    return text
+
+
+def _print_tree(data: dict[str, Any], show_files: bool) -> None:
+    root = Tree(f"[bold]{data['root']}[/]")
+    for patient in data["patients"]:
+        pnode = root.add(f"patient {patient.get('patient_id') or '?'} {patient.get('name', '')}")
+        for study in patient["studies"]:
+            snode = pnode.add(
+                f"study {study['study_instance_uid']} {study.get('study_date', '')} "
+                f"{study.get('description', '')}"
+            )
+            for series in study["series"]:
+                snode.add(_series_line(series))
+    for image in data["images"]:
+        size = "x".join(str(v) for v in image["size"])
+        root.add(f"image file {image['file']} {size} voxels")
+    console.print(root)
+    tally = data["tally"]
+    console.print(
+        f"files: {tally['loaded']} loaded, {tally['skipped']} skipped, {tally['error']} error"
+    )
+    for f in data["files"]:
+        if f["status"] != "loaded" or show_files:
+            reason = f" - {f['reason']}" if "reason" in f else ""
+            console.print(f"  {f['status']:8} {f['kind']:10} {f['path']}{reason}", highlight=False)
+
+
+@friendly_errors
+def inspect(
+    path: Path = typer.Argument(..., help="A file or folder tree (DICOM, NIfTI, NRRD)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    all_files: bool = typer.Option(False, "--files", help="List every file, loaded ones too."),
+) -> None:
+    """List patients -> studies -> series with geometry and problems, and each file's outcome."""
+    result = _scan_with_progress(path, quiet=as_json)
+    data = result.as_dict()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+    else:
+        _print_tree(data, all_files)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("inspect")(inspect)

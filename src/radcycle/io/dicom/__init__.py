@@ -1,0 +1,1 @@
+"""DICOM reading: scanning folders, assembling series, RTSTRUCT and SEG to masks."""
