@@ -30,8 +30,10 @@ def round_half_up(value: float, step: str = "0.1") -> float:
         >>> round_half_up(5.25), round_half_up(5.5, "1")
         (5.3, 6.0)
     """
-    # repr() gives the shortest decimal that round-trips, so 5.25 stays 5.25.
-    return float(Decimal(repr(float(value))).quantize(Decimal(step), rounding=ROUND_HALF_UP))
+    # Binary floats turn (6.3 + 5.6) / 2 into 5.9499999...; rounding to 9 places first
+    # gives back the reader's 5.95, and repr() its shortest decimal form.
+    exact = Decimal(repr(round(float(value), 9)))
+    return float(exact.quantize(Decimal(step), rounding=ROUND_HALF_UP))
 
 
 def add_months(start: date, months: int) -> date:
