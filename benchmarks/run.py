@@ -16,6 +16,7 @@ from rich.console import Console
 
 BENCHMARKS: dict[str, str] = {
     "read": "benchmarks.bench_read",
+    "mining": "benchmarks.bench_mining",
 }
 
 

@@ -1,0 +1,261 @@
+"""ConText-style assertion: is a mention negated, uncertain or affirmed?
+
+The algorithm follows ConText (Harkema et al., J Biomed Inform 2009;42:839-851),
+itself an extension of NegEx (Chapman et al., J Biomed Inform 2001;34:301-310):
+trigger phrases open a scope that runs forward (``pre`` triggers: "no",
+"without", "possible") or backward (``post`` triggers: "is not seen",
+"cannot be excluded") over the sentence, and the scope stops at a termination
+phrase ("but", "however", "there is", ";") or after :data:`MAX_SCOPE_WORDS`
+words. Pseudo-triggers ("no change", "not only") contain a trigger word but
+open no scope. Where a negation and an uncertainty trigger both reach a
+mention, the nearer one wins; "cannot exclude" is uncertainty, not negation.
+
+The trigger lists are data (:data:`TRIGGERS`), written for chest radiograph
+reports.
+
+Example:
+    >>> ctx = SentenceContext("no acute disease, however there is a small effusion")
+    >>> ctx.assertion(41, 49)
+    True
+    >>> SentenceContext("cannot exclude pneumonia").assertion(15, 24)
+    'uncertain'
+    >>> SentenceContext("no pleural effusion or pneumothorax").assertion(23, 35)
+    False
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["MAX_SCOPE_WORDS", "TRIGGERS", "Presence", "SentenceContext"]
+
+Presence = bool | Literal["uncertain"]
+
+# Longest scope of a trigger, in words (NegEx used a 5-word window; lists in
+# chest reports such as "no pneumonia, effusions, edema, pneumothorax,
+# adenopathy, nodules or masses" need a longer one, bounded by terminations).
+MAX_SCOPE_WORDS = 14
+# Post triggers reach back at most this many words ("effusion ... is not seen").
+MAX_POST_SCOPE_WORDS = 8
+
+# Trigger phrases by role. Kinds: pre_neg, post_neg, pre_unc, post_unc,
+# bi_unc (both directions), pseudo (masks triggers inside it), term (ends scope).
+TRIGGERS: dict[str, tuple[str, ...]] = {
+    "pre_neg": (
+        r"no",
+        r"not",
+        r"without",
+        r"negative for",
+        r"free of",
+        r"(?:clear|clean) of",
+        r"absence of",
+        r"absent",
+        r"resolution of",
+        r"resolved",
+        r"clearing of",
+        r"removal of",
+        r"no evidence of",
+        r"no radiographic evidence of",
+        r"rather than",
+        r"ruled out",
+        r"rules out",
+        r"nor",
+        r"neither",
+        r"never",
+        r"denies",
+        r"exclude[sd]?",
+    ),
+    "post_neg": (
+        r"(?:is|are|was|were|has been|have been)\s+(?:not|no longer)\b",
+        r"not (?:definitely |clearly |convincingly )?(?:seen|identified|visualized|present|evident|noted|demonstrated|appreciated)",  # noqa: E501
+        r"(?:has|have)?\s*resolved",
+        r"(?:has|have)?\s*cleared",
+        r"no longer (?:seen|visualized|present|identified|evident)",
+        r"(?:is|are|was|were)\s+absent",
+        r"removed",
+        r"free",
+        r"unlikely",
+        r"(?:is|are) excluded",
+        r"ruled out",
+    ),
+    "pre_unc": (
+        r"possible",
+        r"possibly",
+        r"probable",
+        r"probably",
+        r"may (?:be|represent|reflect|indicate|have|relate)",
+        r"might (?:be|represent)",
+        r"could (?:be|represent|reflect|indicate)",
+        r"cannot (?:be )?(?:excluded?|ruled? out)",
+        r"can ?not (?:be )?(?:excluded?|ruled? out)",
+        r"can't (?:be )?(?:excluded?|ruled? out)",
+        r"not (?:be )?(?:excluded?|ruled? out)",
+        r"(?:concerning|suspicious|worrisome|questionable) for",
+        r"suspicious",
+        r"suspected",
+        r"suspect",
+        r"concern for",
+        r"question of",
+        r"questionable",
+        r"suggest(?:s|ive of|ing)?",
+        r"likely",
+        r"presumably",
+        r"presumed",
+        r"equivocal",
+        r"(?:to )?(?:evaluate|assess|rule out|exclude)(?: for)?",
+        r"r/o",
+        r"differential(?: diagnosis)?(?: includes| of)?",
+        r"versus",
+        r"vs\.?",
+        r"if there is",
+        r"(?:history|hx) of",
+        r"(?:to|help) (?:identify|detect|characterize|localize)",
+        r"(?:could|may|might) (?:obscure|mask|hide)",
+        r"(?:for )?(?:further )?evaluation (?:of|for)",
+        r"early",
+        r"developing",
+        r"\?",
+    ),
+    "post_unc": (
+        r"(?:is|are) (?:possible|suspected|questioned|not excluded|not ruled out)",
+        r"cannot (?:be )?(?:excluded?|ruled? out)",
+        r"can ?not (?:be )?(?:excluded?|ruled? out)",
+        r"(?:is|are) not (?:excluded|ruled out)",
+        r"not (?:be )?(?:excluded?|ruled? out)",
+        r"(?:is|are) (?:likely|favored|probable)",
+        r"versus",
+        r"vs\.?",
+        r"(?:could|may|might) (?:also )?(?:be|represent)",
+        r"(?:is|are) (?:less|more) likely",
+        r"\?",
+    ),
+    "pseudo": (
+        r"no (?:significant |interval |appreciable |substantial )?change",
+        r"no (?:significant |interval )?(?:increase|decrease|progression|worsening)",
+        r"not (?:only|necessarily|significantly changed|changed)",
+        r"without (?:significant |interval )?change",
+        r"without (?:significant |interval )?(?:increase|decrease|progression)",
+        r"no new",
+        r"gram negative",
+        r"to (?:suggest|indicate|represent)",
+        r"most (?:suggestive of|likely|consistent with|compatible with|compatible|consistent)",
+        r"(?:that|which) would (?:suggest|indicate)",
+        r"not well (?:seen|visualized)",
+        r"not (?:clearly|well) (?:defined|delineated)",
+    ),
+    "term": (
+        r"but",
+        r"however",
+        r"although",
+        r"though",
+        r"except",
+        r"aside from",
+        r"apart from",
+        r"other than",
+        r"with the exception of",
+        r"which",
+        r"there (?:is|are|has been|have been)",
+        r"is (?:present|seen|noted|identified)",
+        r"are (?:present|seen|noted|identified)",
+        r"now",
+        r"again",
+        r"still",
+        r"persistent",
+        r"consistent with",
+        r"compatible with",
+        r"secondary to",
+        r"due to",
+        r"represent(?:s|ing)?",
+        r"[;:]",
+        r"\bwith\b(?! (?:evidence|signs?) of)",
+    ),
+}
+
+
+def _compile(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    # Longest first so "no evidence of" wins over "no"; word boundaries on words.
+    ordered = sorted(phrases, key=len, reverse=True)
+    return re.compile(r"(?<![\w-])(?:" + "|".join(ordered) + r")(?![\w-])")
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {kind: _compile(p) for kind, p in TRIGGERS.items()}
+_WORD_RE = re.compile(r"[\w']+")
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    kind: str
+    start: int
+    end: int
+
+
+class SentenceContext:
+    """Triggers found once in a sentence, then queried per mention span.
+
+    Args:
+        sentence: the sentence, lower case (spans refer to this string).
+    """
+
+    def __init__(self, sentence: str) -> None:
+        self.sentence = sentence
+        pseudo = [(m.start(), m.end()) for m in _PATTERNS["pseudo"].finditer(sentence)]
+        found: list[_Trigger] = []
+        for kind in ("pre_neg", "post_neg", "pre_unc", "post_unc", "term"):
+            for match in _PATTERNS[kind].finditer(sentence):
+                if not any(s <= match.start() < e for s, e in pseudo):
+                    found.append(_Trigger(kind, match.start(), match.end()))
+        # An uncertainty phrase containing a negation word ("cannot be excluded",
+        # "not ruled out") is uncertainty only: drop negations inside it.
+        unc = [t for t in found if t.kind.endswith("_unc")]
+        self.triggers = [
+            t
+            for t in found
+            if not (t.kind.endswith("_neg") and any(u.start <= t.start < u.end for u in unc))
+        ]
+        self._terms = [t for t in self.triggers if t.kind == "term"]
+        # A question ("... pneumonia?") asserts nothing.
+        self.question = sentence.rstrip().endswith("?")
+
+    def _words_between(self, start: int, end: int) -> int:
+        return len(_WORD_RE.findall(self.sentence, start, end))
+
+    def _terminated(self, start: int, end: int) -> bool:
+        return any(start <= t.start and t.end <= end for t in self._terms)
+
+    def _reach(self, trigger: _Trigger, start: int, end: int) -> int | None:
+        """Distance in words from trigger to mention if the trigger's scope covers it."""
+        if trigger.kind.startswith("pre") and trigger.end <= start:
+            gap = (trigger.end, start)
+            limit = MAX_SCOPE_WORDS
+        elif trigger.kind.startswith("post") and trigger.start >= end:
+            gap = (end, trigger.start)
+            limit = MAX_POST_SCOPE_WORDS
+        else:
+            return None
+        if self._terminated(*gap):
+            return None
+        words = self._words_between(*gap)
+        return words if words <= limit else None
+
+    def assertion(self, start: int, end: int) -> Presence:
+        """Assertion of the mention at ``sentence[start:end]``.
+
+        Returns:
+            ``False`` when negated, ``"uncertain"`` when hedged or hypothetical,
+            ``True`` otherwise.
+        """
+        inside = self.sentence[start:end]
+        if re.search(r"\b(?:not|no)\b", inside):
+            return False
+        best: tuple[int, str] | None = None
+        for trigger in self.triggers:
+            if trigger.kind == "term":
+                continue
+            reach = self._reach(trigger, start, end)
+            if reach is not None and (best is None or reach < best[0]):
+                best = (reach, trigger.kind)
+        if best is None:
+            return "uncertain" if self.question else True
+        return False if best[1].endswith("_neg") else "uncertain"

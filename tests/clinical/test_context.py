@@ -1,0 +1,73 @@
+"""Negation and uncertainty (ConText style) on sentences seen in chest reports."""
+
+from __future__ import annotations
+
+import pytest
+
+from radcycle.clinical.nlp.context import SentenceContext
+from radcycle.clinical.nlp.miner import mine_text
+
+
+def assertion_of(sentence: str, target: str) -> object:
+    lower = sentence.lower()
+    start = lower.index(target)
+    return SentenceContext(lower).assertion(start, start + len(target))
+
+
+@pytest.mark.parametrize(
+    ("sentence", "target", "expected"),
+    [
+        ("No pneumothorax.", "pneumothorax", False),
+        ("Without evidence of effusion.", "effusion", False),
+        (
+            "No pneumonia, effusions, edema, pneumothorax, adenopathy, nodules or masses.",
+            "masses",
+            False,
+        ),
+        (
+            "Lungs are clear of focal airspace disease, pneumothorax, or pleural effusion.",
+            "pleural effusion",
+            False,
+        ),
+        ("Pneumothorax is not seen.", "pneumothorax", False),
+        ("Previously seen right effusion has resolved.", "effusion", False),
+        ("Interval resolution of the left lower lobe infiltrate.", "infiltrate", False),
+        ("Cannot exclude pneumonia.", "pneumonia", "uncertain"),
+        ("Pneumonia cannot be excluded.", "pneumonia", "uncertain"),
+        ("Findings may represent atelectasis.", "atelectasis", "uncertain"),
+        ("Atelectasis versus infiltrate.", "infiltrate", "uncertain"),
+        ("Is there pneumonia?", "pneumonia", "uncertain"),
+        ("Small left pleural effusion.", "pleural effusion", True),
+        ("No focal air space opacity to suggest a pneumonia.", "pneumonia", False),
+        ("No change in the small left effusion.", "effusion", True),
+        ("Opacity most suggestive of pulmonary edema.", "edema", True),
+    ],
+)
+def test_assertion(sentence: str, target: str, expected: object) -> None:
+    assert assertion_of(sentence, target) == expected
+
+
+def test_scope_ends_at_termination() -> None:
+    sentence = "No acute cardiopulmonary disease, however there is a small effusion."
+    assert assertion_of(sentence, "effusion") is True
+
+
+def test_scope_ends_at_but() -> None:
+    assert assertion_of("No pneumothorax but a small right effusion.", "effusion") is True
+    assert assertion_of("No pneumothorax but a small right effusion.", "pneumothorax") is False
+
+
+def test_negation_does_not_cross_sentences() -> None:
+    labels = mine_text("No pneumothorax. Small right pleural effusion.").labels()
+    assert labels["Pneumothorax"] is False
+    assert labels["Pleural Effusion"] is True
+
+
+def test_negation_window_is_bounded() -> None:
+    words = " ".join(["word"] * 30)
+    assert assertion_of(f"No {words} effusion.", "effusion") is True
+
+
+def test_negation_inside_the_phrase() -> None:
+    assert mine_text("The heart is not enlarged.").labels()["Cardiomegaly"] is False
+    assert mine_text("The heart is mildly enlarged.").labels()["Cardiomegaly"] is True
