@@ -1,0 +1,60 @@
+"""``radcycle radiomics IMAGE MASK``: IBSI 1 radiomics features of a ROI."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from radcycle.cli.errors import friendly_errors
+from radcycle.imaging.radiomics import CONFIGS, compute_features, get_config
+from radcycle.io import read_image
+
+console = Console()
+
+
+def _jsonable(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+@friendly_errors
+def radiomics(
+    image: Path = typer.Argument(..., help="The image: NIfTI/NRRD file or DICOM series folder."),
+    mask: Path = typer.Argument(..., help="The ROI mask on the same grid (non-zero inside)."),
+    config: str = typer.Option(
+        "default", "--config", help=f"Processing configuration: {', '.join(CONFIGS)}."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Compute IBSI 1 features; keys are the IBSI reference tags (morph_volume, ...)."""
+    get_config(config)  # an unknown name fails before any file is read
+    volume = read_image(image)
+    roi = read_image(mask)
+    start = time.perf_counter()
+    features = compute_features(volume, roi, config)
+    seconds = time.perf_counter() - start
+    if as_json:
+        data = {
+            "image": str(image),
+            "mask": str(mask),
+            "config": config,
+            "seconds": round(seconds, 3),
+            "features": {k: _jsonable(v) for k, v in features.items()},
+        }
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table(title=f"{len(features)} features, config {config}, {seconds:.2f} s")
+    table.add_column("tag")
+    table.add_column("value", justify="right")
+    for tag, value in features.items():
+        table.add_row(tag, f"{value:.6g}")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("radiomics")(radiomics)
