@@ -1,0 +1,352 @@
+"""De-identify one DICOM data set with the PS3.15 Annex E Basic Profile and options.
+
+Every attribute of Table E.1-1 gets its resolved action (D, Z, X, K, C, U), at any
+depth inside sequences. Private attributes are removed unless safe-listed (Retain
+Safe Private), curves (50xx) and overlays (60xx) are removed, UIDs are remapped
+with the keyed function of :class:`~radcycle.privacy.keys.DeidKey`, and the patient
+gets a keyed pseudonym. Text kept in the output (descriptions under Clean
+Descriptors, SR text under Clean Structured Content, and any text attribute the
+table does not name) has the identifying strings of the same file masked.
+
+Example:
+    >>> from pydicom.dataset import Dataset
+    >>> ds = Dataset()
+    >>> ds.PatientName, ds.PatientID, ds.StudyDate = "DOE^JANE", "MRN123", "20240102"
+    >>> ds.SeriesDescription = "chest DOE"
+    >>> result = deidentify_dataset(ds, DeidKey(bytes(32)), DeidOptions(clean_descriptors=True))
+    >>> str(result.dataset.PatientName).startswith("PSEUDONYM^"), result.dataset.StudyDate
+    (True, '')
+    >>> result.dataset.SeriesDescription
+    'chest ***'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from radcycle.privacy.keys import DeidKey
+from radcycle.privacy.phi import PhiMatcher, identifying_strings
+from radcycle.privacy.pixels import burned_in_reason, clean_pixels
+from radcycle.privacy.private import safe_private_tags
+from radcycle.privacy.profile import DeidOptions, Profile, load_profile
+
+__all__ = ["METHOD_CODES", "DeidResult", "deidentify_dataset", "method_codes"]
+
+# PS3.16 CID 7050 De-identification Method: DCM code -> meaning.
+METHOD_CODES: dict[str, str] = {
+    "113100": "Basic Application Confidentiality Profile",
+    "113101": "Clean Pixel Data Option",
+    "113104": "Clean Structured Content Option",
+    "113105": "Clean Descriptors Option",
+    "113106": "Retain Longitudinal Temporal Information Full Dates Option",
+    "113107": "Retain Longitudinal Temporal Information Modified Dates Option",
+    "113108": "Retain Patient Characteristics Option",
+    "113109": "Retain Device Identity Option",
+    "113110": "Retain UIDs Option",
+    "113111": "Retain Safe Private Option",
+    "113112": "Retain Institution Identity Option",
+}
+
+# Dummy values for action D, by VR (PS3.15 E.3: a non-zero-length value consistent
+# with the VR). UI is remapped instead; SQ is de-identified item by item.
+_DUMMY: dict[str, object] = {
+    "PN": "ANONYMOUS",
+    "LO": "ANONYMIZED",
+    "SH": "ANONYMIZED",
+    "LT": "ANONYMIZED",
+    "ST": "ANONYMIZED",
+    "UT": "ANONYMIZED",
+    "UC": "ANONYMIZED",
+    "CS": "ANONYMIZED",
+    "AE": "ANONYMOUS",
+    "DA": "19000101",
+    "TM": "000000",
+    "DT": "19000101000000",
+    "IS": "0",
+    "DS": "0",
+    "AS": "000D",
+    "US": 0,
+    "SS": 0,
+    "UL": 0,
+    "SL": 0,
+    "UV": 0,
+    "SV": 0,
+    "FL": 0.0,
+    "FD": 0.0,
+}
+_TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC"})
+_PN, _PID = 0x00100010, 0x00100020
+
+
+@dataclass
+class DeidResult:
+    """What :func:`deidentify_dataset` produced.
+
+    Attributes:
+        dataset: the de-identified data set (the input object, modified in place).
+        quarantine_reason: why the pixels may still show identifying text, or None.
+        uid_map: original UID -> new UID, for every UID remapped in this file.
+        patient_id: the original patient identifier the pseudonyms derive from.
+        pseudonym: the pseudonymous PatientID written.
+        day_shift: days added to every date (0 unless Modified Dates).
+    """
+
+    dataset: Dataset
+    quarantine_reason: str | None
+    uid_map: dict[str, str] = field(default_factory=dict)
+    patient_id: str = ""
+    pseudonym: str = ""
+    day_shift: int = 0
+
+
+def method_codes(options: DeidOptions, pixels_cleaned: bool = False) -> list[str]:
+    """The CID 7050 codes describing a run with ``options``."""
+    chosen = {
+        "113100": True,
+        "113101": pixels_cleaned,
+        "113104": options.clean_structured,
+        "113105": options.clean_descriptors,
+        "113106": options.dates == "full",
+        "113107": options.dates == "modified",
+        "113108": options.retain_patient_chars,
+        "113109": options.retain_device,
+        "113110": options.retain_uids,
+        "113111": options.retain_safe_private,
+        "113112": options.retain_institution,
+    }
+    return [code for code, on in chosen.items() if on]
+
+
+def _shift_da(value: str, days: int) -> str:
+    text = value.strip()
+    try:
+        day = dt.datetime.strptime(text[:8], "%Y%m%d").date()
+    except ValueError:
+        return ""  # not a full date: nothing safe to keep
+    return (day + dt.timedelta(days=days)).strftime("%Y%m%d") + text[8:]
+
+
+@dataclass
+class _Walker:
+    key: DeidKey
+    options: DeidOptions
+    profile: Profile
+    actions: dict[int, str]
+    matcher: PhiMatcher
+    days: int
+    safe_private: set[int]
+    uid_map: dict[str, str] = field(default_factory=dict)
+
+    def uid(self, value: str) -> str:
+        original = str(value).strip()
+        if not original:
+            return original
+        new = self.uid_map.get(original)
+        if new is None:
+            new = self.uid_map[original] = self.key.uid(original)
+        return new
+
+    def walk(self, ds: Dataset) -> None:
+        for tag in list(ds.keys()):
+            self._element(ds, BaseTag(tag))
+
+    def _element(self, ds: Dataset, tag: BaseTag) -> None:
+        if tag.element == 0 or ((tag.group & 0xFF00) in (0x5000, 0x6000) and tag.group % 2 == 0):
+            del ds[tag]  # group lengths; curves and overlays (PS3.15 E.1-1, 50xx/60xx)
+            return
+        if tag.is_private:
+            if tag not in self.safe_private:
+                del ds[tag]
+            return
+        elem = ds[tag]
+        handler = _HANDLERS.get(self.actions.get(int(tag), ""), _keep_scrubbed)
+        handler(self, ds, elem)
+
+    def recurse(self, elem: DataElement) -> None:
+        for item in elem.value or []:
+            self.walk(item)
+
+    def scrub(self, elem: DataElement) -> None:
+        if elem.VR in _TEXT_VRS and elem.value not in (None, ""):
+            if isinstance(elem.value, MultiValue):
+                elem.value = [self.matcher.scrub(str(v)) for v in elem.value]
+            else:
+                elem.value = self.matcher.scrub(str(elem.value))
+
+
+def _remove(w: _Walker, ds: Dataset, elem: DataElement) -> None:
+    del ds[elem.tag]
+
+
+def _empty(w: _Walker, ds: Dataset, elem: DataElement) -> None:
+    elem.value = Sequence() if elem.VR == "SQ" else None
+
+
+def _dummy(w: _Walker, ds: Dataset, elem: DataElement) -> None:
+    if elem.VR == "SQ":
+        w.recurse(elem)
+    elif elem.VR == "UI":
+        _remap(w, ds, elem)
+    elif elem.value in (None, ""):
+        return  # empty stays empty: nothing to replace
+    elif elem.VR in _DUMMY:
+        elem.value = _DUMMY[elem.VR]
+    else:
+        elem.value = b""  # binary values (OB, OW, UN...): no dummy carries meaning
+
+
+def _keep(w: _Walker, ds: Dataset, elem: DataElement) -> None:
+    if elem.VR == "SQ":
+        w.recurse(elem)
+
+
+def _keep_scrubbed(w: _Walker, ds: Dataset, elem: DataElement) -> None:
+    # Not in Table E.1-1: kept, with the file's own identifiers masked (safety net).
+    if elem.VR == "SQ":
+        w.recurse(elem)
+    else:
+        w.scrub(elem)
+
+
+def _clean(w: _Walker, ds: Dataset, elem: DataElement) -> None:
+    if elem.VR == "SQ":
+        w.recurse(elem)
+    elif elem.VR in ("DA", "DT") and elem.value not in (None, ""):
+        if w.options.dates == "modified":
+            values = elem.value if isinstance(elem.value, MultiValue) else [elem.value]
+            shifted = [_shift_da(str(v), w.days) for v in values]
+            elem.value = shifted if len(shifted) > 1 else shifted[0]
+        else:
+            elem.value = None
+    elif elem.VR == "TM":
+        return  # Modified Dates shifts whole days: the time of day is kept
+    else:
+        w.scrub(elem)
+
+
+def _remap(w: _Walker, ds: Dataset, elem: DataElement) -> None:
+    if elem.VR == "SQ":
+        w.recurse(elem)
+    elif elem.VR == "UI" and elem.value not in (None, ""):
+        if isinstance(elem.value, MultiValue):
+            elem.value = [w.uid(v) for v in elem.value]
+        else:
+            elem.value = w.uid(str(elem.value))
+    elif elem.VR != "UI":
+        _empty(w, ds, elem)
+
+
+_HANDLERS: dict[str, Callable[[_Walker, Dataset, DataElement], None]] = {
+    "X": _remove,
+    "Z": _empty,
+    "D": _dummy,
+    "K": _keep,
+    "C": _clean,
+    "U": _remap,
+}
+
+
+def _patient_ref(ds: Dataset) -> str:
+    """The original identifier pseudonyms derive from: PatientID, else PatientName."""
+    pid = str(ds.get("PatientID", "") or "").strip()
+    return pid or str(ds.get("PatientName", "") or "").strip()
+
+
+def _stamp(ds: Dataset, options: DeidOptions, pixels_cleaned: bool) -> None:
+    """PS3.15 E.1.1: Patient Identity Removed, method text and method code sequence."""
+    codes = method_codes(options, pixels_cleaned)
+    ds.PatientIdentityRemoved = "YES"
+    ds.DeidentificationMethod = "radcycle PS3.15 Annex E: " + ", ".join(codes)
+    items = []
+    for code in codes:
+        item = Dataset()
+        item.CodeValue = code
+        item.CodingSchemeDesignator = "DCM"
+        item.CodeMeaning = METHOD_CODES[code]
+        items.append(item)
+    ds.DeidentificationMethodCodeSequence = items
+    ds.LongitudinalTemporalInformationModified = {
+        "remove": "REMOVED",
+        "full": "UNMODIFIED",
+        "modified": "MODIFIED",
+    }[options.dates]
+
+
+def _rebuild_meta(ds: Dataset) -> None:
+    """Keep only the file meta elements that identify nothing (PS3.10 7.1)."""
+    old = getattr(ds, "file_meta", None)
+    syntax = getattr(old, "TransferSyntaxUID", None) if old is not None else None
+    if syntax is None:
+        implicit, little = ds.original_encoding
+        if little is False:
+            syntax = ExplicitVRBigEndian
+        else:
+            syntax = ExplicitVRLittleEndian if implicit is False else ImplicitVRLittleEndian
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = ds.get("SOPClassUID", "1.2.840.10008.5.1.4.1.1.7")
+    meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID", "")
+    meta.TransferSyntaxUID = syntax
+    ds.file_meta = meta
+
+
+def deidentify_dataset(
+    ds: Dataset,
+    key: DeidKey,
+    options: DeidOptions,
+    profile: Profile | None = None,
+) -> DeidResult:
+    """De-identify ``ds`` in place and say whether its pixels need quarantine.
+
+    Args:
+        ds: a data set as read by pydicom (file meta included, if any).
+        key: the de-identification key.
+        options: the Annex E options.
+        profile: the attribute table (the packaged Table E.1-1 by default).
+
+    Returns:
+        The result, with the UID map and the patient's pseudonym.
+    """
+    profile = profile or load_profile()
+    ref = _patient_ref(ds)
+    identifiers = identifying_strings(
+        ds,
+        visit_dates=options.dates != "full",
+        institution=not options.retain_institution,
+    )
+    days = key.day_shift(ref) if options.dates == "modified" else 0
+    reason = burned_in_reason(ds)
+    pixels_cleaned = False
+    if reason is not None and options.clean_pixel_data:
+        pixels_cleaned = clean_pixels(ds)
+        reason = None if pixels_cleaned else reason + "; Clean Pixel Data cannot locate the text"
+    walker = _Walker(
+        key=key,
+        options=options,
+        profile=profile,
+        actions=profile.actions(options),
+        matcher=PhiMatcher(identifiers),
+        days=days,
+        safe_private=safe_private_tags(ds) if options.retain_safe_private else set(),
+    )
+    walker.walk(ds)
+    ds[_PID] = DataElement(_PID, "LO", key.patient_id(ref))
+    ds[_PN] = DataElement(_PN, "PN", key.patient_name(ref))
+    _stamp(ds, options, pixels_cleaned)
+    _rebuild_meta(ds)
+    return DeidResult(
+        dataset=ds,
+        quarantine_reason=reason,
+        uid_map=walker.uid_map,
+        patient_id=ref,
+        pseudonym=key.patient_id(ref),
+        day_shift=days,
+    )
