@@ -14,7 +14,7 @@ from radcycle.errors import RadcycleError
 P = ParamSpec("P")
 R = TypeVar("R")
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:

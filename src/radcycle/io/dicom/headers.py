@@ -8,6 +8,7 @@ bytes start, so the loader can read them straight into the volume.
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydicom
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
@@ -104,9 +107,63 @@ def _int(value: Any, default: int | None) -> int | None:
         return default
 
 
-def _text(ds: Dataset, keyword: str) -> str:
+def _text(ds: _Fields, keyword: str) -> str:
     value = ds.get(keyword, "")
     return "" if value is None else str(value)
+
+
+@functools.lru_cache(maxsize=512)
+def _tag_and_vr(keyword: str) -> tuple[int, str]:
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise KeyError(keyword)
+    return tag, dictionary_VR(tag)
+
+
+_NUMERIC_TEXT = frozenset({"DS", "IS"})
+_PLAIN_TEXT = frozenset({"UI", "CS", "DA", "TM", "DT", "AS", "SH", "LO", "PN", "ST", "LT"})
+_BINARY_INT = {"US": (2, False), "SS": (2, True), "UL": (4, False), "SL": (4, True)}
+
+
+class _Fields:
+    """Fast read-only access to a dataset's top-level values.
+
+    pydicom converts each element on first access through a general machinery
+    that dominates header-only reading; for the plain ASCII and little-endian
+    binary values a series header holds, decoding the raw bytes directly gives
+    the same values several times faster. Anything else falls back to pydicom.
+    """
+
+    __slots__ = ("ds", "little")
+
+    def __init__(self, ds: Dataset) -> None:
+        self.ds = ds
+        self.little = bool(getattr(ds, "is_little_endian", True) in (True, None))
+
+    def __contains__(self, keyword: str) -> bool:
+        return _tag_and_vr(keyword)[0] in self.ds
+
+    def get(self, keyword: str, default: Any = None) -> Any:
+        tag, vr = _tag_and_vr(keyword)
+        # Dataset keeps its elements in a dict keyed by tag; reading it directly skips
+        # the Tag() normalisation of get_item, which matters at 50 lookups a file.
+        store = getattr(self.ds, "_dict", None)
+        elem = store.get(tag) if isinstance(store, dict) else self.ds.get_item(tag)
+        if elem is None:
+            return default
+        if isinstance(elem, RawDataElement) and self.little:
+            raw = elem.value
+            if raw is None or len(raw) == 0:
+                return default if vr not in _PLAIN_TEXT else ""
+            if vr in _BINARY_INT:
+                size, signed = _BINARY_INT[vr]
+                return int.from_bytes(raw[:size], "little", signed=signed)
+            if (vr in _NUMERIC_TEXT or vr in _PLAIN_TEXT) and raw.isascii() and b"\x1b" not in raw:
+                text = raw.decode("ascii").strip(" \x00")
+                if vr in _NUMERIC_TEXT:
+                    return text.split("\\") if "\\" in text else text
+                return text
+        return self.ds.get(keyword, default)
 
 
 @dataclass(frozen=True)
@@ -158,16 +215,17 @@ class ImageHeader:
         return self.kind == "IMAGE"
 
 
-def _classify(ds: Dataset, has_pixels: bool) -> str:
+def _classify(ds: _Fields, has_pixels: bool) -> str:
     sop_class = str(ds.get("SOPClassUID", ""))
     if sop_class in _OBJECT_KINDS:
         return _OBJECT_KINDS[sop_class]
-    if str(ds.get("Modality", "")) in ("RTSTRUCT", "SEG", "SR", "RTPLAN", "KO", "PR"):
-        return str(ds.Modality)
+    modality = str(ds.get("Modality", ""))
+    if modality in ("RTSTRUCT", "SEG", "SR", "RTPLAN", "KO", "PR"):
+        return modality
     return "IMAGE" if has_pixels else "NON-IMAGE"
 
 
-def _frame_refs(ds: Dataset, header: ImageHeader) -> tuple[FrameRef, ...]:
+def _frame_refs(ds: _Fields, header: ImageHeader) -> tuple[FrameRef, ...]:
     """Per-frame geometry: classic single frame, enhanced multi-frame, or grid offsets."""
     slope = _float(ds.get("RescaleSlope"), 1.0) or 1.0
     intercept = _float(ds.get("RescaleIntercept"), 0.0) or 0.0
@@ -184,6 +242,8 @@ def _frame_refs(ds: Dataset, header: ImageHeader) -> tuple[FrameRef, ...]:
             refs.append(_enhanced_frame(header, index, item, shared_item, (slope, intercept)))
         return tuple(refs)
     offsets = ds.get("GridFrameOffsetVector")
+    if isinstance(offsets, str):
+        offsets = [offsets]
     if nframes > 1 and offsets is not None and ipp is not None and iop is not None:
         import numpy as np
 
@@ -236,15 +296,16 @@ def _enhanced_frame(
 
 
 def _header_from_dataset(
-    path: Path, ds: Dataset, pixel_offset: int | None, pixel_tag: bool
+    path: Path, dataset: Dataset, pixel_offset: int | None, pixel_tag: bool
 ) -> ImageHeader:
+    ds = _Fields(dataset)
     has_pixels = pixel_tag or any(
         k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
     )
-    meta = getattr(ds, "file_meta", None)
+    meta = getattr(dataset, "file_meta", None)
     tsuid = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
     if not tsuid:
-        tsuid = "1.2.840.10008.1.2" if ds.is_implicit_VR else "1.2.840.10008.1.2.1"
+        tsuid = "1.2.840.10008.1.2" if dataset.is_implicit_VR else "1.2.840.10008.1.2.1"
     kind = _classify(ds, has_pixels)
     nframes = _int(ds.get("NumberOfFrames"), 1) or 1
     if "NumberOfFrames" in ds and _int(ds.get("NumberOfFrames"), None) is None:
@@ -252,7 +313,7 @@ def _header_from_dataset(
             "NumberOfFrames is not an integer",
             path=path,
             tag="(0028,0008) NumberOfFrames",
-            value=str(ds["NumberOfFrames"].value),
+            value=str(dataset["NumberOfFrames"].value),
         )
     header = ImageHeader(
         path=str(path),
@@ -302,7 +363,7 @@ def _header_from_dataset(
     return header
 
 
-def _native_offset(ds: Dataset, tsuid: str, fp_pos: int, size: int) -> int | None:
+def _native_offset(ds: _Fields, tsuid: str, fp_pos: int, size: int) -> int | None:
     """Byte offset of the pixel values when they can be read straight from the file."""
     if tsuid not in NATIVE_LITTLE_ENDIAN:
         return None
@@ -382,7 +443,7 @@ def _read_header(p: Path) -> ImageHeader:
     pixel_offset = None
     pixel_tag = tag in _PIXEL_TAGS
     if tag == b"\xe0\x7f\x10\x00" and pos >= 0:
-        pixel_offset = _native_offset(ds, tsuid, pos, size)
+        pixel_offset = _native_offset(_Fields(ds), tsuid, pos, size)
         if pixel_offset is None and tsuid in NATIVE_LITTLE_ENDIAN:
             rows, cols = _int(ds.get("Rows"), 0) or 0, _int(ds.get("Columns"), 0) or 0
             bits = _int(ds.get("BitsAllocated"), 16) or 16

@@ -8,7 +8,9 @@ for every file whether it was loaded, skipped (with why) or an error (with why).
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +104,7 @@ def _is_itk_image(path: Path) -> bool:
     return any(name.endswith(s) for s in _ITK_SUFFIXES)
 
 
-def _scan_itk(path: Path, result: ScanResult) -> None:
+def _itk_info(path: Path) -> FileOutcome | dict[str, Any]:
     import SimpleITK as sitk
 
     reader = sitk.ImageFileReader()
@@ -110,27 +112,78 @@ def _scan_itk(path: Path, result: ScanResult) -> None:
     try:
         reader.ReadImageInformation()
     except RuntimeError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
-        result.outcomes.append(
-            FileOutcome(
-                str(path), "error", "IMAGE-FILE", f"cannot read image: {reason}", "InputError"
-            )
+        lines = str(exc).strip().splitlines()
+        reason = f"cannot read image: {lines[-1] if lines else 'unreadable'}"
+        return FileOutcome(str(path), "error", "IMAGE-FILE", reason, "InputError")
+    return {
+        "file": str(path),
+        "size": list(reader.GetSize()),
+        "spacing_mm": [round(v, 4) for v in reader.GetSpacing()],
+        "origin_mm": [round(v, 3) for v in reader.GetOrigin()],
+        "direction": [round(v, 6) for v in reader.GetDirection()],
+    }
+
+
+def _itk_infos(files: list[Path]) -> list[dict[str, Any]]:
+    out = []
+    for f in files:
+        if _is_itk_image(f):
+            info = _itk_info(f)
+            if isinstance(info, dict):
+                out.append(info)
+    return out
+
+
+_PARALLEL_MIN_FILES = 64
+
+
+def _parsed(files: list[Path], workers: int) -> list[FileOutcome | ImageHeader]:
+    """Parse every file, in processes when the folder is large and it is safe to fork."""
+    safe = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+    if workers > 1 and len(files) >= _PARALLEL_MIN_FILES and safe:
+        ctx = multiprocessing.get_context("fork")
+        chunk = max(1, len(files) // (workers * 4))
+        with ctx.Pool(workers) as pool:
+            return list(pool.map(_parse_one, files, chunksize=chunk))
+    return [_parse_one(f) for f in files]
+
+
+def _parse_one(file: Path) -> FileOutcome | ImageHeader:
+    """One file's header, or its outcome when it is not an image or object."""
+    if _is_itk_image(file):
+        info = _itk_info(file)
+        return (
+            info
+            if isinstance(info, FileOutcome)
+            else FileOutcome(str(file), "loaded", "IMAGE-FILE")
         )
-        return
-    result.other_images.append(
-        {
-            "file": str(path),
-            "size": list(reader.GetSize()),
-            "spacing_mm": [round(v, 4) for v in reader.GetSpacing()],
-            "origin_mm": [round(v, 3) for v in reader.GetOrigin()],
-            "direction": [round(v, 6) for v in reader.GetDirection()],
-        }
-    )
-    result.outcomes.append(FileOutcome(str(path), "loaded", "IMAGE-FILE"))
+    if file.name.upper() == "DICOMDIR":
+        return FileOutcome(
+            str(file), "skipped", "DICOMDIR", "DICOMDIR index (files are read directly)"
+        )
+    try:
+        header = read_header(file)
+    except NotDicomError as exc:
+        return FileOutcome(str(file), "skipped", "NOT-DICOM", exc.message)
+    except RadcycleError as exc:
+        return FileOutcome(str(file), "error", "DICOM", exc.message, type(exc).__name__)
+    except Exception as exc:  # one broken file must not stop a folder scan
+        log.warning("unexpected failure reading %s: %r", file, exc)
+        return FileOutcome(str(file), "error", "DICOM", f"unexpected: {exc!r}", "InputError")
+    if header.kind == "NON-IMAGE":
+        return FileOutcome(str(file), "skipped", "NON-IMAGE", "DICOM object without pixel data")
+    return header
 
 
-def scan_path(path: str | Path, progress: Callable[[int], None] | None = None) -> ScanResult:
+def scan_path(
+    path: str | Path,
+    progress: Callable[[int], None] | None = None,
+    workers: int = 2,
+) -> ScanResult:
     """Scan a file or folder tree; never raises for a bad file, only for a bad root.
+
+    Headers of large folders are parsed by ``workers`` processes (header parsing
+    is pure Python, so threads would not help).
 
     Raises:
         PathNotFoundError: ``path`` does not exist.
@@ -139,10 +192,18 @@ def scan_path(path: str | Path, progress: Callable[[int], None] | None = None) -
     if not root.exists():
         raise PathNotFoundError("no such file or folder", path=root)
     result = ScanResult(root=str(root))
-    for file in iter_files(root):
-        _scan_one(file, result)
+    files = list(iter_files(root))
+    for item in _parsed(files, workers):
+        if isinstance(item, FileOutcome):
+            result.outcomes.append(item)
+        elif item.kind == "IMAGE":
+            result.headers.append(item)
+        else:
+            result.objects.append(item)
+            result.outcomes.append(FileOutcome(item.path, "loaded", item.kind))
         if progress is not None:
             progress(1)
+    result.other_images.extend(_itk_infos(files))
     stacks, rejected = build_stacks(result.headers)
     result.stacks = stacks
     rejected_paths = dict(rejected)
@@ -161,44 +222,6 @@ def scan_path(path: str | Path, progress: Callable[[int], None] | None = None) -
             )
     result.outcomes.sort(key=lambda o: o.path)
     return result
-
-
-def _scan_one(file: Path, result: ScanResult) -> None:
-    if _is_itk_image(file):
-        _scan_itk(file, result)
-        return
-    if file.name.upper() == "DICOMDIR":
-        result.outcomes.append(
-            FileOutcome(
-                str(file), "skipped", "DICOMDIR", "DICOMDIR index (files are read directly)"
-            )
-        )
-        return
-    try:
-        header = read_header(file)
-    except NotDicomError as exc:
-        result.outcomes.append(FileOutcome(str(file), "skipped", "NOT-DICOM", exc.message))
-        return
-    except RadcycleError as exc:
-        result.outcomes.append(
-            FileOutcome(str(file), "error", "DICOM", exc.message, type(exc).__name__)
-        )
-        return
-    except Exception as exc:
-        log.warning("unexpected failure reading %s: %r", file, exc)
-        result.outcomes.append(
-            FileOutcome(str(file), "error", "DICOM", f"unexpected: {exc!r}", "InputError")
-        )
-        return
-    if header.kind == "IMAGE":
-        result.headers.append(header)
-    elif header.kind == "NON-IMAGE":
-        result.outcomes.append(
-            FileOutcome(str(file), "skipped", "NON-IMAGE", "DICOM object without pixel data")
-        )
-    else:
-        result.objects.append(header)
-        result.outcomes.append(FileOutcome(str(file), "loaded", header.kind))
 
 
 def ensure_dicom_file(path: str | Path) -> ImageHeader:

@@ -244,22 +244,21 @@ def _slice_spacing(d: np.ndarray, first: FrameRef, problems: list[Problem]) -> f
         t = first.header.slice_thickness
         return float(t) if t and t > 0 else 1.0
     gaps = np.diff(d)
-    spacing = float(np.median(gaps))
-    ratio = gaps / spacing
-    whole = np.abs(ratio - np.round(ratio)) < 0.05
-    if np.all(np.abs(ratio - 1.0) < 0.02):
-        return spacing
-    if np.all(whole):
-        missing = int(np.round(ratio).sum() - len(gaps))
-        where = [round(float(v), 2) for v in d[:-1][np.round(ratio) > 1][:5]]
-        problems.append(
-            Problem(
-                "missing-slices",
-                f"{missing} slice(s) missing (gaps after {where} mm along the normal at "
-                f"spacing {spacing:.3f} mm); filled by linear interpolation",
+    for spacing in (float(np.median(gaps)), float(np.min(gaps))):
+        ratio = gaps / spacing
+        if np.all(np.abs(ratio - 1.0) < 0.02):
+            return spacing
+        if np.all((np.abs(ratio - np.round(ratio)) < 0.05) & (ratio > 0.95)):
+            missing = int(np.round(ratio).sum() - len(gaps))
+            where = [round(float(v), 2) for v in d[:-1][np.round(ratio) > 1][:5]]
+            problems.append(
+                Problem(
+                    "missing-slices",
+                    f"{missing} slice(s) missing (gaps after {where} mm along the normal at "
+                    f"spacing {spacing:.3f} mm); filled by linear interpolation",
+                )
             )
-        )
-        return spacing
+            return spacing
     spacing = float(np.min(gaps))
     problems.append(
         Problem(
