@@ -65,7 +65,9 @@ def run(workdir: Path) -> Table:
     paths = write_series(folder)
     size_mb = sum(p.stat().st_size for p in paths) / 1e6
     files = " ".join(str(p) for p in sorted(paths))
-    cat = time_command("cat > /dev/null (page-cache limit)", ["sh", "-c", f"cat {files} > /dev/null"])
+    cat = time_command(
+        "cat > /dev/null (page-cache limit)", ["sh", "-c", f"cat {files} > /dev/null"]
+    )
     ours = measure_in_subprocess(
         "radcycle read_image",
         "from radcycle.io import read_image",
