@@ -1,0 +1,152 @@
+"""Plain summaries of a clinical record and of a mined report, ready for JSON.
+
+Example:
+    >>> mine_document("FINDINGS: No pneumothorax.").labels()["Pneumothorax"]
+    False
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from radcycle.clinical.nlp.miner import MinedReport, mine_sections, mine_text
+from radcycle.clinical.openi import looks_like_openi, parse_openi
+from radcycle.clinical.timeline import (
+    LineOfTherapy,
+    build_timeline,
+    current_treatment,
+    lab_trends,
+    lines_of_therapy,
+)
+from radcycle.domain.clinical import ClinicalRecord
+
+__all__ = ["mine_document", "record_summary"]
+
+
+def mine_document(data: str | bytes, *, source: str | None = None) -> MinedReport:
+    """Mine a report given as plain text or as an Open-i XML document.
+
+    Args:
+        data: the file content.
+        source: the file name, for error messages.
+    """
+    if looks_like_openi(data):
+        return mine_sections(parse_openi(data, source=source).sections)
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return mine_text(text)
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _line(line: LineOfTherapy | None) -> dict[str, Any] | None:
+    if line is None:
+        return None
+    return {
+        "number": line.number,
+        "agents": list(line.agents),
+        "classes": list(line.classes),
+        "start": _iso(line.start),
+        "end": _iso(line.end),
+        "immunotherapy": line.immunotherapy,
+        "sources": list(line.sources),
+    }
+
+
+def record_summary(record: ClinicalRecord) -> dict[str, Any]:
+    """The timeline summary of ``radcycle record``: every fact with its source.
+
+    Returns:
+        patient, diagnoses, lines_of_therapy, labs (latest value with trend),
+        genomics, smoking, studies (with the treatment current at each study
+        date), procedures, reports, timeline and errors.
+    """
+    lines = lines_of_therapy(record.medications)
+    patient = record.patient
+    return {
+        "patient": None
+        if patient is None
+        else {
+            "id": patient.patient_id,
+            "birth_date": _iso(patient.birth_date),
+            "sex": patient.sex,
+            "source": record.patient_source,
+        },
+        "diagnoses": [
+            {
+                "date": _iso(d.date),
+                "code": d.code,
+                "name": d.name,
+                "stage": d.stage,
+                "source": d.source,
+            }
+            for d in record.diagnoses
+        ],
+        "lines_of_therapy": [_line(line) for line in lines],
+        "labs": [
+            {
+                "name": t.name,
+                "code": t.code,
+                "unit": t.unit,
+                "latest": t.latest.value,
+                "latest_date": _iso(t.latest.date),
+                "baseline": t.baseline.value,
+                "baseline_date": _iso(t.baseline.date),
+                "count": t.count,
+                "ratio_to_baseline": t.ratio_to_baseline,
+                "doubled": t.doubled,
+                "doubling_time_days": t.doubling_time_days,
+                "above_reference": t.above_reference,
+                "reference_high": t.latest.reference_high,
+                "sources": list(t.sources),
+            }
+            for t in lab_trends(record.labs)
+        ],
+        "results": [
+            {
+                "kind": lab.kind,
+                "date": _iso(lab.date),
+                "name": lab.name,
+                "code": lab.code,
+                "value": lab.value_text or lab.value,
+                "source": lab.source,
+            }
+            for lab in record.labs
+            if lab.kind in ("smoking", "genomic")
+        ],
+        "studies": [
+            {
+                "date": _iso(s.date),
+                "study_instance_uid": s.study_instance_uid,
+                "modality": s.modality,
+                "description": s.description,
+                "current_treatment": _line(current_treatment(lines, s.date)) if s.date else None,
+                "source": s.source,
+            }
+            for s in sorted(record.studies, key=lambda s: s.date or date.min)
+        ],
+        "procedures": [
+            {"date": _iso(p.date), "name": p.name, "category": p.category, "source": p.source}
+            for p in record.procedures
+        ],
+        "reports": [
+            {
+                "date": _iso(r.date),
+                "title": r.title,
+                "category": r.category,
+                "chars": len(r.text),
+                "source": r.source,
+            }
+            for r in record.reports
+        ],
+        "timeline": [
+            {"date": _iso(e.date), "kind": e.kind, "summary": e.summary, "source": e.source}
+            for e in build_timeline(record)
+        ],
+        "errors": [
+            {"resource_type": i.resource_type, "id": i.resource_id, "message": i.message}
+            for i in record.issues
+        ],
+    }
