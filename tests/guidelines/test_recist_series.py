@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from radcycle.domain import LesionMeasurement
 from radcycle.errors import InputError
@@ -139,3 +141,38 @@ def test_irecist_ne_keeps_iupd_pending() -> None:
     follow_ups[1] = RecistFollowUp(follow_ups[1].exam_date, ())  # target not evaluated
     series = assess_series(_baseline(), follow_ups, IMMUNO)
     assert [tp.category for tp in series.timepoints] == ["iUPD", "NE", "iCPD"]
+
+
+# --- properties over a course --------------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    sizes=st.lists(
+        st.floats(0.0, 120.0, allow_nan=False).map(lambda v: round(v, 1)), min_size=1, max_size=6
+    )
+)
+def test_follow_up_order_of_input_does_not_matter(sizes: list[float]) -> None:
+    course = _course(sizes)
+    forward = assess_series(_baseline(), course)
+    backward = assess_series(_baseline(), list(reversed(course)))
+    assert [tp.category for tp in forward.timepoints] == [tp.category for tp in backward.timepoints]
+    assert forward.best_overall_response == backward.best_overall_response
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    sizes=st.lists(
+        st.floats(1.0, 120.0, allow_nan=False).map(lambda v: round(v, 1)), min_size=1, max_size=6
+    )
+)
+def test_irecist_without_pd_matches_recist(sizes: list[float]) -> None:
+    plain = assess_series(_baseline(), _course(sizes))
+    immuno = assess_series(_baseline(), _course(sizes), IMMUNO)
+    for p, i in zip(plain.timepoints, immuno.timepoints, strict=True):
+        if p.category == "PD":
+            assert i.category in ("iUPD", "iCPD")
+        elif p.category == "NE":
+            assert i.category == "NE"
+        else:
+            assert i.category == "i" + p.category
