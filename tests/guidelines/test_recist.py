@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from radcycle.domain import LesionMeasurement
+from radcycle.domain import LesionMeasurement, LesionStatus
 from radcycle.errors import InputError
 from radcycle.guidelines.recist import (
     Measurability,
@@ -250,8 +250,11 @@ def test_timepoint_new_lesion_gives_pd_despite_shrinking_targets() -> None:
 
 def test_timepoint_missing_target_is_ne() -> None:
     b = select_targets([lesion("a", 40.0), lesion("b", 30.0, "liver")], D0)
-    fu = RecistFollowUp(D0 + timedelta(days=60), (lesion("a", 38.0),))
-    assert assess_timepoint(b, fu, b.baseline_sum).response is R.NE
+    fu = RecistFollowUp(D0 + timedelta(days=60), [lesion("a", 38.0)])  # type: ignore[arg-type]
+    tp = assess_timepoint(b, fu, b.baseline_sum)
+    assert tp.response is R.NE
+    assert [m.lesion_id for m in tp.target_measurements] == ["a", "b"]
+    assert tp.target_measurements[1].status is LesionStatus.NOT_EVALUATED
 
 
 def test_volumetric_change_beside_response() -> None:

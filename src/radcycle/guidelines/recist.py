@@ -170,6 +170,8 @@ class RecistBaseline:
     notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "targets", tuple(self.targets))
+        object.__setattr__(self, "non_targets", tuple(self.non_targets))
         ids = [m.lesion_id for m in (*self.targets, *self.non_targets)]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:

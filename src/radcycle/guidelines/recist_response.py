@@ -97,6 +97,8 @@ class RecistFollowUp:
     non_target_increase_since_last: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "lesions", tuple(self.lesions))
+        object.__setattr__(self, "new_lesions", tuple(self.new_lesions))
         ids = [m.lesion_id for m in self.lesions]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
@@ -313,6 +315,9 @@ class TimepointAssessment:
 
     ``response`` is the RECIST 1.1 time-point response; ``irecist`` is filled by
     :func:`radcycle.guidelines.irecist.apply_irecist` for immunotherapy.
+    ``target_measurements`` are the targets as used at this exam (in baseline
+    order; a missing one appears with status ``not evaluated``). The new-lesion
+    count and sum cover the new lesions that count (section 4.3.5).
     """
 
     exam_date: date
@@ -326,6 +331,7 @@ class TimepointAssessment:
     volume_sum_mm3: float | None = None
     volume_change_from_baseline_pct: float | None = None
     non_target_increase_since_last: bool = False
+    target_measurements: tuple[LesionMeasurement, ...] = ()
     irecist: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -401,6 +407,7 @@ def assess_timepoint(
         volume_sum_mm3=volume,
         volume_change_from_baseline_pct=volume_change,
         non_target_increase_since_last=follow_up.non_target_increase_since_last,
+        target_measurements=tuple(targets),
     )
 
 
