@@ -176,3 +176,19 @@ def test_irecist_without_pd_matches_recist(sizes: list[float]) -> None:
             assert i.category == "NE"
         else:
             assert i.category == "i" + p.category
+
+
+def test_non_target_only_patient() -> None:
+    present = LesionMeasurement(lesion_id="nt", organ="pleura", status="present")  # type: ignore[arg-type]
+    baseline = select_targets([present], D0)
+    assert baseline.targets == ()
+    follow = [
+        RecistFollowUp(D0 + timedelta(days=42), (present,)),
+        RecistFollowUp(
+            D0 + timedelta(days=84), (present,), unequivocal_non_target_progression=True
+        ),
+    ]
+    series = assess_series(baseline, follow)
+    assert [tp.category for tp in series.timepoints] == ["Non-CR/Non-PD", "PD"]
+    assert series.best_overall_response == "Non-CR/Non-PD"
+    assert "Table 2" in series.timepoints[0].as_result().rule_fired

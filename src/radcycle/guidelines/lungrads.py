@@ -128,6 +128,12 @@ class LungRadsExam:
     incomplete: Category0Reason | None = None
     significant_other_findings: bool = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nodules", tuple(self.nodules))
+        if self.incomplete is not None:
+            reason = parse_enum(Category0Reason, self.incomplete, "incomplete")
+            object.__setattr__(self, "incomplete", reason)
+
 
 @dataclass(frozen=True)
 class NoduleCategory:
@@ -337,7 +343,7 @@ def lung_rads(exam: LungRadsExam) -> GuidelineResult:
         ('3', datetime.date(2025, 9, 10))
     """
     if exam.incomplete is not None:
-        return _incomplete(exam, parse_enum(Category0Reason, exam.incomplete, "incomplete"))
+        return _incomplete(exam, exam.incomplete)
     results = [classify_nodule(n, baseline_round=exam.baseline_round) for n in exam.nodules]
     if results:
         worst = max(results, key=lambda r: ORDER.index(r.category))

@@ -117,8 +117,9 @@ def assess_series(
 
 
 # Section 4.4.3: best response order, best first.
-_PLAIN_RANK = ("CR", "PR", "SD", "PD", "NE")
-_I_RANK = ("iCR", "iPR", "iSD", "iCPD", "iUPD", "NE")
+# Non-CR/Non-PD (non-target disease only, Table 2) ranks with SD.
+_PLAIN_RANK = ("CR", "PR", "SD", "Non-CR/Non-PD", "PD", "NE")
+_I_RANK = ("iCR", "iPR", "iSD", "non-iCR/non-iUPD", "iCPD", "iUPD", "NE")
 
 
 def best_overall_response(
@@ -161,15 +162,14 @@ def _effective(
     immuno = options.immunotherapy
     label = tps[i].category
     cr, pr, sd = ("iCR", "iPR", "iSD") if immuno else ("CR", "PR", "SD")
-    if label in (OverallResponse.NON_CR_NON_PD.value, IResponse.INN.value):
-        label = sd
     if label == OverallResponse.NED.value:
         return "NE"
     if label in (cr, pr) and options.confirmation_required:
         accept = (cr,) if label == cr else (cr, pr)
         if not _confirmed(i, tps, accept, options.confirmation_days):
             label = sd
-    if label == sd and (tps[i].exam_date - baseline_date).days < options.min_sd_days:
+    stable = (sd, OverallResponse.NON_CR_NON_PD.value, IResponse.INN.value)
+    if label in stable and (tps[i].exam_date - baseline_date).days < options.min_sd_days:
         return "NE"
     return label
 
