@@ -103,6 +103,8 @@ def test_part_solid_new(total: float, solid: float, expected: str) -> None:
 def test_part_solid_growing_solid_component() -> None:
     grown = LungRadsNodule(nod(12.0, "part-solid", 4.6), prior=nod(12.0, "part-solid", 3.0))
     assert cat(grown, baseline_round=False) == "4B"
+    small = LungRadsNodule(nod(5.5, "part-solid", 3.5), prior=nod(5.0, "part-solid", 1.5))
+    assert cat(small, baseline_round=False) == "4A"  # growing solid part, whatever the total
     from_ggn = LungRadsNodule(nod(12.0, "part-solid", 3.0), prior=nod(12.0, "ground-glass"))
     assert cat(from_ggn, baseline_round=False) == "4A"
 

@@ -274,7 +274,7 @@ def _part_solid(size: float, solid: float, stage: str, where: str) -> tuple[str,
     where = f"{where}, solid component {solid:.1f} mm"
     if stage == "new" and size < 6.0:
         return "3", f"{where}; new part-solid < 6 mm total: category 3"
-    if size < 6.0:
+    if size < 6.0 and stage != "growing":
         return "2", f"{where}; part-solid < 6 mm total: category 2"
     if stage in ("new", "growing"):
         category = _band(solid, *_PART_SOLID_NEW_OR_GROWING)
