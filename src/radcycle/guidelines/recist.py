@@ -61,7 +61,7 @@ PD_ABSOLUTE_MM = 5.0
 # Section 4.3.2: a lesion too small to measure counts 5 mm; a lesion gone counts 0 mm.
 TOO_SMALL_MM = 5.0
 # Float sums such as 0.1 + 0.2 must not move a case across an exact edge (-30.0 %).
-_EPS = 1e-9
+TOLERANCE = 1e-9
 
 
 class Measurability(StrEnum):
@@ -94,16 +94,16 @@ def measurability(lesion: LesionMeasurement, slice_thickness_mm: float = 5.0) ->
         short = lesion.short_axis_mm
         if short is None:
             raise InputError(f"{lesion.lesion_id}: a lymph node needs its short axis")
-        if short >= NODE_MEASURABLE_MM - _EPS:
+        if short >= NODE_MEASURABLE_MM - TOLERANCE:
             return Measurability.MEASURABLE
-        if short >= NODE_PATHOLOGICAL_MM - _EPS:
+        if short >= NODE_PATHOLOGICAL_MM - TOLERANCE:
             return Measurability.PATHOLOGICAL_NODE
         return Measurability.NORMAL_NODE
     minimum = (
         MIN_MEASURABLE_MM if slice_thickness_mm <= MAX_SLICE_FOR_10MM else 2.0 * slice_thickness_mm
     )
     long = lesion.long_axis_mm
-    if long is not None and long >= minimum - _EPS:
+    if long is not None and long >= minimum - TOLERANCE:
         return Measurability.MEASURABLE
     return Measurability.NON_MEASURABLE
 

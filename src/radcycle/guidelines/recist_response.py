@@ -14,12 +14,12 @@ from enum import StrEnum
 from radcycle.domain.findings import LesionMeasurement, LesionStatus
 from radcycle.errors import InputError
 from radcycle.guidelines.recist import (
-    _EPS,
     GUIDELINE,
     NODE_PATHOLOGICAL_MM,
     PD_ABSOLUTE_MM,
     PD_CHANGE_PCT,
     PR_CHANGE_PCT,
+    TOLERANCE,
     RecistBaseline,
     lesion_diameter,
     percent_change,
@@ -124,7 +124,7 @@ def _is_complete_response(targets: Sequence[LesionMeasurement]) -> bool:
         if value is None:
             return False
         if lesion.is_lymph_node:
-            if value >= NODE_PATHOLOGICAL_MM - _EPS:
+            if value >= NODE_PATHOLOGICAL_MM - TOLERANCE:
                 return False
         elif lesion.status is not LesionStatus.DISAPPEARED and value > 0:
             return False
@@ -134,7 +134,7 @@ def _is_complete_response(targets: Sequence[LesionMeasurement]) -> bool:
 def _meets_pd(current: float, nadir: float) -> bool:
     # Section 4.3.1: PD = +20 % over the nadir AND +5 mm absolute.
     increase = current - nadir
-    return increase >= PD_CHANGE_PCT / 100.0 * nadir - _EPS and increase >= PD_ABSOLUTE_MM - _EPS
+    return increase >= PD_CHANGE_PCT / 100.0 * nadir - TOLERANCE and increase >= PD_ABSOLUTE_MM - TOLERANCE
 
 
 def target_response(
@@ -194,7 +194,7 @@ def _classify_targets(
             f"sum {total:.1f} mm is {increase:+.1f} mm over nadir {nadir_sum:.1f} mm: "
             ">= +20 % and >= +5 mm (RECIST 1.1 section 4.3.1)"
         )
-    if total - baseline_sum <= PR_CHANGE_PCT / 100.0 * baseline_sum + _EPS:
+    if total - baseline_sum <= PR_CHANGE_PCT / 100.0 * baseline_sum + TOLERANCE:
         change = percent_change(total, baseline_sum)
         return TargetResponse.PR, (
             f"sum {total:.1f} mm is {change:+.1f} % from baseline {baseline_sum:.1f} mm: "
@@ -240,7 +240,7 @@ def _non_target_resolved(lesion: LesionMeasurement) -> bool:
         return True
     if lesion.is_lymph_node and lesion.status is LesionStatus.MEASURED:
         short = lesion.short_axis_mm
-        return short is not None and short < NODE_PATHOLOGICAL_MM - _EPS
+        return short is not None and short < NODE_PATHOLOGICAL_MM - TOLERANCE
     return False
 
 
@@ -253,7 +253,7 @@ def new_lesion_present(new_lesions: Iterable[LesionMeasurement]) -> bool:
         if lesion.status in (LesionStatus.DISAPPEARED, LesionStatus.NOT_EVALUATED):
             continue
         short = lesion.short_axis_mm
-        if lesion.is_lymph_node and short is not None and short < NODE_PATHOLOGICAL_MM - _EPS:
+        if lesion.is_lymph_node and short is not None and short < NODE_PATHOLOGICAL_MM - TOLERANCE:
             continue
         return True
     return False
