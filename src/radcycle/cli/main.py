@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "radcycle.cli.inspect_cmd",
     "radcycle.cli.record_cmd",
     "radcycle.cli.radiomics_cmd",
+    "radcycle.cli.synth_cmd",
 )
 
 app = typer.Typer(

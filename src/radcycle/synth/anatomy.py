@@ -1,0 +1,375 @@
+"""A chest CT phantom in body coordinates, rendered one axial slice at a time.
+
+Body coordinates are LPS millimetres (x to the patient's left, y posterior, z
+superior) with the origin on the midline at the level of the carina. Every organ
+is an analytic shape whose in-plane part depends only on ``(x, y)``; so the
+renderer computes the in-plane fields once per scan (:class:`PlaneFields`) and each
+slice only compares them with thresholds that depend on ``z``. The same functions
+answer point queries (:meth:`Anatomy.region_at`), which the vessel trees and the
+lesion placement use, so what is rendered and what is queried never disagree.
+
+Attenuation values are typical non-contrast CT numbers (Hounsfield units): air
+-1000, lung parenchyma about -850, fat about -100, soft tissue 30 to 60, blood
+about 45, cancellous bone 200 to 400, cortical bone about 1000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["HU", "LABELS", "Anatomy", "PlaneFields", "Region"]
+
+FloatArray = npt.NDArray[np.float64]
+F32 = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
+
+# Tissue attenuation, HU (typical non-contrast chest CT numbers).
+HU: dict[str, float] = {
+    "air": -1000.0,
+    "fat": -100.0,
+    "mediastinal_fat": -85.0,
+    "muscle": 50.0,
+    "soft": 35.0,
+    "lung": -860.0,
+    "blood": 45.0,
+    "myocardium": 40.0,
+    "liver": 58.0,
+    "airway_wall": 30.0,
+    "airway_lumen": -990.0,
+    "cortical": 1000.0,
+    "cancellous": 350.0,
+    "rib_cortex": 800.0,
+    "rib_marrow": 220.0,
+    "disc": 90.0,
+    "csf": 15.0,
+    "sternum": 450.0,
+    "sternum_marrow": 200.0,
+}
+
+# Codes of the 3D label volume that tubes (vessels, airways, ribs) are splatted
+# into; higher codes are painted later and win where tubes overlap.
+LABELS: dict[str, int] = {
+    "vessel": 1,
+    "airway_wall": 2,
+    "airway_lumen": 3,
+    "great_vessel": 4,
+    "rib_cortex": 5,
+    "rib_marrow": 6,
+}
+
+
+class Region:
+    """Codes returned by :meth:`Anatomy.region_at`."""
+
+    OUTSIDE = 0
+    RIGHT_LUNG = 1
+    LEFT_LUNG = 2
+    MEDIASTINUM = 3
+    LIVER = 4
+    OTHER = 5
+
+
+@dataclass(frozen=True)
+class Tube:
+    """A vertical cylinder: centre (x, y), radius, and the z range it spans."""
+
+    x: float
+    y: float
+    radius: float
+    z_low: float
+    z_high: float
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    """Shape parameters of one synthetic patient (mm, body coordinates).
+
+    Args:
+        scale_lr: left-right size factor of the whole chest.
+        scale_ap: antero-posterior size factor.
+        fat_mm: subcutaneous fat thickness.
+        seed_shift: small z shift of the diaphragm domes (breath hold depth).
+    """
+
+    scale_lr: float = 1.0
+    scale_ap: float = 1.0
+    fat_mm: float = 14.0
+    seed_shift: float = 0.0
+    wall_mm: float = 16.0
+    centre_y: float = 10.0
+    midline_x: float = 4.0
+    lung_x: float = 74.0
+    lung_y: float = 14.0
+    lung_ax: float = 72.0
+    lung_ay: float = 95.0
+    apex_z: tuple[float, float] = (82.0, 77.0)  # right, left
+    apex_depth: float = 115.0
+    dome_z: tuple[float, float] = (-128.0, -142.0)  # right, left
+    dome_depth: float = 85.0
+    spine_y: float = 64.0
+    vertebra_r: float = 17.0
+    heart_centre: tuple[float, float, float] = (24.0, -20.0, -112.0)
+    heart_axes: tuple[float, float, float] = (56.0, 43.0, 44.0)
+    heart_angle: float = -0.6
+    trachea: Tube = field(default_factory=lambda: Tube(0.0, 16.0, 10.0, 0.0, 400.0))
+    oesophagus: Tube = field(default_factory=lambda: Tube(9.0, 37.0, 8.0, -200.0, 400.0))
+    aorta_desc: Tube = field(default_factory=lambda: Tube(25.0, 48.0, 12.0, -400.0, 28.0))
+    aorta_asc: Tube = field(default_factory=lambda: Tube(-8.0, -14.0, 15.0, -80.0, 28.0))
+    svc: Tube = field(default_factory=lambda: Tube(-36.0, -10.0, 10.0, -75.0, 60.0))
+    sternum_z: tuple[float, float] = (-125.0, 45.0)
+
+    # --- profiles along z -------------------------------------------------
+    def body_axes(self, z: float | FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Semi-axes (left-right, antero-posterior) of the skin outline at ``z``."""
+        knots = (-260.0, -160.0, -80.0, 0.0, 60.0, 140.0)
+        a = np.interp(z, knots, (150.0, 157.0, 160.0, 158.0, 150.0, 130.0)) * self.scale_lr
+        b = np.interp(z, knots, (112.0, 111.0, 108.0, 104.0, 98.0, 86.0)) * self.scale_ap
+        return np.asarray(a), np.asarray(b)
+
+    @property
+    def carina(self) -> FloatArray:
+        """The carina (tracheal bifurcation), a landmark, in body coordinates."""
+        return np.array([self.trachea.x, self.trachea.y, 0.0])
+
+    @property
+    def hila(self) -> dict[str, FloatArray]:
+        """Where each main bronchus enters its lung (body coordinates)."""
+        return {
+            "right": np.array([-40.0 * self.scale_lr, 19.0, -24.0]),
+            "left": np.array([44.0 * self.scale_lr, 21.0, -40.0]),
+        }
+
+    def lung_z_range(self) -> tuple[float, float]:
+        """Lowest (costophrenic recess) and highest (apex) z of the lungs."""
+        low = min(self.dome_z) + self.seed_shift - self.dome_depth
+        return (low, max(self.apex_z))
+
+    # --- in-plane fields ----------------------------------------------------
+    def plane_fields(self, x: FloatArray, y: FloatArray) -> PlaneFields:
+        """Everything that depends only on ``(x, y)``, for arrays of any shape."""
+        return PlaneFields.build(self, np.asarray(x, np.float64), np.asarray(y, np.float64))
+
+    # --- rendering ------------------------------------------------------------
+    def render_slice(self, f: PlaneFields, z: float, labels: npt.NDArray[np.uint8]) -> F32:
+        """HU image (float32) of the axial plane at body height ``z``.
+
+        Args:
+            f: in-plane fields of the pixel grid (body coordinates).
+            z: body z of the plane, mm.
+            labels: the splatted tube labels of this slice (``LABELS`` codes).
+        """
+        out = np.full(f.shape, HU["air"], dtype=np.float32)
+        parts = self.masks(f, z)
+        out[parts["body"]] = HU["fat"]
+        out[parts["muscle"]] = HU["muscle"]
+        out[parts["cavity"]] = HU["soft"]
+        out[parts["mediastinal_fat"]] = HU["mediastinal_fat"]
+        out[parts["liver"]] = HU["liver"]
+        self._paint_heart(out, f, z)
+        self._paint_tubes(out, f, z)
+        self._paint_bone(out, f, z)
+        lung = parts["lung"]
+        out[lung] = (HU["lung"] + f.lung_gradient[lung]).astype(np.float32)
+        self._paint_labels(out, labels, lung | parts["mediastinal_fat"], parts["cavity"])
+        return out
+
+    def masks(self, f: PlaneFields, z: float | FloatArray) -> dict[str, BoolArray]:
+        """Boolean masks of the large compartments at height ``z``."""
+        a, b = self.body_axes(z)
+        body = f.squircle(a, b, 0.45) <= 1.0
+        muscle = f.squircle(a - self.fat_mm, b - self.fat_mm, 0.45) <= 1.0
+        inner = self.fat_mm + self.wall_mm
+        cavity = f.squircle(a - inner, b - inner, 0.35) <= 1.0
+        above = f.z_dia < z
+        thorax = cavity & above
+        mediastinal_fat = thorax & f.band
+        excluded = f.spine_zone | f.band | self._tube_zone(f, z)
+        hz = f.heart_q + ((z - self.heart_centre[2]) / self.heart_axes[2]) ** 2
+        lung = thorax & (z < f.z_top) & ~excluded & (hz > 1.15**2)
+        liver = cavity & ~above & (f.x < 25.0 * self.scale_lr) & ~f.spine_zone
+        return {
+            "body": body,
+            "muscle": muscle,
+            "cavity": cavity,
+            "mediastinal_fat": mediastinal_fat & ~lung,
+            "lung": lung,
+            "liver": liver,
+        }
+
+    def _tube_zone(self, f: PlaneFields, z: float | FloatArray) -> BoolArray:
+        zone = np.zeros(f.shape, dtype=bool)
+        for tube, d2 in f.tube_d2.items():
+            spec: Tube = getattr(self, tube)
+            inside = (d2 <= (spec.radius + 3.0) ** 2) & (z >= spec.z_low) & (z <= spec.z_high)
+            zone |= inside
+        return zone
+
+    def _paint_heart(self, out: F32, f: PlaneFields, z: float) -> None:
+        dz2 = ((z - self.heart_centre[2]) / self.heart_axes[2]) ** 2
+        if dz2 > 1.15**2:
+            return
+        hz = f.heart_q + dz2
+        out[hz <= 1.15**2] = HU["mediastinal_fat"]
+        out[hz <= 1.0] = HU["myocardium"]
+        out[hz <= 0.72**2] = HU["blood"]
+
+    def _paint_tubes(self, out: F32, f: PlaneFields, z: float) -> None:
+        for name in ("aorta_desc", "aorta_asc", "svc", "oesophagus"):
+            spec: Tube = getattr(self, name)
+            if spec.z_low <= z <= spec.z_high:
+                out[f.tube_d2[name] <= spec.radius**2] = HU["blood"]
+        oes = self.oesophagus
+        if oes.z_low <= z <= oes.z_high:
+            out[f.tube_d2["oesophagus"] <= oes.radius**2] = HU["soft"]
+            out[f.tube_d2["oesophagus"] <= 2.0**2] = HU["air"]
+        tr = self.trachea
+        if tr.z_low <= z <= tr.z_high:
+            out[f.tube_d2["trachea"] <= tr.radius**2] = HU["airway_wall"]
+            out[f.tube_d2["trachea"] <= (tr.radius - 2.0) ** 2] = HU["airway_lumen"]
+
+    def _paint_bone(self, out: F32, f: PlaneFields, z: float) -> None:
+        # Vertebrae: 24 mm bodies separated by 6 mm discs (adult thoracic spine).
+        in_disc = (z % 30.0) < 6.0
+        r = self.vertebra_r
+        if in_disc:
+            out[f.spine_d2 <= r**2] = HU["disc"]
+        else:
+            out[f.spine_d2 <= r**2] = HU["cortical"]
+            out[f.spine_d2 <= (r - 1.6) ** 2] = HU["cancellous"]
+            out[f.posterior_elements] = HU["cortical"] * 0.75
+        out[f.canal] = HU["csf"]
+        if self.sternum_z[0] <= z <= self.sternum_z[1]:
+            out[f.sternum] = HU["sternum"]
+            out[f.sternum_inner] = HU["sternum_marrow"]
+
+    @staticmethod
+    def _paint_labels(
+        out: F32, labels: npt.NDArray[np.uint8], airspace: BoolArray, cavity: BoolArray
+    ) -> None:
+        if not labels.any():
+            return
+        vessel = (labels == LABELS["vessel"]) & airspace
+        out[vessel] = HU["blood"]
+        out[(labels == LABELS["airway_wall"]) & airspace] = HU["airway_wall"]
+        out[(labels == LABELS["airway_lumen"]) & cavity] = HU["airway_lumen"]
+        out[(labels == LABELS["great_vessel"]) & cavity] = HU["blood"]
+        out[labels == LABELS["rib_cortex"]] = HU["rib_cortex"]
+        out[labels == LABELS["rib_marrow"]] = HU["rib_marrow"]
+
+    # --- point queries ----------------------------------------------------------
+    def region_at(self, points: npt.ArrayLike) -> npt.NDArray[np.int8]:
+        """Region code (:class:`Region`) of each ``(N, 3)`` body-coordinate point."""
+        pts = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        f = self.plane_fields(pts[:, 0], pts[:, 1])
+        z = pts[:, 2]
+        parts = self.masks(f, z)
+        out = np.full(len(pts), Region.OUTSIDE, dtype=np.int8)
+        out[parts["body"]] = Region.OTHER
+        out[parts["mediastinal_fat"]] = Region.MEDIASTINUM
+        out[parts["liver"]] = Region.LIVER
+        lung = parts["lung"]
+        right = f.x < self.midline_x
+        out[lung & right] = Region.RIGHT_LUNG
+        out[lung & ~right] = Region.LEFT_LUNG
+        return out
+
+    def zone_of(self, z: float) -> str:
+        """Lung zone (upper / middle / lower third of the lungs' height) of body ``z``."""
+        low, high = self.lung_z_range()
+        t = (z - low) / (high - low)
+        return "lower" if t < 1 / 3 else ("middle" if t < 2 / 3 else "upper")
+
+
+@dataclass(frozen=True, eq=False)
+class PlaneFields:
+    """Per-pixel quantities of an axial grid that do not depend on ``z``."""
+
+    x: FloatArray
+    x2: FloatArray
+    yc2: FloatArray
+    z_top: FloatArray
+    z_dia: FloatArray
+    band: BoolArray
+    spine_zone: BoolArray
+    spine_d2: FloatArray
+    canal: BoolArray
+    posterior_elements: BoolArray
+    heart_q: FloatArray
+    tube_d2: dict[str, FloatArray]
+    sternum: BoolArray
+    sternum_inner: BoolArray
+    lung_gradient: FloatArray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.x.shape
+
+    def squircle(self, a: FloatArray, b: FloatArray, k: float) -> FloatArray:
+        """``u + v - k u v`` with ``u = (x/a)^2``, ``v = ((y - yc)/b)^2``: a rounded box."""
+        u = self.x2 / (a * a)
+        v = self.yc2 / (b * b)
+        result: FloatArray = u + v - k * u * v
+        return result
+
+    @classmethod
+    def build(cls, anat: Anatomy, x: FloatArray, y: FloatArray) -> PlaneFields:
+        right = x < anat.midline_x
+        cx = np.where(right, -anat.lung_x, anat.lung_x) * anat.scale_lr
+        ax = anat.lung_ax * anat.scale_lr
+        ay = anat.lung_ay * anat.scale_ap
+        dy2 = ((y - anat.lung_y) / ay) ** 2
+        r2 = ((x - cx) / ax) ** 2 + dy2
+        apex = np.where(right, anat.apex_z[0], anat.apex_z[1])
+        z_top = apex - anat.apex_depth * r2
+        # The domes are flatter towards the midline (central tendon under the heart).
+        lateral = np.abs(x) > np.abs(cx)
+        dx_scale = np.where(lateral, ax, 2.0 * ax)
+        rd2 = ((x - cx) / dx_scale) ** 2 + dy2
+        dome = np.where(right, anat.dome_z[0], anat.dome_z[1]) + anat.seed_shift
+        z_dia = dome - anat.dome_depth * rd2
+        # Mediastinum: a band about the midline, widest around the trachea and aorta.
+        half_width = 16.0 + 14.0 * np.exp(-(((y - 20.0) / 38.0) ** 2))
+        band = np.abs(x - anat.midline_x) < half_width * anat.scale_lr
+        spine_d2 = x**2 + (y - anat.spine_y) ** 2
+        canal_y = anat.spine_y + anat.vertebra_r + 9.0
+        canal = x**2 + (y - canal_y) ** 2 <= 8.0**2
+        posterior = ((np.abs(x) <= 5.0) & (y > canal_y + 6.0) & (y < canal_y + 34.0)) | (
+            (np.abs(x) <= 30.0) & (np.abs(y - canal_y) <= 4.0) & (np.abs(x) >= 7.0)
+        )
+        spine_zone = (spine_d2 <= (anat.vertebra_r + 9.0) ** 2) | (
+            (np.abs(x) <= 34.0) & (y > anat.spine_y)
+        )
+        hx, hy, _ = anat.heart_centre
+        c, s = np.cos(anat.heart_angle), np.sin(anat.heart_angle)
+        u = (c * (x - hx) + s * (y - hy)) / anat.heart_axes[0]
+        v = (-s * (x - hx) + c * (y - hy)) / anat.heart_axes[1]
+        tubes = {}
+        for name in ("trachea", "oesophagus", "aorta_desc", "aorta_asc", "svc"):
+            spec: Tube = getattr(anat, name)
+            tubes[name] = (x - spec.x * anat.scale_lr) ** 2 + (y - spec.y) ** 2
+        _, b0 = anat.body_axes(0.0)
+        front = anat.centre_y - (b0 - anat.fat_mm - anat.wall_mm)
+        sternum = (np.abs(x) <= 15.0) & (y >= front - 12.0) & (y <= front)
+        sternum_inner = (np.abs(x) <= 13.0) & (y >= front - 10.0) & (y <= front - 2.0)
+        # Dependent lung is denser (gravity gradient, patient supine): up to +40 HU.
+        gradient = 40.0 * np.clip((y - anat.lung_y + ay) / (2 * ay), 0.0, 1.0)
+        return cls(
+            x=x,
+            x2=x * x,
+            yc2=(y - anat.centre_y) ** 2,
+            z_top=z_top,
+            z_dia=z_dia,
+            band=band,
+            spine_zone=spine_zone,
+            spine_d2=spine_d2,
+            canal=canal,
+            posterior_elements=posterior & ~canal,
+            heart_q=u * u + v * v,
+            tube_d2=tubes,
+            sternum=sternum,
+            sternum_inner=sternum_inner,
+            lung_gradient=gradient,
+        )

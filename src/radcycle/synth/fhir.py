@@ -1,0 +1,301 @@
+"""The synthetic patient's clinical record as a FHIR R4 Bundle (type ``collection``).
+
+Resources: Patient; Condition (non-small cell lung cancer, SNOMED CT 254637007,
+ICD-10 C34.x by lobe, onset at the baseline scan); Procedure (lung biopsy that
+confirmed it); Observation of smoking status (LOINC 72166-2); Observations of
+CEA (LOINC 2039-6, ng/mL, reference range up to 5.0) at every scan and half way
+between, trending with the tumour burden; MedicationRequest and
+MedicationAdministration (RxNorm) of the treatment that starts after the
+baseline; and one ImagingStudy per scan, identified by its StudyInstanceUID as
+``urn:oid:<uid>`` (FHIR R4 ImagingStudy: system ``urn:dicom:uid``).
+
+Every ``fullUrl`` is a ``urn:uuid`` derived from the seed, so the bundle is the
+same for the same seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+from radcycle.synth.patient import SyntheticPatient
+
+__all__ = ["build_bundle"]
+
+SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+UCUM = "http://unitsofmeasure.org"
+DCM = "http://dicom.nema.org/resources/ontology/DCM"
+
+# RxNorm ingredient concepts of the regimens the seed chooses between.
+REGIMENS: dict[str, list[tuple[str, str, str]]] = {
+    "carboplatin-pemetrexed": [
+        ("40048", "carboplatin", "AUC 5 IV on day 1 of each 21-day cycle"),
+        ("68446", "pemetrexed", "500 mg/m2 IV on day 1 of each 21-day cycle"),
+    ],
+    "pembrolizumab": [("1547545", "pembrolizumab", "200 mg IV every 21 days")],
+}
+
+# ICD-10 C34: malignant neoplasm of bronchus and lung, by lobe.
+_ICD10_BY_ZONE = {
+    "upper": ("C34.1", "upper lobe"),
+    "middle": ("C34.2", "middle lobe"),
+    "lower": ("C34.3", "lower lobe"),
+}
+_SMOKING = {"former": ("8517006", "Ex-smoker"), "current": ("77176002", "Smoker")}
+_CYCLE_DAYS = 21
+
+
+def _uuid(seed: int, *parts: object) -> str:
+    digest = hashlib.sha256(":".join(map(str, ("radcycle-synth", seed, *parts))).encode()).digest()
+    return f"urn:uuid:{uuid.UUID(bytes=digest[:16], version=4)}"
+
+
+def _coding(system: str, code: str, display: str) -> dict[str, str]:
+    return {"system": system, "code": code, "display": display}
+
+
+def _burden(p: SyntheticPatient, t: int) -> float:
+    """Sum of diameters (RECIST 1.1 style: long axes, short axes of lymph nodes), mm."""
+    total = 0.0
+    for lesion in p.timepoints[t].lesions:
+        total += (
+            lesion["short_axis_mm"] if lesion["type"] == "lymph-node" else lesion["long_axis_mm"]
+        )
+    return total
+
+
+def _cea_series(p: SyntheticPatient) -> list[tuple[date, float]]:
+    """CEA at each scan and half way between, proportional to the tumour burden."""
+    gain = 0.12 + (p.seed % 7) * 0.02
+    points: list[tuple[date, float]] = []
+    for t, tp in enumerate(p.timepoints):
+        level = 1.2 + gain * _burden(p, t)
+        if t > 0:
+            prev_day, prev_level = points[-1]
+            mid = prev_day + (tp.date - prev_day) / 2
+            points.append((mid, 0.5 * (prev_level + level)))
+        points.append((tp.date, level))
+    return points
+
+
+def build_bundle(p: SyntheticPatient) -> dict[str, Any]:
+    """The patient's FHIR R4 Bundle as a JSON-ready dict."""
+    entries: list[dict[str, Any]] = []
+    baseline = p.timepoints[0].date
+
+    def add(kind: str, key: object, resource: dict[str, Any]) -> str:
+        url = _uuid(p.seed, kind, key)
+        entries.append(
+            {"fullUrl": url, "resource": {"resourceType": kind, "id": url[9:], **resource}}
+        )
+        return url
+
+    person = p.patient
+    family, _, given = person.name.partition("^")
+    patient_url = add(
+        "Patient",
+        "",
+        {
+            "identifier": [{"system": "urn:radcycle:synth:patient-id", "value": person.patient_id}],
+            "name": [{"family": family, "given": [given] if given else []}],
+            "gender": {"M": "male", "F": "female"}.get(person.sex, "unknown"),
+            "birthDate": person.birth_date.isoformat() if person.birth_date else None,
+        },
+    )
+    subject = {"reference": patient_url}
+    primary = p.timepoints[0].lesions[0]
+    icd, lobe = _ICD10_BY_ZONE[primary["zone"] or "upper"]
+    biopsy_day = baseline + timedelta(days=7)
+    condition = add(
+        "Condition",
+        "nsclc",
+        {
+            "clinicalStatus": {
+                "coding": [
+                    _coding(
+                        "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                        "active",
+                        "Active",
+                    )
+                ]
+            },
+            "verificationStatus": {
+                "coding": [
+                    _coding(
+                        "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                        "confirmed",
+                        "Confirmed",
+                    )
+                ]
+            },
+            "code": {
+                "coding": [
+                    _coding(SNOMED, "254637007", "Non-small cell lung cancer"),
+                    _coding(ICD10, icd, f"Malignant neoplasm of {lobe}, bronchus or lung"),
+                ],
+                "text": f"Non-small cell lung cancer, {primary['side']} {lobe}",
+            },
+            "subject": subject,
+            "onsetDateTime": baseline.isoformat(),
+            "recordedDate": biopsy_day.isoformat(),
+        },
+    )
+    add(
+        "Procedure",
+        "biopsy",
+        {
+            "status": "completed",
+            "code": {"coding": [_coding(SNOMED, "78603008", "Biopsy of lung")]},
+            "subject": subject,
+            "performedDateTime": biopsy_day.isoformat(),
+            "reasonReference": [{"reference": condition}],
+        },
+    )
+    code, display = _SMOKING[p.smoking]
+    add(
+        "Observation",
+        "smoking",
+        {
+            "status": "final",
+            "category": [
+                {
+                    "coding": [
+                        _coding(
+                            "http://terminology.hl7.org/CodeSystem/observation-category",
+                            "social-history",
+                            "Social History",
+                        )
+                    ]
+                }
+            ],
+            "code": {"coding": [_coding(LOINC, "72166-2", "Tobacco smoking status")]},
+            "subject": subject,
+            "effectiveDateTime": baseline.isoformat(),
+            "valueCodeableConcept": {"coding": [_coding(SNOMED, code, display)]},
+        },
+    )
+    for n, (day, level) in enumerate(_cea_series(p)):
+        add("Observation", f"cea-{n}", _cea(subject, day, level))
+    _add_treatment(p, add, subject, condition, biopsy_day + timedelta(days=14))
+    for tp in p.timepoints:
+        add("ImagingStudy", tp.index, _imaging_study(subject, tp))
+    return {
+        "resourceType": "Bundle",
+        "id": _uuid(p.seed, "Bundle")[9:],
+        "type": "collection",
+        "entry": entries,
+    }
+
+
+def _cea(subject: dict[str, str], day: date, level: float) -> dict[str, Any]:
+    ng_ml = {"unit": "ng/mL", "system": UCUM, "code": "ng/mL"}
+    high = level > 5.0
+    return {
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    _coding(
+                        "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "laboratory",
+                        "Laboratory",
+                    )
+                ]
+            }
+        ],
+        "code": {
+            "coding": [
+                _coding(LOINC, "2039-6", "Carcinoembryonic Ag [Mass/volume] in Serum or Plasma")
+            ]
+        },
+        "subject": subject,
+        "effectiveDateTime": day.isoformat(),
+        "valueQuantity": {"value": round(level, 1), **ng_ml},
+        "interpretation": [
+            {
+                "coding": [
+                    _coding(
+                        "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                        "H" if high else "N",
+                        "High" if high else "Normal",
+                    )
+                ]
+            }
+        ],
+        "referenceRange": [{"high": {"value": 5.0, **ng_ml}}],
+    }
+
+
+def _add_treatment(
+    p: SyntheticPatient, add: Any, subject: dict[str, str], condition: str, start: date
+) -> None:
+    end = p.timepoints[-1].date
+    cycles = max(1, min(12, (end - start).days // _CYCLE_DAYS + 1))
+    for rx, name, dose in REGIMENS[p.treatment]:
+        concept = {"coding": [_coding(RXNORM, rx, name)], "text": name}
+        request = add(
+            "MedicationRequest",
+            name,
+            {
+                "status": "active",
+                "intent": "order",
+                "medicationCodeableConcept": concept,
+                "subject": subject,
+                "authoredOn": start.isoformat(),
+                "reasonReference": [{"reference": condition}],
+                "dosageInstruction": [{"text": dose}],
+            },
+        )
+        for c in range(cycles):
+            add(
+                "MedicationAdministration",
+                f"{name}-{c}",
+                {
+                    "status": "completed",
+                    "medicationCodeableConcept": concept,
+                    "subject": subject,
+                    "effectiveDateTime": (start + timedelta(days=_CYCLE_DAYS * c)).isoformat(),
+                    "request": {"reference": request},
+                },
+            )
+
+
+def _imaging_study(subject: dict[str, str], tp: Any) -> dict[str, Any]:
+    slices = int(tp.volume.array.shape[0])
+    ct = _coding(DCM, "CT", "Computed Tomography")
+    return {
+        "status": "available",
+        "identifier": [
+            {"system": "urn:dicom:uid", "value": f"urn:oid:{tp.study_instance_uid}"},
+            {
+                "type": {
+                    "coding": [
+                        _coding(
+                            "http://terminology.hl7.org/CodeSystem/v2-0203", "ACSN", "Accession ID"
+                        )
+                    ]
+                },
+                "value": tp.accession_number,
+            },
+        ],
+        "modality": [ct],
+        "subject": subject,
+        "started": f"{tp.date.isoformat()}T09:30:00Z",
+        "numberOfSeries": 1,
+        "numberOfInstances": slices,
+        "description": "CT CHEST",
+        "series": [
+            {
+                "uid": tp.series_instance_uid,
+                "number": 2,
+                "modality": ct,
+                "numberOfInstances": slices,
+                "bodySite": _coding(SNOMED, "51185008", "Thoracic structure"),
+            }
+        ],
+    }

@@ -1,0 +1,164 @@
+"""The in-memory patient: determinism, lesion stories, truth against voxels, transforms."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from radcycle.errors import InputError
+from radcycle.synth import SyntheticPatient, generate_patient
+from radcycle.synth.patient import slice_spacing_mm
+
+LESION_HU = {
+    "solid": (-150.0, 200.0),
+    "part-solid": (-480.0, 200.0),  # denser than its -500 HU halo: the solid core
+    "ground-glass": (-720.0, -380.0),
+    "lymph-node": (-150.0, 200.0),
+    "liver": (-20.0, 45.0),
+}
+
+
+def _centre_hu(volume, centre_mm) -> float:
+    i, j, k = np.rint(volume.patient_to_index([centre_mm])[0]).astype(int)
+    return float(volume.array[k, j - 1 : j + 2, i - 1 : i + 2].mean())
+
+
+def test_same_seed_same_voxels_other_seed_differs() -> None:
+    a = generate_patient(11, timepoints=2, slices=16, matrix=64)
+    b = generate_patient(11, timepoints=2, slices=16, matrix=64)
+    c = generate_patient(12, timepoints=2, slices=16, matrix=64)
+    for ta, tb in zip(a.timepoints, b.timepoints, strict=True):
+        np.testing.assert_array_equal(ta.volume.array, tb.volume.array)
+        assert ta.study_instance_uid == tb.study_instance_uid
+    assert a.truth() == b.truth()
+    assert not np.array_equal(a.timepoints[0].volume.array, c.timepoints[0].volume.array)
+    assert a.timepoints[0].study_instance_uid != c.timepoints[0].study_instance_uid
+
+
+def test_story_has_growth_shrinkage_new_and_vanished(small_patient: SyntheticPatient) -> None:
+    tps = small_patient.timepoints
+    statuses = {lesion["status"] for tp in tps for lesion in tp.lesions}
+    assert {"present", "new", "vanished"} <= statuses
+    base = {lesion["lesion_id"]: lesion for lesion in tps[0].lesions}
+    follow = {lesion["lesion_id"]: lesion for lesion in tps[1].lesions}
+    change = [follow[k]["long_axis_mm"] - base[k]["long_axis_mm"] for k in base]
+    assert min(change) < -3.0  # a lesion shrank under treatment
+    assert any(c > 0.3 for c in change)  # another grew
+    later = {lesion["lesion_id"]: lesion for lesion in tps[2].lesions}
+    assert later["L1"]["long_axis_mm"] > follow["L1"]["long_axis_mm"]  # progression
+    for lesion in tps[1].lesions:
+        if lesion["status"] == "vanished":
+            assert lesion["volume_mm3"] == lesion["long_axis_mm"] == 0.0
+            assert lesion["lesion_id"] in {x["lesion_id"] for x in tps[2].lesions}
+
+
+def test_lesion_ids_are_stable_and_types_cover_the_issue(small_patient: SyntheticPatient) -> None:
+    ids = [[x["lesion_id"] for x in tp.lesions] for tp in small_patient.timepoints]
+    assert ids[0] == ids[1][: len(ids[0])]
+    types = {x["type"] for x in small_patient.timepoints[-1].lesions}
+    assert {"solid", "part-solid", "ground-glass", "lymph-node"} <= types
+    for tp in small_patient.timepoints:
+        for lesion in tp.lesions:
+            if lesion["status"] == "vanished":
+                continue
+            assert 3.0 <= lesion["long_axis_mm"] <= 40.0
+            assert lesion["short_axis_mm"] <= lesion["long_axis_mm"]
+            assert lesion["max_3d_diameter_mm"] >= lesion["long_axis_mm"]
+            is_part_solid = lesion["type"] == "part-solid"
+            assert (lesion["solid_component_mm"] is not None) == is_part_solid
+            if lesion["organ"] == "lung":
+                assert lesion["side"] in ("left", "right")
+                assert lesion["zone"] in ("upper", "middle", "lower")
+
+
+def test_lesion_centres_hold_lesion_like_values(small_patient: SyntheticPatient) -> None:
+    checked = 0
+    for tp in small_patient.timepoints:
+        for lesion in tp.lesions:
+            if lesion["status"] == "vanished" or lesion["short_axis_mm"] < 9.0:
+                continue
+            low, high = LESION_HU[lesion["type"]]
+            assert low <= _centre_hu(tp.volume, lesion["centre_mm"]) <= high, lesion
+            checked += 1
+    assert checked >= 6
+
+
+def _ellipsoid_mask(volume, lesion, grow_mm: float) -> np.ndarray:
+    """Voxels within the lesion's ellipsoid enlarged by ``grow_mm`` (from truth alone)."""
+    k, j, i = np.indices(volume.array.shape)
+    xyz = volume.index_to_patient(np.stack([i.ravel(), j.ravel(), k.ravel()], axis=1))
+    d = xyz - np.asarray(lesion["centre_mm"])
+    u = np.asarray(lesion["long_axis_direction"])
+    v = np.array([-u[1], u[0], 0.0])
+    semi = (
+        np.array([lesion["long_axis_mm"], lesion["short_axis_mm"], lesion["max_3d_diameter_mm"]])
+        / 2.0
+    )
+    c = 3.0 * lesion["volume_mm3"] / (4.0 * np.pi * semi[0] * semi[1])
+    axes = np.array([semi[0], semi[1], c]) + grow_mm
+    q = (d @ u / axes[0]) ** 2 + (d @ v / axes[1]) ** 2 + (d[:, 2] / axes[2]) ** 2
+    return (q <= 1.0).reshape(volume.array.shape)
+
+
+def test_rendered_volume_matches_truth() -> None:
+    """Voxels above the lung/nodule midpoint HU, counted, agree with volume_mm3."""
+    patient = generate_patient(5, timepoints=1, slices=200, matrix=256)
+    tp = patient.timepoints[0]
+    big = [x for x in tp.lesions if x["type"] == "solid" and x["long_axis_mm"] >= 15.0]
+    assert big
+    for lesion in big:
+        near = _ellipsoid_mask(tp.volume, lesion, 2.0)
+        counted = np.count_nonzero(near & (tp.volume.array > -410)) * tp.volume.voxel_volume_mm3
+        assert counted == pytest.approx(lesion["volume_mm3"], rel=0.05)
+
+
+def test_baseline_to_scan_moves_the_bones_as_stated(small_patient: SyntheticPatient) -> None:
+    base = small_patient.timepoints[0].volume
+    k, j, i = np.nonzero(base.array > 400)
+    points = base.index_to_patient(np.stack([i, j, k], axis=1))
+    for tp in small_patient.timepoints[1:]:
+        m = np.asarray(tp.baseline_to_scan)
+        assert np.allclose(m[:3, :3] @ m[:3, :3].T, np.eye(3))
+        shift = np.linalg.norm(m[:3, 3])
+        assert 5.0 <= shift <= 20.0
+
+        def bone_fraction(matrix: np.ndarray, vol=tp.volume) -> float:
+            moved = points @ matrix[:3, :3].T + matrix[:3, 3]
+            ijk = np.rint(vol.patient_to_index(moved)).astype(int)
+            inside = np.all((ijk >= 0) & (ijk < vol.shape_ijk), axis=1)
+            ijk = ijk[inside]
+            return float(np.mean(vol.array[ijk[:, 2], ijk[:, 1], ijk[:, 0]] > 150))
+
+        assert bone_fraction(m) > 0.8
+        assert bone_fraction(np.eye(4)) < bone_fraction(m) - 0.2
+
+
+def test_landmarks_follow_the_transform(small_patient: SyntheticPatient) -> None:
+    base = small_patient.timepoints[0].landmarks
+    for tp in small_patient.timepoints[1:]:
+        m = np.asarray(tp.baseline_to_scan)
+        for name, point in base.items():
+            expected = m[:3, :3] @ np.asarray(point) + m[:3, 3]
+            np.testing.assert_allclose(tp.landmarks[name], expected, atol=1e-2)
+
+
+def test_dates_are_months_apart(small_patient: SyntheticPatient) -> None:
+    days = [tp.date for tp in small_patient.timepoints]
+    gaps = [(b - a).days for a, b in itertools.pairwise(days)]
+    assert all(75 <= g <= 105 for g in gaps)
+
+
+@pytest.mark.parametrize(("slices", "spacing"), [(300, 1.0), (120, 2.5), (250, 1.25), (40, 5.0)])
+def test_slice_spacing_covers_the_chest(slices: int, spacing: float) -> None:
+    assert slice_spacing_mm(slices) == spacing
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "word"),
+    [({"timepoints": 0}, "timepoints"), ({"slices": 8}, "slices"), ({"slices": 999}, "slices")],
+)
+def test_bad_arguments_raise_input_error(kwargs: dict[str, int], word: str) -> None:
+    with pytest.raises(InputError, match=word):
+        generate_patient(1, **kwargs)
