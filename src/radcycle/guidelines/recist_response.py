@@ -134,7 +134,8 @@ def _is_complete_response(targets: Sequence[LesionMeasurement]) -> bool:
 def _meets_pd(current: float, nadir: float) -> bool:
     # Section 4.3.1: PD = +20 % over the nadir AND +5 mm absolute.
     increase = current - nadir
-    return increase >= PD_CHANGE_PCT / 100.0 * nadir - TOLERANCE and increase >= PD_ABSOLUTE_MM - TOLERANCE
+    relative = increase >= PD_CHANGE_PCT / 100.0 * nadir - TOLERANCE
+    return relative and increase >= PD_ABSOLUTE_MM - TOLERANCE
 
 
 def target_response(
