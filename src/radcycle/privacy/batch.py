@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pydicom
 from cryptography.fernet import Fernet, InvalidToken
-from pydicom import config
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
@@ -37,6 +36,7 @@ from radcycle.errors import (
 )
 from radcycle.privacy.dicom_deid import deidentify_dataset
 from radcycle.privacy.keys import DeidKey
+from radcycle.privacy.phi import lenient
 from radcycle.privacy.profile import DeidOptions
 
 __all__ = [
@@ -82,6 +82,7 @@ class FileRecord:
     uid_map: dict[str, str] = field(default_factory=dict)
     patient_id: str = ""
     pseudonym: str = ""
+    staged: str = ""
 
 
 @dataclass
@@ -159,21 +160,19 @@ def deidentify_file(
     """
     relative = source.name if source == root else str(source.relative_to(root))
     record = FileRecord(source=relative, status="failed")
-    previous = config.settings.reading_validation_mode
-    config.settings.reading_validation_mode = config.IGNORE  # lenient on real-world input
     try:
-        ds = read_dicom(source)
-        result = deidentify_dataset(ds, key, options)
-        target = _output_path(result.dataset, result.quarantine_reason is not None)
-        (out / target).parent.mkdir(parents=True, exist_ok=True)
-        result.dataset.save_as(out / target, enforce_file_format=True)
-        if result.quarantine_reason:
-            (out / target).with_suffix(".reason.txt").write_text(
-                result.quarantine_reason + "\n", encoding="utf-8"
-            )
+        with lenient():
+            ds = read_dicom(source)
+            result = deidentify_dataset(ds, key, options)
+            target = _output_path(result.dataset, result.quarantine_reason is not None)
+            # Staged under a keyed token of the source path: two inputs holding the same
+            # instance (e.g. one image in two transfer syntaxes) never overwrite each other.
+            staged = target.with_name(f"{target.stem}.{key.token('source', relative)}.part")
+            (out / staged).parent.mkdir(parents=True, exist_ok=True)
+            result.dataset.save_as(out / staged, enforce_file_format=True)
         record.status = "quarantined" if result.quarantine_reason else "written"
         record.reason = result.quarantine_reason or ""
-        record.output = str(target)
+        record.output, record.staged = str(target), str(staged)
         record.uid_map = result.uid_map
         record.patient_id, record.pseudonym = result.patient_id, result.pseudonym
     except NotDicomError as exc:
@@ -183,9 +182,30 @@ def deidentify_file(
     except Exception as exc:  # one broken file must not stop a batch of thousands
         logger.warning("failed on %s: %s", source, exc)
         record.reason = f"{type(exc).__name__}: {exc}"
-    finally:
-        config.settings.reading_validation_mode = previous
     return record
+
+
+def _finalize(out: Path, records: list[FileRecord], key: DeidKey) -> None:
+    """Move staged files to their names; same-named outputs get a keyed suffix each.
+
+    The suffix depends only on the key and the source path, so names do not depend
+    on which worker finished first (same key, same input: same output tree).
+    """
+    by_name: dict[str, list[FileRecord]] = {}
+    for record in records:
+        if record.staged:
+            by_name.setdefault(record.output, []).append(record)
+    for name, group in by_name.items():
+        for record in group:
+            target = Path(name)
+            if len(group) > 1:
+                target = target.with_name(f"{target.stem}-{key.token('source', record.source)}.dcm")
+            (out / record.staged).replace(out / target)
+            record.output, record.staged = str(target), ""
+            if record.reason and record.status == "quarantined":
+                (out / target).with_suffix(".reason.txt").write_text(
+                    record.reason + "\n", encoding="utf-8"
+                )
 
 
 def deidentify_tree(
@@ -220,6 +240,7 @@ def deidentify_tree(
                 records.append(record)
                 if progress:
                     progress(record)
+    _finalize(out, records, key)
     summary = BatchSummary(records)
     _write_summary(out, summary)
     _write_manifest(out, key, summary)

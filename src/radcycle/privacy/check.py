@@ -22,18 +22,18 @@ from pydicom.dataset import Dataset
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pydicom
-from pydicom import config
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 from radcycle.errors import InputError
 from radcycle.privacy.batch import iter_files, read_dicom
-from radcycle.privacy.phi import PhiMatcher, identifying_strings_by_kind, iter_elements
+from radcycle.privacy.phi import PhiMatcher, identifying_strings_by_kind, iter_elements, lenient
 from radcycle.privacy.private import safe_private_tags
 from radcycle.privacy.profile import DateMode, DeidOptions, load_profile
 
@@ -112,6 +112,10 @@ class Needles:
 
     def add(self, ds: Dataset) -> None:
         """Collect the identifying strings and instance UIDs of an original data set."""
+        with lenient():
+            self._add(ds)
+
+    def _add(self, ds: Dataset) -> None:
         for kind, found in identifying_strings_by_kind(ds).items():
             getattr(self, kind).update(found)
         u_tags = _uid_tags()
@@ -132,16 +136,12 @@ class Needles:
         return [(kind, _matcher(frozenset(words))) for kind, words in chosen if words]
 
 
-_MATCHERS: dict[frozenset[str], PhiMatcher] = {}
-
-
+@functools.lru_cache(maxsize=16)
 def _matcher(words: frozenset[str]) -> PhiMatcher:
-    if words not in _MATCHERS:
-        _MATCHERS.clear()  # keep only the latest few sets
-        _MATCHERS[words] = PhiMatcher(words)
-    return _MATCHERS[words]
+    return PhiMatcher(words)
 
 
+@functools.cache
 def _uid_tags() -> frozenset[int]:
     profile = load_profile()
     return frozenset(
@@ -188,6 +188,11 @@ def _profile_leaks(ds: Dataset, name: str, options: DeidOptions) -> Iterator[Lea
 
 def check_dataset(ds: Dataset, name: str, needles: Needles) -> list[Leak]:
     """All leaks of one output data set (``name`` is how the report calls the file)."""
+    with lenient():
+        return _check(ds, name, needles)
+
+
+def _check(ds: Dataset, name: str, needles: Needles) -> list[Leak]:
     options = options_from_codes(ds)
     leaks = list(_profile_leaks(ds, name, options))
     if str(ds.get("PatientIdentityRemoved", "")).upper() != "YES":
@@ -213,16 +218,12 @@ def check_dataset(ds: Dataset, name: str, needles: Needles) -> list[Leak]:
 def collect_needles(originals: Path) -> Needles:
     """Identifying strings of every DICOM file below ``originals``."""
     needles = Needles()
-    previous = config.settings.reading_validation_mode
-    config.settings.reading_validation_mode = config.IGNORE
-    try:
+    with lenient():
         for path in iter_files(originals):
             try:
                 needles.add(read_dicom(path))
             except InputError:
                 continue  # not DICOM, or broken: nothing to look for
-    finally:
-        config.settings.reading_validation_mode = previous
     return needles
 
 
@@ -231,9 +232,7 @@ def check_tree(out: Path, originals: Path | None = None) -> CheckReport:
     needles = collect_needles(originals) if originals is not None else Needles()
     report = CheckReport()
     name_matchers = needles.matchers(DeidOptions(dates="modified"))
-    previous = config.settings.reading_validation_mode
-    config.settings.reading_validation_mode = config.IGNORE
-    try:
+    with lenient():
         for path in iter_files(out):
             relative = str(path.relative_to(out)) if out.is_dir() else path.name
             report.leaks.extend(_name_leaks(relative, name_matchers))
@@ -243,8 +242,6 @@ def check_tree(out: Path, originals: Path | None = None) -> CheckReport:
                 continue
             report.files_scanned += 1
             report.leaks.extend(check_dataset(ds, relative, needles))
-    finally:
-        config.settings.reading_validation_mode = previous
     return report
 
 

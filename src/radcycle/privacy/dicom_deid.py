@@ -34,7 +34,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from radcycle.privacy.keys import DeidKey
-from radcycle.privacy.phi import PhiMatcher, identifying_strings
+from radcycle.privacy.phi import PhiMatcher, identifying_strings, lenient
 from radcycle.privacy.pixels import burned_in_reason, clean_pixels
 from radcycle.privacy.private import safe_private_tags
 from radcycle.privacy.profile import DeidOptions, Profile, load_profile
@@ -315,7 +315,11 @@ def deidentify_dataset(
     Returns:
         The result, with the UID map and the patient's pseudonym.
     """
-    profile = profile or load_profile()
+    with lenient():
+        return _deidentify(ds, key, options, profile or load_profile())
+
+
+def _deidentify(ds: Dataset, key: DeidKey, options: DeidOptions, profile: Profile) -> DeidResult:
     ref = _patient_ref(ds)
     identifiers = identifying_strings(
         ds,

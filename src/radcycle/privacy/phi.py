@@ -14,10 +14,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from pydicom import config
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -29,6 +32,7 @@ __all__ = [
     "identifying_strings",
     "identifying_strings_by_kind",
     "iter_elements",
+    "lenient",
 ]
 
 # Shortest identifier we look for: shorter strings ("M", "12") occur by chance.
@@ -96,6 +100,23 @@ VISIT_DATE_KEYWORDS = (
 
 _TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC", "CS", "AE", "DA", "DT"})
 _NAME_SPLIT = re.compile(r"[\^=\s,]+")
+
+
+@contextlib.contextmanager
+def lenient() -> Iterator[None]:
+    """Read real-world values as they are: no validation errors, no warnings.
+
+    Invalid values (an IS of ``"1A"``, a UID with a leading zero) are common in
+    archives; de-identification and leak checking must still see them.
+    """
+    previous = config.settings.reading_validation_mode
+    config.settings.reading_validation_mode = config.IGNORE
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        config.settings.reading_validation_mode = previous
 
 
 def iter_elements(ds: Dataset, path: str = "") -> Iterator[tuple[str, DataElement]]:
