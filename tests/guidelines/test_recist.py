@@ -23,6 +23,7 @@ from radcycle.guidelines.recist_response import (
     RecistFollowUp,
     TargetResponse,
     assess_timepoint,
+    follow_up_from_tracked,
     new_lesion_present,
     non_target_response,
     overall_response,
@@ -331,3 +332,18 @@ def test_small_changes_are_stable_disease(base: list[float], change: float) -> N
     total = sum(base)
     now = [lesion(f"L{i}", v * (1 + change)) for i, v in enumerate(base)]
     assert target_response(now, total, total).response is TargetResponse.SD
+
+
+def test_follow_up_from_tracked_lesions() -> None:
+    b = select_targets([lesion("a", 40.0), node("small-node", 8.0), lesion("nt", 8.0, "liver")], D0)
+    assert [m.lesion_id for m in b.excluded] == ["small-node"]
+    tracked = [
+        lesion("a", 41.0),
+        node("small-node", 12.0),
+        lesion("nt", 9.0, "liver"),
+        lesion("x", 11.0, "bone"),
+    ]
+    fu = follow_up_from_tracked(b, D0 + timedelta(days=60), tracked)
+    assert [m.lesion_id for m in fu.lesions] == ["a", "nt"]
+    assert [m.lesion_id for m in fu.new_lesions] == ["x"]
+    assert assess_timepoint(b, fu, b.baseline_sum).response is R.PD

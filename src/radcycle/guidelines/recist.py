@@ -162,17 +162,20 @@ class RecistBaseline:
         targets: target lesions (their baseline measurements).
         non_targets: all other disease sites, followed qualitatively.
         notes: why lesions were or were not chosen (for the report).
+        excluded: lesions recorded at baseline but not followed (normal nodes,
+            lesions not seen); they are never counted as new later.
     """
 
     exam_date: date
     targets: tuple[LesionMeasurement, ...]
     non_targets: tuple[LesionMeasurement, ...] = ()
     notes: tuple[str, ...] = ()
+    excluded: tuple[LesionMeasurement, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "targets", tuple(self.targets))
-        object.__setattr__(self, "non_targets", tuple(self.non_targets))
-        ids = [m.lesion_id for m in (*self.targets, *self.non_targets)]
+        for name in ("targets", "non_targets", "notes", "excluded"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        ids = [m.lesion_id for m in (*self.targets, *self.non_targets, *self.excluded)]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise InputError("a lesion_id appears twice at baseline", value=duplicates)
@@ -225,18 +228,22 @@ def select_targets(
         targets = _chosen_targets(lesions, classes, chosen_target_ids)
         notes = ["targets chosen by the radiologist (manual override)"]
     target_ids = {t.lesion_id for t in targets}
-    non_targets = []
+    non_targets, excluded = [], []
     for lesion in lesions:
         if lesion.lesion_id in target_ids:
             continue
         kind = classes[lesion.lesion_id]
         if kind is Measurability.NORMAL_NODE:
             notes.append(f"{lesion.lesion_id}: node short axis < 10 mm, normal (section 3.1)")
+            excluded.append(lesion)
         elif lesion.status in (LesionStatus.DISAPPEARED, LesionStatus.NOT_EVALUATED):
             notes.append(f"{lesion.lesion_id}: not seen at baseline, left out")
+            excluded.append(lesion)
         else:
             non_targets.append(lesion)
-    return RecistBaseline(exam_date, tuple(targets), tuple(non_targets), tuple(notes))
+    return RecistBaseline(
+        exam_date, tuple(targets), tuple(non_targets), tuple(notes), tuple(excluded)
+    )
 
 
 def _auto_targets(

@@ -35,6 +35,7 @@ __all__ = [
     "TargetResponse",
     "TimepointAssessment",
     "assess_timepoint",
+    "follow_up_from_tracked",
     "new_lesion_present",
     "non_target_response",
     "overall_response",
@@ -103,6 +104,48 @@ class RecistFollowUp:
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise InputError(f"lesion_id appears twice on {self.exam_date}", value=duplicates)
+
+
+def follow_up_from_tracked(
+    baseline: RecistBaseline,
+    exam_date: date,
+    lesions: Iterable[LesionMeasurement],
+    *,
+    unequivocal_non_target_progression: bool = False,
+    non_target_increase_since_last: bool = False,
+) -> RecistFollowUp:
+    """Build a follow-up from every lesion tracked on one exam.
+
+    Lesions whose ``lesion_id`` (TrackingIdentifier) is a baseline target or
+    non-target are matched to it; lesions recorded at baseline but not followed
+    are ignored; every other lesion is a candidate new lesion (counted as new by
+    :func:`new_lesion_present`, so a new node < 10 mm short axis is not).
+
+    Example:
+        >>> from radcycle.guidelines.recist import select_targets
+        >>> b = select_targets([LesionMeasurement(lesion_id="a", long_axis_mm=20.0)],
+        ...                    date(2025, 1, 1))
+        >>> f = follow_up_from_tracked(b, date(2025, 3, 1), [
+        ...     LesionMeasurement(lesion_id="a", long_axis_mm=18.0),
+        ...     LesionMeasurement(lesion_id="b", long_axis_mm=7.0)])
+        >>> [m.lesion_id for m in f.lesions], [m.lesion_id for m in f.new_lesions]
+        (['a'], ['b'])
+    """
+    followed = {m.lesion_id for m in (*baseline.targets, *baseline.non_targets)}
+    ignored = {m.lesion_id for m in baseline.excluded}
+    matched, new = [], []
+    for lesion in lesions:
+        if lesion.lesion_id in followed:
+            matched.append(lesion)
+        elif lesion.lesion_id not in ignored:
+            new.append(lesion)
+    return RecistFollowUp(
+        exam_date,
+        tuple(matched),
+        tuple(new),
+        unequivocal_non_target_progression=unequivocal_non_target_progression,
+        non_target_increase_since_last=non_target_increase_since_last,
+    )
 
 
 @dataclass(frozen=True)
