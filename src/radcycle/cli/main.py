@@ -14,6 +14,7 @@ from radcycle import __version__
 
 # Explicit registry of command modules; each has ``register(app: typer.Typer)``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "radcycle.cli.deid_cmd",
     "radcycle.cli.inspect_cmd",
     "radcycle.cli.record_cmd",
     "radcycle.cli.radiomics_cmd",
