@@ -8,7 +8,8 @@ trigger phrases open a scope that runs forward (``pre`` triggers: "no",
 phrase ("but", "however", "there is", ";") or after :data:`MAX_SCOPE_WORDS`
 words. Pseudo-triggers ("no change", "not only") contain a trigger word but
 open no scope. Where a negation and an uncertainty trigger both reach a
-mention, the nearer one wins; "cannot exclude" is uncertainty, not negation.
+mention, the negation wins (a negated hedge such as "no definite
+opacity" is a negation); "cannot exclude" is uncertainty, not negation.
 
 The trigger lists are data (:data:`TRIGGERS`), written for chest radiograph
 reports.
@@ -48,6 +49,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         r"not",
         r"without",
         r"negative for",
+        r"negative",
         r"free of",
         r"(?:clear|clean) of",
         r"absence of",
@@ -74,6 +76,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         r"(?:has|have)?\s*cleared",
         r"no longer (?:seen|visualized|present|identified|evident)",
         r"(?:is|are|was|were)\s+absent",
+        r"(?:is |are |appears? |remains? )?(?:within normal limits|within (?:the )?limits of normal)",  # noqa: E501
         r"removed",
         r"free",
         r"unlikely",
@@ -88,9 +91,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         r"may (?:be|represent|reflect|indicate|have|relate)",
         r"might (?:be|represent)",
         r"could (?:be|represent|reflect|indicate)",
-        r"cannot (?:be )?(?:excluded?|ruled? out)",
-        r"can ?not (?:be )?(?:excluded?|ruled? out)",
-        r"can't (?:be )?(?:excluded?|ruled? out)",
+        r"(?:cannot|can ?not|can't) (?:be )?(?:entirely |completely |totally |definitely )?(?:excluded?|ruled? out)",  # noqa: E501
         r"not (?:be )?(?:excluded?|ruled? out)",
         r"(?:concerning|suspicious|worrisome|questionable) for",
         r"suspicious",
@@ -110,6 +111,9 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         r"versus",
         r"vs\.?",
         r"if there is",
+        r"in the (?:appropriate|correct|proper|right) clinical (?:setting|context)",
+        r"correlat\w* (?:clinically )?(?:for|as to)",
+        r"considerations? (?:includes?|of)",
         r"(?:history|hx) of",
         r"(?:to|help) (?:identify|detect|characterize|localize)",
         r"(?:could|may|might) (?:obscure|mask|hide)",
@@ -120,9 +124,10 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     ),
     "post_unc": (
         r"(?:is|are) (?:possible|suspected|questioned|not excluded|not ruled out)",
-        r"cannot (?:be )?(?:excluded?|ruled? out)",
-        r"can ?not (?:be )?(?:excluded?|ruled? out)",
+        r"(?:cannot|can ?not|can't) (?:be )?(?:entirely |completely |totally |definitely )?(?:excluded?|ruled? out)",  # noqa: E501
         r"(?:is|are) not (?:excluded|ruled out)",
+        r"(?:would be|is|are) (?:a |another )?considerations?",
+        r"in the (?:appropriate|correct|proper|right) clinical (?:setting|context)",
         r"not (?:be )?(?:excluded?|ruled? out)",
         r"(?:is|are) (?:likely|favored|probable)",
         r"versus",
@@ -163,11 +168,6 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         r"again",
         r"still",
         r"persistent",
-        r"consistent with",
-        r"compatible with",
-        r"secondary to",
-        r"due to",
-        r"represent(?:s|ing)?",
         r"[;:]",
         r"\bwith\b(?! (?:evidence|signs?) of)",
     ),
@@ -249,13 +249,14 @@ class SentenceContext:
         inside = self.sentence[start:end]
         if re.search(r"\b(?:not|no)\b", inside):
             return False
-        best: tuple[int, str] | None = None
-        for trigger in self.triggers:
-            if trigger.kind == "term":
-                continue
-            reach = self._reach(trigger, start, end)
-            if reach is not None and (best is None or reach < best[0]):
-                best = (reach, trigger.kind)
-        if best is None:
-            return "uncertain" if self.question else True
-        return False if best[1].endswith("_neg") else "uncertain"
+        reached = {
+            trigger.kind[-3:]
+            for trigger in self.triggers
+            if trigger.kind != "term" and self._reach(trigger, start, end) is not None
+        }
+        # A negated hedge is a negation: "no suspicious opacity", "no definite effusion".
+        if "neg" in reached:
+            return False
+        if "unc" in reached or self.question:
+            return "uncertain"
+        return True
