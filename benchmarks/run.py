@@ -17,6 +17,7 @@ from rich.console import Console
 BENCHMARKS: dict[str, str] = {
     "read": "benchmarks.bench_read",
     "mining": "benchmarks.bench_mining",
+    "radiomics": "benchmarks.bench_radiomics",
 }
 
 

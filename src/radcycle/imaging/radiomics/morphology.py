@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy import signal, special
+from scipy import fft as sp_fft
+from scipy import special
 from scipy.spatial import ConvexHull
 from skimage.measure import marching_cubes
 
@@ -49,14 +50,21 @@ def _ellipsoid_area(a: float, b: float, c: float) -> float:
     return float(4.0 * np.pi * a * b * terms.sum())
 
 
-def _offset_kernel(shape: tuple[int, ...], spacing: FloatArray) -> FloatArray:
-    axes = [np.arange(-(n - 1), n) * s for n, s in zip(shape, spacing, strict=True)]
+def _circular_kernel(shape: tuple[int, ...], spacing: FloatArray) -> FloatArray:
+    """Inverse distance (mm) of every offset, laid out for circular convolution.
+
+    Index ``o`` stands for offset ``o`` (``o < n``) or ``o - L``: with a period
+    ``L >= 2n - 1`` no pair of ROI voxels wraps around.
+    """
+    axes = []
+    for n_len, s in zip(shape, spacing, strict=True):
+        idx = np.arange(n_len)
+        axes.append(np.where(idx < n_len // 2 + 1, idx, idx - n_len) * s)
     gz, gy, gx = np.meshgrid(*axes, indexing="ij", sparse=True)
     dist = np.sqrt(gz**2 + gy**2 + gx**2)
-    with np.errstate(divide="ignore"):
-        kernel = 1.0 / dist
-    kernel[tuple(n - 1 for n in shape)] = 0.0
-    return np.asarray(kernel, dtype=np.float64)
+    dist[0, 0, 0] = np.inf
+    kernel: FloatArray = 1.0 / dist
+    return kernel
 
 
 def spatial_autocorrelation(
@@ -64,22 +72,29 @@ def spatial_autocorrelation(
 ) -> tuple[float, float]:
     """Moran's I and Geary's C over all ROI voxel pairs, weights 1/distance (mm).
 
-    Exact: sums over pairs are correlations of the ROI arrays with the inverse
-    distance kernel, done by FFT.
+    Exact: the sums over all pairs are circular convolutions of the ROI arrays
+    with the inverse-distance kernel, done with real FFTs of period >= 2n - 1.
 
     Returns:
         ``(moran_i, geary_c)``.
     """
     nz = np.nonzero(roi)
     box = tuple(slice(int(a.min()), int(a.max()) + 1) for a in nz)
-    m = roi[box].astype(np.float64)
+    inside = roi[box]
+    m = inside.astype(np.float64)
     n = float(m.sum())
     vals = image[box]
-    mu = float(vals[roi[box]].mean())
-    dev = np.where(roi[box], vals - mu, 0.0)
-    kernel = _offset_kernel(m.shape, spacing)
-    conv_m = signal.fftconvolve(m, kernel, mode="same")
-    conv_dev = signal.fftconvolve(dev, kernel, mode="same")
+    dev = np.where(inside, vals - float(vals[inside].mean()), 0.0)
+    period = tuple(sp_fft.next_fast_len(2 * k - 1, real=True) for k in m.shape)
+    k_hat = sp_fft.rfftn(_circular_kernel(period, spacing), period)
+    crop = tuple(slice(0, k) for k in m.shape)
+
+    def convolve(a: FloatArray) -> FloatArray:
+        out: FloatArray = sp_fft.irfftn(sp_fft.rfftn(a, period) * k_hat, period)[crop]
+        return out
+
+    conv_m = convolve(m)
+    conv_dev = convolve(dev)
     w_sum = float((m * conv_m).sum())
     ss = float((dev**2).sum())
     if n < 2 or ss == 0.0 or w_sum == 0.0:

@@ -45,6 +45,8 @@ class GreyImage:
         self.coords = np.argwhere(self.roi)
         self.levels = self.grey[self.roi]
         self.n_slices = self.grey.shape[0]
+        # Intermediate results shared between families (zones for GLSZM and GLDZM).
+        self.cache: dict[tuple[str, str], object] = {}
 
 
 def directions(dim: str) -> list[tuple[int, int, int]]:

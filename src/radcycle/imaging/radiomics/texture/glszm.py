@@ -1,7 +1,8 @@
 """Grey level size zone matrix features (IBSI 1 section 3.8), tags ``szm_*``.
 
 Zones are connected voxels of one grey level: 8-connected within a slice (2D,
-2.5D) or 26-connected (3D), labelled per grey level with ``scipy.ndimage``.
+2.5D) or 26-connected (3D), found for all levels in one connected-components
+pass over a sparse graph of equal-level neighbours.
 """
 
 from __future__ import annotations
@@ -10,10 +11,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
+from scipy import sparse
+from scipy.sparse import csgraph
 
 from radcycle.imaging.radiomics.configs import TextureDim
-from radcycle.imaging.radiomics.texture.common import GreyImage, aggregate_plain, zone_features
+from radcycle.imaging.radiomics.texture.common import (
+    GreyImage,
+    aggregate_plain,
+    directions,
+    zone_features,
+)
 
 __all__ = ["Zones", "glszm_features", "label_zones", "zone_matrix"]
 
@@ -36,31 +43,39 @@ class Zones:
     zslice: IntArray
 
 
-def _structure(dim: str) -> npt.NDArray[np.bool_]:
-    s = np.ones((3, 3, 3), dtype=bool)
-    if dim == "2D":
-        s[0] = False
-        s[2] = False
-    return s
-
-
 def label_zones(g: GreyImage, dim: str) -> Zones:
-    """Label the zones of every grey level (one label space for all levels)."""
+    """Label the zones of every grey level at once (results cached on ``g``).
+
+    Zones are the connected components of the graph joining ROI neighbours
+    (8-connected in-plane for 2D, 26-connected for 3D) that share a level.
+    """
+    cached = g.cache.get(("zones", dim))
+    if isinstance(cached, Zones):
+        return cached
+    n = len(g.levels)
+    index = np.full(g.grey.shape, -1, dtype=np.int64)
+    index[g.roi] = np.arange(n)
+    rows, cols = [], []
+    for d in directions(dim):
+        nb = g.coords + np.asarray(d)
+        other = index[nb[:, 0], nb[:, 1], nb[:, 2]]
+        ok = other >= 0
+        ok[ok] = g.levels[ok] == g.levels[other[ok]]
+        rows.append(np.nonzero(ok)[0])
+        cols.append(other[ok])
+    r = np.concatenate(rows)
+    graph = sparse.coo_matrix((np.ones(len(r), dtype=np.int8), (r, np.concatenate(cols))), (n, n))
+    total, comp = csgraph.connected_components(graph, directed=False)
     labels = np.zeros(g.grey.shape, dtype=np.int64)
-    levels: list[IntArray] = []
-    total = 0
-    structure = _structure(dim)
-    for level in np.unique(g.levels):
-        lab, n = ndimage.label(g.grey == level, structure=structure)
-        inside = lab > 0
-        labels[inside] = lab[inside] + total
-        levels.append(np.full(n, level, dtype=np.int64))
-        total += n
-    flat = labels[g.roi]
-    size = np.bincount(flat, minlength=total + 1)[1:]
-    zslice = np.zeros(total + 1, dtype=np.int64)
-    zslice[flat] = g.coords[:, 0]
-    return Zones(labels, np.concatenate(levels), size, zslice[1:])
+    labels[g.roi] = comp + 1
+    size = np.bincount(comp, minlength=total)
+    level = np.zeros(total, dtype=np.int64)
+    level[comp] = g.levels
+    zslice = np.zeros(total, dtype=np.int64)
+    zslice[comp] = g.coords[:, 0]
+    zones = Zones(labels, level, size, zslice)
+    g.cache[("zones", dim)] = zones
+    return zones
 
 
 def zone_matrix(
