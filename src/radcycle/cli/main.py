@@ -16,6 +16,7 @@ from radcycle import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "radcycle.cli.deid_cmd",
     "radcycle.cli.inspect_cmd",
+    "radcycle.cli.demo_cmd",
     "radcycle.cli.record_cmd",
     "radcycle.cli.radiomics_cmd",
     "radcycle.cli.synth_cmd",
