@@ -89,3 +89,8 @@ def test_bad_masks_raise_typed_errors() -> None:
         prepare(image, mask, (1, 1, 1), CONFIGS["ibsi-a"])
     with pytest.raises(InputError, match="unknown radiomics config"):
         get_config("ibsi-z")
+
+
+def test_no_discretisation_needs_positive_levels() -> None:
+    with pytest.raises(AnalysisError, match="grey levels >= 1"):
+        discretise(np.array([-3.0, 2.0]), Discretisation("none"), 0.0)

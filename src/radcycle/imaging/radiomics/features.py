@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -47,10 +48,16 @@ FAMILIES: dict[str, Family] = {
 
 
 def compute_prepared(p: Prepared, config: RadiomicsConfig) -> dict[str, float]:
-    """Every feature family on already prepared data."""
+    """Every feature family on already prepared data.
+
+    Features that are undefined for the ROI (a correlation of a constant ROI, axes
+    of a one-voxel ROI) come out as NaN rather than raising or warning.
+    """
     out: dict[str, float] = {}
-    for family in FAMILIES.values():
-        out.update(family(p, config))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for family in FAMILIES.values():
+            out.update(family(p, config))
     return out
 
 

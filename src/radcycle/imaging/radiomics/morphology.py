@@ -106,6 +106,11 @@ def spatial_autocorrelation(
     return moran, geary
 
 
+def _ratio(num: float, den: float) -> float:
+    """``num / den``, NaN where the denominator vanishes (feature undefined)."""
+    return float(num / den) if den > 0 else float("nan")
+
+
 def _max_distance(points: FloatArray, chunk: int = 512) -> float:
     """Largest distance between any two points (chunked to bound memory)."""
     best = 0.0
@@ -141,22 +146,23 @@ def morphology_features(p: Prepared) -> dict[str, float]:
     f["morph_com"] = float(np.linalg.norm(com_geo - com_int))
     hull = ConvexHull(verts)
     f["morph_diam"] = _max_distance(verts[hull.vertices])
-    eig = np.sort(np.linalg.eigvalsh(np.cov(pos_m.T)))[::-1]
+    cov = np.cov(pos_m.T) if len(pos_m) > 1 else np.zeros((3, 3))
+    eig = np.sort(np.linalg.eigvalsh(cov))[::-1]
     eig = np.maximum(eig, 0.0)
     major, minor, least = (float(e) for e in eig)
     f["morph_pca_maj_axis"] = 4.0 * np.sqrt(major)
     f["morph_pca_min_axis"] = 4.0 * np.sqrt(minor)
     f["morph_pca_least_axis"] = 4.0 * np.sqrt(least)
-    f["morph_pca_elongation"] = np.sqrt(minor / major)
-    f["morph_pca_flatness"] = np.sqrt(least / major)
+    f["morph_pca_elongation"] = _ratio(np.sqrt(minor), np.sqrt(major))
+    f["morph_pca_flatness"] = _ratio(np.sqrt(least), np.sqrt(major))
     ext = verts.max(axis=0) - verts.min(axis=0)
     f["morph_vol_dens_aabb"] = volume / float(np.prod(ext))
     f["morph_area_dens_aabb"] = area / float(
         2.0 * (ext[0] * ext[1] + ext[0] * ext[2] + ext[1] * ext[2])
     )
     a, b, c = 2.0 * np.sqrt(major), 2.0 * np.sqrt(minor), 2.0 * np.sqrt(least)
-    f["morph_vol_dens_aee"] = volume / (4.0 * np.pi * a * b * c / 3.0)
-    f["morph_area_dens_aee"] = area / _ellipsoid_area(a, b, c)
+    f["morph_vol_dens_aee"] = _ratio(volume, 4.0 * np.pi * a * b * c / 3.0)
+    f["morph_area_dens_aee"] = _ratio(area, _ellipsoid_area(a, b, c) if a > 0 else 0.0)
     f["morph_vol_dens_conv_hull"] = volume / float(hull.volume)
     f["morph_area_dens_conv_hull"] = area / float(hull.area)
     f["morph_integ_int"] = volume * float(weights.mean())

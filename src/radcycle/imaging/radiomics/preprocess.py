@@ -162,9 +162,17 @@ def discretise(
 
     Returns:
         The levels and the number of grey levels Ng.
+
+    Raises:
+        AnalysisError: ``none`` asked for intensities below 1.
     """
     if method.method == "none":
         levels = np.round(values).astype(np.int64)
+        if levels.min() < 1:
+            raise AnalysisError(
+                "discretisation 'none' needs grey levels >= 1 (use FBN or FBS)",
+                value=int(levels.min()),
+            )
         return levels, int(levels.max())
     if method.method == "fbs":
         levels = np.floor((values - range_min) / method.value).astype(np.int64) + 1
