@@ -65,13 +65,25 @@ def _crop_range(coords: FloatArray, lo: int, hi: int, margin: float) -> tuple[in
     return int(keep[0]), int(keep[-1]) + 1
 
 
+def _bounding_box(mask: BoolArray) -> tuple[list[int], list[int]]:
+    """First and last index of the ROI along each axis (projections: no index list)."""
+    lo, hi = [], []
+    for axis in range(3):
+        others = tuple(a for a in range(3) if a != axis)
+        hit = np.flatnonzero(mask.any(axis=others))
+        lo.append(int(hit[0]))
+        hi.append(int(hit[-1]))
+    return lo, hi
+
+
 def _interpolate(
-    image: FloatArray, mask: FloatArray, spacing: FloatArray, config: RadiomicsConfig
+    image: npt.NDArray[np.generic], mask: BoolArray, spacing: FloatArray, config: RadiomicsConfig
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Crop around the ROI (plus a margin for the peak sphere) and resample."""
-    nz = np.nonzero(mask > 0.5)
-    lo = [int(a.min()) for a in nz]
-    hi = [int(a.max()) for a in nz]
+    """Crop around the ROI (plus a margin for the peak sphere) and resample.
+
+    Only the cropped block is converted to float, so a large scan costs little.
+    """
+    lo, hi = _bounding_box(mask)
     target = (None, None, None) if config.spacing is None else config.spacing[::-1]
     axes = [_axis_grid(image.shape[a], float(spacing[a]), target[a]) for a in range(3)]
     new_spacing = np.array([g[1] for g in axes])
@@ -122,9 +134,7 @@ def prepare(
     if not binary.any():
         raise InputError("the ROI mask is empty (no voxel inside)")
     sp = np.asarray(spacing, dtype=np.float64)
-    img, msk, new_sp = _interpolate(
-        np.asarray(image, dtype=np.float64), binary.astype(np.float64), sp, config
-    )
+    img, msk, new_sp = _interpolate(np.asarray(image), binary, sp, config)
     if config.round_intensities:
         img = np.round(img)
     # IBSI 1 sec. 2.4: interpolated ROI partial-volume threshold 0.5 (inclusive; the
