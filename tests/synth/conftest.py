@@ -18,5 +18,11 @@ def small_patient() -> SyntheticPatient:
 
 
 @pytest.fixture(scope="session")
+def fine_patient() -> SyntheticPatient:
+    """One time point on a 256x256x200 grid (1.5 mm pixels and slices)."""
+    return generate_patient(5, timepoints=1, slices=200, matrix=256)
+
+
+@pytest.fixture(scope="session")
 def written(small_patient: SyntheticPatient, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_patient(small_patient, tmp_path_factory.mktemp("synth") / "out")

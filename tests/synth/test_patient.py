@@ -102,10 +102,9 @@ def _ellipsoid_mask(volume, lesion, grow_mm: float) -> np.ndarray:
     return (q <= 1.0).reshape(volume.array.shape)
 
 
-def test_rendered_volume_matches_truth() -> None:
+def test_rendered_volume_matches_truth(fine_patient: SyntheticPatient) -> None:
     """Voxels above the lung/nodule midpoint HU, counted, agree with volume_mm3."""
-    patient = generate_patient(5, timepoints=1, slices=200, matrix=256)
-    tp = patient.timepoints[0]
+    tp = fine_patient.timepoints[0]
     big = [x for x in tp.lesions if x["type"] == "solid" and x["long_axis_mm"] >= 15.0]
     assert big
     for lesion in big:
@@ -162,3 +161,27 @@ def test_slice_spacing_covers_the_chest(slices: int, spacing: float) -> None:
 def test_bad_arguments_raise_input_error(kwargs: dict[str, int], word: str) -> None:
     with pytest.raises(InputError, match=word):
         generate_patient(1, **kwargs)
+
+
+def _ring_hu(volume, lesion, beyond_mm: float) -> np.ndarray:
+    """Mean-free HU samples on an axial ring ``beyond_mm`` outside the lesion surface."""
+    u = np.asarray(lesion["long_axis_direction"])
+    v = np.array([-u[1], u[0], 0.0])
+    a, b = lesion["long_axis_mm"] / 2, lesion["short_axis_mm"] / 2
+    phi = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+    radius = 1.0 / np.sqrt((np.cos(phi) / a) ** 2 + (np.sin(phi) / b) ** 2) + beyond_mm
+    pts = np.asarray(lesion["centre_mm"]) + radius[:, None] * (
+        np.cos(phi)[:, None] * u + np.sin(phi)[:, None] * v
+    )
+    i, j, k = np.rint(volume.patient_to_index(pts)).astype(int).T
+    return np.asarray(volume.array[k, j, i], dtype=float)
+
+
+def test_only_the_juxtapleural_nodule_touches_the_chest_wall(
+    fine_patient: SyntheticPatient,
+) -> None:
+    tp = fine_patient.timepoints[0]
+    lung = [x for x in tp.lesions if x["organ"] == "lung" and x["long_axis_mm"] >= 5.0]
+    touching = {x["lesion_id"] for x in lung if np.max(_ring_hu(tp.volume, x, 2.5)) > -300}
+    assert touching == {x["lesion_id"] for x in lung if x["juxtapleural"]}
+    assert len(touching) == 1

@@ -34,6 +34,7 @@ Coordinates are DICOM patient coordinates (LPS, mm) of the scan concerned.
             "max_3d_diameter_mm", "volume_mm3",
             "solid_component_mm" (part-solid only, else null),
             "status": "present" | "new" | "vanished",
+            "juxtapleural": bool (abuts the chest wall: within 3 mm of the pleura),
             "long_axis_direction": [x, y, 0] (unit vector of the long axis; the
                 short axis is perpendicular to it in the axial plane, the third
                 axis is along z)}]}]}

@@ -61,6 +61,19 @@ LABELS: dict[str, int] = {
 }
 
 
+_PART_HU = {
+    "body": np.float32(HU["fat"]),
+    "muscle": np.float32(HU["muscle"]),
+    "cavity": np.float32(HU["soft"]),
+    "mediastinal_fat": np.float32(HU["mediastinal_fat"]),
+    "liver": np.float32(HU["liver"]),
+}
+
+
+def _paint(out: F32, value: float, where: BoolArray) -> None:
+    np.copyto(out, np.float32(value), where=where)
+
+
 class Region:
     """Codes returned by :meth:`Anatomy.region_at`."""
 
@@ -163,22 +176,21 @@ class Anatomy:
         """
         out = np.full(f.shape, HU["air"], dtype=np.float32)
         parts = self.masks(f, z)
-        out[parts["body"]] = HU["fat"]
-        out[parts["muscle"]] = HU["muscle"]
-        out[parts["cavity"]] = HU["soft"]
-        out[parts["mediastinal_fat"]] = HU["mediastinal_fat"]
-        out[parts["liver"]] = HU["liver"]
+        for name in ("body", "muscle", "cavity", "mediastinal_fat", "liver"):
+            np.copyto(out, _PART_HU[name], where=parts[name])
         self._paint_heart(out, f, z)
         self._paint_tubes(out, f, z)
         self._paint_bone(out, f, z)
         lung = parts["lung"]
-        out[lung] = (HU["lung"] + f.lung_gradient[lung]).astype(np.float32)
+        np.copyto(out, f.lung_hu, where=lung)
         self._paint_labels(out, labels, lung | parts["mediastinal_fat"], parts["cavity"])
         return out
 
     def masks(self, f: PlaneFields, z: float | FloatArray) -> dict[str, BoolArray]:
         """Boolean masks of the large compartments at height ``z``."""
         a, b = self.body_axes(z)
+        if np.ndim(z) == 0:  # one plane: plain floats keep the float32 fields float32
+            a, b, z = float(a), float(b), float(z)  # type: ignore[assignment]
         body = f.squircle(a, b, 0.45) <= 1.0
         muscle = f.squircle(a - self.fat_mm, b - self.fat_mm, 0.45) <= 1.0
         inner = self.fat_mm + self.wall_mm
@@ -187,8 +199,10 @@ class Anatomy:
         thorax = cavity & above
         mediastinal_fat = thorax & f.band
         excluded = f.spine_zone | f.band | self._tube_zone(f, z)
-        hz = f.heart_q + ((z - self.heart_centre[2]) / self.heart_axes[2]) ** 2
-        lung = thorax & (z < f.z_top) & ~excluded & (hz > 1.15**2)
+        lung = thorax & (z < f.z_top) & ~excluded
+        dz2 = ((z - self.heart_centre[2]) / self.heart_axes[2]) ** 2
+        if np.ndim(z) != 0 or dz2 <= 1.15**2:
+            lung &= f.heart_q + dz2 > 1.15**2
         liver = cavity & ~above & (f.x < 25.0 * self.scale_lr) & ~f.spine_zone
         return {
             "body": body,
@@ -201,10 +215,13 @@ class Anatomy:
 
     def _tube_zone(self, f: PlaneFields, z: float | FloatArray) -> BoolArray:
         zone = np.zeros(f.shape, dtype=bool)
-        for tube, d2 in f.tube_d2.items():
+        for tube, margin in f.tube_margin.items():
             spec: Tube = getattr(self, tube)
-            inside = (d2 <= (spec.radius + 3.0) ** 2) & (z >= spec.z_low) & (z <= spec.z_high)
-            zone |= inside
+            if np.ndim(z) == 0:
+                if spec.z_low <= z <= spec.z_high:
+                    zone |= margin
+                continue
+            zone |= margin & (z >= spec.z_low) & (z <= spec.z_high)
         return zone
 
     def _paint_heart(self, out: F32, f: PlaneFields, z: float) -> None:
@@ -212,38 +229,38 @@ class Anatomy:
         if dz2 > 1.15**2:
             return
         hz = f.heart_q + dz2
-        out[hz <= 1.15**2] = HU["mediastinal_fat"]
-        out[hz <= 1.0] = HU["myocardium"]
-        out[hz <= 0.72**2] = HU["blood"]
+        _paint(out, HU["mediastinal_fat"], hz <= 1.15**2)
+        _paint(out, HU["myocardium"], hz <= 1.0)
+        _paint(out, HU["blood"], hz <= 0.72**2)
 
     def _paint_tubes(self, out: F32, f: PlaneFields, z: float) -> None:
         for name in ("aorta_desc", "aorta_asc", "svc", "oesophagus"):
             spec: Tube = getattr(self, name)
             if spec.z_low <= z <= spec.z_high:
-                out[f.tube_d2[name] <= spec.radius**2] = HU["blood"]
+                _paint(out, HU["blood"], f.tube_d2[name] <= spec.radius**2)
         oes = self.oesophagus
         if oes.z_low <= z <= oes.z_high:
-            out[f.tube_d2["oesophagus"] <= oes.radius**2] = HU["soft"]
-            out[f.tube_d2["oesophagus"] <= 2.0**2] = HU["air"]
+            _paint(out, HU["soft"], f.tube_d2["oesophagus"] <= oes.radius**2)
+            _paint(out, HU["air"], f.tube_d2["oesophagus"] <= 2.0**2)
         tr = self.trachea
         if tr.z_low <= z <= tr.z_high:
-            out[f.tube_d2["trachea"] <= tr.radius**2] = HU["airway_wall"]
-            out[f.tube_d2["trachea"] <= (tr.radius - 2.0) ** 2] = HU["airway_lumen"]
+            _paint(out, HU["airway_wall"], f.tube_d2["trachea"] <= tr.radius**2)
+            _paint(out, HU["airway_lumen"], f.tube_d2["trachea"] <= (tr.radius - 2.0) ** 2)
 
     def _paint_bone(self, out: F32, f: PlaneFields, z: float) -> None:
         # Vertebrae: 24 mm bodies separated by 6 mm discs (adult thoracic spine).
         in_disc = (z % 30.0) < 6.0
         r = self.vertebra_r
         if in_disc:
-            out[f.spine_d2 <= r**2] = HU["disc"]
+            _paint(out, HU["disc"], f.spine_d2 <= r**2)
         else:
-            out[f.spine_d2 <= r**2] = HU["cortical"]
-            out[f.spine_d2 <= (r - 1.6) ** 2] = HU["cancellous"]
-            out[f.posterior_elements] = HU["cortical"] * 0.75
-        out[f.canal] = HU["csf"]
+            _paint(out, HU["cortical"], f.spine_d2 <= r**2)
+            _paint(out, HU["cancellous"], f.spine_d2 <= (r - 1.6) ** 2)
+            _paint(out, HU["cortical"] * 0.75, f.posterior_elements)
+        _paint(out, HU["csf"], f.canal)
         if self.sternum_z[0] <= z <= self.sternum_z[1]:
-            out[f.sternum] = HU["sternum"]
-            out[f.sternum_inner] = HU["sternum_marrow"]
+            _paint(out, HU["sternum"], f.sternum)
+            _paint(out, HU["sternum_marrow"], f.sternum_inner)
 
     @staticmethod
     def _paint_labels(
@@ -252,12 +269,12 @@ class Anatomy:
         if not labels.any():
             return
         vessel = (labels == LABELS["vessel"]) & airspace
-        out[vessel] = HU["blood"]
-        out[(labels == LABELS["airway_wall"]) & airspace] = HU["airway_wall"]
-        out[(labels == LABELS["airway_lumen"]) & cavity] = HU["airway_lumen"]
-        out[(labels == LABELS["great_vessel"]) & cavity] = HU["blood"]
-        out[labels == LABELS["rib_cortex"]] = HU["rib_cortex"]
-        out[labels == LABELS["rib_marrow"]] = HU["rib_marrow"]
+        _paint(out, HU["blood"], vessel)
+        _paint(out, HU["airway_wall"], (labels == LABELS["airway_wall"]) & airspace)
+        _paint(out, HU["airway_lumen"], (labels == LABELS["airway_lumen"]) & cavity)
+        _paint(out, HU["blood"], (labels == LABELS["great_vessel"]) & cavity)
+        _paint(out, HU["rib_cortex"], labels == LABELS["rib_cortex"])
+        _paint(out, HU["rib_marrow"], labels == LABELS["rib_marrow"])
 
     # --- point queries ----------------------------------------------------------
     def region_at(self, points: npt.ArrayLike) -> npt.NDArray[np.int8]:
@@ -299,9 +316,10 @@ class PlaneFields:
     posterior_elements: BoolArray
     heart_q: FloatArray
     tube_d2: dict[str, FloatArray]
+    tube_margin: dict[str, BoolArray]
     sternum: BoolArray
     sternum_inner: BoolArray
-    lung_gradient: FloatArray
+    lung_hu: F32
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -356,20 +374,25 @@ class PlaneFields:
         sternum_inner = (np.abs(x) <= 13.0) & (y >= front - 10.0) & (y <= front - 2.0)
         # Dependent lung is denser (gravity gradient, patient supine): up to +40 HU.
         gradient = 40.0 * np.clip((y - anat.lung_y + ay) / (2 * ay), 0.0, 1.0)
+        margins = {
+            name: d2 <= (getattr(anat, name).radius + 3.0) ** 2 for name, d2 in tubes.items()
+        }
+        f32 = np.float32
         return cls(
-            x=x,
-            x2=x * x,
-            yc2=(y - anat.centre_y) ** 2,
-            z_top=z_top,
-            z_dia=z_dia,
+            x=x.astype(f32),
+            x2=(x * x).astype(f32),
+            yc2=((y - anat.centre_y) ** 2).astype(f32),
+            z_top=z_top.astype(f32),
+            z_dia=z_dia.astype(f32),
             band=band,
             spine_zone=spine_zone,
-            spine_d2=spine_d2,
+            spine_d2=spine_d2.astype(f32),
             canal=canal,
             posterior_elements=posterior & ~canal,
-            heart_q=u * u + v * v,
-            tube_d2=tubes,
+            heart_q=(u * u + v * v).astype(f32),
+            tube_d2={name: d2.astype(f32) for name, d2 in tubes.items()},
+            tube_margin=margins,
             sternum=sternum,
             sternum_inner=sternum_inner,
-            lung_gradient=gradient,
+            lung_hu=(HU["lung"] + gradient).astype(f32),
         )

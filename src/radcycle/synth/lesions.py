@@ -75,6 +75,7 @@ class LesionSpec:
         appears: index of the first time point where it exists.
         side: ``"left"``, ``"right"`` or None; zone: lung zone or None.
         phases: phases of the lobulation harmonics.
+        juxtapleural: whether it abuts the pleura (within 3 mm of the chest wall).
     """
 
     lesion_id: str
@@ -86,6 +87,7 @@ class LesionSpec:
     side: str | None
     zone: str | None
     phases: tuple[float, float] = (0.0, 0.0)
+    juxtapleural: bool = False
 
     def status(self, t: int) -> str | None:
         """``"present"``, ``"new"``, ``"vanished"`` or None (not yet there) at time ``t``."""
@@ -315,6 +317,7 @@ def plan_lesions(
                 side=side,
                 zone=anat.zone_of(float(centre[2])) if in_lung else None,
                 phases=(float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0, 2 * np.pi))),
+                juxtapleural=draft.juxtapleural,
             )
         )
     return specs
@@ -349,7 +352,8 @@ def inside_fraction(
     gnorm = np.maximum(np.linalg.norm(grad, axis=-1), 1e-9)
     distance = (rho - 1.0) / gnorm
     normal = grad / gnorm[..., None]
-    extent = np.sum(np.abs(normal) * spacing, axis=-1)
+    # A voxel's extent along the normal (at the centre, where there is none: its smallest).
+    extent = np.maximum(np.sum(np.abs(normal) * spacing, axis=-1), np.min(spacing))
     result: FloatArray = np.clip(0.5 - distance / extent, 0.0, 1.0)
     return result
 

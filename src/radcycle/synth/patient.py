@@ -184,6 +184,7 @@ def _lesion_truth(spec: LesionSpec, t: int, body_to_scan: FloatArray) -> dict[st
         "volume_mm3": round(4.0 / 3.0 * np.pi * a * b * c, 3),
         "solid_component_mm": solid,
         "status": status,
+        "juxtapleural": spec.juxtapleural,
         "long_axis_direction": [round(float(f(angle)), 6) for f in (np.cos, np.sin)] + [0.0],
     }
 

@@ -49,7 +49,7 @@ class TubeSet:
 def _sample_segments(p: FloatArray, q: FloatArray, r0: FloatArray, r1: FloatArray) -> TubeSet:
     """Samples along segments ``p -> q`` every ~0.4 radius, radius tapering r0 -> r1."""
     length = np.linalg.norm(q - p, axis=1)
-    step = np.maximum(0.4 * np.minimum(r0, r1), 0.35)
+    step = np.maximum(0.4 * np.minimum(r0, r1), 0.5)
     counts = np.maximum(np.ceil(length / step).astype(np.int64), 1) + 1
     seg = np.repeat(np.arange(len(p)), counts)
     starts = np.cumsum(counts) - counts
@@ -280,7 +280,7 @@ def splat(
             sel = sel_code & (bins == b)
             offsets = _ball_offsets(max(b * 0.25, 0.1), spacing)
             chunk = max(1, 2_000_000 // len(offsets))
-            cen = centre[sel]
+            cen = np.unique(centre[sel], axis=0)  # many samples round to one voxel
             for s in range(0, len(cen), chunk):
                 vox = cen[s : s + chunk, None, :] + offsets[None, :, :]
                 vox = vox.reshape(-1, 3)
