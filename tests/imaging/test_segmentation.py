@@ -1,0 +1,187 @@
+"""Click-to-segment on small synthetic images and on the real reference cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from radcycle.domain import Geometry, Volume
+from radcycle.errors import AnalysisError, GeometryError, InputError
+from radcycle.imaging.measurement import measure_mask
+from radcycle.imaging.segmentation import mask_from_volume, segment_at_seed
+
+
+def _grid(shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> np.ndarray:
+    """Physical coordinates (mm) of voxel centres, array order [k, j, i] -> (z, y, x)."""
+    k, j, i = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
+    return np.stack([k * spacing[2], j * spacing[1], i * spacing[0]], axis=-1)
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    return float(2 * (a & b).sum() / (a.sum() + b.sum()))
+
+
+@pytest.fixture
+def lung_phantom() -> tuple[Volume, np.ndarray, tuple[float, float, float]]:
+    """Lung parenchyma with a 12 mm solid nodule, a vessel running into it, and a wall."""
+    rng = np.random.default_rng(3)
+    spacing = (0.8, 0.8, 1.25)
+    shape = (48, 80, 80)
+    pts = _grid(shape, spacing)
+    centre = np.array([30.0, 32.0, 32.0])
+    nodule = np.linalg.norm(pts - centre, axis=-1) <= 6.0
+    vessel = np.hypot(pts[..., 0] - 30.0, pts[..., 1] - 32.0) <= 1.2  # along x
+    wall = pts[..., 2] >= 56.0
+    arr = np.full(shape, -850.0)
+    arr[vessel] = 30.0
+    arr[nodule] = 40.0
+    arr[wall] = 50.0
+    arr += rng.normal(0, 20, shape)
+    geo = Geometry(origin=(-30.0, 10.0, 100.0), spacing=spacing)
+    vol = Volume(arr, geo, {"modality": "CT"})
+    seed = tuple(geo.index_to_patient([[32 / 0.8, 32 / 0.8, 30 / 1.25]])[0])
+    return vol, nodule, seed  # type: ignore[return-value]
+
+
+def test_lung_nodule_is_cut_from_its_vessel(lung_phantom) -> None:  # type: ignore[no-untyped-def]
+    vol, truth, seed = lung_phantom
+    result = segment_at_seed(vol, seed)
+    assert result.method == "lung-nodule"
+    assert result.quality == "ok"
+    assert _dice(result.mask.array, truth) >= 0.85
+    m = measure_mask(vol, result.mask.array)
+    assert abs(m.long_axis_mm - 12.0) <= 1.6
+
+
+def test_soft_tissue_lesion_in_muscle() -> None:
+    rng = np.random.default_rng(5)
+    spacing = (1.0, 1.0, 2.0)
+    shape = (40, 90, 90)
+    pts = _grid(shape, spacing)
+    lesion = np.linalg.norm((pts - [40.0, 45.0, 45.0]) / [12.0, 15.0, 10.0], axis=-1) <= 1.0
+    arr = np.where(lesion, 25.0, 60.0) + rng.normal(0, 6, shape)
+    arr[:, :, :5] = -1000.0  # air beside the body
+    vol = Volume(ndi.gaussian_filter(arr, 0.7), Geometry((0, 0, 0), spacing), {"modality": "CT"})
+    result = segment_at_seed(vol, (45.0, 45.0, 40.0))
+    assert result.method == "soft-tissue"
+    assert _dice(result.mask.array, lesion) >= 0.8
+
+
+def test_pet_lesion_with_necrotic_core() -> None:
+    spacing = (4.0, 4.0, 3.0)
+    shape = (30, 30, 30)
+    pts = _grid(shape, spacing)
+    r = np.linalg.norm(pts - [45.0, 60.0, 60.0], axis=-1)
+    arr = np.where(r <= 24.0, 8.0, 0.8)
+    arr[r <= 10.0] = 1.5  # necrosis
+    vol = Volume(ndi.gaussian_filter(arr, 0.8), Geometry((0, 0, 0), spacing), {"modality": "PT"})
+    result = segment_at_seed(vol, (60.0, 60.0, 45.0))
+    assert result.method == "pet"
+    assert result.mask.array[r <= 8.0].all()  # the necrotic core is part of the tumour
+    assert _dice(result.mask.array, r <= 24.0) >= 0.8
+
+
+def test_seed_outside_image_or_body(lung_phantom) -> None:  # type: ignore[no-untyped-def]
+    vol, _, _ = lung_phantom
+    with pytest.raises(InputError, match="outside the image"):
+        segment_at_seed(vol, (1000.0, 0.0, 0.0))
+    arr = np.full((10, 40, 40), -1000.0)
+    arr[:, 10:30, 10:30] = 40.0
+    body = Volume(arr, Geometry((0, 0, 0), (1, 1, 1)), {"modality": "CT"})
+    with pytest.raises(InputError, match="outside the body"):
+        segment_at_seed(body, (2.0, 2.0, 5.0))
+    with pytest.raises(InputError, match="unknown strategy"):
+        segment_at_seed(body, (20.0, 20.0, 5.0), strategy="magic")
+
+
+def test_seed_in_lung_air_is_not_a_lesion(lung_phantom) -> None:  # type: ignore[no-untyped-def]
+    vol, _, _ = lung_phantom
+    arr = vol.array.copy()
+    arr[:, :, :3] = 40.0  # a body wall on both sides, so the air is inside the body
+    arr[:, :3, :] = 40.0
+    arr[:, -3:, :] = 40.0
+    inside = vol.with_array(arr)
+    with pytest.raises((AnalysisError, InputError)):
+        segment_at_seed(inside, tuple(vol.index_to_patient([[10, 60, 5]])[0]))
+
+
+def test_given_mask_checked(lung_phantom) -> None:  # type: ignore[no-untyped-def]
+    vol, truth, _ = lung_phantom
+    assert mask_from_volume(vol, vol.with_array(truth.astype(np.uint8))).method == "given"
+    with pytest.raises(AnalysisError, match="empty"):
+        mask_from_volume(vol, vol.with_array(np.zeros(vol.array.shape)))
+    shifted = Volume(truth.astype(np.uint8), Geometry((900.0, 0, 0), (1, 1, 1)))
+    with pytest.raises(GeometryError):
+        mask_from_volume(vol, shifted)
+
+
+def _seed_in(volume: Volume, ref: np.ndarray) -> tuple[float, float, float]:
+    """The centroid voxel if inside the mask, else the deepest voxel, in LPS mm."""
+    c = np.rint(np.argwhere(ref).mean(axis=0)).astype(int)
+    if not ref[tuple(c)]:
+        d = ndi.distance_transform_edt(ref)
+        c = np.array(np.unravel_index(int(np.argmax(d)), d.shape))
+    p = volume.index_to_patient([[c[2], c[1], c[0]]])[0]
+    return (float(p[0]), float(p[1]), float(p[2]))
+
+
+PAT1 = (
+    "ibsi/ibsi_1_ct_radiomics_phantom/nifti/image/phantom.nii.gz",
+    "ibsi/ibsi_1_ct_radiomics_phantom/nifti/mask/mask.nii.gz",
+)
+
+# (image, mask, modality, strategy or None for automatic, Dice floor, long-axis tolerance mm)
+# Floors sit a little under what was measured (docs/lesions.md), so a regression fails.
+REAL_CASES = [
+    (*PAT1, "CT", "lung-nodule", 0.72, 25.0),
+    ("pyradiomics/lung1_image.nrrd", "pyradiomics/lung1_label.nrrd", "CT", None, 0.90, 2.0),
+    ("pyradiomics/lung2_image.nrrd", "pyradiomics/lung2_label.nrrd", "CT", None, 0.84, 8.0),
+    *[
+        (
+            f"ibsi/ibsi_validation/nifti/{p}/{m}_image.nii.gz",
+            f"ibsi/ibsi_validation/nifti/{p}/{m}_mask.nii.gz",
+            mod,
+            None,
+            floor,
+            60.0,
+        )
+        for p, m, mod, floor in [
+            ("STS_001", "CT", "CT", 0.70),
+            ("STS_001", "MR_T1", "MR", 0.20),
+            ("STS_001", "PET", "PT", 0.65),
+            ("STS_002", "CT", "CT", 0.85),
+            ("STS_002", "MR_T1", "MR", 0.65),
+            ("STS_002", "PET", "PT", 0.55),
+            ("STS_008", "CT", "CT", 0.65),
+            ("STS_008", "MR_T1", "MR", 0.55),
+            ("STS_008", "PET", "PT", 0.75),
+        ]
+    ],
+]
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.parametrize(("image", "mask", "modality", "strategy", "floor", "tol"), REAL_CASES)
+def test_click_to_segment_against_reference(
+    shared_data: Path,
+    image: str,
+    mask: str,
+    modality: str,
+    strategy: str | None,
+    floor: float,
+    tol: float,
+) -> None:
+    from radcycle.io import read_image
+
+    vol = read_image(shared_data / image)
+    vol = vol.with_array(vol.array, modality=modality)
+    ref = read_image(shared_data / mask).array > 0
+    result = segment_at_seed(vol, _seed_in(vol, ref), strategy=strategy)
+    assert _dice(result.mask.array, ref) >= floor
+    got = measure_mask(vol, result.mask.array).long_axis_mm
+    want = measure_mask(vol, ref).long_axis_mm
+    assert abs(got - want) <= tol
