@@ -35,7 +35,8 @@ def assertion_of(sentence: str, target: str) -> object:
         ("Cannot exclude pneumonia.", "pneumonia", "uncertain"),
         ("Pneumonia cannot be excluded.", "pneumonia", "uncertain"),
         ("Findings may represent atelectasis.", "atelectasis", "uncertain"),
-        ("Atelectasis versus infiltrate.", "infiltrate", "uncertain"),
+        ("Atelectasis versus infiltrate.", "infiltrate", True),  # a favoured differential
+        ("Probable right basilar atelectasis.", "atelectasis", True),
         ("Is there pneumonia?", "pneumonia", "uncertain"),
         ("Small left pleural effusion.", "pleural effusion", True),
         ("No focal air space opacity to suggest a pneumonia.", "pneumonia", False),

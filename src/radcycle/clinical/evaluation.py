@@ -68,6 +68,8 @@ MESH_TO_LABEL: tuple[tuple[str, str | None, str], ...] = (
     ("Hydropneumothorax", None, "Pleural Effusion"),
     ("Thickening", "pleura", "Pleural Other"),
     ("Pleura", None, "Pleural Other"),
+    ("Calcinosis", "pleura", "Pleural Other"),
+    ("Cicatrix", "pleura", "Pleural Other"),
     ("Fractures, Bone", None, "Fracture"),
     ("Catheters, Indwelling", None, "Support Devices"),
     ("Implanted Medical Device", None, "Support Devices"),

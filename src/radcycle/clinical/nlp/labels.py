@@ -86,6 +86,9 @@ LEXICON: dict[str, tuple[str, ...]] = {
         r"malignanc(?:y|ies)",
         r"metastas[ie]s",
         r"cavitation",
+        r"cavit(?:y|ies)",
+        r"mass-?like",
+        r"fibronodular",
     ),
     "Lung Opacity": (
         r"opaci(?:ty|ties|fication|fications)",
@@ -139,13 +142,17 @@ LEXICON: dict[str, tuple[str, ...]] = {
         r"fluid (?:in|within|tracking (?:along|into)) the (?:\w+ )?fissure",
     ),
     "Pleural Other": (
-        r"pleural (?:thickening|plaques?|calcifications?|scarring|fibrosis|based)",
+        r"pleural (?:thickening|plaques?|calcifications?|scarring|fibrosis|abnormalit(?:y|ies))",
+        r"(?:fissural|pleural-parenchymal|pleuroparenchymal) (?:thickening|scarring)",
         r"thickening of the (?:\w+ )?(?:pleura|fissure)",
         r"(?:pleural|apical) (?:capping|cap)",
         r"fibrothorax",
         r"pleural parenchymal scarring",
     ),
-    "Fracture": (r"fractures?", r"fractured"),
+    "Fracture": (
+        r"(?<!catheter )(?<!line )fractures?",
+        r"fractured(?! (?:\w+ )?(?:lead|wire|catheter))",
+    ),
     "Support Devices": (
         r"(?:central venous |venous |jugular |subclavian |picc |midline )?catheters?",
         r"picc(?: line)?",
