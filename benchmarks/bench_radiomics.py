@@ -101,13 +101,30 @@ def _ours(case: str, repeats: int) -> Run:
     return _run(f"radcycle {case}", argv, refs, dict)
 
 
-def _peer(name: str, script: str, repeats: int, translate: Callable[..., dict[str, float]]) -> Run:
+def _peer(
+    name: str,
+    script: str,
+    case: str,
+    repeats: int,
+    translate: Callable[[dict[str, float]], dict[str, float]],
+) -> Run:
     python = _peer_python()
     if not python.exists():
         return Run(name, note="not installed: run scripts/install-bench-peers.sh")
-    image, mask, refs = _case("ibsi-a")
-    argv = [str(python), str(RUNNERS / script), str(image), str(mask), str(repeats)]
+    image, mask, refs = _case(case)
+    argv = [str(python), str(RUNNERS / script), str(image), str(mask), case, str(repeats)]
     return _run(name, argv, refs, translate)
+
+
+def _pyradiomics(case: str, repeats: int) -> Run:
+    force_2d = case in ("ibsi-a", "ibsi-b")
+    return _peer(
+        f"pyradiomics 3.0.1 {case}",
+        "radiomics_pyradiomics.py",
+        case,
+        repeats,
+        lambda f: pyradiomics_to_ibsi(f, force_2d),
+    )
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -122,8 +139,8 @@ def run(workdir: Path) -> Table:
     ours = _ours("ibsi-a", REPEATS)
     rows = [
         ours,
-        _peer("pyradiomics 3.0.1", "radiomics_pyradiomics.py", REPEATS, pyradiomics_to_ibsi),
-        _peer("MIRP", "radiomics_mirp.py", 1, mirp_to_ibsi),
+        _pyradiomics("ibsi-a", REPEATS),
+        _peer("MIRP ibsi-a", "radiomics_mirp.py", "ibsi-a", 1, mirp_to_ibsi),
     ]
     rows[2].note = rows[2].note or "1 run; 2D only for zone/neighbour families"
     table = Table(title="IBSI 1 radiomics, PAT1 configuration A (346 reference features)")
@@ -153,4 +170,5 @@ def run(workdir: Path) -> Table:
     for case in CASES:
         if case != "ibsi-a":
             add(_ours(case, 1), compare=False)
+            add(_pyradiomics(case, 1), compare=False)
     return table

@@ -1,10 +1,8 @@
 """Translate peer feature names to IBSI reference tags, for scoring peers.
 
-pyradiomics names map one to one where the definition matches an IBSI feature
-(configuration A is run with ``force2D``: matrices merged over slices, features
-averaged over in-plane directions, i.e. IBSI 2.5D direction-merged; zones and
-neighbourhoods merged over slices, IBSI 2.5D). MIRP names are IBSI tags with
-parameter tokens (distance, coarseness, discretisation) appended.
+pyradiomics names map one to one where the definition matches an IBSI feature.
+MIRP names are IBSI tags with parameter tokens (distance, coarseness,
+discretisation) appended.
 """
 
 from __future__ import annotations
@@ -44,12 +42,12 @@ _PYRAD_PLAIN = {
     "firstorder_Uniformity": "ih_uniformity",
 }
 
-# (pyradiomics class, IBSI family prefix, IBSI aggregation suffix, {name: stem}).
+# (pyradiomics class, IBSI family prefix, directional?, {name: stem}).
 _PYRAD_TEXTURE = (
     (
         "glcm",
         "cm",
-        "2_5D_avg",
+        True,
         {
             "Autocorrelation": "auto_corr", "JointAverage": "joint_avg",
             "ClusterProminence": "clust_prom", "ClusterShade": "clust_shade",
@@ -66,7 +64,7 @@ _PYRAD_TEXTURE = (
     (
         "glrlm",
         "rlm",
-        "2_5D_avg",
+        True,
         {
             "ShortRunEmphasis": "sre", "LongRunEmphasis": "lre",
             "GrayLevelNonUniformity": "glnu", "GrayLevelNonUniformityNormalized": "glnu_norm",
@@ -81,7 +79,7 @@ _PYRAD_TEXTURE = (
     (
         "glszm",
         "szm",
-        "2_5D",
+        False,
         {
             "SmallAreaEmphasis": "sze", "LargeAreaEmphasis": "lze",
             "GrayLevelNonUniformity": "glnu", "GrayLevelNonUniformityNormalized": "glnu_norm",
@@ -96,7 +94,7 @@ _PYRAD_TEXTURE = (
     (
         "ngtdm",
         "ngt",
-        "2_5D",
+        False,
         {
             "Coarseness": "coarseness", "Contrast": "contrast", "Busyness": "busyness",
             "Complexity": "complexity", "Strength": "strength",
@@ -105,7 +103,7 @@ _PYRAD_TEXTURE = (
     (
         "gldm",
         "ngl",
-        "2_5D",
+        False,
         {
             "SmallDependenceEmphasis": "lde", "LargeDependenceEmphasis": "hde",
             "GrayLevelNonUniformity": "glnu", "DependenceNonUniformity": "dcnu",
@@ -121,10 +119,17 @@ _PYRAD_TEXTURE = (
 )  # fmt: skip
 
 
-def pyradiomics_to_ibsi(features: dict[str, float]) -> dict[str, float]:
-    """Keep the pyradiomics features with an IBSI equivalent, keyed by IBSI tag."""
+def pyradiomics_to_ibsi(features: dict[str, float], force_2d: bool) -> dict[str, float]:
+    """Keep the pyradiomics features with an IBSI equivalent, keyed by IBSI tag.
+
+    With ``force2D`` pyradiomics merges slices per in-plane direction (IBSI 2.5D,
+    direction-merged) and zones over slices (2.5D); in 3D it averages the 13
+    directions (3D averaged).
+    """
     names = dict(_PYRAD_PLAIN)
-    for cls, prefix, suffix, stems in _PYRAD_TEXTURE:
+    dim = "2_5D" if force_2d else "3D"
+    for cls, prefix, directional, stems in _PYRAD_TEXTURE:
+        suffix = f"{dim}_avg" if directional else dim
         for name, stem in stems.items():
             names[f"{cls}_{name}"] = f"{prefix}_{stem}_{suffix}"
     return {names[k]: v for k, v in features.items() if k in names}

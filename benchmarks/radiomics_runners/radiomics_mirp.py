@@ -1,6 +1,6 @@
 """MIRP on the IBSI 1 CT phantom, configuration A; prints JSON (seconds, features).
 
-Run with the bench-peers interpreter: ``python radiomics_mirp.py IMAGE MASK``.
+Run with the bench-peers interpreter: ``python radiomics_mirp.py IMAGE MASK ibsi-a``.
 """
 
 from __future__ import annotations
@@ -51,4 +51,6 @@ def main(image: str, mask: str) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[3] != "ibsi-a":
+        raise SystemExit("only configuration A is set up for MIRP")
     main(sys.argv[1], sys.argv[2])

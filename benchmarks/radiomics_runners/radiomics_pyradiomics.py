@@ -1,8 +1,10 @@
-"""pyradiomics 3.0.1 on the IBSI 1 CT phantom, configuration A; prints JSON.
+"""pyradiomics 3.0.1 on one IBSI 1 case; prints JSON (seconds, features).
 
-Run with the bench-peers interpreter: ``python radiomics_pyradiomics.py IMAGE MASK [REPEATS]``.
-Settings follow configuration A as far as pyradiomics allows: no resampling,
-in-plane (2D) texture, bin width 25 HU, re-segmentation range [-500, 400] HU.
+Run with the bench-peers interpreter:
+``python radiomics_pyradiomics.py IMAGE MASK CONFIG [REPEATS]``.
+Settings follow each IBSI configuration as far as pyradiomics allows (it cannot
+round interpolated intensities, nor combine a range with outlier re-segmentation:
+config E keeps the range).
 """
 
 from __future__ import annotations
@@ -14,20 +16,31 @@ import sys
 import time
 import warnings
 
+_COMMON = {"label": 1}
+_RESAMPLE_2D = {"resampledPixelSpacing": [2, 2, 0], "interpolator": "sitkLinear"}
+_RESAMPLE_3D = {"resampledPixelSpacing": [2, 2, 2], "interpolator": "sitkLinear"}
+SETTINGS: dict[str, dict[str, object]] = {
+    "ibsi-phantom": {"binWidth": 1},
+    "ibsi-a": {"binWidth": 25, "resegmentRange": [-500, 400], "force2D": True},
+    "ibsi-b": {"binCount": 32, "resegmentRange": [-500, 400], "force2D": True, **_RESAMPLE_2D},
+    "ibsi-c": {"binWidth": 25, "resegmentRange": [-1000, 400], **_RESAMPLE_3D},
+    "ibsi-d": {"binCount": 32, "resegmentMode": "sigma", "resegmentRange": [-3, 3], **_RESAMPLE_3D},
+    "ibsi-e": {
+        "binCount": 32,
+        "resegmentRange": [-1000, 400],
+        "resampledPixelSpacing": [2, 2, 2],
+        "interpolator": "sitkBSpline",
+    },
+}
 
-def main(image: str, mask: str, repeats: int) -> None:
+
+def main(image: str, mask: str, config: str, repeats: int) -> None:
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
     import SimpleITK as sitk
     from radiomics import featureextractor
 
-    settings = {
-        "binWidth": 25,
-        "resegmentRange": [-500, 400],
-        "force2D": True,
-        "force2Ddimension": 0,
-        "label": 1,
-    }
+    settings = {**_COMMON, **SETTINGS[config]}
     extractor = featureextractor.RadiomicsFeatureExtractor(**settings)
     extractor.enableAllFeatures()
     extractor.enabledFeatures.pop("shape2D", None)  # needs a single-slice mask
@@ -55,4 +68,4 @@ def main(image: str, mask: str, repeats: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 1)
+    main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 1)

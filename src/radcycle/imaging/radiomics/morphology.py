@@ -61,9 +61,10 @@ def _circular_kernel(shape: tuple[int, ...], spacing: FloatArray) -> FloatArray:
         idx = np.arange(n_len)
         axes.append(np.where(idx < n_len // 2 + 1, idx, idx - n_len) * s)
     gz, gy, gx = np.meshgrid(*axes, indexing="ij", sparse=True)
-    dist = np.sqrt(gz**2 + gy**2 + gx**2)
-    dist[0, 0, 0] = np.inf
-    kernel: FloatArray = 1.0 / dist
+    kernel: FloatArray = gz**2 + gy**2 + gx**2
+    kernel[0, 0, 0] = np.inf
+    np.sqrt(kernel, out=kernel)
+    np.reciprocal(kernel, out=kernel)
     return kernel
 
 
@@ -86,11 +87,14 @@ def spatial_autocorrelation(
     vals = image[box]
     dev = np.where(inside, vals - float(vals[inside].mean()), 0.0)
     period = tuple(sp_fft.next_fast_len(2 * k - 1, real=True) for k in m.shape)
-    k_hat = sp_fft.rfftn(_circular_kernel(period, spacing), period)
+    # The kernel is even (circularly), so its spectrum is real: keep half the memory.
+    k_hat = np.ascontiguousarray(sp_fft.rfftn(_circular_kernel(period, spacing), period).real)
     crop = tuple(slice(0, k) for k in m.shape)
 
     def convolve(a: FloatArray) -> FloatArray:
-        out: FloatArray = sp_fft.irfftn(sp_fft.rfftn(a, period) * k_hat, period)[crop]
+        spectrum = sp_fft.rfftn(a, period)
+        spectrum *= k_hat
+        out: FloatArray = sp_fft.irfftn(spectrum, period)[crop].copy()
         return out
 
     conv_m = convolve(m)
@@ -111,7 +115,7 @@ def _ratio(num: float, den: float) -> float:
     return float(num / den) if den > 0 else float("nan")
 
 
-def _max_distance(points: FloatArray, chunk: int = 512) -> float:
+def _max_distance(points: FloatArray, chunk: int = 128) -> float:
     """Largest distance between any two points (chunked to bound memory)."""
     best = 0.0
     for start in range(0, len(points), chunk):
