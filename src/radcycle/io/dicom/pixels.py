@@ -132,10 +132,17 @@ def read_frames(
         if progress is not None:
             progress(1)
 
-    if workers > 1 and len(frames) > 8:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(one, range(len(frames))))
-    else:
-        for k in range(len(frames)):
+    def run(ks: range) -> None:
+        for k in ks:
             one(k)
+
+    n = len(frames)
+    if workers > 1 and n > 8:
+        # One contiguous run of frames per thread: file reads release the GIL, and a
+        # task per frame would cost more in scheduling than the read itself.
+        bounds = [round(n * w / workers) for w in range(workers + 1)]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run, [range(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]))
+    else:
+        run(range(n))
     return out
