@@ -158,6 +158,8 @@ def _unsupported(h: ImageHeader) -> str:
             f"colour image (SamplesPerPixel {h.samples_per_pixel}, {h.photometric}): "
             "radcycle reads greyscale volumes"
         )
+    if h.modality == "SM":
+        return "slide microscopy tiles are a 2D pyramid, not a patient volume"
     if h.photometric == "PALETTE COLOR":
         return "palette colour image: radcycle reads greyscale volumes"
     if h.rows == 0 or h.columns == 0:
