@@ -70,6 +70,9 @@ def test_to_dict_uses_the_fourteen_names() -> None:
     assert {f["label"] for f in data["findings"]} <= set(CHEXPERT_LABELS)
     assert set(data) >= {"findings", "comparisons", "recommendations", "sections"}
     assert all(f["present"] in (True, False, "uncertain") for f in data["findings"])
+    assert list(data["labels"]) == list(CHEXPERT_LABELS)
+    assert data["labels"]["Pneumothorax"] is False
+    assert data["labels"]["Edema"] is None
 
 
 def test_plain_text_without_headers_is_findings() -> None:

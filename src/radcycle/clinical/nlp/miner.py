@@ -29,6 +29,7 @@ from radcycle.clinical.nlp.findings import (
     site,
 )
 from radcycle.clinical.nlp.labels import (
+    CHEXPERT_LABELS,
     NO_FINDING,
     OTHER,
     Mention,
@@ -119,7 +120,9 @@ class MinedReport:
         keys = ("label", "present", "size_mm", "dims_mm", "laterality", "site", "text", "change")
         return {
             "findings": [{k: _jsonable(getattr(f, k)) for k in keys} for f in self.findings],
-            "labels": self.labels() | {NO_FINDING: self.labels().get(NO_FINDING, False)},
+            # Report-level assertion of each of the 14 observations; None: not mentioned.
+            "labels": {name: self.labels().get(name) for name in CHEXPERT_LABELS}
+            | {NO_FINDING: self.labels().get(NO_FINDING, False)},
             "comparisons": [
                 {"change": c.change, "labels": list(c.labels), "text": c.text}
                 for c in self.comparisons
