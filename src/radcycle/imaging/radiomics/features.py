@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Callable
 
@@ -22,8 +21,6 @@ from radcycle.imaging.radiomics.preprocess import Prepared, discretise, prepare
 from radcycle.imaging.radiomics.texture import texture_features
 
 __all__ = ["compute_features", "compute_prepared", "radiomics_for_lesion"]
-
-log = logging.getLogger(__name__)
 
 Family = Callable[[Prepared, RadiomicsConfig], dict[str, float]]
 

@@ -74,8 +74,13 @@ def shifted(arr: npt.NDArray[np.generic], d: tuple[int, int, int]) -> npt.NDArra
     return out
 
 
-def _mean_valid(values: dict[str, FloatArray], valid: npt.NDArray[np.bool_]) -> dict[str, float]:
-    return {k: float(np.mean(v[valid])) if valid.any() else float("nan") for k, v in values.items()}
+def _batch_mean(compute: BatchFeatures, mats: FloatArray, nv: FloatArray) -> dict[str, float]:
+    """Features of each non-empty matrix ``(B, Ng, J)``, averaged (NaN if none)."""
+    valid = mats.reshape(len(mats), -1).sum(axis=1) > 0
+    if not valid.any():
+        # Still call compute (on one empty matrix) to learn the feature names.
+        return {k: float("nan") for k in compute(mats[:1], nv[:1])}
+    return {k: float(np.mean(v)) for k, v in compute(mats[valid], nv[valid]).items()}
 
 
 def aggregate_directional(
@@ -100,10 +105,8 @@ def aggregate_directional(
 
     def run(m: FloatArray, n: FloatArray, suffix: str) -> None:
         flat = m.reshape(-1, *m.shape[-2:])
-        valid = flat.sum(axis=(1, 2)) > 0
-        feats = compute(flat[valid] if valid.any() else flat[:1], n.reshape(-1)[valid])
-        for k, v in feats.items():
-            out[f"{prefix}_{k}_{suffix}"] = float(np.mean(v)) if valid.any() else float("nan")
+        for k, v in _batch_mean(compute, flat, n.reshape(-1)).items():
+            out[f"{prefix}_{k}_{suffix}"] = v
 
     if TextureDim.D2 in dims:
         run(mats, nv, "2D_avg")
@@ -129,9 +132,7 @@ def aggregate_plain(
     out: dict[str, float] = {}
 
     def run(m: FloatArray, n: FloatArray, suffix: str) -> None:
-        valid = m.reshape(len(m), -1).sum(axis=1) > 0
-        feats = compute(m[valid], n[valid])
-        for k, v in _mean_valid(feats, np.ones(int(valid.sum()), dtype=bool)).items():
+        for k, v in _batch_mean(compute, m, n).items():
             out[f"{prefix}_{k}_{suffix}"] = v
 
     if per_slice is not None:

@@ -53,17 +53,15 @@ def _runs(g: GreyImage, d: tuple[int, int, int]) -> tuple[IntArray, IntArray, In
     return g.levels[starts], length, g.coords[starts, 0]
 
 
-def _matrices(
-    g: GreyImage, dim: str, groups: int
-) -> tuple[list[tuple[IntArray, IntArray, IntArray]], int]:
+def _all_runs(g: GreyImage, dim: str) -> list[tuple[IntArray, IntArray, IntArray]]:
+    """Runs of every direction: level, length and matrix index (slice x direction)."""
     dirs = directions(dim)
     runs = []
     for n, d in enumerate(dirs):
         level, length, zslice = _runs(g, d)
         group = zslice if dim == "2D" else np.zeros_like(zslice)
         runs.append((level, length, group * len(dirs) + n))
-    del groups
-    return runs, len(dirs)
+    return runs
 
 
 def _dense(
@@ -84,9 +82,9 @@ def glrlm_features(g: GreyImage, dims: tuple[TextureDim, ...]) -> dict[str, floa
     """``rlm_*`` features for the requested aggregation families."""
     sets: dict[str, list[tuple[IntArray, IntArray, IntArray]]] = {}
     if TextureDim.D2 in dims or TextureDim.D25 in dims:
-        sets["2D"], _ = _matrices(g, "2D", g.n_slices)
+        sets["2D"] = _all_runs(g, "2D")
     if TextureDim.D3 in dims:
-        sets["3D"], _ = _matrices(g, "3D", 1)
+        sets["3D"] = _all_runs(g, "3D")
     lengths = [r[1] for runs in sets.values() for r in runs]
     jvals = np.unique(np.concatenate(lengths))
     compute = zone_features(_NAMES, jvals.astype(np.float64))
