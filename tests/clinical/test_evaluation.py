@@ -14,6 +14,7 @@ from radcycle.clinical.evaluation import (
     macro_f1,
     mesh_labels,
     miner_labels,
+    negation_window_baseline,
     score,
 )
 from radcycle.clinical.openi import OpenIReport, parse_openi
@@ -70,3 +71,13 @@ def test_baseline_ignores_negation() -> None:
     assert "Pleural Effusion" in keyword_baseline(sections)
     assert "Pleural Effusion" not in miner_labels(sections)
     assert "No Finding" in miner_labels(sections)
+
+
+def test_negation_window_has_no_scope_termination() -> None:
+    near = {"findings": "No pleural effusion."}
+    assert "Pleural Effusion" not in negation_window_baseline(near)
+    far = {"findings": "Heart normal, no acute disease, the lungs are clear, small effusion."}
+    assert "Pleural Effusion" in negation_window_baseline(far)
+    terminated = {"findings": "No pneumothorax but small effusion."}
+    assert "Pleural Effusion" not in negation_window_baseline(terminated)
+    assert "Pleural Effusion" in miner_labels(terminated)

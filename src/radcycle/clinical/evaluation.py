@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ __all__ = [
     "macro_f1",
     "mesh_labels",
     "miner_labels",
+    "negation_window_baseline",
     "score",
 ]
 
@@ -105,6 +107,30 @@ def keyword_baseline(sections: Mapping[str, str]) -> frozenset[str]:
     "No Finding" is given when no other label's phrase occurs at all.
     """
     found = {m.label for s in _mined_text(sections) for m in find_mentions(s)}
+    labels = {label for label in found if label in CHEXPERT_LABELS}
+    if no_finding(dict.fromkeys(found, True)):
+        labels.add(NO_FINDING)
+    return frozenset(labels)
+
+
+# A NegEx-like window: a negation word at most this many words before a mention.
+_WINDOW_WORDS = 5
+_WINDOW_NEGATION_RE = re.compile(r"\b(?:no|not|without|negative for|free of)\b")
+
+
+def negation_window_baseline(sections: Mapping[str, str]) -> frozenset[str]:
+    """Keywords with a simple negation window (the second baseline).
+
+    A mention is negated when "no", "not", "without", "negative for" or
+    "free of" occurs at most five words before it in the same sentence; no
+    scope termination, no uncertainty. "No Finding" as in :func:`keyword_baseline`.
+    """
+    found: set[str] = set()
+    for sentence in _mined_text(sections):
+        for mention in find_mentions(sentence):
+            before = sentence[: mention.start].split()[-_WINDOW_WORDS:]
+            if not _WINDOW_NEGATION_RE.search(" ".join(before)):
+                found.add(mention.label)
     labels = {label for label in found if label in CHEXPERT_LABELS}
     if no_finding(dict.fromkeys(found, True)):
         labels.add(NO_FINDING)
