@@ -60,3 +60,23 @@ def test_unknown_config_is_refused(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "ibsi-a" in result.output
+
+
+def test_undefined_features_are_json_null_and_table_prints(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    pixels = rng.normal(0, 100, (6, 6, 6)).astype(np.int16)
+    image = _write(tmp_path, "img.nii.gz", pixels, (1, 1, 1))
+    roi = np.zeros((6, 6, 6), np.uint8)
+    roi[3, 3, 3] = 1
+    mask = _write(tmp_path, "roi.nii.gz", roi, (1, 1, 1))
+    result = runner.invoke(
+        build_app(), ["radiomics", str(image), str(mask), "--config", "ibsi-a", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "NaN" not in result.stdout
+    features = json.loads(result.stdout)["features"]
+    assert features["morph_pca_elongation"] is None
+    assert features["stat_mean"] == float(pixels[3, 3, 3])
+    table = runner.invoke(build_app(), ["radiomics", str(image), str(mask), "--config", "ibsi-a"])
+    assert table.exit_code == 0, table.output
+    assert "stat_mean" in table.output
