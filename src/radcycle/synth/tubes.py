@@ -252,6 +252,18 @@ def _ball_offsets(radius: float, spacing: FloatArray) -> npt.NDArray[np.int64]:
     return np.stack([dk[inside], dj[inside], di[inside]], axis=1)
 
 
+def _unique_rows(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Distinct rows of a small-integer (N, 3) array (many samples share a voxel)."""
+    if len(rows) == 0:
+        return rows
+    low = rows.min(axis=0)
+    span = rows.max(axis=0) - low + 1
+    keys = ((rows[:, 0] - low[0]) * span[1] + rows[:, 1] - low[1]) * span[2] + rows[:, 2] - low[2]
+    _, first = np.unique(keys, return_index=True)
+    result: npt.NDArray[np.int64] = rows[np.sort(first)]
+    return result
+
+
 def splat(
     labels: npt.NDArray[np.uint8],
     ijk: FloatArray,
@@ -271,20 +283,23 @@ def splat(
     shape = np.asarray(labels.shape)
     centre = np.rint(ijk[:, ::-1]).astype(np.int64)  # (k, j, i)
     bins = np.round(radius / 0.25).astype(np.int64)
-    margin = np.ceil(radius.max() / spacing.min()) + 1 if len(radius) else 0
-    near = np.all((centre >= -margin) & (centre < shape + margin), axis=1)
+    strides = np.array([shape[1] * shape[2], shape[2], 1])
     flat = labels.reshape(-1)
     for code in np.unique(codes):
-        sel_code = near & (codes == code)
+        sel_code = codes == code
         for b in np.unique(bins[sel_code]):
-            sel = sel_code & (bins == b)
             offsets = _ball_offsets(max(b * 0.25, 0.1), spacing)
+            reach = np.abs(offsets).max(axis=0)
+            cen = centre[sel_code & (bins == b)]
+            cen = _unique_rows(cen[np.all((cen + reach >= 0) & (cen - reach < shape), axis=1)])
+            interior = np.all((cen - reach >= 0) & (cen + reach < shape), axis=1)
             chunk = max(1, 2_000_000 // len(offsets))
-            cen = np.unique(centre[sel], axis=0)  # many samples round to one voxel
-            for s in range(0, len(cen), chunk):
-                vox = cen[s : s + chunk, None, :] + offsets[None, :, :]
-                vox = vox.reshape(-1, 3)
-                ok = np.all((vox >= 0) & (vox < shape), axis=1)
-                vox = vox[ok]
-                idx = (vox[:, 0] * shape[1] + vox[:, 1]) * shape[2] + vox[:, 2]
-                flat[idx] = code
+            # Balls wholly inside the grid: flat indices need no bounds check.
+            inner, steps = cen[interior] @ strides, offsets @ strides
+            for s in range(0, len(inner), chunk):
+                flat[(inner[s : s + chunk, None] + steps[None, :]).ravel()] = code
+            edge = cen[~interior]
+            for s in range(0, len(edge), chunk):
+                vox = (edge[s : s + chunk, None, :] + offsets[None, :, :]).reshape(-1, 3)
+                vox = vox[np.all((vox >= 0) & (vox < shape), axis=1)]
+                flat[vox @ strides] = code
