@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from radcycle.clinical.nlp.context import SentenceContext
 from radcycle.clinical.nlp.miner import mine_text
@@ -72,3 +74,44 @@ def test_negation_window_is_bounded() -> None:
 def test_negation_inside_the_phrase() -> None:
     assert mine_text("The heart is not enlarged.").labels()["Cardiomegaly"] is False
     assert mine_text("The heart is mildly enlarged.").labels()["Cardiomegaly"] is True
+
+
+# Phrases that name exactly one observation each, for generated sentences.
+_PHRASES = {
+    "Pneumothorax": "pneumothorax",
+    "Pleural Effusion": "pleural effusion",
+    "Edema": "pulmonary edema",
+    "Consolidation": "focal consolidation",
+    "Cardiomegaly": "cardiomegaly",
+    "Fracture": "acute fracture",
+}
+
+
+@given(
+    st.lists(st.sampled_from(sorted(_PHRASES)), min_size=1, max_size=5, unique=True),
+    st.sampled_from(["No", "Without", "Negative for", "No evidence of", "There is no"]),
+    st.sampled_from([", or ", " or ", ", "]),
+)
+def test_negated_lists_negate_every_item(labels: list[str], trigger: str, glue: str) -> None:
+    items = [_PHRASES[label] for label in labels]
+    sentence = f"{trigger} {glue.join(items)}."
+    found = mine_text(sentence).labels()
+    assert {label: found[label] for label in labels} == dict.fromkeys(labels, False)
+    assert found["No Finding"] is True
+
+
+@given(
+    st.sampled_from(sorted(_PHRASES)),
+    st.sampled_from(sorted(_PHRASES)),
+    st.sampled_from([". ", ", however there is ", " but there is ", "; "]),
+)
+def test_negation_stops_at_sentence_end_and_terminations(
+    negated: str, affirmed: str, joint: str
+) -> None:
+    if negated == affirmed:
+        return
+    sentence = f"No {_PHRASES[negated]}{joint}{_PHRASES[affirmed]}."
+    found = mine_text(sentence).labels()
+    assert found[negated] is False
+    assert found[affirmed] is True
+    assert "No Finding" not in found

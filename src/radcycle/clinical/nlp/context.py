@@ -166,9 +166,13 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
 
 
 def _compile(phrases: tuple[str, ...]) -> re.Pattern[str]:
-    # Longest first so "no evidence of" wins over "no"; word boundaries on words.
+    # Longest first so "no evidence of" wins over "no". Word phrases need word
+    # boundaries; punctuation (";", "?") matches even when glued to a word.
     ordered = sorted(phrases, key=len, reverse=True)
-    return re.compile(r"(?<![\w-])(?:" + "|".join(ordered) + r")(?![\w-])")
+    words = [p for p in ordered if p[:1].isalnum() or p.startswith("(")]
+    marks = [p for p in ordered if p not in words]
+    pattern = r"(?<![\w-])(?:" + "|".join(words) + r")(?![\w-])"
+    return re.compile(pattern + "".join(f"|{m}" for m in marks))
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {kind: _compile(p) for kind, p in TRIGGERS.items()}
