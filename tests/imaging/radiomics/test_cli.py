@@ -80,3 +80,19 @@ def test_undefined_features_are_json_null_and_table_prints(tmp_path: Path) -> No
     table = runner.invoke(build_app(), ["radiomics", str(image), str(mask), "--config", "ibsi-a"])
     assert table.exit_code == 0, table.output
     assert "stat_mean" in table.output
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_dicom_series_folder_gives_the_nifti_features(shared_data: Path) -> None:
+    image, mask = ibsi_paths(shared_data, "ibsi-a")
+    dicom = shared_data / "ibsi" / "ibsi_1_ct_radiomics_phantom" / "dicom" / "image"
+    runs = [
+        runner.invoke(
+            build_app(), ["radiomics", str(src), str(mask), "--config", "ibsi-a", "--json"]
+        )
+        for src in (dicom, image)
+    ]
+    assert all(r.exit_code == 0 for r in runs), [r.output for r in runs]
+    from_dicom, from_nifti = (json.loads(r.stdout)["features"] for r in runs)
+    assert from_dicom == pytest.approx(from_nifti, rel=1e-9)
