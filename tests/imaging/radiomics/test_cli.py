@@ -84,15 +84,19 @@ def test_undefined_features_are_json_null_and_table_prints(tmp_path: Path) -> No
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_dicom_series_folder_gives_the_nifti_features(shared_data: Path) -> None:
+def test_dicom_series_and_rtstruct_give_the_nifti_features(shared_data: Path) -> None:
     image, mask = ibsi_paths(shared_data, "ibsi-a")
-    dicom = shared_data / "ibsi" / "ibsi_1_ct_radiomics_phantom" / "dicom" / "image"
+    dicom = shared_data / "ibsi" / "ibsi_1_ct_radiomics_phantom" / "dicom"
+    pairs = [(dicom / "image", dicom / "mask"), (image, mask)]
     runs = [
-        runner.invoke(
-            build_app(), ["radiomics", str(src), str(mask), "--config", "ibsi-a", "--json"]
-        )
-        for src in (dicom, image)
+        runner.invoke(build_app(), ["radiomics", str(a), str(b), "--config", "ibsi-a", "--json"])
+        for a, b in pairs
     ]
     assert all(r.exit_code == 0 for r in runs), [r.output for r in runs]
     from_dicom, from_nifti = (json.loads(r.stdout)["features"] for r in runs)
     assert from_dicom == pytest.approx(from_nifti, rel=1e-9)
+    wrong = runner.invoke(
+        build_app(), ["radiomics", str(dicom / "image"), str(dicom / "mask"), "--roi", "GTV-9"]
+    )
+    assert wrong.exit_code == 2
+    assert "GTV-1" in wrong.output
