@@ -20,6 +20,7 @@ def test_synthetic_bundle_reads_into_a_timeline(seed: int) -> None:
     assert record.issues == ()
     assert record.patient is not None
     assert record.patient.birth_date == patient.patient.birth_date
+    assert record.patient.patient_id == patient.patient.patient_id
     # Every scan is an ImagingStudy with its StudyInstanceUID, in order.
     studies = sorted(record.studies, key=lambda s: s.date or patient.timepoints[0].date)
     assert [s.study_instance_uid for s in studies] == [

@@ -75,6 +75,14 @@ def _print_summary(s: dict[str, Any]) -> None:
         console.print(
             f"[bold]{r['kind']}[/] {r['date']} {r['name']}: {r['value']} [dim]{r['source']}[/]"
         )
+    for p in s["procedures"]:
+        console.print(
+            f"[bold]procedure[/] {p['date']} {p['name']} {p['category']} [dim]{p['source']}[/]"
+        )
+    for r in s["reports"]:
+        console.print(
+            f"[bold]report[/] {r['date']} {r['title']} {r['category']} [dim]{r['source']}[/]"
+        )
     for st in s["studies"]:
         line = st["current_treatment"]
         on = f" on line {line['number']} ({' + '.join(line['agents'])})" if line else ""

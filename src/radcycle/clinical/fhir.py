@@ -225,9 +225,10 @@ def _patient(r: dict[str, Any], _src: str) -> Patient:
             first.get("text")
             or " ".join([*(first.get("given") or []), first.get("family", "")]).strip()
         )
-    return Patient(
-        patient_id=str(r.get("id", "")), name=name, birth_date=_date(r.get("birthDate")), sex=sex
-    )
+    # The hospital's patient identifier when there is one; the resource id is the source.
+    identifiers = [i.get("value") for i in r.get("identifier") or [] if i.get("value")]
+    patient_id = str(identifiers[0]) if identifiers else str(r.get("id", ""))
+    return Patient(patient_id=patient_id, name=name, birth_date=_date(r.get("birthDate")), sex=sex)
 
 
 def _condition(r: dict[str, Any], src: str) -> Diagnosis:
