@@ -89,6 +89,18 @@ def test_images_and_geometry_unchanged(conformance: tuple[Path, Path, BatchSumma
     assert decoded >= 60
 
 
+def test_outputs_parse_with_an_independent_reader(
+    conformance: tuple[Path, Path, BatchSummary],
+) -> None:
+    gdcm = pytest.importorskip("gdcm")
+    _src, out, summary = conformance
+    for record in summary.records:
+        if record.output:
+            reader = gdcm.Reader()
+            reader.SetFileName(str(out / record.output))
+            assert reader.Read(), record.source
+
+
 def test_no_leak_of_each_file_in_its_output(conformance: tuple[Path, Path, BatchSummary]) -> None:
     src, out, summary = conformance
     leaks = []

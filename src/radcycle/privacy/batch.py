@@ -38,6 +38,7 @@ from radcycle.privacy.dicom_deid import deidentify_dataset
 from radcycle.privacy.keys import DeidKey
 from radcycle.privacy.phi import lenient
 from radcycle.privacy.profile import DeidOptions
+from radcycle.privacy.writer import write_instance
 
 __all__ = [
     "MANIFEST_NAME",
@@ -169,7 +170,7 @@ def deidentify_file(
             # instance (e.g. one image in two transfer syntaxes) never overwrite each other.
             staged = target.with_name(f"{target.stem}.{key.token('source', relative)}.part")
             (out / staged).parent.mkdir(parents=True, exist_ok=True)
-            result.dataset.save_as(out / staged, enforce_file_format=True)
+            write_instance(result.dataset, out / staged)
         record.status = "quarantined" if result.quarantine_reason else "written"
         record.reason = result.quarantine_reason or ""
         record.output, record.staged = str(target), str(staged)

@@ -23,18 +23,26 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from radcycle.privacy.keys import DeidKey
-from radcycle.privacy.phi import PhiMatcher, identifying_strings, lenient
+from radcycle.privacy.phi import (
+    PhiMatcher,
+    cached_matcher,
+    element_vr,
+    identifying_strings,
+    lenient,
+    simple_charset,
+    text_values,
+)
 from radcycle.privacy.pixels import burned_in_reason, clean_pixels
 from radcycle.privacy.private import safe_private_tags
 from radcycle.privacy.profile import DeidOptions, Profile, load_profile
@@ -58,7 +66,7 @@ METHOD_CODES: dict[str, str] = {
 
 # Dummy values for action D, by VR (PS3.15 E.3: a non-zero-length value consistent
 # with the VR). UI is remapped instead; SQ is de-identified item by item.
-_DUMMY: dict[str, object] = {
+_DUMMY: dict[str, str | int | float] = {
     "PN": "ANONYMOUS",
     "LO": "ANONYMIZED",
     "SH": "ANONYMIZED",
@@ -139,15 +147,15 @@ def _shift_da(value: str, days: int) -> str:
 class _Walker:
     key: DeidKey
     options: DeidOptions
-    profile: Profile
     actions: dict[int, str]
     matcher: PhiMatcher
     days: int
     safe_private: set[int]
     uid_map: dict[str, str] = field(default_factory=dict)
+    codec: str | None = "latin-1"
 
     def uid(self, value: str) -> str:
-        original = str(value).strip()
+        original = str(value).strip(" \x00")
         if not original:
             return original
         new = self.uid_map.get(original)
@@ -156,8 +164,11 @@ class _Walker:
         return new
 
     def walk(self, ds: Dataset) -> None:
+        parent = self.codec
+        self.codec = simple_charset(ds, parent)
         for tag in list(ds.keys()):
             self._element(ds, BaseTag(tag))
+        self.codec = parent
 
     def _element(self, ds: Dataset, tag: BaseTag) -> None:
         if tag.element == 0 or ((tag.group & 0xFF00) in (0x5000, 0x6000) and tag.group % 2 == 0):
@@ -167,118 +178,120 @@ class _Walker:
             if tag not in self.safe_private:
                 del ds[tag]
             return
-        elem = ds[tag]
-        handler = _HANDLERS.get(self.actions.get(int(tag), ""), _keep_scrubbed)
-        handler(self, ds, elem)
+        action = self.actions.get(int(tag), "")
+        vr = element_vr(ds, tag)
+        if vr == "SQ":
+            _sequence(self, ds, tag, action)
+        elif action in ("", "K"):
+            if action == "" and vr in _TEXT_VRS and self.matcher.needles:
+                self.scrub(ds, tag, vr)  # not in Table E.1-1: a safety net
+        else:
+            _HANDLERS[action](self, ds, tag, vr)
 
-    def recurse(self, elem: DataElement) -> None:
-        for item in elem.value or []:
-            self.walk(item)
+    def values(self, ds: Dataset, tag: int) -> list[str]:
+        return text_values(ds, tag, self.codec)
 
-    def scrub(self, elem: DataElement) -> None:
-        if elem.VR in _TEXT_VRS and elem.value not in (None, ""):
-            if isinstance(elem.value, MultiValue):
-                elem.value = [self.matcher.scrub(str(v)) for v in elem.value]
-            else:
-                elem.value = self.matcher.scrub(str(elem.value))
-
-
-def _remove(w: _Walker, ds: Dataset, elem: DataElement) -> None:
-    del ds[elem.tag]
-
-
-def _empty(w: _Walker, ds: Dataset, elem: DataElement) -> None:
-    elem.value = Sequence() if elem.VR == "SQ" else None
+    def scrub(self, ds: Dataset, tag: int, vr: str) -> None:
+        values = self.values(ds, tag)
+        cleaned = [self.matcher.scrub(v) for v in values]
+        if cleaned != values:
+            _set(ds, tag, vr, cleaned)
 
 
-def _dummy(w: _Walker, ds: Dataset, elem: DataElement) -> None:
-    if elem.VR == "SQ":
-        w.recurse(elem)
-    elif elem.VR == "UI":
-        _remap(w, ds, elem)
-    elif elem.value in (None, ""):
+def _set(ds: Dataset, tag: int, vr: str, values: list[str] | str | int | float | None) -> None:
+    if isinstance(values, list):
+        values = None if not values else values[0] if len(values) == 1 else values
+    ds[tag] = DataElement(tag, vr, values)
+
+
+def _sequence(w: _Walker, ds: Dataset, tag: int, action: str) -> None:
+    # X removes a sequence, Z empties it; every other action keeps its items and
+    # applies the table inside them (PS3.15 E.3: nested attributes are de-identified).
+    if action == "X":
+        del ds[tag]
+    elif action == "Z":
+        ds[tag] = DataElement(tag, "SQ", Sequence())
+    else:
+        for item in ds[tag].value or []:
+            w.walk(item)
+
+
+def _remove(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
+    del ds[tag]
+
+
+def _empty(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
+    _set(ds, tag, vr, None)
+
+
+def _dummy(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
+    if vr == "UI":
+        _remap(w, ds, tag, vr)
+        return
+    raw = ds.get_item(tag)
+    if raw is None or raw.value in (None, b"", ""):
         return  # empty stays empty: nothing to replace
-    elif elem.VR in _DUMMY:
-        elem.value = _DUMMY[elem.VR]
-    else:
-        elem.value = b""  # binary values (OB, OW, UN...): no dummy carries meaning
+    # Binary values (OB, OW, UN...): no dummy carries meaning, so zero length.
+    _set(ds, tag, vr, _DUMMY.get(vr))
 
 
-def _keep(w: _Walker, ds: Dataset, elem: DataElement) -> None:
-    if elem.VR == "SQ":
-        w.recurse(elem)
-
-
-def _keep_scrubbed(w: _Walker, ds: Dataset, elem: DataElement) -> None:
-    # Not in Table E.1-1: kept, with the file's own identifiers masked (safety net).
-    if elem.VR == "SQ":
-        w.recurse(elem)
-    else:
-        w.scrub(elem)
-
-
-def _clean(w: _Walker, ds: Dataset, elem: DataElement) -> None:
-    if elem.VR == "SQ":
-        w.recurse(elem)
-    elif elem.VR in ("DA", "DT") and elem.value not in (None, ""):
+def _clean(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
+    if vr in ("DA", "DT"):
+        values = w.values(ds, tag)
         if w.options.dates == "modified":
-            values = elem.value if isinstance(elem.value, MultiValue) else [elem.value]
-            shifted = [_shift_da(str(v), w.days) for v in values]
-            elem.value = shifted if len(shifted) > 1 else shifted[0]
-        else:
-            elem.value = None
-    elif elem.VR == "TM":
-        return  # Modified Dates shifts whole days: the time of day is kept
+            _set(ds, tag, vr, [_shift_da(v, w.days) for v in values])
+        elif values:
+            _set(ds, tag, vr, None)
+    elif vr != "TM":  # Modified Dates shifts whole days: the time of day is kept
+        w.scrub(ds, tag, vr)
+
+
+def _remap(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
+    if vr == "UI":
+        _set(ds, tag, vr, [w.uid(v) for v in w.values(ds, tag)])
     else:
-        w.scrub(elem)
+        _empty(w, ds, tag, vr)
 
 
-def _remap(w: _Walker, ds: Dataset, elem: DataElement) -> None:
-    if elem.VR == "SQ":
-        w.recurse(elem)
-    elif elem.VR == "UI" and elem.value not in (None, ""):
-        if isinstance(elem.value, MultiValue):
-            elem.value = [w.uid(v) for v in elem.value]
-        else:
-            elem.value = w.uid(str(elem.value))
-    elif elem.VR != "UI":
-        _empty(w, ds, elem)
-
-
-_HANDLERS: dict[str, Callable[[_Walker, Dataset, DataElement], None]] = {
+_HANDLERS: dict[str, Callable[[_Walker, Dataset, int, str], None]] = {
     "X": _remove,
     "Z": _empty,
     "D": _dummy,
-    "K": _keep,
     "C": _clean,
     "U": _remap,
 }
 
 
+@functools.lru_cache(maxsize=32)
+def _actions(profile: Profile, options: DeidOptions) -> dict[int, str]:
+    return profile.actions(options)
+
+
 def _patient_ref(ds: Dataset) -> str:
     """The original identifier pseudonyms derive from: PatientID, else PatientName."""
-    pid = str(ds.get("PatientID", "") or "").strip()
-    return pid or str(ds.get("PatientName", "") or "").strip()
+    codec = simple_charset(ds)
+    ids = text_values(ds, _PID, codec) or text_values(ds, _PN, codec)
+    return ids[0] if ids else ""
 
 
 def _stamp(ds: Dataset, options: DeidOptions, pixels_cleaned: bool) -> None:
     """PS3.15 E.1.1: Patient Identity Removed, method text and method code sequence."""
     codes = method_codes(options, pixels_cleaned)
-    ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = "radcycle PS3.15 Annex E: " + ", ".join(codes)
+    ds.add_new(0x00120062, "CS", "YES")  # Patient Identity Removed
+    ds.add_new(0x00120063, "LO", "radcycle PS3.15 Annex E: " + ", ".join(codes))
     items = []
     for code in codes:
         item = Dataset()
-        item.CodeValue = code
-        item.CodingSchemeDesignator = "DCM"
-        item.CodeMeaning = METHOD_CODES[code]
+        item.add_new(0x00080100, "SH", code)  # Code Value
+        item.add_new(0x00080102, "SH", "DCM")  # Coding Scheme Designator
+        item.add_new(0x00080104, "LO", METHOD_CODES[code])  # Code Meaning
         items.append(item)
-    ds.DeidentificationMethodCodeSequence = items
-    ds.LongitudinalTemporalInformationModified = {
-        "remove": "REMOVED",
-        "full": "UNMODIFIED",
-        "modified": "MODIFIED",
-    }[options.dates]
+    ds.add_new(0x00120064, "SQ", Sequence(items))
+    # Longitudinal Temporal Information Modified (0028,0303)
+    ds.add_new(0x00280303, "CS", _LONGITUDINAL[options.dates])
+
+
+_LONGITUDINAL = {"remove": "REMOVED", "full": "UNMODIFIED", "modified": "MODIFIED"}
 
 
 def _rebuild_meta(ds: Dataset) -> None:
@@ -335,9 +348,8 @@ def _deidentify(ds: Dataset, key: DeidKey, options: DeidOptions, profile: Profil
     walker = _Walker(
         key=key,
         options=options,
-        profile=profile,
-        actions=profile.actions(options),
-        matcher=PhiMatcher(identifiers),
+        actions=_actions(profile, options),
+        matcher=cached_matcher(frozenset(identifiers)),
         days=days,
         safe_private=safe_private_tags(ds) if options.retain_safe_private else set(),
     )

@@ -15,12 +15,14 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from pydicom import config
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -28,11 +30,15 @@ from pydicom.multival import MultiValue
 __all__ = [
     "PLACEHOLDERS",
     "PhiMatcher",
+    "cached_matcher",
     "date_variants",
+    "element_vr",
     "identifying_strings",
     "identifying_strings_by_kind",
     "iter_elements",
     "lenient",
+    "simple_charset",
+    "text_values",
 ]
 
 # Shortest identifier we look for: shorter strings ("M", "12") occur by chance.
@@ -98,7 +104,6 @@ VISIT_DATE_KEYWORDS = (
     "PerformedProcedureStepStartDate",
 )
 
-_TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC", "CS", "AE", "DA", "DT"})
 _NAME_SPLIT = re.compile(r"[\^=\s,]+")
 
 
@@ -141,30 +146,91 @@ def date_variants(value: str) -> set[str]:
     return {value, f"{y}-{m}-{d}", f"{y}/{m}/{d}", f"{d}/{m}/{y}", f"{d}.{m}.{y}"}
 
 
-def _values(ds: Dataset, keyword: str) -> list[str]:
-    if keyword not in ds:
+def element_vr(ds: Dataset, tag: int) -> str:
+    """The VR of ``ds[tag]`` without decoding its value (cheap for pixel data).
+
+    Implicit-VR files and UN elements of known tags get the dictionary VR.
+    """
+    raw = ds.get_item(tag)
+    vr = raw.VR if raw is not None else None
+    if vr is None or vr == "UN":
+        try:
+            return str(dictionary_VR(tag))
+        except KeyError:
+            return "UN"
+    return str(vr)
+
+
+# Character sets whose bytes decode without pydicom's converters (PS3.5 6.1.2.5.3).
+_SIMPLE_CHARSETS: dict[bytes, str] = {
+    b"": "latin-1",
+    b"ISO_IR 6": "latin-1",
+    b"ISO_IR 100": "latin-1",
+    b"ISO_IR 192": "utf-8",
+}
+
+
+def simple_charset(ds: Dataset, inherited: str | None = "latin-1") -> str | None:
+    """The codec for ``ds``'s text when it needs no escape handling, else None.
+
+    A sequence item without its own Specific Character Set inherits its parent's.
+    """
+    raw = ds.get_item(0x00080005)
+    if raw is None:
+        return inherited
+    value = raw.value if isinstance(raw.value, bytes) else str(raw.value or "").encode()
+    return _SIMPLE_CHARSETS.get(value.strip(b" \x00"))
+
+
+def text_values(ds: Dataset, tag: int, codec: str | None) -> list[str]:
+    """The values of a string element, decoded straight from the file when simple.
+
+    Decoding the raw bytes avoids pydicom's per-VR conversion, the main cost of
+    de-identifying small files; other character sets go through pydicom.
+    """
+    raw = ds.get_item(tag)
+    if raw is None:
         return []
-    value = ds[keyword].value
+    if codec is not None and raw.is_raw and isinstance(raw.value, bytes):
+        text = raw.value.decode(codec, errors="replace")
+        return [v.strip(" \x00") for v in text.split("\\")] if text.strip(" \x00") else []
+    return _strings(ds[tag])
+
+
+def _strings(elem: DataElement) -> list[str]:
+    value = elem.value
     if value is None:
         return []
     items = list(value) if isinstance(value, MultiValue | list | tuple) else [value]
     return [str(v).strip() for v in items if str(v).strip()]
 
 
-def _keywords_in_tree(ds: Dataset, keywords: Iterable[str]) -> set[str]:
-    found: set[str] = set()
-    for item in _datasets(ds):
-        for keyword in keywords:
-            found.update(_values(item, keyword))
-    return found
+_KIND_BY_KEYWORD = (
+    [(k, "identity") for k in IDENTIFIER_KEYWORDS]
+    + [(k, "birth") for k in BIRTH_DATE_KEYWORDS]
+    + [(k, "visit_date") for k in VISIT_DATE_KEYWORDS]
+    + [(k, "institution") for k in INSTITUTION_KEYWORDS]
+)
+_KIND_OF_TAG: dict[int, str] = {int(tag_for_keyword(k) or 0): kind for k, kind in _KIND_BY_KEYWORD}
 
 
-def _datasets(ds: Dataset) -> Iterator[Dataset]:
-    yield ds
-    for elem in ds:
-        if elem.VR == "SQ" and elem.value is not None:
-            for item in elem.value:
-                yield from _datasets(item)
+def _collect(ds: Dataset, found: dict[str, set[str]], codec: str | None = "latin-1") -> None:
+    """One pass over ``ds`` (and its sequences), decoding only what can identify."""
+    codec = simple_charset(ds, codec)
+    for tag in ds.keys():  # noqa: SIM118 - tags, not decoded elements
+        if tag.is_private:
+            continue
+        kind = _KIND_OF_TAG.get(int(tag))
+        vr = element_vr(ds, tag)
+        if vr == "SQ":
+            for item in ds[tag].value or []:
+                _collect(item, found, codec)
+        elif vr == "PN":
+            for text in text_values(ds, tag, codec):
+                found["identity"].add(text)
+                found["identity"].update(_NAME_SPLIT.split(text))
+        elif kind is not None:
+            found[kind].update(text_values(ds, tag, codec))
 
 
 def identifying_strings_by_kind(ds: Dataset) -> dict[str, set[str]]:
@@ -175,26 +241,15 @@ def identifying_strings_by_kind(ds: Dataset) -> dict[str, set[str]]:
     ``institution`` (name, address, department). Values shorter than three
     characters and placeholders (``ANONYMOUS``...) are left out.
     """
-    identity: set[str] = set()
-    for _path, elem in iter_elements(ds):
-        if elem.VR == "PN" and elem.value is not None:
-            values = elem.value if elem.VM > 1 else [elem.value]
-            for name in values:
-                text = str(name).strip()
-                identity.add(text)
-                identity.update(_NAME_SPLIT.split(text))
-    identity |= _keywords_in_tree(ds, IDENTIFIER_KEYWORDS)
-    for date in _keywords_in_tree(ds, BIRTH_DATE_KEYWORDS):
-        identity |= date_variants(date) or {date}
-    visit: set[str] = set()
-    for date in _keywords_in_tree(ds, VISIT_DATE_KEYWORDS):
-        visit |= date_variants(date) or {date}
-    kinds = {
-        "identity": identity,
-        "visit_date": visit,
-        "institution": _keywords_in_tree(ds, INSTITUTION_KEYWORDS),
+    found: dict[str, set[str]] = {
+        k: set() for k in ("identity", "birth", "visit_date", "institution")
     }
-    return {kind: {s for s in found if _is_identifying(s)} for kind, found in kinds.items()}
+    _collect(ds, found)
+    for date in found.pop("birth"):
+        found["identity"] |= date_variants(date) or {date}
+    for date in list(found["visit_date"]):
+        found["visit_date"] |= date_variants(date)
+    return {kind: {s for s in strings if _is_identifying(s)} for kind, strings in found.items()}
 
 
 def _is_identifying(text: str) -> bool:
@@ -222,6 +277,16 @@ def identifying_strings(
     if institution:
         found |= kinds["institution"]
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def cached_matcher(needles: frozenset[str]) -> PhiMatcher:
+    """A :class:`PhiMatcher` compiled once per set of needles.
+
+    The files of one patient share their identifiers, so a batch compiles each
+    patient's pattern once per process.
+    """
+    return PhiMatcher(needles)
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ def resolve_action(row: ProfileRow, active: frozenset[str]) -> str:
     return _COMBINED.get(row.basic, row.basic)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Profile:
     """Table E.1-1 as rows, indexed by exact tag, with the masked rows apart."""
 
