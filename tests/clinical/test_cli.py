@@ -36,6 +36,9 @@ def test_record_json(tmp_path: Path, bundle: dict[str, Any]) -> None:
     study = next(s for s in summary["studies"] if s["source"] == "ImagingStudy/s1")
     assert study["current_treatment"]["immunotherapy"] is True
     assert summary["errors"][0]["id"] == "bad1"
+    (report,) = summary["reports"]
+    (mass,) = report["prior_findings"]
+    assert (mass["label"], mass["size_mm"], mass["site"]) == ("Lung Lesion", 21.0, "upper lobe")
 
 
 def test_record_text(tmp_path: Path, bundle: dict[str, Any]) -> None:
@@ -46,6 +49,7 @@ def test_record_text(tmp_path: Path, bundle: dict[str, Any]) -> None:
     assert "line 1" in result.output
     assert "immunotherapy" in result.output
     assert "Observation/bad1" in result.output
+    assert "Lung Lesion: True 21 mm right upper lobe" in result.output
 
 
 def test_record_missing_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -83,6 +83,10 @@ def _print_summary(s: dict[str, Any]) -> None:
         console.print(
             f"[bold]report[/] {r['date']} {r['title']} {r['category']} [dim]{r['source']}[/]"
         )
+        for f in r["prior_findings"]:
+            size = f" {f['size_mm']:g} mm" if f["size_mm"] else ""
+            where = " ".join(x for x in (f["laterality"], f["site"]) if x)
+            console.print(f"  {f['label']}: {f['present']}{size} {where}".rstrip(), highlight=False)
     for st in s["studies"]:
         line = st["current_treatment"]
         on = f" on line {line['number']} ({' + '.join(line['agents'])})" if line else ""

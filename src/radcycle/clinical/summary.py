@@ -55,13 +55,24 @@ def _line(line: LineOfTherapy | None) -> dict[str, Any] | None:
     }
 
 
+def _prior_findings(text: str) -> list[dict[str, Any]]:
+    """Findings asserted present or uncertain in a prior report's text (structured priors)."""
+    keys = ("label", "present", "size_mm", "laterality", "site", "change", "text")
+    return [
+        {key: getattr(f, key) for key in keys}
+        for f in mine_text(text).findings
+        if f.present is not False
+    ]
+
+
 def record_summary(record: ClinicalRecord) -> dict[str, Any]:
     """The timeline summary of ``radcycle record``: every fact with its source.
 
     Returns:
         patient, diagnoses, lines_of_therapy, labs (latest value with trend),
         genomics, smoking, studies (with the treatment current at each study
-        date), procedures, reports, timeline and errors.
+        date), procedures, reports (with the findings mined from their text),
+        timeline and errors.
     """
     lines = lines_of_therapy(record.medications)
     patient = record.patient
@@ -138,6 +149,7 @@ def record_summary(record: ClinicalRecord) -> dict[str, Any]:
                 "category": r.category,
                 "chars": len(r.text),
                 "source": r.source,
+                "prior_findings": _prior_findings(r.text),
             }
             for r in record.reports
         ],
