@@ -26,7 +26,7 @@ __all__ = ["TubeSet", "build_tubes", "splat"]
 FloatArray = npt.NDArray[np.float64]
 
 _MIN_RADIUS = 0.6
-_MAX_GENERATIONS = 24
+_MAX_GENERATIONS = 30
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,6 +67,21 @@ def _perpendicular(d: FloatArray, rng: np.random.Generator) -> FloatArray:
     return result
 
 
+def _candidates(
+    d: FloatArray, p: FloatArray, lung_centre: FloatArray, rng: np.random.Generator
+) -> list[tuple[FloatArray, float]]:
+    """Directions (and length fractions) a tip tries in turn: straight on, then bent
+    away from the pleura towards the lung's axis at the tip's height."""
+    inward = np.zeros_like(p)
+    inward[:, :2] = lung_centre - p[:, :2]
+    inward /= np.maximum(np.linalg.norm(inward, axis=1, keepdims=True), 1e-9)
+    options: list[tuple[FloatArray, float]] = [(d, 1.0), (d, 0.5)]
+    for pull in (0.6, 1.5):
+        bent = d + pull * inward + 0.3 * _perpendicular(d, rng)
+        options.append((bent / np.linalg.norm(bent, axis=1, keepdims=True), 0.7))
+    return options
+
+
 def _grow_tree(
     anat: Anatomy,
     rng: np.random.Generator,
@@ -83,25 +98,16 @@ def _grow_tree(
     p = np.repeat(start[None, :], len(directions), axis=0)
     d = directions / np.linalg.norm(directions, axis=1, keepdims=True)
     r = np.full(len(d), radius)
+    sign = 1.0 if side == Region.LEFT_LUNG else -1.0
+    lung_centre = np.array([sign * anat.lung_x * anat.scale_lr, anat.lung_y])
     out: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = []
     for gen in range(_MAX_GENERATIONS):
         if len(p) == 0:
             break
-        length = np.clip(r * 6.0, 2.5, 24.0) * rng.uniform(0.75, 1.25, len(r))
+        length = np.clip(r * 5.0 + 2.0, 2.5, 22.0) * rng.uniform(0.75, 1.25, len(r))
         allowed = (side, Region.MEDIASTINUM) if gen < 2 else (side,)
-        centre = np.array(
-            [
-                anat.lung_x * anat.scale_lr * (1 if side == Region.LEFT_LUNG else -1),
-                anat.lung_y,
-                -40.0,
-            ]
-        )
-        inward = centre - p
-        inward /= np.maximum(np.linalg.norm(inward, axis=1, keepdims=True), 1e-9)
-        deflected = d + 0.8 * inward
-        deflected /= np.linalg.norm(deflected, axis=1, keepdims=True)
         q = np.full_like(p, np.nan)
-        for direction, frac in ((d, 1.0), (d, 0.5), (deflected, 0.7), (deflected, 0.35)):
+        for direction, frac in _candidates(d, p, lung_centre, rng):
             todo = np.isnan(q[:, 0])
             cand = p + frac * length[:, None] * direction
             ok = todo & np.isin(anat.region_at(cand), allowed)
@@ -110,16 +116,19 @@ def _grow_tree(
         keep = ~np.isnan(q[:, 0])
         p, q, d, r = p[keep], q[keep], d[keep], r[keep]
         out.append((p, q, r, 0.95 * r))
-        grow = 0.95 * r * 0.72 >= _MIN_RADIUS
-        p, q, d, r = p[grow], q[grow], d[grow], r[grow]
         e = _perpendicular(d, rng)
-        angle_major = rng.uniform(0.2, 0.45, len(d))
-        angle_minor = rng.uniform(0.6, 1.0, len(d))
-        d_major = np.cos(angle_major)[:, None] * d + np.sin(angle_major)[:, None] * e
-        d_minor = np.cos(angle_minor)[:, None] * d - np.sin(angle_minor)[:, None] * e
+        angle_major = rng.uniform(0.2, 0.45, len(d))[:, None]
+        angle_minor = rng.uniform(0.6, 1.0, len(d))[:, None]
         p = np.concatenate([q, q])
-        d = np.concatenate([d_major, d_minor])
-        r = np.concatenate([0.95 * r * 0.9, 0.95 * r * 0.72])
+        d = np.concatenate(
+            [
+                np.cos(angle_major) * d + np.sin(angle_major) * e,
+                np.cos(angle_minor) * d - np.sin(angle_minor) * e,
+            ]
+        )
+        r = np.concatenate([0.95 * r * 0.9, 0.95 * r * 0.74])
+        alive = r >= _MIN_RADIUS
+        p, d, r = p[alive], d[alive], r[alive]
     if not out:
         empty = np.zeros((0, 3))
         return empty, empty, np.zeros(0), np.zeros(0)
