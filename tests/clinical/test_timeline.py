@@ -126,3 +126,32 @@ def test_doubling_time_property(first: float, last: float, days: int) -> None:
         assert math.isclose(math.exp(rate * trend.doubling_time_days), 2.0, rel_tol=1e-9)
     else:
         assert trend.doubling_time_days is None
+
+
+_AGENTS = ["carboplatin", "cisplatin", "pemetrexed", "pembrolizumab", "docetaxel", "osimertinib"]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_AGENTS), st.integers(0, 900), st.integers(0, 200)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_lines_of_therapy_invariants(doses: list[tuple[str, int, int]]) -> None:
+    start = date(2023, 1, 1)
+    meds = [
+        med(f"m{i}", agent, start + timedelta(days=day), start + timedelta(days=day + length))
+        for i, (agent, day, length) in enumerate(doses)
+    ]
+    lines = lines_of_therapy(meds)
+    assert [line.number for line in lines] == list(range(1, len(lines) + 1))
+    assert [line.start for line in lines] == sorted(line.start for line in lines)
+    # Every medication is in exactly one line, and within that line's dates.
+    sources = [s for line in lines for s in line.sources]
+    assert sorted(sources) == sorted(m.source for m in meds)
+    for line in lines:
+        for m in meds:
+            if m.source in line.sources:
+                assert line.start <= m.start
+                assert (m.end or m.start) <= line.end

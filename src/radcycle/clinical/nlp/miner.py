@@ -143,7 +143,9 @@ _RANK: dict[object, int] = {None: 0, False: 1, "uncertain": 2, True: 3}
 
 
 def _stronger(old: Presence | None, new: Presence) -> Presence:
-    return new if _RANK[new] > _RANK[old] else old  # type: ignore[return-value]
+    if old is None or _RANK[new] > _RANK[old]:
+        return new
+    return old
 
 
 def mine_text(text: str) -> MinedReport:
