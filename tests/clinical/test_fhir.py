@@ -83,3 +83,43 @@ def test_unknown_resource_type_is_an_issue(bundle: dict[str, Any]) -> None:
 def test_not_a_bundle(data: str, match: str) -> None:
     with pytest.raises(DataFormatError, match=match):
         parse_bundle(data, source="x.json")
+
+
+def test_medication_reference_is_resolved(bundle: dict[str, Any]) -> None:
+    bundle["entry"] += [
+        {
+            "fullUrl": "urn:uuid:med-osi",
+            "resource": {
+                "resourceType": "Medication",
+                "id": "osi",
+                "code": {"text": "osimertinib"},
+            },
+        },
+        {
+            "resource": {
+                "resourceType": "MedicationStatement",
+                "id": "ms1",
+                "status": "active",
+                "subject": {"reference": "Patient/p1"},
+                "medicationReference": {"reference": "urn:uuid:med-osi"},
+                "effectivePeriod": {"start": "2025-01-01"},
+            }
+        },
+        {
+            "resource": {
+                "resourceType": "MedicationRequest",
+                "id": "mr1",
+                "status": "active",
+                "intent": "order",
+                "subject": {"reference": "Patient/p1"},
+                "contained": [
+                    {"resourceType": "Medication", "id": "c1", "code": {"text": "alectinib"}}
+                ],
+                "medicationReference": {"reference": "#c1"},
+                "authoredOn": "2025-03-01",
+            }
+        },
+    ]
+    names = {m.source: m.name for m in parse_bundle(bundle).medications}
+    assert names["MedicationStatement/ms1"] == "osimertinib"
+    assert names["MedicationRequest/mr1"] == "alectinib"

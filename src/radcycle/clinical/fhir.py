@@ -110,6 +110,7 @@ def parse_bundle(
     parts: dict[str, list[Any]] = {name: [] for name in _FIELDS}
     issues: list[RecordIssue] = []
     patient: tuple[Patient, str] | None = None
+    medications = _medication_names(entries)
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
@@ -126,6 +127,8 @@ def parse_bundle(
         if reader is None:
             logger.debug("ignoring %s/%s: no reader for this resource type", rtype, rid)
             continue
+        if rtype.startswith("Medication") and "medicationReference" in resource:
+            resource = _named_medication(resource, medications)
         try:
             fact = reader(resource, f"{rtype}/{rid}")
         except (ValueError, TypeError, KeyError) as exc:
@@ -141,6 +144,36 @@ def parse_bundle(
         issues=tuple(issues),
         **{name: tuple(values) for name, values in parts.items()},
     )
+
+
+def _medication_names(entries: list[Any]) -> dict[str, tuple[str, str]]:
+    """(code, name) of each Medication resource, by "Medication/id" and by fullUrl."""
+    names: dict[str, tuple[str, str]] = {}
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") == "Medication":
+            concept = _concept(resource.get("code"))
+            names[f"Medication/{resource.get('id')}"] = concept
+            if entry.get("fullUrl"):
+                names[str(entry["fullUrl"])] = concept
+    return names
+
+
+def _named_medication(
+    resource: dict[str, Any], bundle_names: dict[str, tuple[str, str]]
+) -> dict[str, Any]:
+    """The resource with the referenced Medication's code (contained or in the bundle)."""
+    reference = str((resource.get("medicationReference") or {}).get("reference", ""))
+    contained = {
+        f"#{c.get('id')}": _concept(c.get("code"))
+        for c in resource.get("contained") or []
+        if isinstance(c, dict) and c.get("resourceType") == "Medication"
+    }
+    code, name = contained.get(reference) or bundle_names.get(reference) or ("", "")
+    if not name:
+        return resource
+    coding = [{"code": code}] if code else []
+    return {**resource, "medicationCodeableConcept": {"coding": coding, "text": name}}
 
 
 def _load_json(data: str | bytes | dict[str, Any], source: str | None) -> dict[str, Any]:
