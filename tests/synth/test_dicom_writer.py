@@ -81,3 +81,20 @@ def test_values_outside_the_stored_range_are_refused(tmp_path: Path) -> None:
     volume.array[0, 0, 0] = -2000
     with pytest.raises(ExportError, match="HU values"):
         write_ct_series(volume, tmp_path, HEADER)
+
+
+@pytest.mark.parametrize(("peak", "bits"), [(3071, 12), (3072, 16), (60000, 16)])
+def test_bits_stored_fit_the_values(tmp_path: Path, peak: int, bits: int) -> None:
+    array = _volume().array.astype(np.int32)
+    array[2, 3, 4] = peak
+    volume = Volume(array, _volume().geometry)
+    path = write_ct_series(volume, tmp_path, HEADER)[2]
+    ds = pydicom.dcmread(path)
+    assert ds.BitsStored == bits
+    assert ds.HighBit == bits - 1
+    assert int(ds.pixel_array[3, 4]) + int(ds.RescaleIntercept) == int(volume.array[2, 3, 4])
+
+
+def test_patient_age_at_the_study_date(tmp_path: Path) -> None:
+    ds = pydicom.dcmread(write_ct_series(_volume(), tmp_path, HEADER)[0])
+    assert ds.PatientAge == "073Y"  # born 1950-03-04, scanned 2024-01-15

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from radcycle.errors import InputError
 from radcycle.synth import SyntheticPatient, generate_patient
-from radcycle.synth.patient import slice_spacing_mm
+from radcycle.synth.patient import _add_months, _repositioning, slice_spacing_mm
 
 LESION_HU = {
     "solid": (-150.0, 200.0),
@@ -185,3 +188,28 @@ def test_only_the_juxtapleural_nodule_touches_the_chest_wall(
     touching = {x["lesion_id"] for x in lung if np.max(_ring_hu(tp.volume, x, 2.5)) > -300}
     assert touching == {x["lesion_id"] for x in lung if x["juxtapleural"]}
     assert len(touching) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    day=st.dates(min_value=date(1990, 1, 1), max_value=date(2090, 12, 31)),
+    months=st.integers(0, 120),
+)
+def test_add_months_lands_in_the_target_month(day: date, months: int) -> None:
+    later = _add_months(day, months)
+    assert (later.year * 12 + later.month) - (day.year * 12 + day.month) == months
+    assert later.day == day.day or (later.day < day.day and (later + timedelta(days=1)).day == 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_repositioning_is_a_small_rigid_motion_about_z(seed: int) -> None:
+    m = _repositioning(np.random.default_rng(seed))
+    rot = m[:3, :3]
+    np.testing.assert_allclose(rot @ rot.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(rot) == pytest.approx(1.0)
+    np.testing.assert_allclose(rot[2], [0, 0, 1], atol=1e-12)
+    degrees = np.degrees(abs(np.arctan2(rot[1, 0], rot[0, 0])))
+    assert 1.5 <= degrees <= 4.0
+    assert 6.0 - 1e-9 <= np.linalg.norm(m[:3, 3]) <= 18.0 + 1e-9
+    np.testing.assert_array_equal(m[3], [0, 0, 0, 1])

@@ -93,6 +93,10 @@ def _ds(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def _age_years(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
 def _template(volume: Volume, header: CTSeriesHeader) -> Dataset:
     p = header.patient
     day = header.study_date.strftime("%Y%m%d")
@@ -111,10 +115,16 @@ def _template(volume: Volume, header: CTSeriesHeader) -> Dataset:
     ds.PatientID = p.patient_id
     ds.PatientBirthDate = p.birth_date.strftime("%Y%m%d") if p.birth_date else ""
     ds.PatientSex = p.sex
+    if p.birth_date:
+        ds.PatientAge = f"{_age_years(p.birth_date, header.study_date):03d}Y"
     ds.BodyPartExamined = "CHEST"
     ds.SliceThickness = _ds(float(volume.spacing[2]))
     ds.KVP = _ds(header.kvp)
     ds.SpacingBetweenSlices = _ds(float(volume.spacing[2]))
+    ds.ProtocolName = "CHEST ROUTINE"
+    ds.ReconstructionDiameter = _ds(float(volume.array.shape[2] * volume.spacing[0]))
+    ds.XRayTubeCurrent = 200
+    ds.ConvolutionKernel = "STANDARD"
     ds.PatientPosition = "HFS"
     ds.StudyInstanceUID = header.study_instance_uid
     ds.SeriesInstanceUID = header.series_instance_uid
@@ -131,8 +141,9 @@ def _template(volume: Volume, header: CTSeriesHeader) -> Dataset:
     ds.Rows, ds.Columns = int(volume.array.shape[1]), int(volume.array.shape[2])
     ds.PixelSpacing = [_ds(float(volume.spacing[1])), _ds(float(volume.spacing[0]))]
     ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
+    # 12 bits stored (HU -1024..3071) as most CT scanners do, 16 where values need it.
+    ds.BitsStored = 12 if float(np.max(volume.array)) <= 4095 + _INTERCEPT else 16
+    ds.HighBit = ds.BitsStored - 1
     ds.PixelRepresentation = 0
     ds.WindowCenter = _ds(header.window[0])
     ds.WindowWidth = _ds(header.window[1])
