@@ -54,16 +54,17 @@ CHEXPERT_LABELS: tuple[str, ...] = (
     "Support Devices",
 )
 
-_HEART = r"(?:heart(?: size)?|cardiac (?:silhouette|shadow|contour|size)|heart shadow)"
+_HEART = r"(?:heart(?: size)?|(?:cardiac|cardiomediastinal) (?:silhouette|shadow|contour|size)|heart shadow)"  # noqa: E501
 _ENLARGED = r"(?:\w+ )?(?:enlarged|large|increased|prominent)"
 
 LEXICON: dict[str, tuple[str, ...]] = {
+    # "Enlarged cardiomediastinal silhouette" names the heart (read as Cardiomegaly,
+    # through _HEART); this label is for the mediastinum itself.
     "Enlarged Cardiomediastinum": (
-        r"(?:widened|widening of the|enlarged|prominent) (?:superior )?mediastin(?:um|al silhouette|al contours?)",  # noqa: E501
-        r"mediastin(?:um|al (?:silhouette|contours?)) (?:is |are |appears )?(?:\w+ )?(?:not )?(?:widened|enlarged|prominent)",  # noqa: E501
-        r"mediastinal widening",
-        r"enlarged cardiomediastinal silhouette",
-        r"cardiomediastinal silhouette (?:is |appears )?(?:\w+ )?(?:not )?(?:enlarged|widened)",
+        r"(?:widened|widening of the|enlarged|prominent) (?:superior |upper )?mediastin(?:um|al silhouette|al contours?)",  # noqa: E501
+        r"mediastin(?:um|al (?:silhouette|contours?))(?: and [\w ]+?)? (?:is |are |appears? )?(?:\w+ ){0,2}(?:not )?(?:widened|enlarged|prominent)",  # noqa: E501
+        r"(?:mediastinal|paratracheal) (?:widening|prominence|fullness)",
+        r"(?:widening|prominence|fullness) of the (?:superior |upper )?mediastinum",
     ),
     "Cardiomegaly": (
         r"cardiomegaly",
