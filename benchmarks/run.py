@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "read": "benchmarks.bench_read",
     "mining": "benchmarks.bench_mining",
     "radiomics": "benchmarks.bench_radiomics",
+    "radiomics-mirp": "benchmarks.bench_radiomics_mirp",
     "synth": "benchmarks.bench_synth",
 }
 
