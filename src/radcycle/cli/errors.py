@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from radcycle.errors import RadcycleError
 
@@ -25,7 +26,9 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except RadcycleError as exc:
-            err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+            err_console.print(
+                f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))}", highlight=False
+            )
             raise typer.Exit(code=2) from exc
 
     return wrapper
