@@ -213,3 +213,19 @@ def test_repositioning_is_a_small_rigid_motion_about_z(seed: int) -> None:
     assert 1.5 <= degrees <= 4.0
     assert 6.0 - 1e-9 <= np.linalg.norm(m[:3, 3]) <= 18.0 + 1e-9
     np.testing.assert_array_equal(m[3], [0, 0, 0, 1])
+
+
+def test_a_foam_table_lies_under_the_patient(small_patient: SyntheticPatient) -> None:
+    for tp in small_patient.timepoints:
+        v = tp.volume
+        x = v.origin[0] + v.spacing[0] * np.arange(v.shape_ijk[0])
+        y = v.origin[1] + v.spacing[1] * np.arange(v.shape_ijk[1])
+        central = v.array[:, :, np.abs(x) < 60.0].astype(float)
+        profile = np.median(central, axis=(0, 2))  # one value per row, top to bottom
+        bottom = y[np.flatnonzero(profile > -500.0)].max()  # the table's lower skin
+        foam = profile[(y > bottom - 22.0) & (y < bottom - 6.0)]
+        assert foam.size
+        assert np.all((foam > -975.0) & (foam < -925.0))  # foam core, about -950 HU
+        assert np.all(profile[y > bottom + 6.0] < -975.0)  # air under the table
+        patient = (profile > -150.0) & (y > bottom - 90.0) & (y < bottom - 30.0)
+        assert patient.sum() * v.spacing[1] > 25.0  # the patient lies right on it

@@ -180,7 +180,7 @@ class Anatomy:
             np.copyto(out, _PART_HU[name], where=parts[name])
         self._paint_heart(out, f, z)
         self._paint_tubes(out, f, z)
-        self._paint_bone(out, f, z)
+        self._paint_bone(out, f, z, parts["muscle"])
         lung = parts["lung"]
         np.copyto(out, f.lung_hu, where=lung)
         self._paint_labels(out, labels, lung | parts["mediastinal_fat"], parts["cavity"])
@@ -247,7 +247,7 @@ class Anatomy:
             _paint(out, HU["airway_wall"], f.tube_d2["trachea"] <= tr.radius**2)
             _paint(out, HU["airway_lumen"], f.tube_d2["trachea"] <= (tr.radius - 2.0) ** 2)
 
-    def _paint_bone(self, out: F32, f: PlaneFields, z: float) -> None:
+    def _paint_bone(self, out: F32, f: PlaneFields, z: float, muscle: BoolArray) -> None:
         # Vertebrae: 24 mm bodies separated by 6 mm discs (adult thoracic spine).
         in_disc = (z % 30.0) < 6.0
         r = self.vertebra_r
@@ -256,7 +256,7 @@ class Anatomy:
         else:
             _paint(out, HU["cortical"], f.spine_d2 <= r**2)
             _paint(out, HU["cancellous"], f.spine_d2 <= (r - 1.6) ** 2)
-            _paint(out, HU["cortical"] * 0.75, f.posterior_elements)
+            _paint(out, HU["cortical"] * 0.75, f.posterior_elements & muscle)
         _paint(out, HU["csf"], f.canal)
         if self.sternum_z[0] <= z <= self.sternum_z[1]:
             _paint(out, HU["sternum"], f.sternum)
@@ -354,7 +354,7 @@ class PlaneFields:
         spine_d2 = x**2 + (y - anat.spine_y) ** 2
         canal_y = anat.spine_y + anat.vertebra_r + 9.0
         canal = x**2 + (y - canal_y) ** 2 <= 8.0**2
-        posterior = ((np.abs(x) <= 5.0) & (y > canal_y + 6.0) & (y < canal_y + 34.0)) | (
+        posterior = ((np.abs(x) <= 5.0) & (y > canal_y + 6.0) & (y < canal_y + 26.0)) | (
             (np.abs(x) <= 30.0) & (np.abs(y - canal_y) <= 4.0) & (np.abs(x) >= 7.0)
         )
         spine_zone = (spine_d2 <= (anat.vertebra_r + 9.0) ** 2) | (

@@ -122,6 +122,39 @@ def _clear_around_lesions(
         box[near & soft] = 0
 
 
+def _table_profile(grid: ScanGrid, back_y: float) -> npt.NDArray[np.float32]:
+    """One slice of the scanner table (NaN where there is none), under ``back_y``.
+
+    A gently curved carbon-fibre shell (1.5 mm skins of about 250 HU) around a foam
+    core (about -950 HU), 30 mm thick, touching the patient's back at the midline.
+    It is fixed to the scanner, so it does not follow the patient's repositioning.
+    """
+    n = grid.matrix
+    x = grid.origin[0] + grid.pixel_mm * np.arange(n)
+    y = grid.origin[1] + grid.pixel_mm * np.arange(n)
+    top = back_y + 1.0 - 12.0 * (x / 200.0) ** 2  # edges curve up by 12 mm at 200 mm
+    depth = y[:, None] - top[None, :]
+    out = np.full((n, n), np.nan, dtype=np.float32)
+    skin = max(1.5, grid.pixel_mm)  # at least one row, on coarse test grids too
+    out[(depth >= 0) & (depth < 30.0)] = -950.0
+    skins = ((depth >= 0) & (depth < skin)) | ((depth >= 30.0 - skin) & (depth < 30.0))
+    out[skins & (np.abs(x)[None, :] < 230.0)] = 250.0
+    return out
+
+
+def _add_table(hu: npt.NDArray[np.float32], grid: ScanGrid) -> None:
+    """Put the table under the patient where the image is still air."""
+    rows = np.flatnonzero(np.any(hu > -500.0, axis=(0, 2)))
+    if len(rows) == 0:
+        return
+    profile = _table_profile(grid, grid.origin[1] + grid.pixel_mm * rows[-1])
+    where = ~np.isnan(profile)
+    for k in range(hu.shape[0]):
+        plane = hu[k]
+        air = where & (plane <= -999.0)
+        plane[air] = profile[air]
+
+
 def render_scan(
     anat: Anatomy,
     tubes: TubeSet,
@@ -186,6 +219,7 @@ def render_scan(
             hu[k] = anat.render_slice(fields, float(z_body[k]), labels[k])
 
     _parallel(s, base)
+    _add_table(hu, grid)
     for spec in lesions:
         if spec.status(t) in ("present", "new"):
             centre = _apply(body_to_scan, np.asarray([spec.centre]))[0]
