@@ -27,7 +27,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
@@ -92,6 +92,8 @@ _DUMMY: dict[str, str | int | float] = {
     "FD": 0.0,
 }
 _TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC"})
+# String VRs limited to ASCII characters (PS3.5 6.2): any simple codec encodes them.
+_ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI", "UR"})
 _PN, _PID = 0x00100010, 0x00100020
 
 
@@ -195,10 +197,29 @@ class _Walker:
         values = self.values(ds, tag)
         cleaned = [self.matcher.scrub(v) for v in values]
         if cleaned != values:
-            _set(ds, tag, vr, cleaned)
+            _set(ds, tag, vr, cleaned, self.codec)
 
 
-def _set(ds: Dataset, tag: int, vr: str, values: list[str] | str | int | float | None) -> None:
+def _set(
+    ds: Dataset,
+    tag: int,
+    vr: str,
+    values: list[str] | str | int | float | None,
+    codec: str | None = None,
+) -> None:
+    """Replace an element; strings in a simple character set are stored encoded.
+
+    A raw element costs nothing to build and is written as it is; pydicom decodes
+    it only if someone reads the value (PS3.5 6.2: padded to even length).
+    """
+    text = values if isinstance(values, list) else [values] if isinstance(values, str) else None
+    if codec is not None and (values is None or text is not None):
+        data = "\\".join(text or []).encode(codec)
+        if len(data) % 2:
+            data += b"\x00" if vr == "UI" else b" "
+        implicit = ds.original_encoding[0] is True
+        ds[tag] = RawDataElement(BaseTag(tag), vr, len(data), data, 0, implicit, True)
+        return
     if isinstance(values, list):
         values = None if not values else values[0] if len(values) == 1 else values
     ds[tag] = DataElement(tag, vr, values)
@@ -221,7 +242,7 @@ def _remove(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
 
 
 def _empty(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
-    _set(ds, tag, vr, None)
+    _set(ds, tag, vr, None, w.codec if vr in _TEXT_VRS or vr in _ASCII_VRS else None)
 
 
 def _dummy(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
@@ -232,23 +253,24 @@ def _dummy(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
     if raw is None or raw.value in (None, b"", ""):
         return  # empty stays empty: nothing to replace
     # Binary values (OB, OW, UN...): no dummy carries meaning, so zero length.
-    _set(ds, tag, vr, _DUMMY.get(vr))
+    dummy = _DUMMY.get(vr)
+    _set(ds, tag, vr, dummy, w.codec if isinstance(dummy, str) else None)
 
 
 def _clean(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
     if vr in ("DA", "DT"):
         values = w.values(ds, tag)
         if w.options.dates == "modified":
-            _set(ds, tag, vr, [_shift_da(v, w.days) for v in values])
+            _set(ds, tag, vr, [_shift_da(v, w.days) for v in values], w.codec)
         elif values:
-            _set(ds, tag, vr, None)
+            _set(ds, tag, vr, None, w.codec)
     elif vr != "TM":  # Modified Dates shifts whole days: the time of day is kept
         w.scrub(ds, tag, vr)
 
 
 def _remap(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
     if vr == "UI":
-        _set(ds, tag, vr, [w.uid(v) for v in w.values(ds, tag)])
+        _set(ds, tag, vr, [w.uid(v) for v in w.values(ds, tag)], w.codec)
     else:
         _empty(w, ds, tag, vr)
 

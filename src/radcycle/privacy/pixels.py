@@ -15,6 +15,8 @@ import logging
 import numpy as np
 from pydicom.dataset import Dataset
 
+from radcycle.privacy.phi import simple_charset, text_values
+
 __all__ = ["burned_in_reason", "clean_pixels"]
 
 logger = logging.getLogger(__name__)
@@ -54,16 +56,22 @@ def burned_in_reason(ds: Dataset) -> str | None:
     """
     if not any(k in ds for k in _PIXEL_KEYWORDS):
         return None
-    burned = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
+    codec = simple_charset(ds)
+
+    def first(tag: int) -> str:
+        values = text_values(ds, tag, codec)
+        return values[0].upper() if values else ""
+
+    burned = first(0x00280301)  # Burned In Annotation
     if burned == "YES":
         return "BurnedInAnnotation is YES"
-    if str(ds.get("RecognizableVisualFeatures", "") or "").strip().upper() == "YES":
+    if first(0x00280302) == "YES":  # Recognizable Visual Features
         return "RecognizableVisualFeatures is YES"
     if burned == "NO":
         return None
-    sop_class = str(ds.get("SOPClassUID", "") or "")
-    modality = str(ds.get("Modality", "") or "").strip().upper()
-    image_type = {str(v).upper() for v in ds.get("ImageType", []) or []}
+    sop_class = first(0x00080016)
+    modality = first(0x00080060)
+    image_type = {v.upper() for v in text_values(ds, 0x00080008, codec)}
     rules = (
         (sop_class in SECONDARY_CAPTURE, "secondary capture image"),
         (sop_class in ULTRASOUND or modality == "US", "ultrasound image"),
