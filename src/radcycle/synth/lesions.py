@@ -36,6 +36,8 @@ class LesionKind:
     hu: float
     core_hu: float | None = None
     lobulation: float = 0.0
+    halo_hu: float | None = None
+    halo_mm: float = 0.0
 
 
 # Attenuation: solid nodules and lymph nodes are soft tissue (~35-40 HU),
@@ -45,7 +47,9 @@ KINDS: dict[str, LesionKind] = {
     "solid": LesionKind("solid", "lung", 38.0, lobulation=0.03),
     "part-solid": LesionKind("part-solid", "lung", -500.0, core_hu=30.0),
     "ground-glass": LesionKind("ground-glass", "lung", -550.0),
-    "lymph-node": LesionKind("lymph-node", "lymph node", 38.0),
+    # A node sits in mediastinal fat: a fat rim keeps its outline visible where it
+    # presses on the oesophagus, a vessel or the lung.
+    "lymph-node": LesionKind("lymph-node", "lymph node", 38.0, halo_hu=-85.0, halo_mm=2.5),
     "liver": LesionKind("liver", "liver", 15.0),
 }
 
@@ -382,7 +386,7 @@ def render_lesion(
     axes = np.asarray(state.semi_axes)
     spacing = np.abs(np.diag(index_to_patient)[:3])
     origin = index_to_patient[:3, 3]
-    reach = axes.max() * (1 + kind.lobulation * 2) + spacing.max()
+    reach = axes.max() * (1 + kind.lobulation * 2) + kind.halo_mm + spacing.max()
     lo = np.floor((centre - reach - origin) / spacing).astype(int)
     hi = np.ceil((centre + reach - origin) / spacing).astype(int) + 1
     shape_ijk = np.array(volume.shape[::-1])
@@ -394,8 +398,11 @@ def render_lesion(
     c, s = np.cos(angle), np.sin(angle)
     local = np.stack([c * xx + s * yy, -s * xx + c * yy, zz], axis=-1)
     local_spacing = np.array([spacing[0], spacing[1], spacing[2]])
-    frac = inside_fraction(local, axes, local_spacing, kind.lobulation, phases)
     box = volume[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]]
+    if kind.halo_hu is not None:
+        halo = inside_fraction(local, axes + kind.halo_mm, local_spacing, 0.0, phases)
+        box += (halo * (kind.halo_hu - box)).astype(np.float32)
+    frac = inside_fraction(local, axes, local_spacing, kind.lobulation, phases)
     box += (frac * (kind.hu - box)).astype(np.float32)
     if kind.core_hu is not None and state.core_fraction > 0.0:
         core = inside_fraction(local, axes * state.core_fraction, local_spacing, 0.0, phases)
