@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from radcycle.synth.lesions import KINDS, LesionKind, LesionState, render_lesion
+from radcycle.synth.anatomy import Anatomy, Region
+from radcycle.synth.lesions import KINDS, LesionKind, LesionState, plan_lesions, render_lesion
 
 UNIT = LesionKind("unit", "lung", 1.0)
 
@@ -55,3 +57,24 @@ def test_part_solid_core_is_solid_and_halo_is_ground_glass() -> None:
     assert abs(centre - KINDS["part-solid"].core_hu) < 1.0
     assert abs(halo - KINDS["part-solid"].hu) < 1.0
     assert outside == -850.0
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_every_seed_tells_the_whole_story(seed: int) -> None:
+    """Growth, shrinkage, a new and a vanished lesion, every type, for any seed."""
+    rng = np.random.default_rng(seed)
+    anat = Anatomy(scale_lr=rng.uniform(0.93, 1.05), fat_mm=rng.uniform(8.0, 20.0))
+    specs = plan_lesions(anat, np.random.default_rng(seed), 3, (-220.0, 76.0))
+    kinds = {s.kind for s in specs}
+    assert {"solid", "part-solid", "ground-glass", "lymph-node"} <= kinds
+    statuses = {s.status(t) for s in specs for t in range(3)}
+    assert {"present", "new", "vanished"} <= statuses
+    change = [s.states[1].semi_axes[0] - s.states[0].semi_axes[0] for s in specs]
+    assert min(change) < 0 < max(change)
+    assert sum(s.juxtapleural for s in specs) == 1
+    for s in specs:
+        present = [state for state in s.states if state.present]
+        assert all(1.5 <= max(state.semi_axes) <= 20.0 for state in present)
+        if s.kind in ("solid", "part-solid", "ground-glass"):
+            region = Region.RIGHT_LUNG if s.side == "right" else Region.LEFT_LUNG
+            assert anat.region_at(np.asarray([s.centre]))[0] == region
