@@ -47,7 +47,8 @@ class LesionLocation:
             position only; fissures are not traced, so it is an estimate.
         juxtapleural: the lesion touches or nearly touches the pleura (costal or
             mediastinal surface of the lung).
-        perifissural: the lesion lies on a fissure-like sheet (estimate).
+        perifissural: the lesion lies on a fissure; ``None`` where not assessed
+            (fissures are not traced yet).
         pleural_distance_mm: distance from the lesion's edge to the pleura.
     """
 
@@ -55,7 +56,7 @@ class LesionLocation:
     zone: str = "unknown"
     lobe: str = "unknown"
     juxtapleural: bool = False
-    perifissural: bool = False
+    perifissural: bool | None = None
     pleural_distance_mm: float | None = None
 
     def to_dict(self) -> dict[str, Any]:

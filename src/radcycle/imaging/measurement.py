@@ -303,7 +303,8 @@ def _recist(
     best: tuple[float, float, int, tuple[FloatArray, FloatArray]] | None = None
     for k in np.flatnonzero(mask.any(axis=(1, 2))):
         long_axis, short_axis, a, b = axial_axes(mask[k], (spacing[1], spacing[2]))
-        if best is None or long_axis > best[0]:
+        # ties (equal to 0.01 mm) go to the slice with the longer short axis
+        if best is None or (round(long_axis, 2), short_axis) > (round(best[0], 2), best[1]):
             best = (long_axis, short_axis, int(k), (a, b))
     if best is None:
         raise AnalysisError("the mask is empty (no voxel > 0)")

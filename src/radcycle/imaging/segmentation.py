@@ -80,6 +80,8 @@ _LUNG_SOLID_EDGE_HU = -400.0
 _OPEN_FRACTION = 0.4
 # A ground-glass nodule is at least this much denser than the lung around it (HU).
 _MIN_NODULE_CONTRAST_HU = 150.0
+# A solid core whose surrounding shell is mostly ground-glass is part-solid.
+_HALO_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -157,18 +159,45 @@ def _lung_nodule(ctx: _Context) -> tuple[BoolArray, dict[str, Any]]:
             "no nodule at the seed: it lies in aerated lung", value=round(seed_hu, 1)
         )
     threshold = _LUNG_SOLID_EDGE_HU if seed_hu > -300.0 else 0.5 * (seed_hu + parenchyma)
-    region = component_at(smooth > threshold, ctx.seed)
+    mask = _grow_nodule(ctx, smooth > threshold)
+    details = {"threshold_hu": round(threshold, 1), "seed_hu": round(seed_hu, 1)}
+    halo, share = _halo(mask, ctx, parenchyma)
+    if seed_hu > -300.0 and share >= _HALO_SHARE:
+        # a solid core in a ground-glass halo (part-solid): outline the whole nodule
+        threshold = 0.5 * (halo + parenchyma)
+        mask = mask | _grow_nodule(ctx, smooth > threshold)
+        details.update(threshold_hu=round(threshold, 1), halo_hu=round(halo, 1))
+    return mask, details
+
+
+def _grow_nodule(ctx: _Context, above: BoolArray) -> BoolArray:
+    region = component_at(above, ctx.seed)
     if not region.any():
-        raise AnalysisError("no nodule at the seed: it lies in aerated lung", value=seed_hu)
+        raise AnalysisError("no nodule at the seed: it lies in aerated lung")
     mask = _split_necks(region, ctx)
-    # vessels leaving the nodule: opened off with a ball a quarter of its depth
+    # vessels leaving the nodule: opened off with a ball a fraction of its depth
     depth = float(ndi.distance_transform_edt(mask, sampling=ctx.spacing)[ctx.seed])
     radius = float(np.clip(_OPEN_FRACTION * depth, 1.0, 4.0))
     opened = ndi.binary_opening(mask, structure=ball(radius, ctx.spacing))
     if opened[ctx.seed]:
         mask = component_at(opened, ctx.seed)
-    mask = _fill_holes(mask)
-    return mask, {"threshold_hu": round(threshold, 1), "seed_hu": round(seed_hu, 1)}
+    return _fill_holes(mask)
+
+
+def _halo(mask: BoolArray, ctx: _Context, parenchyma: float) -> tuple[float, float]:
+    """Ground-glass around a mask: its median HU and its share of a 1-3 mm shell.
+
+    The shell starts beyond the partial-volume rim; ground-glass there is denser
+    than the lung by :data:`_MIN_NODULE_CONTRAST_HU` but below solid (-300 HU), so
+    the chest wall and vessels do not count.
+    """
+    near = ndi.distance_transform_edt(~mask, sampling=ctx.spacing)
+    values = ctx.values[(near > 1.0) & (near <= 3.0)]
+    if values.size == 0:
+        return -1000.0, 0.0
+    glass = (values >= parenchyma + _MIN_NODULE_CONTRAST_HU) & (values < -300.0)
+    share = float(glass.mean())
+    return (float(np.median(values[glass])) if glass.any() else -1000.0), share
 
 
 def _fill_holes(mask: BoolArray) -> BoolArray:
@@ -260,7 +289,11 @@ def _touches_border(mask: BoolArray, box: Slices, shape: tuple[int, ...]) -> boo
 
 
 def segment_at_seed(
-    volume: Volume, seed_mm: tuple[float, float, float], *, strategy: str | None = None
+    volume: Volume,
+    seed_mm: tuple[float, float, float],
+    *,
+    strategy: str | None = None,
+    roi_mm: float | None = None,
 ) -> SegmentationResult:
     """Segment the lesion under a clicked point.
 
@@ -269,6 +302,8 @@ def segment_at_seed(
             strategy (CT is recognised by its HU range where metadata is absent).
         seed_mm: the click, LPS millimetres.
         strategy: force one of :data:`STRATEGIES`.
+        roi_mm: try only this half-size of region of interest (mm), not the
+            strategy's growing series (detection uses it to stay fast).
 
     Raises:
         InputError: the seed lies outside the image or, on CT, outside the body.
@@ -280,6 +315,8 @@ def segment_at_seed(
     if name not in STRATEGIES:
         raise InputError(f"unknown strategy; choose from {sorted(STRATEGIES)}", value=name)
     func, sizes = STRATEGIES[name]
+    if roi_mm is not None:
+        sizes = (roi_mm,)
     spacing = array_spacing(volume)
     quality = "ok"
     for half in sizes:

@@ -1,0 +1,98 @@
+"""Nodule detection on small synthetic phantoms and on a few reduced synthetic patients.
+
+The >= 20 patient evaluation at full resolution is ``benchmarks/bench_lung.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from radcycle.domain import Geometry, Volume
+from radcycle.imaging.detection import detect_nodules
+from radcycle.synth import generate_patient
+
+
+def _chest(shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> np.ndarray:
+    """A box of soft tissue with two air-filled lungs, in HU."""
+    rng = np.random.default_rng(0)
+    arr = np.full(shape, -1000.0)
+    arr[:, 8:-8, 6:-6] = 40.0
+    mid = shape[2] // 2
+    arr[2:-2, 14:-14, 12 : mid - 6] = -850.0
+    arr[2:-2, 14:-14, mid + 6 : -12] = -850.0
+    return arr + rng.normal(0, 15, shape)
+
+
+def _ball(
+    shape: tuple[int, int, int],
+    centre_kji: tuple[float, float, float],
+    radius_mm: float,
+    spacing_kji: tuple[float, float, float],
+) -> np.ndarray:
+    k, j, i = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
+    grids = (k, j, i)
+    d = np.sqrt(
+        sum(((g - c) * s) ** 2 for g, c, s in zip(grids, centre_kji, spacing_kji, strict=True))
+    )
+    return np.asarray(d <= radius_mm)
+
+
+def test_finds_a_solid_nodule_and_not_a_vessel() -> None:
+    spacing = (1.0, 1.0, 1.5)  # (di, dj, dk)
+    shape = (50, 110, 140)
+    arr = _chest(shape, spacing)
+    nodule = _ball(shape, (25, 55, 40), 5.0, (1.5, 1.0, 1.0))
+    arr[nodule] = 40.0
+    kk, jj = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+    vessel = np.hypot((kk - 20) * 1.5, jj - 40.0) <= 2.0  # a tube along i in the other lung
+    arr[:, :, 80:125][vessel] = 40.0
+    geo = Geometry((-70.0, -55.0, -40.0), spacing)
+    vol = Volume(arr, geo, {"modality": "CT", "series_instance_uid": "1.2.3"})
+    found = detect_nodules(vol)
+    assert len(found) == 1
+    det, mask = found[0]
+    assert np.linalg.norm(np.asarray(det.centre_mm) - geo.index_to_patient([[40, 55, 25]])[0]) < 2
+    assert abs(det.measurements.long_axis_mm - 10.0) <= 1.5
+    assert det.nodule_type == "solid"
+    assert det.location.side == "right"  # x < body centre in LPS
+    assert det.provenance.series_uid == "1.2.3"
+    assert "blob" in det.provenance.reason
+    assert "compact" in det.provenance.reason
+    assert 0.5 <= det.confidence <= 1.0
+    assert mask.shape == arr.shape
+    assert mask.sum() > 0
+
+
+@pytest.mark.slow
+def test_detection_on_reduced_synthetic_patients() -> None:
+    """Three patients at 256x256x96: every >= 6 mm nodule away from the pleura is found."""
+    found = total = fps = 0
+    for seed in (11, 12, 13):
+        tp = generate_patient(seed, timepoints=1, slices=96, matrix=256).timepoints[0]
+        dets = detect_nodules(tp.volume)
+        matched: set[int] = set()
+        for truth in tp.lesions:
+            if truth["organ"] != "lung" or truth["long_axis_mm"] < 6.0 or truth["juxtapleural"]:
+                continue
+            total += 1
+            centre = np.asarray(truth["centre_mm"])
+            for n, (det, _) in enumerate(dets):
+                if np.linalg.norm(np.asarray(det.centre_mm) - centre) <= truth["long_axis_mm"] / 2:
+                    matched.add(n)
+                    found += 1
+                    if truth["type"] != "part-solid":
+                        assert det.nodule_type == truth["type"]
+                    break
+        fps += sum(
+            1
+            for n, (det, _) in enumerate(dets)
+            if n not in matched
+            and not any(
+                np.linalg.norm(np.asarray(det.centre_mm) - np.asarray(t["centre_mm"])) <= 6.0
+                for t in tp.lesions
+            )
+        )
+    assert total >= 9
+    assert found / total >= 0.9
+    assert fps / 3 <= 2.0
