@@ -502,6 +502,7 @@ def _similarity(
     fixed = _binned(_crop_image(fixed_volume, centre, half), voxel_mm)
     region = sitk.Cast(_to_sitk(mask.astype(np.uint8), fixed_volume), sitk.sitkUInt8)
     region = sitk.Resample(region, fixed, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+    # One voxel in from the outline: partial-volume edge voxels carry no texture.
     eroded = sitk.BinaryErode(region, [1, 1, 1])
     if sitk.GetArrayViewFromImage(eroded).any():
         region = eroded

@@ -1,0 +1,210 @@
+"""Follow one patient over time: register, find, track, measure and assess.
+
+:func:`follow_patient` takes the scans of one patient (any order; sorted by
+study date, the earliest is the baseline) and a *finder* that proposes lesions
+on a scan (a detector, or the radiologist's clicks), and returns everything
+``radcycle follow`` prints:
+
+1. each follow-up registered to the baseline (:func:`radcycle.imaging.registration.register`);
+2. each proposed lesion segmented at its point (click-to-segment,
+   :func:`radcycle.imaging.segmentation.segment_at_seed`) and measured
+   (:func:`radcycle.imaging.measurement.measure_mask`);
+3. lesions matched across scans (:func:`radcycle.longitudinal.tracking.track_lesions`);
+   a tracked lesion that nobody proposed on a later scan is looked for again at
+   its mapped position: aerated lung there means it disappeared, a lesion there
+   is measured, anything else is "not evaluated";
+4. per-lesion trajectories, and the guideline engines on every exam
+   (:mod:`radcycle.pipeline.follow_guidelines`).
+
+Every number carries the SeriesInstanceUID it was measured on and the rule or
+method that produced it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from radcycle.errors import AnalysisError, InputError
+from radcycle.imaging.registration import RegistrationResult, RegistrationSettings, register
+from radcycle.longitudinal.tracking import (
+    Observation,
+    PointStatus,
+    ScanLesions,
+    Track,
+    TrackingSettings,
+    track_lesions,
+)
+from radcycle.longitudinal.trajectories import Trajectory, build_trajectories
+from radcycle.pipeline.follow_guidelines import GuidelineContext, ScanAssessment, assess_scans
+from radcycle.pipeline.follow_lookup import (
+    LesionMask,
+    LesionSeed,
+    LookupContext,
+    Scan,
+    look_again,
+    measure_seed,
+    scan_from_volume,
+)
+
+__all__ = [
+    "FollowResult",
+    "FollowSettings",
+    "LesionFinder",
+    "LesionSeed",
+    "Scan",
+    "follow_patient",
+    "scan_from_volume",
+]
+
+log = logging.getLogger(__name__)
+
+LesionFinder = Callable[[Scan], Sequence[LesionSeed]]
+
+
+@dataclass(frozen=True)
+class FollowSettings:
+    """How :func:`follow_patient` runs.
+
+    Args:
+        registration: passed to :func:`~radcycle.imaging.registration.register`.
+        tracking: passed to :func:`~radcycle.longitudinal.tracking.track_lesions`.
+        guidelines: patient context for the guideline engines.
+        look_again: look for unproposed tracked lesions at their mapped position.
+    """
+
+    registration: RegistrationSettings = field(default_factory=RegistrationSettings)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
+    guidelines: GuidelineContext = field(default_factory=GuidelineContext)
+    look_again: bool = True
+
+
+@dataclass(frozen=True)
+class FollowResult:
+    """Everything about one patient's course."""
+
+    scans: tuple[Scan, ...]
+    registrations: tuple[RegistrationResult | None, ...]
+    tracks: tuple[Track, ...]
+    trajectories: tuple[Trajectory, ...]
+    assessments: tuple[ScanAssessment, ...]
+    recist: dict[str, Any]
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``radcycle follow --json`` (LPS mm, ISO dates)."""
+        return {
+            "patient_id": self.scans[0].patient_id,
+            "coordinates": "DICOM patient coordinates (LPS), millimetres",
+            "scans": [
+                {
+                    "timepoint": t,
+                    "date": scan.exam_date.isoformat(),
+                    "study_instance_uid": scan.study_instance_uid,
+                    "series_instance_uid": scan.series_instance_uid,
+                    "registration_to_baseline": reg.to_dict() if reg is not None else None,
+                }
+                for t, (scan, reg) in enumerate(zip(self.scans, self.registrations, strict=True))
+            ],
+            "lesions": [traj.to_dict() for traj in self.trajectories],
+            "recist": self.recist,
+            "timepoints": [a.to_dict() for a in self.assessments],
+            "notes": list(self.notes),
+        }
+
+
+def _observations(
+    scan: Scan, t: int, seeds: Sequence[LesionSeed], masks: dict[tuple[int, str], LesionMask]
+) -> tuple[list[Observation], list[str]]:
+    found, notes = [], []
+    for i, seed in enumerate(seeds):
+        key = seed.label or f"t{t}:{i}"
+        try:
+            obs, mask, _ = measure_seed(scan, seed, key)
+        except (AnalysisError, InputError) as exc:
+            where = tuple(round(float(v), 1) for v in seed.point_mm)
+            notes.append(f"{scan.exam_date}: lesion at {where} not measured: {exc}")
+            continue
+        found.append(obs)
+        if mask is not None:
+            masks[(t, key)] = mask
+    return found, notes
+
+
+def _fill_missing(tracks: list[Track], ctx: LookupContext) -> list[Track]:
+    out = []
+    for track in tracks:
+        for t in range(track.first_timepoint + 1, len(ctx.scans)):
+            point = track.points[t]
+            if point is not None and point.status is PointStatus.MISSING:
+                track = track.with_point(t, look_again(track, t, ctx))
+        out.append(track)
+    return out
+
+
+def follow_patient(
+    scans: Sequence[Scan],
+    finder: LesionFinder,
+    settings: FollowSettings | None = None,
+) -> FollowResult:
+    """Register, track, measure and assess a patient's scans.
+
+    Args:
+        scans: the patient's CT scans (sorted here by exam date).
+        finder: proposes lesions on a scan (detector output or clicked points).
+        settings: registration, tracking and guideline context.
+
+    Raises:
+        InputError: fewer than one scan, or two scans on the same date.
+    """
+    settings = settings or FollowSettings()
+    ordered = sorted(scans, key=lambda s: s.exam_date)
+    if not ordered:
+        raise InputError("follow needs at least one scan")
+    dates = [s.exam_date for s in ordered]
+    if len(set(dates)) != len(dates):
+        raise InputError("two scans share a study date", value=[d.isoformat() for d in dates])
+    baseline = ordered[0]
+    registrations: list[RegistrationResult | None] = [None]
+    notes: list[str] = []
+    for scan in ordered[1:]:
+        result = register(baseline.volume, scan.volume, settings.registration)
+        registrations.append(result)
+        if result.failed:
+            notes.append(f"{scan.exam_date}: registration flagged: {result.reason}")
+    lesion_sets = []
+    masks: dict[tuple[int, str], LesionMask] = {}
+    matrices = [reg.matrix if reg is not None else np.eye(4) for reg in registrations]
+    for t, (scan, reg) in enumerate(zip(ordered, registrations, strict=True)):
+        found, problems = _observations(scan, t, finder(scan), masks)
+        notes.extend(problems)
+        failed = bool(reg is not None and reg.failed)
+        lesion_sets.append(ScanLesions(scan.study_instance_uid, tuple(found), matrices[t], failed))
+    patient_key = baseline.patient_id or baseline.study_instance_uid
+    tracks = track_lesions(lesion_sets, patient_key=patient_key, settings=settings.tracking)
+    if settings.look_again:
+        ctx = LookupContext(ordered, matrices, masks, settings.tracking.gate_mm)
+        tracks = _fill_missing(tracks, ctx)
+    trajectories = build_trajectories(tracks, dates, [s.series_instance_uid for s in ordered])
+    thickness = float(baseline.volume.metadata.get("slice_thickness") or baseline.volume.spacing[2])
+    assessments, recist = assess_scans(
+        dates,
+        [s.series_instance_uid for s in ordered],
+        tracks,
+        settings.guidelines,
+        birth_date=baseline.birth_date,
+        slice_thickness_mm=thickness,
+    )
+    return FollowResult(
+        scans=tuple(ordered),
+        registrations=tuple(registrations),
+        tracks=tuple(tracks),
+        trajectories=tuple(trajectories),
+        assessments=tuple(assessments),
+        recist=recist,
+        notes=tuple(notes),
+    )

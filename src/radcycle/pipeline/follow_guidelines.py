@@ -1,0 +1,359 @@
+"""The guideline engines over a tracked course: RECIST 1.1, Lung-RADS v2022, Fleischner 2017.
+
+Tracked lesions become :class:`~radcycle.domain.findings.LesionMeasurement`
+records (TrackingIdentifier as ``lesion_id``, TrackingUniqueIdentifier, the
+series measured as ``source``), then:
+
+* RECIST 1.1: baseline targets chosen by
+  :func:`~radcycle.guidelines.recist.select_targets`, each follow-up built by
+  :func:`~radcycle.guidelines.recist_response.follow_up_from_tracked` (lesions not
+  known at baseline are new lesions) and assessed by
+  :func:`~radcycle.guidelines.recist_series.assess_series`. Split lesions follow
+  RECIST 1.1 Appendix I: the fragments' long axes are added to the lesion they
+  split from; a lesion that merged into another counts 0 mm, the coalesced
+  lesion carrying the whole diameter.
+* Lung-RADS v2022 per exam (:func:`~radcycle.guidelines.lungrads.lung_rads`): lung
+  nodules, with the prior measurement of the same tracked nodule and the
+  interval in months; the first exam is the baseline round.
+* Fleischner 2017 per exam (:func:`~radcycle.guidelines.fleischner.fleischner`)
+  where the patient's age is known; its own exclusions (known cancer, screening)
+  are inputs and make it "not applicable".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from radcycle.domain.findings import LesionMeasurement, LesionStatus, NoduleType
+from radcycle.guidelines.fleischner import FleischnerPatient, fleischner
+from radcycle.guidelines.lungrads import LungRadsExam, LungRadsNodule, classify_nodule, lung_rads
+from radcycle.guidelines.recist import select_targets
+from radcycle.guidelines.recist_response import follow_up_from_tracked
+from radcycle.guidelines.recist_series import RecistOptions, assess_series
+from radcycle.guidelines.results import GuidelineResult
+from radcycle.longitudinal.tracking import PointStatus, Track
+
+__all__ = ["GuidelineContext", "ScanAssessment", "assess_scans", "lesion_measurements"]
+
+_STATUS = {
+    PointStatus.BASELINE: LesionStatus.MEASURED,
+    PointStatus.MATCHED: LesionStatus.MEASURED,
+    PointStatus.NEW: LesionStatus.MEASURED,
+    PointStatus.SPLIT: LesionStatus.MEASURED,
+    PointStatus.MERGED: LesionStatus.DISAPPEARED,
+    PointStatus.DISAPPEARED: LesionStatus.DISAPPEARED,
+    PointStatus.MISSING: LesionStatus.NOT_EVALUATED,
+    PointStatus.NOT_EVALUATED: LesionStatus.NOT_EVALUATED,
+}
+_DAYS_PER_MONTH = 30.4375
+
+
+@dataclass(frozen=True)
+class GuidelineContext:
+    """What the engines need beyond the images (clinical inputs).
+
+    Args:
+        immunotherapy: apply iRECIST.
+        chosen_target_ids: the radiologist's RECIST targets (TrackingIdentifiers).
+        high_risk: Fleischner 2017 risk (reader's judgement).
+        known_cancer: a Fleischner 2017 exclusion.
+        screening: the exams are lung cancer screening (Fleischner does not apply).
+        slice_thickness_mm: RECIST measurability; taken from the baseline if None.
+    """
+
+    immunotherapy: bool = False
+    chosen_target_ids: tuple[str, ...] | None = None
+    high_risk: bool = False
+    known_cancer: bool = False
+    screening: bool = False
+    slice_thickness_mm: float | None = None
+
+
+@dataclass(frozen=True)
+class ScanAssessment:
+    """The guidelines on one exam."""
+
+    exam_date: date
+    series_instance_uid: str
+    lesions: tuple[LesionMeasurement, ...]
+    lung_rads: GuidelineResult | None
+    fleischner: GuidelineResult | None
+    recist: GuidelineResult | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "date": self.exam_date.isoformat(),
+            "series_instance_uid": self.series_instance_uid,
+            "recist": self.recist.to_dict() if self.recist else None,
+            "lung_rads": self.lung_rads.to_dict() if self.lung_rads else None,
+            "fleischner": self.fleischner.to_dict() if self.fleischner else None,
+            "notes": list(self.notes),
+        }
+
+
+def _measurement(track: Track, t: int, series_uid: str) -> LesionMeasurement | None:
+    point = track.points[t]
+    if point is None:
+        return None
+    obs = point.observation
+    status = _STATUS[point.status]
+    if obs is None or status is not LesionStatus.MEASURED:
+        first = track.points[track.first_timepoint]
+        ref = first.observation if first is not None else None
+        return LesionMeasurement(
+            lesion_id=track.tracking_identifier,
+            tracking_uid=track.tracking_uid,
+            organ=ref.organ if ref else "",
+            is_lymph_node=bool(ref and ref.is_lymph_node),
+            status=status,
+            nodule_type=_nodule_type(ref.nodule_type if ref else None),
+            source=f"series {series_uid}; tracking: {point.note or point.status.value}",
+        )
+    return LesionMeasurement(
+        lesion_id=track.tracking_identifier,
+        tracking_uid=track.tracking_uid,
+        organ=obs.organ,
+        is_lymph_node=obs.is_lymph_node,
+        long_axis_mm=obs.long_axis_mm,
+        short_axis_mm=obs.short_axis_mm,
+        volume_mm3=obs.volume_mm3,
+        status=status,
+        nodule_type=_nodule_type(obs.nodule_type, obs.solid_component_mm),
+        solid_component_mm=obs.solid_component_mm,
+        source=obs.source,
+    )
+
+
+def _nodule_type(value: str | None, solid_mm: float | None = 0.0) -> NoduleType | None:
+    if value not in {n.value for n in NoduleType}:
+        return None
+    kind = NoduleType(value)
+    # A part-solid nodule whose solid part was not measured cannot use the
+    # part-solid rules; it is then managed as solid (see _with_type).
+    return None if kind is NoduleType.PART_SOLID and solid_mm is None else kind
+
+
+def _add_fragments(
+    lesions: dict[str, LesionMeasurement], tracks: Sequence[Track], t: int
+) -> dict[str, LesionMeasurement]:
+    # RECIST 1.1 Appendix I: the long axes of a fragmented lesion's parts are added.
+    for track in tracks:
+        if track.parent is None or track.parent not in lesions:
+            continue
+        part = lesions.pop(track.tracking_identifier, None)
+        whole = lesions[track.parent]
+        if part is None or part.long_axis_mm is None or whole.long_axis_mm is None:
+            continue
+        lesions[track.parent] = LesionMeasurement(
+            lesion_id=whole.lesion_id,
+            tracking_uid=whole.tracking_uid,
+            organ=whole.organ,
+            is_lymph_node=whole.is_lymph_node,
+            long_axis_mm=whole.long_axis_mm + part.long_axis_mm,
+            short_axis_mm=whole.short_axis_mm,
+            volume_mm3=(whole.volume_mm3 or 0.0) + (part.volume_mm3 or 0.0),
+            nodule_type=whole.nodule_type,
+            source=f"{whole.source}; + fragment {part.lesion_id} (RECIST 1.1 Appendix I)",
+        )
+    return lesions
+
+
+def lesion_measurements(
+    tracks: Sequence[Track], t: int, series_uid: str
+) -> tuple[LesionMeasurement, ...]:
+    """Every tracked lesion at scan ``t`` as a guideline input."""
+    found = {}
+    for track in tracks:
+        m = _measurement(track, t, series_uid)
+        if m is not None:
+            found[m.lesion_id] = m
+    return tuple(_add_fragments(found, tracks, t).values())
+
+
+def _is_nodule(m: LesionMeasurement) -> bool:
+    return (
+        m.organ.lower() == "lung"
+        and not m.is_lymph_node
+        and m.status is LesionStatus.MEASURED
+        and m.short_axis_mm is not None
+    )
+
+
+def _age(birth: date | None, on: date) -> int | None:
+    if birth is None:
+        return None
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def _lung_rads_exam(
+    t: int,
+    dates: Sequence[date],
+    per_scan: Sequence[tuple[LesionMeasurement, ...]],
+    prior_categories: dict[str, str],
+) -> LungRadsExam:
+    nodules = []
+    previous = {m.lesion_id: m for m in per_scan[t - 1]} if t else {}
+    months = (dates[t] - dates[t - 1]).days / _DAYS_PER_MONTH if t else None
+    for m in per_scan[t]:
+        if not _is_nodule(m):
+            continue
+        current = m if m.nodule_type else _with_type(m)
+        prior = previous.get(m.lesion_id)
+        prior = prior if prior is not None and _is_nodule(prior) else None
+        nodules.append(
+            LungRadsNodule(
+                current,
+                prior=_with_type(prior) if prior is not None else None,
+                months_since_prior=months if prior is not None else None,
+                prior_category=prior_categories.get(m.lesion_id) if prior is not None else None,
+            )
+        )
+    return LungRadsExam(dates[t], tuple(nodules), baseline_round=t == 0)
+
+
+def _with_type(m: LesionMeasurement) -> LesionMeasurement:
+    if m.nodule_type is not None:
+        return m
+    # A nodule whose attenuation was not classified is managed as solid (the
+    # stricter size thresholds of Lung-RADS v2022 and Fleischner 2017).
+    return LesionMeasurement(
+        lesion_id=m.lesion_id,
+        tracking_uid=m.tracking_uid,
+        organ=m.organ,
+        long_axis_mm=m.long_axis_mm,
+        short_axis_mm=m.short_axis_mm,
+        volume_mm3=m.volume_mm3,
+        nodule_type=NoduleType.SOLID,
+        source=m.source,
+    )
+
+
+def assess_scans(
+    dates: Sequence[date],
+    series_uids: Sequence[str],
+    tracks: Sequence[Track],
+    context: GuidelineContext,
+    *,
+    birth_date: date | None = None,
+    slice_thickness_mm: float = 5.0,
+) -> tuple[list[ScanAssessment], dict[str, Any]]:
+    """RECIST 1.1 over the course, Lung-RADS and Fleischner on every exam.
+
+    Returns:
+        One :class:`ScanAssessment` per exam, and the RECIST summary (baseline
+        targets and non-targets, the sum per exam, best overall response).
+    """
+    per_scan = [lesion_measurements(tracks, t, uid) for t, uid in enumerate(series_uids)]
+    assessments: list[ScanAssessment] = []
+    prior_categories: dict[str, str] = {}
+    for t, exam_date in enumerate(dates):
+        exam = _lung_rads_exam(t, dates, per_scan, prior_categories)
+        lr = lung_rads(exam) if exam.nodules else None
+        prior_categories = {
+            n.current.lesion_id: classify_nodule(n, baseline_round=t == 0).category
+            for n in exam.nodules
+        }
+        assessments.append(
+            ScanAssessment(
+                exam_date,
+                series_uids[t],
+                per_scan[t],
+                lr,
+                _fleischner(per_scan[t], context, _age(birth_date, exam_date), exam_date),
+            )
+        )
+    thickness = context.slice_thickness_mm or slice_thickness_mm
+    recist = _recist(dates, per_scan, context, thickness, assessments)
+    return assessments, recist
+
+
+def _fleischner(
+    lesions: Sequence[LesionMeasurement],
+    context: GuidelineContext,
+    age: int | None,
+    exam_date: date,
+) -> GuidelineResult | None:
+    nodules = [_with_type(m) for m in lesions if _is_nodule(m)]
+    if age is None or not nodules:
+        return None
+    patient = FleischnerPatient(
+        age=age,
+        high_risk=context.high_risk,
+        known_cancer=context.known_cancer,
+        screening=context.screening,
+    )
+    return fleischner(nodules, patient, exam_date)
+
+
+def _recist(
+    dates: Sequence[date],
+    per_scan: Sequence[tuple[LesionMeasurement, ...]],
+    context: GuidelineContext,
+    thickness: float,
+    assessments: list[ScanAssessment],
+) -> dict[str, Any]:
+    baseline = select_targets(
+        list(per_scan[0]),
+        dates[0],
+        slice_thickness_mm=thickness,
+        chosen_target_ids=context.chosen_target_ids,
+    )
+    follow_ups = [
+        follow_up_from_tracked(baseline, dates[t], per_scan[t]) for t in range(1, len(dates))
+    ]
+    series = assess_series(baseline, follow_ups, RecistOptions(immunotherapy=context.immunotherapy))
+    for i, tp in enumerate(series.timepoints, start=1):
+        old = assessments[i]
+        assessments[i] = ScanAssessment(
+            old.exam_date,
+            old.series_instance_uid,
+            old.lesions,
+            old.lung_rads,
+            old.fleischner,
+            tp.as_result(),
+            old.notes,
+        )
+    return {
+        "guideline": "iRECIST" if context.immunotherapy else "RECIST 1.1",
+        "baseline_date": dates[0].isoformat(),
+        "slice_thickness_mm": thickness,
+        "targets": [_lesion_dict(m) for m in baseline.targets],
+        "non_targets": [_lesion_dict(m) for m in baseline.non_targets],
+        "baseline_sum_mm": baseline.baseline_sum,
+        "selection_notes": list(baseline.notes),
+        "timepoints": [
+            {
+                "date": tp.exam_date.isoformat(),
+                "category": tp.category,
+                "sum_mm": tp.target.sum_mm if tp.target else None,
+                "nadir_sum_mm": tp.nadir_sum_mm,
+                "change_from_baseline_pct": tp.target.change_from_baseline_pct
+                if tp.target
+                else None,
+                "target": tp.target.response.value if tp.target else None,
+                "non_target": tp.non_target.value,
+                "new_lesions": tp.new_lesions,
+                "volume_change_from_baseline_pct": tp.volume_change_from_baseline_pct,
+                "rule": tp.as_result().rule_fired,
+            }
+            for tp in series.timepoints
+        ],
+        "best_overall_response": series.best_overall_response,
+        "best_response_rule": series.best_response_reason,
+    }
+
+
+def _lesion_dict(m: LesionMeasurement) -> dict[str, Any]:
+    return {
+        "tracking_identifier": m.lesion_id,
+        "tracking_uid": m.tracking_uid,
+        "organ": m.organ,
+        "is_lymph_node": m.is_lymph_node,
+        "long_axis_mm": m.long_axis_mm,
+        "short_axis_mm": m.short_axis_mm,
+        "source": m.source,
+    }

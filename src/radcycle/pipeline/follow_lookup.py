@@ -1,0 +1,349 @@
+"""Measure proposed lesions, and look again for tracked lesions nobody proposed.
+
+What a radiologist does on a follow-up: go to where last time's lesion should be
+now (the registration maps its centre), look around it, and either measure it,
+or say it is gone, or say it cannot be assessed. In order:
+
+1. the soft tissue nearest to the mapped centre, within the lesion's former
+   radius, is where the lesion would be now; in the lung, if there is only
+   aerated lung that close, the lesion has disappeared (RECIST 1.1 section 4.3.2
+   counts it 0 mm);
+2. click-to-segment at that point; the result is kept when its centre stays
+   within the gate of the mapped position and it is not much larger than before;
+   in the lung, a segmenter that finds nothing but aerated lung there means the
+   lesion disappeared;
+3. otherwise the previous mask is carried over by a lesion-centred similarity
+   registration (:func:`radcycle.imaging.registration.refine_lesion`) and the
+   previous diameters are scaled by the fitted scale: the change in size is
+   measured by registration (useful where the lesion abuts tissue of the same
+   density and a fresh outline leaks);
+4. failing all that, "not evaluated" (RECIST 1.1 section 4.4.2: NE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage as ndi
+
+from radcycle.domain import Volume
+from radcycle.domain.lesion import LesionMeasurements
+from radcycle.errors import AnalysisError, InputError
+from radcycle.imaging.masks import array_spacing, bbox, crop_slices, voxel_of_point
+from radcycle.imaging.measurement import measure_mask
+from radcycle.imaging.registration import apply_matrix, refine_lesion
+from radcycle.imaging.segmentation import segment_at_seed
+from radcycle.longitudinal.tracking import Observation, PointStatus, Track, TrackPoint
+
+__all__ = [
+    "LesionMask",
+    "LesionSeed",
+    "LookupContext",
+    "Scan",
+    "look_again",
+    "measure_seed",
+    "propagate",
+    "scan_from_volume",
+]
+
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+
+# Aerated lung: a smoothed maximum below this (HU) holds no soft tissue at all.
+_AERATED_HU = -500.0
+# A fresh outline this much larger than the lesion was is taken as a leak.
+_MAX_GROWTH = 3.0
+
+
+@dataclass(frozen=True)
+class LesionSeed:
+    """A lesion proposed on a scan: a point in it and what kind of lesion it is.
+
+    Args:
+        point_mm: LPS mm, inside the lesion.
+        organ: ``"lung"``, ``"lymph node"``, ``"liver"``, ...
+        is_lymph_node: nodes are measured by short axis (RECIST 1.1 section 3.1).
+        label: the proposer's name for it (kept in the provenance).
+        measurements: the proposer's own measurements (a detector's
+            :class:`~radcycle.domain.lesion.Detection` carries them); where None,
+            the lesion is segmented at ``point_mm`` and measured here.
+        method: how the proposer found and measured it (provenance).
+    """
+
+    point_mm: tuple[float, float, float]
+    organ: str = "lung"
+    is_lymph_node: bool = False
+    label: str = ""
+    measurements: LesionMeasurements | None = None
+    method: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Scan:
+    """One CT of the patient with what the pipeline needs to know about it."""
+
+    volume: Volume
+    exam_date: date
+    study_instance_uid: str
+    series_instance_uid: str
+    patient_id: str = ""
+    birth_date: date | None = None
+    sop_instance_uids: tuple[str, ...] = ()
+
+
+def _parse_da(value: Any, what: str) -> date | None:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError as exc:
+        raise InputError(f"{what} is not a DICOM date (YYYYMMDD)", value=text) from exc
+
+
+def scan_from_volume(volume: Volume, exam_date: date | None = None) -> Scan:
+    """A :class:`Scan` from a volume read by ``radcycle.io`` (dates from the headers).
+
+    Raises:
+        InputError: no study date in the metadata and none given.
+    """
+    meta: Any = volume.metadata
+    study = meta.get("study") or {}
+    found = exam_date or _parse_da(study.get("study_date"), "(0008,0020) StudyDate")
+    if found is None:
+        raise InputError("the scan has no StudyDate; give the exam date", tag="(0008,0020)")
+    patient = meta.get("patient") or {}
+    birth = _parse_da(patient.get("birth_date"), "(0010,0030) PatientBirthDate")
+    return Scan(
+        volume=volume,
+        exam_date=found,
+        study_instance_uid=str(meta.get("study_instance_uid", "")),
+        series_instance_uid=str(meta.get("series_instance_uid", "")),
+        patient_id=str(patient.get("patient_id", "")),
+        birth_date=birth,
+        sop_instance_uids=tuple(meta.get("sop_instance_uids") or ()),
+    )
+
+
+@dataclass(frozen=True)
+class LesionMask:
+    """A lesion's mask, cropped to its bounding box on its scan's grid."""
+
+    box: tuple[slice, slice, slice]
+    crop: BoolArray
+
+    @staticmethod
+    def of(mask: BoolArray) -> LesionMask | None:
+        box = bbox(mask, margin=(1, 1, 1))
+        return None if box is None else LesionMask(box, np.asarray(mask[box], dtype=bool))
+
+    def full(self, shape: tuple[int, ...]) -> BoolArray:
+        out = np.zeros(shape, dtype=bool)
+        out[self.box] = self.crop
+        return out
+
+
+def _point(v: FloatArray) -> tuple[float, float, float]:
+    return (round(float(v[0]), 3), round(float(v[1]), 3), round(float(v[2]), 3))
+
+
+def measure_seed(
+    scan: Scan, seed: LesionSeed, key: str
+) -> tuple[Observation, LesionMask | None, str]:
+    """Segment (unless the seed carries measurements) and measure one lesion.
+
+    Raises:
+        InputError: the point is outside the image or the body.
+        AnalysisError: nothing to segment there.
+    """
+    lung = seed.organ.lower() == "lung" and not seed.is_lymph_node
+    where = _point(np.asarray(seed.point_mm))
+    mask, quality = None, "given"
+    if seed.measurements is not None:
+        m = seed.measurements
+        source = f"series {scan.series_instance_uid}; {seed.method or 'given'} at {where}"
+    else:
+        seg = segment_at_seed(scan.volume, seed.point_mm)
+        full = np.asarray(seg.mask.array, dtype=bool)
+        m = measure_mask(scan.volume, full, lung=lung)
+        mask, quality = LesionMask.of(full), seg.quality
+        source = (
+            f"series {scan.series_instance_uid}; click-to-segment {seg.method} ({seg.quality}) "
+            f"at {where}; RECIST axes on the mask"
+        )
+    nodule_type = m.nodule_type if lung else None
+    solid = m.solid_mean_diameter_mm if nodule_type == "part-solid" else None
+    obs = Observation(
+        centre_mm=m.centre_mm,
+        long_axis_mm=m.long_axis_mm,
+        short_axis_mm=m.short_axis_mm,
+        volume_mm3=m.volume_mm3,
+        organ=seed.organ,
+        is_lymph_node=seed.is_lymph_node,
+        nodule_type=nodule_type,
+        solid_component_mm=min(solid, m.long_axis_mm) if solid is not None else None,
+        key=key,
+        source=f"{source}; {seed.label}" if seed.label else source,
+    )
+    return obs, mask, quality
+
+
+def _tissue_near(
+    scan: Scan, point_mm: FloatArray, radius_mm: float
+) -> tuple[FloatArray, float] | None:
+    """The soft-tissue point nearest to ``point_mm`` within ``radius_mm``, and its HU.
+
+    Values are smoothed (1 mm Gaussian) so noise is not taken for tissue; None
+    where there is no soft tissue that close (only aerated lung).
+    """
+    volume = scan.volume
+    spacing = array_spacing(volume)
+    centre = voxel_of_point(volume, _point(point_mm))
+    box = crop_slices(centre, radius_mm, spacing, volume.array.shape)
+    values = np.asarray(volume.array[box], dtype=np.float32)
+    smooth = ndi.gaussian_filter(values, sigma=[1.0 / s for s in spacing])
+    tissue = np.argwhere(smooth >= _AERATED_HU)
+    if tissue.size == 0:
+        return None
+    local = np.array(centre) - np.array([b.start for b in box])
+    dist = np.linalg.norm((tissue - local) * np.array(spacing), axis=1)
+    nearest = int(np.argmin(dist))
+    if dist[nearest] > radius_mm:
+        return None
+    kji = tissue[nearest] + np.array([b.start for b in box])
+    lps = volume.index_to_patient([kji[::-1]])[0]
+    return lps, float(smooth[tuple(tissue[nearest])])
+
+
+def propagate(
+    previous: Scan,
+    scan: Scan,
+    mask: BoolArray,
+    before: Observation,
+    initial: FloatArray,
+    key: str,
+) -> Observation:
+    """Carry a lesion to ``scan`` by a lesion-centred similarity registration.
+
+    The diameters are the previous ones times the fitted scale (volume times its
+    cube); the centre is the previous centre mapped by the refined transform.
+    """
+    fit = refine_lesion(previous.volume, scan.volume, mask, initial)
+    centre = apply_matrix(fit.matrix, [before.centre_mm])[0]
+    s = fit.scale
+
+    def scaled(v: float | None, power: int = 1) -> float | None:
+        return None if v is None else round(v * s**power, 2)
+
+    return Observation(
+        centre_mm=_point(centre),
+        long_axis_mm=scaled(before.long_axis_mm),
+        short_axis_mm=scaled(before.short_axis_mm),
+        volume_mm3=scaled(before.volume_mm3, 3),
+        organ=before.organ,
+        is_lymph_node=before.is_lymph_node,
+        nodule_type=before.nodule_type,
+        solid_component_mm=scaled(before.solid_component_mm),
+        key=key,
+        source=(
+            f"series {scan.series_instance_uid}; previous outline carried by a lesion-centred "
+            f"similarity registration, scale {s:.4f} applied to the series "
+            f"{previous.series_instance_uid} diameters"
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class LookupContext:
+    """What looking again needs: the scans, their baseline -> scan matrices, the masks."""
+
+    scans: Sequence[Scan]
+    matrices: Sequence[FloatArray]
+    masks: dict[tuple[int, str], LesionMask]
+    gate_mm: float
+
+
+def look_again(track: Track, t: int, ctx: LookupContext) -> TrackPoint:
+    """Find a tracked lesion on scan ``t`` where nobody proposed it (see module doc)."""
+    seen = track.last_seen(t)
+    if seen is None or seen[1].observation is None or seen[1].centre_baseline_mm is None:
+        return TrackPoint(PointStatus.NOT_EVALUATED, note="never measured")
+    t_prev, prev_point = seen
+    prev = prev_point.observation
+    prev_centre = prev_point.centre_baseline_mm
+    if prev is None or prev_centre is None:
+        return TrackPoint(PointStatus.NOT_EVALUATED, note="never measured")
+    scan = ctx.scans[t]
+    mapped = apply_matrix(ctx.matrices[t], [prev_centre])[0]
+    if not scan.volume.contains([mapped]):
+        return TrackPoint(PointStatus.NOT_EVALUATED, note="mapped position outside the scan")
+    radius = max(prev.radius_mm, 3.0)
+    near = _tissue_near(scan, mapped, radius)
+    lung = prev.organ.lower() == "lung" and not prev.is_lymph_node
+    if near is None and lung:
+        note = (
+            f"only aerated lung (< {_AERATED_HU:.0f} HU) within {radius:.1f} mm of the mapped "
+            "position: disappeared, 0 mm (RECIST 1.1 section 4.3.2)"
+        )
+        return TrackPoint(PointStatus.DISAPPEARED, None, prev_centre, None, note)
+    where = near[0] if near is not None else mapped
+    key = f"t{t}:{track.tracking_identifier}"
+    seed = LesionSeed(_point(where), prev.organ, prev.is_lymph_node, "looked again")
+    reason = ""
+    try:
+        obs, mask, quality = measure_seed(scan, seed, key)
+        moved = float(np.linalg.norm(np.asarray(obs.centre_mm) - mapped))
+        grown = obs.radius_mm > _MAX_GROWTH * max(prev.radius_mm, 2.5)
+        if quality == "ok" and moved <= ctx.gate_mm and not grown:
+            if mask is not None:
+                ctx.masks[(t, key)] = mask
+            return _matched(obs, ctx, t, moved, "segmented again at the position mapped")
+        reason = f"fresh outline implausible ({quality}, {moved:.1f} mm from the mapped position)"
+    except AnalysisError as exc:
+        if lung:
+            # The segmenter found nothing but aerated lung at the nearest tissue:
+            # a vessel's edge, not a lesion (RECIST 1.1 section 4.3.2: 0 mm).
+            note = (
+                f"nothing but aerated lung to outline at the mapped position ({exc}): disappeared"
+            )
+            return TrackPoint(PointStatus.DISAPPEARED, None, prev_centre, None, note)
+        reason = f"no fresh outline: {exc}"
+    except InputError as exc:
+        reason = f"no fresh outline: {exc}"
+    return _propagated(track, t, t_prev, prev, key, ctx, mapped, reason)
+
+
+def _matched(obs: Observation, ctx: LookupContext, t: int, moved: float, note: str) -> TrackPoint:
+    inverse = np.linalg.inv(ctx.matrices[t])
+    back = apply_matrix(inverse, [obs.centre_mm])[0]
+    return TrackPoint(PointStatus.MATCHED, obs, _point(back), moved, note)
+
+
+def _propagated(
+    track: Track,
+    t: int,
+    t_prev: int,
+    prev: Observation,
+    key: str,
+    ctx: LookupContext,
+    mapped: FloatArray,
+    reason: str,
+) -> TrackPoint:
+    stored = ctx.masks.get((t_prev, prev.key))
+    if stored is None:
+        return TrackPoint(PointStatus.NOT_EVALUATED, note=f"{reason}; no earlier outline to carry")
+    previous = ctx.scans[t_prev]
+    initial = ctx.matrices[t] @ np.linalg.inv(ctx.matrices[t_prev])
+    try:
+        full = stored.full(previous.volume.array.shape)
+        obs = propagate(previous, ctx.scans[t], full, prev, initial, key)
+    except (AnalysisError, InputError) as exc:
+        return TrackPoint(PointStatus.NOT_EVALUATED, note=f"{reason}; carrying failed: {exc}")
+    moved = float(np.linalg.norm(np.asarray(obs.centre_mm) - mapped))
+    note = f"{reason}; measured by carrying the {track.tracking_identifier} outline over"
+    return _matched(obs, ctx, t, moved, note)
