@@ -15,10 +15,12 @@ from radcycle import __version__
 # Explicit registry of command modules; each has ``register(app: typer.Typer)``.
 COMMAND_MODULES: tuple[str, ...] = (
     "radcycle.cli.deid_cmd",
+    "radcycle.cli.follow_cmd",
     "radcycle.cli.inspect_cmd",
     "radcycle.cli.demo_cmd",
     "radcycle.cli.record_cmd",
     "radcycle.cli.radiomics_cmd",
+    "radcycle.cli.lesion_cmd",
     "radcycle.cli.synth_cmd",
 )
 
