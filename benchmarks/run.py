@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "mining": "benchmarks.bench_mining",
     "radiomics": "benchmarks.bench_radiomics",
     "radiomics-mirp": "benchmarks.bench_radiomics_mirp",
+    "deid": "benchmarks.bench_deid",
     "synth": "benchmarks.bench_synth",
 }
 
