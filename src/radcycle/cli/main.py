@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "radcycle.cli.demo_cmd",
     "radcycle.cli.record_cmd",
     "radcycle.cli.radiomics_cmd",
+    "radcycle.cli.lesion_cmd",
     "radcycle.cli.synth_cmd",
 )
 

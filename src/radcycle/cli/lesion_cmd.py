@@ -1,0 +1,159 @@
+"""``radcycle segment | detect | measure``: find, outline and measure lesions.
+
+* ``radcycle segment IMAGE --seed X,Y,Z --out MASK.nii.gz``: click-to-segment from
+  a point in patient LPS millimetres;
+* ``radcycle detect IMAGE --json``: full lung analysis of a chest CT (nodules with
+  centre in LPS mm, measurements, type, location, confidence and reason);
+* ``radcycle measure IMAGE MASK --json``: RECIST axes, 3D diameter, volume and
+  densities of a given mask (NIfTI/NRRD mask, RTSTRUCT or SEG).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from radcycle.cli.errors import friendly_errors
+from radcycle.cli.radiomics_cmd import _read_mask
+from radcycle.domain import Volume
+from radcycle.domain.lesion import LesionMeasurements
+from radcycle.errors import InputError
+from radcycle.imaging.measurement import measure_lesion
+from radcycle.imaging.segmentation import STRATEGIES, segment_at_seed
+from radcycle.io import read_image, write_image
+from radcycle.pipeline.lung import analyse_lungs
+
+console = Console()
+
+
+def parse_point(text: str) -> tuple[float, float, float]:
+    """``"X,Y,Z"`` in mm to a point; a clear error otherwise."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError as exc:
+        raise InputError("--seed must be three numbers X,Y,Z in LPS mm", value=text) from exc
+    if len(values) != 3:
+        raise InputError("--seed must be three numbers X,Y,Z in LPS mm", value=text)
+    return (values[0], values[1], values[2])
+
+
+def _with_modality(volume: Volume, modality: str | None) -> Volume:
+    if not modality:
+        return volume
+    return volume.with_array(volume.array, modality=modality.upper())
+
+
+def _measure_table(title: str, m: LesionMeasurements) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("measurement")
+    table.add_column("value", justify="right")
+    rows: list[tuple[str, Any]] = [
+        ("long axis (RECIST, mm)", m.long_axis_mm),
+        ("short axis (mm)", m.short_axis_mm),
+        ("3D max diameter (mm)", m.max_3d_diameter_mm),
+        ("volume (mm3)", m.volume_mm3),
+        ("Lung-RADS mean diameter (mm)", m.mean_diameter_mm),
+        ("centre (LPS mm)", ", ".join(f"{v:.1f}" for v in m.centre_mm)),
+        ("nodule type", m.nodule_type or "-"),
+        *[(k, v) for k, v in m.intensity.items()],
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    return table
+
+
+@friendly_errors
+def segment(
+    image: Path = typer.Argument(..., help="Image: DICOM series folder, NIfTI or NRRD."),
+    seed: str = typer.Option(..., "--seed", help="The click: X,Y,Z in patient LPS mm."),
+    out: Path = typer.Option(..., "--out", help="Mask to write (.nii.gz, .nrrd, .mha)."),
+    strategy: str | None = typer.Option(
+        None, "--strategy", help=f"Force a method: {', '.join(STRATEGIES)}."
+    ),
+    modality: str | None = typer.Option(
+        None, "--modality", help="CT, MR or PT where the file does not say (NIfTI)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Segment the lesion under a point (lung nodule, soft tissue on CT/MR, PET)."""
+    point = parse_point(seed)
+    volume = _with_modality(read_image(image), modality)
+    result = segment_at_seed(volume, point, strategy=strategy)
+    mask = result.mask.with_array(result.mask.array.astype("uint8"))
+    written = write_image(mask, out)
+    lung = result.method == "lung-nodule"
+    m = measure_lesion(volume, result.mask, modality=modality, lung=lung)
+    if as_json:
+        data = {
+            "mask": str(written),
+            "method": result.method,
+            "quality": result.quality,
+            "details": result.details,
+            "measurements": m.to_dict(),
+        }
+        typer.echo(json.dumps(data, indent=2))
+        return
+    console.print(f"wrote {written} ({result.method}, quality {result.quality})")
+    console.print(_measure_table("lesion", m))
+
+
+@friendly_errors
+def detect(
+    image: Path = typer.Argument(..., help="Chest CT: DICOM series folder, NIfTI or NRRD."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    radiomics: bool = typer.Option(
+        True, "--radiomics/--no-radiomics", help="IBSI radiomics per nodule."
+    ),
+) -> None:
+    """Find lung nodules (>= 4 mm; solid, part-solid, ground-glass) and measure them."""
+    result = analyse_lungs(read_image(image), radiomics=radiomics)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    table = Table(title=f"{len(result.nodules)} nodule(s)", title_justify="left")
+    for column in ("centre LPS mm", "type", "long mm", "short mm", "mean mm", "where", "conf"):
+        table.add_column(column)
+    for det in result.nodules:
+        m, loc = det.measurements, det.location
+        table.add_row(
+            ", ".join(f"{v:.1f}" for v in det.centre_mm),
+            str(m.nodule_type),
+            f"{m.long_axis_mm:.1f}",
+            f"{m.short_axis_mm:.1f}",
+            f"{m.mean_diameter_mm:.1f}",
+            f"{loc.side} {loc.zone} ({loc.lobe}){' juxtapleural' if loc.juxtapleural else ''}",
+            f"{det.confidence:.2f}",
+        )
+    console.print(table)
+    console.print(f"timings (s): {result.timings_s}")
+
+
+@friendly_errors
+def measure(
+    image: Path = typer.Argument(..., help="Image: DICOM series folder, NIfTI or NRRD."),
+    mask: Path = typer.Argument(..., help="Mask on the image grid, an RTSTRUCT or a SEG."),
+    roi_name: str | None = typer.Option(None, "--roi", help="ROI name in an RTSTRUCT/SEG."),
+    modality: str | None = typer.Option(None, "--modality", help="CT, MR or PT."),
+    lung: bool = typer.Option(False, "--lung", help="Lung nodule: type and solid component."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Measure a lesion mask: RECIST axes, 3D diameter, volume, HU/SUV, Lung-RADS size."""
+    volume = _with_modality(read_image(image), modality)
+    roi = _read_mask(mask, volume, roi_name)
+    m = measure_lesion(volume, roi, modality=modality, lung=lung)
+    if as_json:
+        typer.echo(json.dumps({"image": str(image), "mask": str(mask), **m.to_dict()}, indent=2))
+        return
+    console.print(_measure_table(str(mask), m))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("segment")(segment)
+    app.command("detect")(detect)
+    app.command("measure")(measure)
