@@ -95,7 +95,8 @@ def clean_pixels(ds: Dataset) -> bool:
     if not regions:
         return False
     try:
-        ds.decompress()
+        if ds.file_meta.TransferSyntaxUID.is_compressed:
+            ds.decompress()
         pixels = ds.pixel_array.copy()
     except Exception as exc:  # any decoder failure means: cannot clean, keep quarantine
         logger.warning("cannot decode pixels for cleaning: %s", exc)
