@@ -23,6 +23,7 @@ from radcycle.pipeline.follow import (
     FollowSettings,
     LesionSeed,
     Scan,
+    detector_finder,
     follow_patient,
     scan_from_volume,
 )
@@ -96,7 +97,10 @@ def follow(
         ..., help="Baseline then follow-up CT series (DICOM folders); dates from the headers."
     ),
     lesion: list[str] = typer.Option(
-        [], "--lesion", help="A baseline lesion to follow: x,y,z[:organ] in LPS mm (repeatable)."
+        [],
+        "--lesion",
+        help="A baseline lesion to follow: x,y,z[:organ] in LPS mm (repeatable). "
+        "Without any, the lung nodule detector runs on every scan.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     out: Path | None = typer.Option(
@@ -118,10 +122,12 @@ def follow(
     scans = [scan_from_volume(read_image(path)) for path in studies]
     baseline_uid = min(scans, key=lambda s: s.exam_date).study_instance_uid
 
-    def finder(scan: Scan) -> list[LesionSeed]:
+    def clicked(scan: Scan) -> list[LesionSeed]:
         # Lesions named on the baseline; on follow-ups they are found again at the
         # position the registration maps them to.
         return seeds if scan.study_instance_uid == baseline_uid else []
+
+    finder = clicked if seeds else detector_finder()
 
     chosen = tuple(t.strip() for t in targets.split(",") if t.strip()) or None
     context = GuidelineContext(

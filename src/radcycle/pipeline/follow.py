@@ -10,9 +10,11 @@ on a scan (a detector, or the radiologist's clicks), and returns everything
    :func:`radcycle.imaging.segmentation.segment_at_seed`) and measured
    (:func:`radcycle.imaging.measurement.measure_mask`);
 3. lesions matched across scans (:func:`radcycle.longitudinal.tracking.track_lesions`);
-   a tracked lesion that nobody proposed on a later scan is looked for again at
-   its mapped position: aerated lung there means it disappeared, a lesion there
-   is measured, anything else is "not evaluated";
+   a lesion first proposed on a follow-up is looked for on the earlier scans
+   (a new lesion must be unequivocally new), and a tracked lesion that nobody
+   proposed on a later scan is looked for again at its mapped position
+   (:mod:`radcycle.pipeline.follow_lookup`): aerated lung there means it
+   disappeared, a lesion there is measured, anything else is "not evaluated";
 4. per-lesion trajectories, and the guideline engines on every exam
    (:mod:`radcycle.pipeline.follow_guidelines`).
 
@@ -30,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from radcycle.errors import AnalysisError, InputError
+from radcycle.imaging.detection import DetectionSettings, detect_nodules
 from radcycle.imaging.registration import RegistrationResult, RegistrationSettings, register
 from radcycle.longitudinal.tracking import (
     Observation,
@@ -47,6 +50,7 @@ from radcycle.pipeline.follow_lookup import (
     LookupContext,
     Scan,
     look_again,
+    look_back,
     measure_seed,
     scan_from_volume,
 )
@@ -57,6 +61,7 @@ __all__ = [
     "LesionFinder",
     "LesionSeed",
     "Scan",
+    "detector_finder",
     "follow_patient",
     "scan_from_volume",
 ]
@@ -115,6 +120,32 @@ class FollowResult:
             "timepoints": [a.to_dict() for a in self.assessments],
             "notes": list(self.notes),
         }
+
+
+def detector_finder(settings: DetectionSettings | None = None) -> LesionFinder:
+    """A finder that runs the lung nodule detector on every scan.
+
+    Each detection keeps its own measurements and mask (cropped), so tracked
+    nodules can be carried over where a later outline fails.
+    """
+
+    def find(scan: Scan) -> list[LesionSeed]:
+        seeds = []
+        for i, (det, mask) in enumerate(detect_nodules(scan.volume, settings=settings)):
+            seeds.append(
+                LesionSeed(
+                    det.centre_mm,
+                    "lung",
+                    False,
+                    f"t{scan.exam_date:%Y%m%d}:detection {i + 1}",
+                    det.measurements,
+                    f"{det.provenance.method} (confidence {det.confidence:.2f})",
+                    LesionMask.of(mask),
+                )
+            )
+        return seeds
+
+    return find
 
 
 def _observations(
@@ -187,8 +218,8 @@ def follow_patient(
     patient_key = baseline.patient_id or baseline.study_instance_uid
     tracks = track_lesions(lesion_sets, patient_key=patient_key, settings=settings.tracking)
     if settings.look_again:
-        ctx = LookupContext(ordered, matrices, masks, settings.tracking.gate_mm)
-        tracks = _fill_missing(tracks, ctx)
+        ctx = LookupContext(ordered, matrices, masks, settings.tracking.gate_mm, patient_key)
+        tracks = _fill_missing([look_back(track, ctx) for track in tracks], ctx)
     trajectories = build_trajectories(tracks, dates, [s.series_instance_uid for s in ordered])
     thickness = float(baseline.volume.metadata.get("slice_thickness") or baseline.volume.spacing[2])
     assessments, recist = assess_scans(

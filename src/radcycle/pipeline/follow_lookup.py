@@ -23,7 +23,7 @@ or say it is gone, or say it cannot be assessed. In order:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -38,7 +38,13 @@ from radcycle.imaging.masks import array_spacing, bbox, crop_slices, voxel_of_po
 from radcycle.imaging.measurement import measure_mask
 from radcycle.imaging.registration import apply_matrix, refine_lesion
 from radcycle.imaging.segmentation import segment_at_seed
-from radcycle.longitudinal.tracking import Observation, PointStatus, Track, TrackPoint
+from radcycle.longitudinal.tracking import (
+    Observation,
+    PointStatus,
+    Track,
+    TrackPoint,
+    tracking_uid,
+)
 
 __all__ = [
     "LesionMask",
@@ -46,6 +52,7 @@ __all__ = [
     "LookupContext",
     "Scan",
     "look_again",
+    "look_back",
     "measure_seed",
     "propagate",
     "scan_from_volume",
@@ -58,6 +65,26 @@ FloatArray = npt.NDArray[np.float64]
 _AERATED_HU = -500.0
 # A fresh outline this much larger than the lesion was is taken as a leak.
 _MAX_GROWTH = 3.0
+# On review of an earlier scan, a smaller outline is a vessel or noise, not the lesion.
+MIN_PRIOR_MM = 3.0
+
+
+@dataclass(frozen=True)
+class LesionMask:
+    """A lesion's mask, cropped to its bounding box on its scan's grid."""
+
+    box: tuple[slice, slice, slice]
+    crop: BoolArray
+
+    @staticmethod
+    def of(mask: BoolArray) -> LesionMask | None:
+        box = bbox(mask, margin=(1, 1, 1))
+        return None if box is None else LesionMask(box, np.asarray(mask[box], dtype=bool))
+
+    def full(self, shape: tuple[int, ...]) -> BoolArray:
+        out = np.zeros(shape, dtype=bool)
+        out[self.box] = self.crop
+        return out
 
 
 @dataclass(frozen=True)
@@ -73,6 +100,8 @@ class LesionSeed:
             :class:`~radcycle.domain.lesion.Detection` carries them); where None,
             the lesion is segmented at ``point_mm`` and measured here.
         method: how the proposer found and measured it (provenance).
+        outline: the proposer's mask of the lesion, kept so that it can be
+            carried to a later scan where a fresh outline fails.
     """
 
     point_mm: tuple[float, float, float]
@@ -81,6 +110,7 @@ class LesionSeed:
     label: str = ""
     measurements: LesionMeasurements | None = None
     method: str = ""
+    outline: LesionMask | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,24 +160,6 @@ def scan_from_volume(volume: Volume, exam_date: date | None = None) -> Scan:
     )
 
 
-@dataclass(frozen=True)
-class LesionMask:
-    """A lesion's mask, cropped to its bounding box on its scan's grid."""
-
-    box: tuple[slice, slice, slice]
-    crop: BoolArray
-
-    @staticmethod
-    def of(mask: BoolArray) -> LesionMask | None:
-        box = bbox(mask, margin=(1, 1, 1))
-        return None if box is None else LesionMask(box, np.asarray(mask[box], dtype=bool))
-
-    def full(self, shape: tuple[int, ...]) -> BoolArray:
-        out = np.zeros(shape, dtype=bool)
-        out[self.box] = self.crop
-        return out
-
-
 def _point(v: FloatArray) -> tuple[float, float, float]:
     return (round(float(v[0]), 3), round(float(v[1]), 3), round(float(v[2]), 3))
 
@@ -165,7 +177,7 @@ def measure_seed(
     where = _point(np.asarray(seed.point_mm))
     mask, quality = None, "given"
     if seed.measurements is not None:
-        m = seed.measurements
+        m, mask = seed.measurements, seed.outline
         source = f"series {scan.series_instance_uid}; {seed.method or 'given'} at {where}"
     else:
         seg = segment_at_seed(scan.volume, seed.point_mm)
@@ -266,6 +278,7 @@ class LookupContext:
     matrices: Sequence[FloatArray]
     masks: dict[tuple[int, str], LesionMask]
     gate_mm: float
+    patient_key: str = ""
 
 
 def look_again(track: Track, t: int, ctx: LookupContext) -> TrackPoint:
@@ -278,6 +291,18 @@ def look_again(track: Track, t: int, ctx: LookupContext) -> TrackPoint:
     prev_centre = prev_point.centre_baseline_mm
     if prev is None or prev_centre is None:
         return TrackPoint(PointStatus.NOT_EVALUATED, note="never measured")
+    return _search(track, t, t_prev, prev, prev_centre, ctx)
+
+
+def _search(
+    track: Track,
+    t: int,
+    t_prev: int,
+    prev: Observation,
+    prev_centre: tuple[float, float, float],
+    ctx: LookupContext,
+) -> TrackPoint:
+    """Look for ``prev`` (seen on scan ``t_prev``) on scan ``t`` at its mapped position."""
     scan = ctx.scans[t]
     mapped = apply_matrix(ctx.matrices[t], [prev_centre])[0]
     if not scan.volume.contains([mapped]):
@@ -316,6 +341,48 @@ def look_again(track: Track, t: int, ctx: LookupContext) -> TrackPoint:
     except InputError as exc:
         reason = f"no fresh outline: {exc}"
     return _propagated(track, t, t_prev, prev, key, ctx, mapped, reason)
+
+
+def look_back(track: Track, ctx: LookupContext) -> Track:
+    """Review the earlier scans for a lesion first seen on a follow-up.
+
+    RECIST 1.1 (section 4.3.5) counts a new lesion only when it is unequivocally
+    new; a radiologist checks the prior first. Where an outline of at least
+    :data:`MIN_PRIOR_MM` is found at the mapped position on the scan before, the
+    lesion was already there (the detector missed it): the track starts earlier,
+    back to the first scan that shows it, and its tracking UID follows the study
+    it was first seen in.
+    """
+    first = track.points[track.first_timepoint]
+    if track.first_timepoint == 0 or first is None or first.observation is None:
+        return track
+    ref, ref_centre = first.observation, first.centre_baseline_mm
+    if ref_centre is None:
+        return track
+    start = track.first_timepoint
+    for t in range(track.first_timepoint - 1, -1, -1):
+        found = _search(track, t, track.first_timepoint, ref, ref_centre, ctx)
+        obs = found.observation
+        if found.status is not PointStatus.MATCHED or obs is None:
+            break
+        if (obs.long_axis_mm or 0.0) < MIN_PRIOR_MM:
+            break
+        note = f"found on review of the earlier scan ({found.note})"
+        status = PointStatus.BASELINE if t == 0 else PointStatus.MATCHED
+        track = track.with_point(t, replace(found, status=status, note=note))
+        start = t
+    if start == track.first_timepoint:
+        return track
+    later = track.points[track.first_timepoint]
+    if later is not None and later.status is PointStatus.NEW:
+        track = track.with_point(
+            track.first_timepoint,
+            replace(later, status=PointStatus.MATCHED, note="present on the earlier scan"),
+        )
+    uid = tracking_uid(
+        ctx.patient_key, ctx.scans[start].study_instance_uid, track.tracking_identifier
+    )
+    return replace(track, first_timepoint=start, tracking_uid=uid)
 
 
 def _matched(obs: Observation, ctx: LookupContext, t: int, moved: float, note: str) -> TrackPoint:
