@@ -50,3 +50,12 @@ def test_synth_rejects_bad_arguments(tmp_path: Path, args: list[str], word: str)
     assert word in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_synth_refuses_a_folder_with_other_files(tmp_path: Path) -> None:
+    (tmp_path / "mine.txt").write_text("x")
+    args = ["synth", str(tmp_path), "--slices", "16", "--matrix", "64", "--timepoints", "1"]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 2
+    assert "did not write" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]

@@ -13,7 +13,8 @@ import pydicom
 import pytest
 
 from radcycle.domain import validate_uid
-from radcycle.synth import SyntheticPatient, write_patient
+from radcycle.errors import ExportError
+from radcycle.synth import SyntheticPatient, generate_patient, write_patient
 
 
 def _series(folder: Path) -> list[pydicom.Dataset]:
@@ -145,3 +146,22 @@ def test_header_rejects_bad_uids(small_patient: SyntheticPatient, bad: str) -> N
             frame_of_reference_uid="1.2.3",
             study_date=date(2024, 1, 1),
         )
+
+
+def test_a_new_patient_replaces_an_earlier_one(
+    written: Path, small_patient: SyntheticPatient, tmp_path: Path
+) -> None:
+    target = tmp_path / "reuse"
+    write_patient(generate_patient(9, timepoints=2, slices=16, matrix=64), target)
+    write_patient(small_patient, target)
+    assert _digest(target) == _digest(written)
+
+
+def test_a_folder_with_other_files_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("keep me")
+    (tmp_path / "tp0_20200101").mkdir()
+    (tmp_path / "tp0_20200101" / "a.dcm").write_bytes(b"x")
+    with pytest.raises(ExportError, match="did not write"):
+        write_patient(generate_patient(9, timepoints=1, slices=16, matrix=64), tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+    assert (tmp_path / "tp0_20200101" / "a.dcm").exists()

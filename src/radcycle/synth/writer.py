@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,41 @@ from radcycle.synth.patient import SyntheticPatient
 __all__ = ["write_patient"]
 
 log = logging.getLogger(__name__)
+
+_JSON_FILES = ("truth.json", "fhir_bundle.json")
+_TP_FOLDER = re.compile(r"^tp\d+_\d{8}$")
+
+
+def _is_previous_output(entry: Path) -> bool:
+    """Whether ``entry`` looks like something :func:`write_patient` wrote."""
+    if entry.is_file():
+        return entry.name in _JSON_FILES
+    if entry.is_dir() and _TP_FOLDER.match(entry.name):
+        return all(child.is_file() and child.suffix == ".dcm" for child in entry.iterdir())
+    return False
+
+
+def _clear_previous(out: Path) -> None:
+    """Remove an earlier synthetic patient from ``out``; refuse to touch anything else."""
+    entries = sorted(out.iterdir())
+    foreign = [e.name for e in entries if not _is_previous_output(e)]
+    if foreign:
+        raise ExportError(
+            "the output folder holds files that radcycle synth did not write; "
+            "choose an empty or new folder",
+            path=out,
+            value=foreign[:5],
+        )
+    try:
+        for entry in entries:
+            if entry.is_dir():
+                for child in entry.iterdir():
+                    child.unlink()
+                entry.rmdir()
+            else:
+                entry.unlink()
+    except OSError as exc:
+        raise ExportError(f"cannot replace the earlier output: {exc.strerror}", path=out) from exc
 
 
 def _dump(path: Path, document: dict[str, Any]) -> None:
@@ -35,6 +71,8 @@ def write_patient(
 
     Layout: ``truth.json``, ``fhir_bundle.json`` and one folder of DICOM files per
     time point (``tp0_YYYYMMDD/``, ...). The same patient gives the same bytes.
+    An earlier synthetic patient in ``out_dir`` is replaced (so no stale series
+    stay behind); a folder holding anything else is refused.
 
     Args:
         patient: from :func:`~radcycle.synth.generate_patient`.
@@ -42,13 +80,17 @@ def write_patient(
         progress: called with 1 after each DICOM file is written.
 
     Raises:
-        ExportError: a file or folder cannot be written.
+        ExportError: a file or folder cannot be written, or ``out_dir`` holds files
+            that are not an earlier synthetic patient.
     """
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ExportError("the output path exists and is not a folder", path=out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"cannot create the output folder: {exc.strerror}", path=out) from exc
+    _clear_previous(out)
     for tp in patient.timepoints:
         header = CTSeriesHeader(
             patient=patient.patient,
