@@ -8,6 +8,17 @@ seed); :func:`write_patient` writes it::
                             smoking status, CEA over time, treatment, ImagingStudy per scan
     OUT/tp0_YYYYMMDD/*.dcm  one CT series per time point; file names do not encode order
 
+The images (HU, non-contrast chest CT): skin, subcutaneous fat (about -100), chest
+wall muscle, ribs and sternum, thoracic vertebrae with discs and spinal canal,
+lungs (about -860, denser posteriorly) with branching vessels and bronchi that
+taper to about 1 mm, trachea and main bronchi, mediastinal fat with the heart,
+aorta, superior vena cava, pulmonary arteries and oesophagus, the liver under the
+right dome, and the scanner table (fixed to the scanner, under the patient's
+back). Noise is Gaussian, 10-18 HU, correlated by the same light in-plane blur as
+the image. Each scan sees the patient after a known rigid repositioning
+(rotation of 1.5-4 degrees about z, 6-18 mm translation). The default grid is
+512x512 at 0.75 mm; slices cover 300 mm of chest at 1 to 5 mm.
+
 Coordinates are DICOM patient coordinates (LPS, mm) of the scan concerned.
 ``truth.json`` has this shape (extra keys may be added; these stay)::
 
@@ -49,6 +60,7 @@ appears at the third scan (the second where there are only two).
 """
 
 from radcycle.synth.dicom_writer import CTSeriesHeader, write_ct_series
+from radcycle.synth.fhir import build_bundle
 from radcycle.synth.patient import SyntheticPatient, SyntheticTimepoint, generate_patient
 from radcycle.synth.writer import write_patient
 
@@ -56,6 +68,7 @@ __all__ = [
     "CTSeriesHeader",
     "SyntheticPatient",
     "SyntheticTimepoint",
+    "build_bundle",
     "generate_patient",
     "write_ct_series",
     "write_patient",

@@ -94,7 +94,15 @@ class LesionSpec:
     juxtapleural: bool = False
 
     def status(self, t: int) -> str | None:
-        """``"present"``, ``"new"``, ``"vanished"`` or None (not yet there) at time ``t``."""
+        """``"present"``, ``"new"``, ``"vanished"`` or None (not yet there) at time ``t``.
+
+        Example:
+            >>> grows, gone = LesionState((3.0, 2.0, 2.0)), LesionState((0.0, 0.0, 0.0))
+            >>> spec = LesionSpec("L1", "solid", (0, 0, 0), 0.0, (gone, grows, gone), 1,
+            ...                   "left", "upper")
+            >>> [spec.status(t) for t in range(3)]
+            [None, 'new', 'vanished']
+        """
         if t < self.appears:
             return None
         if not self.states[t].present:

@@ -37,7 +37,13 @@ _HU_MIN, _HU_MAX = -1024, 3071
 
 @dataclass(frozen=True)
 class ScanGrid:
-    """An axis-aligned voxel grid: ``matrix`` x ``matrix`` x ``slices``."""
+    """An axis-aligned voxel grid: ``matrix`` x ``matrix`` x ``slices``.
+
+    Example:
+        >>> grid = ScanGrid((0.0, 0.0, -10.0), pixel_mm=0.5, slice_mm=2.0, matrix=4, slices=3)
+        >>> grid.to_index(np.array([[1.0, 1.5, -6.0]])).tolist()
+        [[2.0, 3.0, 2.0]]
+    """
 
     origin: tuple[float, float, float]
     pixel_mm: float
