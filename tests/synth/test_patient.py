@@ -229,3 +229,16 @@ def test_a_foam_table_lies_under_the_patient(small_patient: SyntheticPatient) ->
         assert np.all(profile[y > bottom + 6.0] < -975.0)  # air under the table
         patient = (profile > -150.0) & (y > bottom - 90.0) & (y < bottom - 30.0)
         assert patient.sum() * v.spacing[1] > 25.0  # the patient lies right on it
+
+
+def test_lesion_centres_follow_the_transform_and_stay_in_view(
+    small_patient: SyntheticPatient,
+) -> None:
+    base = {x["lesion_id"]: np.asarray(x["centre_mm"]) for x in small_patient.timepoints[0].lesions}
+    for tp in small_patient.timepoints:
+        m = np.asarray(tp.baseline_to_scan)
+        for lesion in tp.lesions:
+            assert tp.volume.contains([lesion["centre_mm"]])
+            if lesion["lesion_id"] in base:
+                expected = m[:3, :3] @ base[lesion["lesion_id"]] + m[:3, 3]
+                np.testing.assert_allclose(lesion["centre_mm"], expected, atol=1e-2)

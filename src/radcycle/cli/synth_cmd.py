@@ -49,7 +49,11 @@ def _summary(patient: SyntheticPatient, out: Path) -> None:
 
 @friendly_errors
 def _synth(
-    out: Path = typer.Argument(..., help="Folder to write (created if missing)."),
+    out: Path = typer.Argument(
+        ...,
+        help="Folder to write (created if missing; an earlier synthetic patient there is "
+        "replaced, other content refused).",
+    ),
     seed: int = typer.Option(0, "--seed", help="Patient seed; the same seed gives the same bytes."),
     timepoints: int = typer.Option(3, "--timepoints", help="CT scans, 3 months apart (>= 1)."),
     slices: int = typer.Option(
