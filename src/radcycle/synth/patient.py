@@ -254,27 +254,21 @@ def generate_patient(
     body_to_baseline = _translation(
         np.array([rng.uniform(-5, 5), rng.uniform(-12, 0), rng.uniform(-220, -120)])
     )
-    noise_hu = float(rng.uniform(10.0, 18.0))
+    model = _Model(
+        seed=seed,
+        anat=anat,
+        tubes=tubes,
+        specs=tuple(specs),
+        body_to_baseline=body_to_baseline,
+        size=(matrix, slices, dz),
+        noise_hu=float(rng.uniform(10.0, 18.0)),
+    )
     tps = []
     for t in range(timepoints):
         move = np.eye(4) if t == 0 else _repositioning(rng)
         day = baseline if t == 0 else _add_months(baseline, _MONTHS_BETWEEN * t)
         day += timedelta(days=0 if t == 0 else int(rng.integers(-6, 7)))
-        tps.append(
-            _timepoint(
-                seed,
-                t,
-                day,
-                anat,
-                tubes,
-                specs,
-                move,
-                body_to_baseline,
-                (matrix, slices, dz),
-                noise_hu,
-                rng,
-            )
-        )
+        tps.append(_timepoint(model, t, day, move, rng))
     return SyntheticPatient(
         seed=seed,
         patient=patient,
@@ -282,25 +276,30 @@ def generate_patient(
         lesion_specs=tuple(specs),
         treatment=str(rng.choice(["carboplatin-pemetrexed", "pembrolizumab"])),
         smoking=str(rng.choice(["former", "current"])),
-        noise_hu=noise_hu,
+        noise_hu=model.noise_hu,
     )
 
 
+@dataclass(frozen=True, eq=False)
+class _Model:
+    """What every scan of one patient shares."""
+
+    seed: int
+    anat: Anatomy
+    tubes: TubeSet
+    specs: tuple[LesionSpec, ...]
+    body_to_baseline: FloatArray
+    size: tuple[int, int, float]  # matrix, slices, slice spacing (mm)
+    noise_hu: float
+
+
 def _timepoint(
-    seed: int,
-    t: int,
-    day: date,
-    anat: Anatomy,
-    tubes: TubeSet,
-    specs: list[LesionSpec],
-    move: FloatArray,
-    body_to_baseline: FloatArray,
-    size: tuple[int, int, float],
-    noise_hu: float,
-    rng: np.random.Generator,
+    model: _Model, t: int, day: date, move: FloatArray, rng: np.random.Generator
 ) -> SyntheticTimepoint:
-    matrix, slices, dz = size
-    body_to_scan = move @ body_to_baseline
+    """Render scan ``t`` (patient moved by ``move`` from the baseline) and its truth."""
+    seed, anat, specs = model.seed, model.anat, model.specs
+    matrix, slices, dz = model.size
+    body_to_scan = move @ model.body_to_baseline
     pixel = _FOV_MM / matrix
     centre_z = (body_to_scan @ np.array([0.0, 0.0, _CHEST_CENTRE_Z, 1.0]))[2] + rng.uniform(
         -1.5, 1.5
@@ -308,7 +307,9 @@ def _timepoint(
     xy0 = -(matrix - 1) / 2.0 * pixel
     origin = (xy0, xy0, round(float(centre_z - (slices - 1) * dz / 2.0), 2))
     grid = ScanGrid(origin=origin, pixel_mm=pixel, slice_mm=dz, matrix=matrix, slices=slices)
-    array = render_scan(anat, tubes, specs, t, grid, body_to_scan, noise_hu, (seed, t, 21))
+    array = render_scan(
+        anat, model.tubes, specs, t, grid, body_to_scan, model.noise_hu, (seed, t, 21)
+    )
     study_uid, series_uid, for_uid = (_uid(seed, role, t) for role in ("study", "series", "for"))
     volume = Volume(
         array,
