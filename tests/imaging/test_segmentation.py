@@ -136,7 +136,7 @@ PAT1 = (
 # (image, mask, modality, strategy or None for automatic, Dice floor, long-axis tolerance mm)
 # Floors sit a little under what was measured (docs/lesions.md), so a regression fails.
 REAL_CASES = [
-    (*PAT1, "CT", "lung-nodule", 0.72, 25.0),
+    (*PAT1, "CT", "lung-nodule", 0.72, 8.0),
     ("pyradiomics/lung1_image.nrrd", "pyradiomics/lung1_label.nrrd", "CT", None, 0.90, 2.0),
     ("pyradiomics/lung2_image.nrrd", "pyradiomics/lung2_label.nrrd", "CT", None, 0.84, 8.0),
     *[
@@ -146,18 +146,18 @@ REAL_CASES = [
             mod,
             None,
             floor,
-            60.0,
+            tol,
         )
-        for p, m, mod, floor in [
-            ("STS_001", "CT", "CT", 0.70),
-            ("STS_001", "MR_T1", "MR", 0.20),
-            ("STS_001", "PET", "PT", 0.65),
-            ("STS_002", "CT", "CT", 0.85),
-            ("STS_002", "MR_T1", "MR", 0.65),
-            ("STS_002", "PET", "PT", 0.55),
-            ("STS_008", "CT", "CT", 0.65),
-            ("STS_008", "MR_T1", "MR", 0.55),
-            ("STS_008", "PET", "PT", 0.75),
+        for p, m, mod, floor, tol in [
+            ("STS_001", "CT", "CT", 0.70, 50.0),
+            ("STS_001", "MR_T1", "MR", 0.62, 35.0),
+            ("STS_001", "PET", "PT", 0.65, 30.0),
+            ("STS_002", "CT", "CT", 0.85, 8.0),
+            ("STS_002", "MR_T1", "MR", 0.85, 5.0),
+            ("STS_002", "PET", "PT", 0.55, 5.0),
+            ("STS_008", "CT", "CT", 0.65, 30.0),
+            ("STS_008", "MR_T1", "MR", 0.35, 40.0),
+            ("STS_008", "PET", "PT", 0.75, 15.0),
         ]
     ],
 ]

@@ -66,11 +66,11 @@ _BODY_HU = -500.0
 # peak, chosen on the sarcoma PET series (docs/lesions.md gives the figures).
 _PET_FRACTION = 0.25
 _PET_METABOLIC_FRACTION = 0.41
-# Soft tissue: the intensity window is learnt in a box of this half-size around the
-# click, and edges are taken at this Gaussian scale (tuned on the sarcoma series,
-# see docs/lesions.md).
-_CORE_MM = 6.0
-_EDGE_MM = 1.5
+# Soft tissue: per modality, the half-size (mm) of the box around the click where
+# the intensity window is learnt, and the Gaussian scale (mm) of the edges; MR
+# lesions are more textured, so both are larger (chosen on the sarcoma series,
+# docs/lesions.md gives the figures).
+_SOFT_TISSUE_MM: dict[str, tuple[float, float]] = {"CT": (6.0, 1.5), "MR": (10.0, 2.0)}
 # Lung lesions: the fraction of aerated-lung voxels (-950..-500 HU; outside air is
 # below -950) within 25 mm of the click above which the lung strategy is used.
 _LUNG_FRACTION = 0.15
@@ -106,6 +106,7 @@ class _Context:
     values: FloatArray  # ROI values
     seed: tuple[int, int, int]  # seed voxel inside the ROI
     spacing: tuple[float, float, float]  # (dk, dj, di)
+    modality: str = "CT"
 
 
 def _modality(volume: Volume) -> str:
@@ -210,13 +211,14 @@ def _fill_holes(mask: BoolArray) -> BoolArray:
 
 def _soft_tissue(ctx: _Context) -> tuple[BoolArray, dict[str, Any]]:
     smooth = ndi.median_filter(ctx.values, size=3)
-    core = crop_slices(ctx.seed, _CORE_MM, ctx.spacing, ctx.values.shape)
+    core_mm, edge_mm = _SOFT_TISSUE_MM.get(ctx.modality, _SOFT_TISSUE_MM["MR"])
+    core = crop_slices(ctx.seed, core_mm, ctx.spacing, ctx.values.shape)
     sample = smooth[core]
     centre = float(np.median(sample))
     spread = max(1.4826 * float(np.median(np.abs(sample - centre))), 1e-6)
     lo, hi = centre - 3.0 * spread, centre + 3.0 * spread
     inside = (smooth >= lo) & (smooth <= hi)
-    grad = ndi.gaussian_gradient_magnitude(ctx.values, sigma=[_EDGE_MM / s for s in ctx.spacing])
+    grad = ndi.gaussian_gradient_magnitude(ctx.values, sigma=[edge_mm / s for s in ctx.spacing])
     markers = np.zeros(ctx.values.shape, dtype=np.int32)
     far = ndi.binary_erosion(~inside, structure=ball(2.0, ctx.spacing))
     markers[far] = 1
@@ -323,7 +325,7 @@ def segment_at_seed(
         box = crop_slices(seed, half, spacing, volume.array.shape)
         values = np.asarray(volume.array[box], dtype=np.float64)
         local = (seed[0] - box[0].start, seed[1] - box[1].start, seed[2] - box[2].start)
-        sub, details = func(_Context(values, local, spacing))
+        sub, details = func(_Context(values, local, spacing, _modality(volume)))
         if not sub.any():
             raise AnalysisError("nothing could be segmented at the seed", value=list(seed_mm))
         quality = "leak" if _touches_border(sub, box, volume.array.shape) else "ok"

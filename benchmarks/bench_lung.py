@@ -1,0 +1,141 @@
+"""Full lung analysis time on a 512x512x300 CT, and nodule detection on synthetic patients.
+
+Part 1 times :func:`radcycle.pipeline.lung.analyse_lungs` (lungs + detection +
+measurements + radiomics of each nodule) on one synthetic 512x512x300 chest CT,
+step by step, against the issue's goal of 20 s on 2 cores.
+
+Part 2 runs detection on ``RADCYCLE_BENCH_PATIENTS`` (default 20) synthetic
+patients (512x512, ``RADCYCLE_BENCH_LUNG_SLICES`` slices, default 120, i.e.
+2.5 mm) and reports sensitivity per size band (truth long axis) and type, and
+false positives per scan, against the goal of >= 95 % sensitivity for solid
+nodules >= 6 mm at <= 1 false positive per scan.
+
+A detection matches a truth nodule when its centre lies within max(5 mm, half
+the truth long axis) of the truth centre; a detection matching no lung nodule is
+a false positive (lymph nodes and other non-lung truth do not excuse it).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.table import Table
+
+from radcycle.imaging.detection import detect_nodules
+from radcycle.imaging.lungs import segment_lungs
+from radcycle.pipeline.lung import analyse_lungs
+from radcycle.synth import generate_patient
+
+PATIENTS = int(os.environ.get("RADCYCLE_BENCH_PATIENTS", "20"))
+EVAL_SLICES = int(os.environ.get("RADCYCLE_BENCH_LUNG_SLICES", "120"))
+TIMING_SLICES = int(os.environ.get("RADCYCLE_BENCH_SLICES", "300"))
+GOAL_SECONDS = 20.0
+BANDS = ((4.0, 6.0), (6.0, 10.0), (10.0, 20.0), (20.0, 30.0))
+TYPES = ("solid", "part-solid", "ground-glass")
+
+
+def band_of(long_axis_mm: float) -> str:
+    """The size band label of a truth long axis (>= 30 mm goes with 20-30)."""
+    for lo, hi in BANDS:
+        if lo <= long_axis_mm < hi:
+            return f"{lo:g}-{hi:g}"
+    return "20-30" if long_axis_mm >= 30.0 else "<4"
+
+
+def evaluate(seeds: range, slices: int, matrix: int = 512) -> dict[str, Any]:
+    """Detection hits per (band, type), false positives and timings over patients."""
+    hits: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    false_positives = 0
+    seconds = []
+    for seed in seeds:
+        tp = generate_patient(seed, timepoints=1, slices=slices, matrix=matrix).timepoints[0]
+        start = time.perf_counter()
+        dets = [d for d, _ in detect_nodules(tp.volume, segment_lungs(tp.volume))]
+        seconds.append(time.perf_counter() - start)
+        truth = [t for t in tp.lesions if t["organ"] == "lung" and t["status"] != "vanished"]
+        used: set[int] = set()
+        for t in truth:
+            centre = np.asarray(t["centre_mm"])
+            radius = max(5.0, t["long_axis_mm"] / 2)
+            match = next(
+                (
+                    n
+                    for n, d in enumerate(dets)
+                    if np.linalg.norm(np.asarray(d.centre_mm) - centre) <= radius
+                ),
+                None,
+            )
+            cell = hits[(band_of(t["long_axis_mm"]), t["type"])]
+            cell[1] += 1
+            if match is not None:
+                cell[0] += 1
+                used.add(match)
+        false_positives += len(dets) - len(used)
+    return {
+        "hits": dict(hits),
+        "fp_per_scan": false_positives / len(seeds),
+        "scans": len(seeds),
+        "seconds": seconds,
+    }
+
+
+def _timing_table() -> Table:
+    tp = generate_patient(1000, timepoints=1, slices=TIMING_SLICES).timepoints[0]
+    i, j, k = tp.volume.shape_ijk
+    start = time.perf_counter()
+    result = analyse_lungs(tp.volume)
+    total = time.perf_counter() - start
+    table = Table(title=f"Full lung analysis, synthetic CT {i}x{j}x{k}, 2 cores")
+    table.add_column("step")
+    table.add_column("radcycle s", justify="right")
+    table.add_column("goal s", justify="right")
+    table.add_column("time / goal", justify="right")
+    table.add_column("note")
+    for step, seconds in result.timings_s.items():
+        table.add_row(step, f"{seconds:.2f}", "", "", "")
+    note = f"{len(result.nodules)} nodules, radiomics per nodule included"
+    table.add_row(
+        "total", f"{total:.2f}", f"{GOAL_SECONDS:.0f}", f"{total / GOAL_SECONDS:.2f}", note
+    )
+    return table
+
+
+def _detection_table(report: dict[str, Any]) -> Table:
+    table = Table(
+        title=(
+            f"Nodule detection, {report['scans']} synthetic patients at 512x512x{EVAL_SLICES}: "
+            f"{report['fp_per_scan']:.2f} false positives per scan (goal <= 1), "
+            f"{np.mean(report['seconds']):.1f} s per scan"
+        )
+    )
+    table.add_column("size band (mm)")
+    for kind in TYPES:
+        table.add_column(f"{kind} found/total", justify="right")
+    for lo, hi in BANDS:
+        band = f"{lo:g}-{hi:g}"
+        cells = [band]
+        for kind in TYPES:
+            found, total = report["hits"].get((band, kind), [0, 0])
+            cells.append(f"{found}/{total} ({100 * found / total:.0f} %)" if total else "-")
+        table.add_row(*cells)
+    solid = [v for (band, kind), v in report["hits"].items() if kind == "solid" and band != "4-6"]
+    found, total = sum(v[0] for v in solid), sum(v[1] for v in solid)
+    if total:
+        table.add_row(
+            "solid >= 6 mm", f"{found}/{total} ({100 * found / total:.1f} %), goal >= 95 %", "", ""
+        )
+    return table
+
+
+def run(workdir: Path) -> Table:
+    """Both parts, as one table of two tables."""
+    outer = Table(title="radcycle lung analysis", show_header=False)
+    outer.add_column("")
+    outer.add_row(_timing_table())
+    outer.add_row(_detection_table(evaluate(range(PATIENTS), EVAL_SLICES)))
+    return outer
