@@ -133,7 +133,8 @@ def _states(
     out = []
     for t, f in enumerate(factors):
         scaled = np.minimum(axes * f, cap) if f > 0 else np.zeros(3)
-        out.append(LesionState(tuple(float(v) for v in scaled), core[t] if core else 0.0))  # type: ignore[arg-type]
+        semi = (float(scaled[0]), float(scaled[1]), float(scaled[2]))
+        out.append(LesionState(semi, core[t] if core else 0.0))
     return tuple(out)
 
 
