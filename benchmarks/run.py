@@ -16,6 +16,7 @@ from rich.console import Console
 
 BENCHMARKS: dict[str, str] = {
     "read": "benchmarks.bench_read",
+    "follow": "benchmarks.bench_follow",
     "lung": "benchmarks.bench_lung",
     "mining": "benchmarks.bench_mining",
     "radiomics": "benchmarks.bench_radiomics",
