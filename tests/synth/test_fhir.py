@@ -57,6 +57,10 @@ def test_clinical_story(bundle: dict[str, Any], small_patient: SyntheticPatient)
     assert "254637007" in codes
     assert any(c.startswith("C34") for c in codes)
     assert condition["onsetDateTime"] == small_patient.timepoints[0].date.isoformat()
+    # ICD-10 C34.1 upper, C34.2 middle, C34.3 lower lobe: the primary tumour's (L1) lobe
+    primary = small_patient.timepoints[0].lesions[0]
+    icd = {"U": "C34.1", "M": "C34.2", "L": "C34.3"}[primary["lobe"][1]]
+    assert icd in codes
     observations = _resources(bundle, "Observation")
     smoking = [o for o in observations if o["code"]["coding"][0]["code"] == "72166-2"]
     assert len(smoking) == 1

@@ -74,6 +74,10 @@ def test_lesion_ids_are_stable_and_types_cover_the_issue(small_patient: Syntheti
             if lesion["organ"] == "lung":
                 assert lesion["side"] in ("left", "right")
                 assert lesion["zone"] in ("upper", "middle", "lower")
+                assert lesion["lobe"] in ("RUL", "RML", "RLL", "LUL", "LLL")
+                assert lesion["lobe"][0] == lesion["side"][0].upper()
+            else:
+                assert lesion["lobe"] is None
 
 
 def test_lesion_centres_hold_lesion_like_values(small_patient: SyntheticPatient) -> None:

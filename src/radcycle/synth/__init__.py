@@ -10,14 +10,14 @@ seed); :func:`write_patient` writes it::
 
 The images (HU, non-contrast chest CT): skin, subcutaneous fat (about -100), chest
 wall muscle, ribs and sternum, thoracic vertebrae with discs and spinal canal,
-lungs (about -860, denser posteriorly) with branching vessels and bronchi that
-taper to about 1 mm, trachea and main bronchi, mediastinal fat with the heart,
-aorta, superior vena cava, pulmonary arteries and oesophagus, the liver under the
-right dome, and the scanner table (fixed to the scanner, under the patient's
-back). Noise is Gaussian, 10-18 HU, correlated by the same light in-plane blur as
-the image. Each scan sees the patient after a known rigid repositioning
-(rotation of 1.5-4 degrees about z, 6-18 mm translation). The default grid is
-512x512 at 0.75 mm; slices cover 300 mm of chest at 1 to 5 mm.
+lungs (about -860, denser posteriorly) with interlobar fissures and branching
+vessels and bronchi that taper to about 1 mm, trachea and main bronchi,
+mediastinal fat with the heart, aorta, superior vena cava, pulmonary arteries and
+oesophagus, the liver under the right dome, and the scanner table (fixed to the
+scanner, under the patient's back). Noise is Gaussian, 10-18 HU, correlated by the
+same light in-plane blur as the image. Each scan sees the patient after a known
+rigid repositioning (rotation of 1.5-4 degrees about z, 6-18 mm translation). The
+default grid is 512x512 at 0.75 mm; slices cover 300 mm of chest at 1 to 5 mm.
 
 Coordinates are DICOM patient coordinates (LPS, mm) of the scan concerned.
 ``truth.json`` has this shape (extra keys may be added; these stay)::
@@ -46,6 +46,8 @@ Coordinates are DICOM patient coordinates (LPS, mm) of the scan concerned.
             "solid_component_mm" (part-solid only, else null),
             "status": "present" | "new" | "vanished",
             "juxtapleural": bool (abuts the chest wall: within 3 mm of the pleura),
+            "lobe": "RUL" | "RML" | "RLL" | "LUL" | "LLL" | null (by the rendered
+                fissures: the oblique fissure on both sides, the horizontal on the right),
             "long_axis_direction": [x, y, 0] (unit vector of the long axis; the
                 short axis is perpendicular to it in the axial plane, the third
                 axis is along z)}]}]}

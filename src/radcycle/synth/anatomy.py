@@ -47,6 +47,7 @@ HU: dict[str, float] = {
     "csf": 15.0,
     "sternum": 450.0,
     "sternum_marrow": 200.0,
+    "fissure": -650.0,
 }
 
 # Codes of the 3D label volume that tubes (vessels, airways, ribs) are splatted
@@ -60,6 +61,10 @@ LABELS: dict[str, int] = {
     "rib_marrow": 6,
 }
 
+
+_FISSURE_HALF_MM = 0.5
+_MAJOR_SLOPE = 1.1  # dz/dy of the oblique fissure
+_MAJOR_STRETCH = float(np.sqrt(1.0 + _MAJOR_SLOPE**2))  # its half-thickness measured along z
 
 _PART_HU = {
     "body": np.float32(HU["fat"]),
@@ -183,6 +188,7 @@ class Anatomy:
         self._paint_bone(out, f, z, parts["muscle"])
         lung = parts["lung"]
         np.copyto(out, f.lung_hu, where=lung)
+        _paint(out, HU["fissure"], lung & self._fissures(f, z))
         self._paint_labels(out, labels, lung | parts["mediastinal_fat"], parts["cavity"])
         return out
 
@@ -293,6 +299,35 @@ class Anatomy:
         out[lung & ~right] = Region.LEFT_LUNG
         return out
 
+    # Interlobar fissures: the oblique (major) fissure rises from the front of the
+    # diaphragm to the back of the upper chest; the right horizontal (minor) fissure
+    # separates the middle lobe from the upper lobe, in front of the major one.
+    def _fissures(self, f: PlaneFields, z: float) -> BoolArray:
+        """Thin sheets (about 1 mm) along the fissure surfaces, at height ``z``."""
+        major = np.abs(z - f.major_fissure_z) < _FISSURE_HALF_MM * _MAJOR_STRETCH
+        minor = (
+            f.right & (np.abs(z - f.minor_fissure_z) < _FISSURE_HALF_MM) & (z > f.major_fissure_z)
+        )
+        result: BoolArray = major | minor
+        return result
+
+    def lobe_at(self, points: npt.ArrayLike) -> list[str | None]:
+        """Lobe (``RUL``, ``RML``, ``RLL``, ``LUL``, ``LLL``) of each lung point, else None."""
+        pts = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        f = self.plane_fields(pts[:, 0], pts[:, 1])
+        regions = self.region_at(pts)
+        out: list[str | None] = []
+        for n, region in enumerate(regions):
+            z = pts[n, 2]
+            lower = z < f.major_fissure_z[n]
+            if region == Region.RIGHT_LUNG:
+                out.append("RLL" if lower else ("RML" if z < f.minor_fissure_z[n] else "RUL"))
+            elif region == Region.LEFT_LUNG:
+                out.append("LLL" if lower else "LUL")
+            else:
+                out.append(None)
+        return out
+
     def zone_of(self, z: float) -> str:
         """Lung zone (upper / middle / lower third of the lungs' height) of body ``z``."""
         low, high = self.lung_z_range()
@@ -320,6 +355,9 @@ class PlaneFields:
     sternum: BoolArray
     sternum_inner: BoolArray
     lung_hu: F32
+    right: BoolArray
+    major_fissure_z: F32
+    minor_fissure_z: F32
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -395,4 +433,8 @@ class PlaneFields:
             sternum=sternum,
             sternum_inner=sternum_inner,
             lung_hu=(HU["lung"] + gradient).astype(f32),
+            right=right,
+            major_fissure_z=(-45.0 + _MAJOR_SLOPE * (y - anat.lung_y)).astype(f32),
+            # Slightly tilted (down laterally and forwards), so it shows as a line.
+            minor_fissure_z=(-30.0 - 0.12 * np.abs(x) + 0.1 * y).astype(f32),
         )

@@ -41,10 +41,10 @@ REGIMENS: dict[str, list[tuple[str, str, str]]] = {
 }
 
 # ICD-10 C34: malignant neoplasm of bronchus and lung, by lobe.
-_ICD10_BY_ZONE = {
-    "upper": ("C34.1", "upper lobe"),
-    "middle": ("C34.2", "middle lobe"),
-    "lower": ("C34.3", "lower lobe"),
+_ICD10_BY_LOBE = {
+    "U": ("C34.1", "upper lobe"),
+    "M": ("C34.2", "middle lobe"),
+    "L": ("C34.3", "lower lobe"),
 }
 _SMOKING = {"former": ("8517006", "Ex-smoker"), "current": ("77176002", "Smoker")}
 _CYCLE_DAYS = 21
@@ -109,7 +109,7 @@ def build_bundle(p: SyntheticPatient) -> dict[str, Any]:
     )
     subject = {"reference": patient_url}
     primary = p.timepoints[0].lesions[0]
-    icd, lobe = _ICD10_BY_ZONE[primary["zone"] or "upper"]
+    icd, lobe = _ICD10_BY_LOBE[(primary.get("lobe") or "RUL")[1]]
     biopsy_day = baseline + timedelta(days=7)
     condition = add(
         "Condition",

@@ -80,6 +80,7 @@ class LesionSpec:
         side: ``"left"``, ``"right"`` or None; zone: lung zone or None.
         phases: phases of the lobulation harmonics.
         juxtapleural: whether it abuts the pleura (within 3 mm of the chest wall).
+        lobe: lobe of its centre (``RUL``, ``RML``, ``RLL``, ``LUL``, ``LLL``) or None.
     """
 
     lesion_id: str
@@ -92,6 +93,7 @@ class LesionSpec:
     zone: str | None
     phases: tuple[float, float] = (0.0, 0.0)
     juxtapleural: bool = False
+    lobe: str | None = None
 
     def status(self, t: int) -> str | None:
         """``"present"``, ``"new"``, ``"vanished"`` or None (not yet there) at time ``t``.
@@ -331,6 +333,7 @@ def plan_lesions(
                 zone=anat.zone_of(float(centre[2])) if in_lung else None,
                 phases=(float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0, 2 * np.pi))),
                 juxtapleural=draft.juxtapleural,
+                lobe=anat.lobe_at(centre)[0] if in_lung else None,
             )
         )
     return specs
