@@ -11,12 +11,27 @@ from radcycle.cli.main import build_app
 def test_demo_runs_every_step(tmp_path: Path):
     out = tmp_path / "demo"
     result = CliRunner().invoke(
-        build_app(), ["demo", str(out), "--seed", "3", "--timepoints", "2", "--slices", "24"]
+        build_app(), ["demo", str(out), "--seed", "3", "--timepoints", "2", "--slices", "40"]
     )
     assert result.exit_code == 0, result.output
     truth = json.loads((out / "patient" / "truth.json").read_text())
     assert len(truth["timepoints"]) == 2
-    for step in ("1. a synthetic patient", "2. what the folder holds", "3. the clinical record"):
+    steps = (
+        "1. a synthetic patient",
+        "2. what the folder holds",
+        "3. the clinical record",
+        "4. lung nodules on the baseline CT",
+        "5. follow-up over time",
+    )
+    for step in steps:
         assert step in result.output
-    assert "48 loaded" in result.output
+    follow = json.loads((out / "follow" / "follow.json").read_text())
+    assert len(follow["timepoints"]) == 2
+    assert (out / "follow" / "waterfall.png").read_bytes()[:4] == b"\x89PNG"
+    # the record's treatment and diagnosis steer the follow-up: iRECIST only on
+    # immunotherapy, Fleischner off with a known lung cancer
+    text = " ".join(result.output.split())
+    assert "--known-cancer" in text
+    assert ("--immunotherapy" in text) == (truth["treatment"] == "pembrolizumab")
+    assert "80 loaded" in result.output
     assert "not for diagnostic use without review" in " ".join(result.output.split())

@@ -5,9 +5,14 @@ step produced, so the demo shows exactly what a user would type:
 
 1. ``radcycle synth``: a chest CT patient over time (DICOM, truth.json, FHIR);
 2. ``radcycle inspect``: what the folder holds, series by series;
-3. ``radcycle record``: the clinical record as a timeline.
+3. ``radcycle record``: the clinical record as a timeline;
+4. ``radcycle detect``: lung nodules found and measured on the baseline CT;
+5. ``radcycle follow``: registration, lesion tracking, RECIST 1.1 (iRECIST when the
+   record shows immunotherapy), Lung-RADS and Fleischner (not applicable with a
+   known cancer), with trajectory and waterfall charts.
 
-Later steps (lesion analysis, follow-up, report) join as they are built.
+The treatment and diagnosis that steer step 5 are read from the record of step
+3, never assumed.
 """
 
 from __future__ import annotations
@@ -19,9 +24,13 @@ from rich.console import Console
 from rich.rule import Rule
 
 from radcycle.cli.errors import friendly_errors
+from radcycle.cli.follow_cmd import follow
 from radcycle.cli.inspect_cmd import inspect
+from radcycle.cli.lesion_cmd import detect
 from radcycle.cli.record_cmd import record
 from radcycle.cli.synth_cmd import _synth as synth
+from radcycle.clinical.fhir import parse_bundle
+from radcycle.clinical.summary import record_summary
 
 console = Console()
 
@@ -51,6 +60,36 @@ def demo(
     bundle = patient_dir / "fhir_bundle.json"
     _step(3, "the clinical record", f"radcycle record {bundle}")
     record(bundle, as_json=False)
+    summary = record_summary(parse_bundle(bundle.read_bytes(), source=str(bundle)))
+    immunotherapy = any(line["immunotherapy"] for line in summary["lines_of_therapy"])
+    known_cancer = bool(summary["diagnoses"])
+    scans = sorted(p for p in patient_dir.iterdir() if p.is_dir())
+    _step(4, "lung nodules on the baseline CT", f"radcycle detect {scans[0]}")
+    detect(scans[0], as_json=False, radiomics=True)
+    if len(scans) > 1:
+        flags = (" --immunotherapy" if immunotherapy else "") + (
+            " --known-cancer" if known_cancer else ""
+        )
+        follow_dir = out / "follow"
+        _step(
+            5,
+            "follow-up over time",
+            f"radcycle follow {' '.join(str(p) for p in scans)} --out {follow_dir}{flags}",
+        )
+        follow(
+            scans,
+            lesion=[],
+            as_json=False,
+            out=follow_dir,
+            immunotherapy=immunotherapy,
+            targets="",
+            high_risk=False,
+            known_cancer=known_cancer,
+        )
+        console.print(
+            f"charts: {follow_dir / 'trajectories.png'}, {follow_dir / 'waterfall.png'}; "
+            f"everything as JSON: {follow_dir / 'follow.json'}"
+        )
     console.print(Rule())
     console.print(
         f"Everything is under [bold]{out}[/]. Outputs are not for diagnostic use without review."
