@@ -246,3 +246,19 @@ def test_lesion_centres_follow_the_transform_and_stay_in_view(
             if lesion["lesion_id"] in base:
                 expected = m[:3, :3] @ base[lesion["lesion_id"]] + m[:3, 3]
                 np.testing.assert_allclose(lesion["centre_mm"], expected, atol=1e-2)
+
+
+def test_noise_has_the_stated_amplitude_and_is_correlated(fine_patient: SyntheticPatient) -> None:
+    """Air in front of the patient: -1000 HU plus the noise alone."""
+    v = fine_patient.timepoints[0].volume
+    y = v.origin[1] + v.spacing[1] * np.arange(v.shape_ijk[1])
+    air = v.array[:, y < -165.0, :].astype(float)  # the chest's front is at about -100
+    assert np.mean(air) == pytest.approx(-1000.0, abs=2.0)
+    # Values below -1024 HU are clipped (1.8 sigma at most), which trims the spread a bit.
+    assert np.std(air) == pytest.approx(fine_patient.noise_hu, rel=0.1)
+    residual = air + 1000.0
+    # Neighbouring pixels share part of their noise (the blur); slices do not.
+    in_plane = np.corrcoef(residual[:, :, 1:].ravel(), residual[:, :, :-1].ravel())[0, 1]
+    across = np.corrcoef(residual[1:].ravel(), residual[:-1].ravel())[0, 1]
+    assert in_plane > 0.2
+    assert abs(across) < 0.05
