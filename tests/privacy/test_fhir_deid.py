@@ -112,6 +112,16 @@ def test_synthetic_patient_images_and_record_share_pseudonym_and_shift(
     for path in out.rglob("*.dcm"):
         ds = pydicom.dcmread(path)
         studies[str(ds.StudyInstanceUID)] = (str(ds.PatientID), str(ds.StudyDate))
+    # Images and geometry unchanged.
+    for record in summary.records:
+        if record.output:
+            before, after = (
+                pydicom.dcmread(folder / record.source),
+                pydicom.dcmread(out / record.output),
+            )
+            assert after.PixelData == before.PixelData
+            for keyword in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
+                assert after.get(keyword) == before.get(keyword)
     record = deidentify_bundle(bundle, key, MODIFIED)
     patient = next(
         e["resource"] for e in record["entry"] if e["resource"]["resourceType"] == "Patient"

@@ -13,10 +13,9 @@ Output layout (no original identifier in any name)::
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
-import warnings
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -114,11 +113,8 @@ def read_dicom(path: Path) -> Dataset:
         NotDicomError: not DICOM, or a fragment without SOP Class/Instance UID.
         InputError: a DICOM file that cannot be parsed (truncated, corrupt).
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with lenient():  # real-world files: invalid values are read as they are
         ds = _dcmread(path)
-    for warning in caught:
-        logger.debug("%s: %s", path, warning.message)
     if "SOPClassUID" not in ds or "SOPInstanceUID" not in ds:
         raise NotDicomError("not a DICOM instance (no SOP Class/Instance UID)", path=path)
     if str(ds.SOPClassUID) == _MEDIA_DIRECTORY:
@@ -147,6 +143,12 @@ def _output_path(ds: Dataset, quarantined: bool) -> Path:
     return Path(str(ds.PatientID) or "no-patient") / study / series / name
 
 
+def _make_dir(folder: Path) -> None:
+    """Create ``folder`` if needed (one stat for the many files of a series)."""
+    if not os.path.isdir(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+
+
 def deidentify_file(
     source: Path, root: Path, out: Path, key: DeidKey, options: DeidOptions
 ) -> FileRecord:
@@ -169,7 +171,7 @@ def deidentify_file(
             # Staged under a keyed token of the source path: two inputs holding the same
             # instance (e.g. one image in two transfer syntaxes) never overwrite each other.
             staged = target.with_name(f"{target.stem}.{key.token('source', relative)}.part")
-            (out / staged).parent.mkdir(parents=True, exist_ok=True)
+            _make_dir((out / staged).parent)
             write_instance(result.dataset, out / staged)
         record.status = "quarantined" if result.quarantine_reason else "written"
         record.reason = result.quarantine_reason or ""
@@ -282,8 +284,3 @@ def read_manifest(out: Path, key: DeidKey) -> list[FileRecord]:
             "manifest does not open with this key (or was altered)", path=path
         ) from exc
     return [FileRecord(**item) for item in json.loads(payload)]
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes (used by tests and the benchmark to compare outputs)."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()

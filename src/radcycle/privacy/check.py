@@ -12,10 +12,9 @@ Two kinds of finding:
   private attributes and SR text included, or in an output file name.
 
 Example:
-    >>> from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset
+    >>> from pydicom.dataset import Dataset
     >>> ds = Dataset()
-    >>> ds.PatientName = "DOE^JANE"
+    >>> ds.AccessionNumber = "ACC123"
     >>> [leak.kind for leak in check_dataset(ds, "a.dcm", Needles())]
     ['profile-Z', 'not-marked']
 """
@@ -35,7 +34,7 @@ from radcycle.errors import InputError
 from radcycle.privacy.batch import iter_files, read_dicom
 from radcycle.privacy.phi import PhiMatcher, identifying_strings_by_kind, iter_elements, lenient
 from radcycle.privacy.private import safe_private_tags
-from radcycle.privacy.profile import DateMode, DeidOptions, load_profile
+from radcycle.privacy.profile import DateMode, DeidOptions, cached_actions, load_profile
 
 __all__ = ["CheckReport", "Leak", "Needles", "check_dataset", "check_tree", "options_from_codes"]
 
@@ -164,7 +163,7 @@ def _text_of(elem: DataElement) -> str:
 
 
 def _profile_leaks(ds: Dataset, name: str, options: DeidOptions) -> Iterator[Leak]:
-    actions = load_profile().actions(options)
+    actions = cached_actions(options)
     safe = safe_private_tags(ds) if options.retain_safe_private else set()
     for path, elem in iter_elements(ds):
         tag = elem.tag

@@ -326,10 +326,13 @@ def _rebuild_meta(ds: Dataset) -> None:
             syntax = ExplicitVRBigEndian
         else:
             syntax = ExplicitVRLittleEndian if implicit is False else ImplicitVRLittleEndian
+    codec = simple_charset(ds)
+    sop_class = text_values(ds, 0x00080016, codec) or ["1.2.840.10008.5.1.4.1.1.7"]
+    sop_instance = text_values(ds, 0x00080018, codec) or [""]
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.get("SOPClassUID", "1.2.840.10008.5.1.4.1.1.7")
-    meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID", "")
-    meta.TransferSyntaxUID = syntax
+    meta.add_new(0x00020002, "UI", sop_class[0])  # Media Storage SOP Class UID
+    meta.add_new(0x00020003, "UI", sop_instance[0])  # Media Storage SOP Instance UID
+    meta.add_new(0x00020010, "UI", syntax)  # Transfer Syntax UID
     ds.file_meta = meta
 
 

@@ -5,7 +5,7 @@ Used twice: the de-identifier removes these strings from free text it keeps
 attributes outside Table E.1-1), and the leak checker looks for them in output.
 
 Example:
-    >>> matcher = PhiMatcher({"SMITH", "20240102"})
+    >>> matcher = PhiMatcher({"SMITH"} | date_variants("20240102"))
     >>> matcher.find("CT chest smith 2024-01-02 follow-up")
     ['smith', '2024-01-02']
     >>> matcher.scrub("CT chest smith")

@@ -30,6 +30,7 @@ __all__ = [
     "DeidOptions",
     "Profile",
     "ProfileRow",
+    "cached_actions",
     "load_profile",
     "resolve_action",
 ]
@@ -185,6 +186,15 @@ class Profile:
         resolved = {tag: resolve_action(row, active) for tag, row in self._exact.items()}
         resolved.update(PSEUDONYMISED)
         return resolved
+
+
+@functools.lru_cache(maxsize=32)
+def cached_actions(options: DeidOptions) -> dict[int, str]:
+    """:meth:`Profile.actions` of the packaged table, computed once per options.
+
+    The dictionary is shared: read it, never change it.
+    """
+    return load_profile().actions(options)
 
 
 def _split(text: str) -> frozenset[str]:
