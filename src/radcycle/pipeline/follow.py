@@ -177,6 +177,15 @@ def _fill_missing(tracks: list[Track], ctx: LookupContext) -> list[Track]:
     return out
 
 
+def _register(baseline: Scan, scan: Scan, settings: RegistrationSettings) -> RegistrationResult:
+    try:
+        return register(baseline.volume, scan.volume, settings)
+    except AnalysisError as exc:
+        # Follow on in the scanners' own coordinates, flagged, rather than stop.
+        reason = f"registration did not run ({exc}); identity used"
+        return RegistrationResult(np.eye(4), "identity", 0.0, 0.0, True, reason, 0.0)
+
+
 def follow_patient(
     scans: Sequence[Scan],
     finder: LesionFinder,
@@ -203,7 +212,7 @@ def follow_patient(
     registrations: list[RegistrationResult | None] = [None]
     notes: list[str] = []
     for scan in ordered[1:]:
-        result = register(baseline.volume, scan.volume, settings.registration)
+        result = _register(baseline, scan, settings.registration)
         registrations.append(result)
         if result.failed:
             notes.append(f"{scan.exam_date}: registration flagged: {result.reason}")

@@ -190,6 +190,9 @@ def measure_seed(
         )
     nodule_type = m.nodule_type if lung else None
     solid = m.solid_mean_diameter_mm if nodule_type == "part-solid" else None
+    sop = _sop_at(scan, m.axial_slice_mm)
+    if sop:
+        source += f"; long axis on SOPInstanceUID {sop}"
     obs = Observation(
         centre_mm=m.centre_mm,
         long_axis_mm=m.long_axis_mm,
@@ -203,6 +206,15 @@ def measure_seed(
         source=f"{source}; {seed.label}" if seed.label else source,
     )
     return obs, mask, quality
+
+
+def _sop_at(scan: Scan, point_mm: tuple[float, float, float]) -> str:
+    """SOPInstanceUID of the slice holding ``point_mm`` (empty where unknown)."""
+    uids = scan.sop_instance_uids
+    if len(uids) != scan.volume.array.shape[0]:
+        return ""
+    k = round(float(scan.volume.patient_to_index([point_mm])[0][2]))
+    return uids[k] if 0 <= k < len(uids) else ""
 
 
 def _tissue_near(
