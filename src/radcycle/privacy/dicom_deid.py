@@ -46,6 +46,7 @@ from radcycle.privacy.phi import (
 from radcycle.privacy.pixels import burned_in_reason, clean_pixels
 from radcycle.privacy.private import safe_private_tags
 from radcycle.privacy.profile import DeidOptions, Profile, load_profile
+from radcycle.privacy.writer import element_bytes, item_bytes
 
 __all__ = ["METHOD_CODES", "DeidResult", "deidentify_dataset", "method_codes"]
 
@@ -297,10 +298,19 @@ def _patient_ref(ds: Dataset) -> str:
 
 
 def _stamp(ds: Dataset, options: DeidOptions, pixels_cleaned: bool) -> None:
-    """PS3.15 E.1.1: Patient Identity Removed, method text and method code sequence."""
-    codes = method_codes(options, pixels_cleaned)
+    """PS3.15 E.1.1: Patient Identity Removed, method text and method code sequence.
+
+    The four elements are the same for every file of a run: they are encoded once
+    (little-endian files) and shared as immutable raw elements.
+    """
+    codes = tuple(method_codes(options, pixels_cleaned))
+    implicit, little = ds.original_encoding
+    if little is not False:
+        for raw in _stamp_elements(codes, options.dates, implicit is True):
+            ds[raw.tag] = raw
+        return
     ds.add_new(0x00120062, "CS", "YES")  # Patient Identity Removed
-    ds.add_new(0x00120063, "LO", "radcycle PS3.15 Annex E: " + ", ".join(codes))
+    ds.add_new(0x00120063, "LO", _method_text(codes))  # De-identification Method
     items = []
     for code in codes:
         item = Dataset()
@@ -308,9 +318,37 @@ def _stamp(ds: Dataset, options: DeidOptions, pixels_cleaned: bool) -> None:
         item.add_new(0x00080102, "SH", "DCM")  # Coding Scheme Designator
         item.add_new(0x00080104, "LO", METHOD_CODES[code])  # Code Meaning
         items.append(item)
-    ds.add_new(0x00120064, "SQ", Sequence(items))
+    ds.add_new(0x00120064, "SQ", Sequence(items))  # De-identification Method Code Sequence
     # Longitudinal Temporal Information Modified (0028,0303)
     ds.add_new(0x00280303, "CS", _LONGITUDINAL[options.dates])
+
+
+def _method_text(codes: tuple[str, ...]) -> str:
+    return "radcycle PS3.15 Annex E: " + ", ".join(codes)
+
+
+@functools.lru_cache(maxsize=64)
+def _stamp_elements(
+    codes: tuple[str, ...], dates: str, implicit: bool
+) -> tuple[RawDataElement, ...]:
+    def raw(tag: int, vr: str, value: bytes) -> RawDataElement:
+        data = value + b" " * (len(value) % 2)  # PS3.5 6.2: even length, space padded
+        return RawDataElement(BaseTag(tag), vr, len(data), data, 0, implicit, True)
+
+    items = b"".join(
+        item_bytes(
+            element_bytes(0x00080100, "SH", code.encode(), implicit)
+            + element_bytes(0x00080102, "SH", b"DCM", implicit)
+            + element_bytes(0x00080104, "LO", METHOD_CODES[code].encode(), implicit)
+        )
+        for code in codes
+    )
+    return (
+        raw(0x00120062, "CS", b"YES"),
+        raw(0x00120063, "LO", _method_text(codes).encode()),
+        RawDataElement(BaseTag(0x00120064), "SQ", len(items), items, 0, implicit, True),
+        raw(0x00280303, "CS", _LONGITUDINAL[dates].encode()),
+    )
 
 
 _LONGITUDINAL = {"remove": "REMOVED", "full": "UNMODIFIED", "modified": "MODIFIED"}

@@ -27,7 +27,7 @@ from pydicom.valuerep import PersonName
 
 from radcycle.privacy.phi import simple_charset
 
-__all__ = ["write_instance"]
+__all__ = ["element_bytes", "item_bytes", "write_instance"]
 
 # PS3.5 Table 7.1-1: explicit VRs with a 4-byte length after two reserved bytes.
 _LONG_VRS = frozenset(
@@ -66,6 +66,17 @@ def _header(tag: int, vr: str, length: int, implicit: bool) -> bytes:
     if vr in _LONG_VRS:
         return group_element + vr.encode("ascii") + struct.pack("<HI", 0, length)
     return group_element + vr.encode("ascii") + struct.pack("<H", length)
+
+
+def element_bytes(tag: int, vr: str, value: bytes, implicit: bool) -> bytes:
+    """One little-endian data element: header and value padded to even length."""
+    value = _padded(vr, value)
+    return _header(tag, vr, len(value), implicit) + value
+
+
+def item_bytes(elements: bytes) -> bytes:
+    """A sequence item of defined length holding the encoded ``elements``."""
+    return struct.pack("<HHI", 0xFFFE, 0xE000, len(elements)) + elements
 
 
 def _padded(vr: str, value: bytes) -> bytes:
@@ -129,7 +140,7 @@ class _Writer:
         value, vr = elem.value, elem.VR
         if not isinstance(value, bytes) or elem.length == 0xFFFFFFFF or len(value) % 2:
             return False
-        if not self.implicit and (vr is None or vr == "SQ"):
+        if not self.implicit and vr is None:
             return False
         self.chunks.append(_header(tag, str(vr), len(value), self.implicit) + value)
         return True
