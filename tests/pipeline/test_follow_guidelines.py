@@ -1,0 +1,73 @@
+"""Tracked lesions to guideline inputs: RECIST 1.1 Appendix I splits and merges, NE, new."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from radcycle.domain.findings import LesionStatus
+from radcycle.longitudinal.tracking import Observation, ScanLesions, track_lesions
+from radcycle.pipeline.follow_guidelines import GuidelineContext, assess_scans, lesion_measurements
+
+DATES = [date(2025, 1, 6), date(2025, 4, 7)]
+UIDS = ["1.2.40.1", "1.2.40.2"]
+
+
+def _obs(x: float, long: float, short: float, **kw) -> Observation:
+    return Observation((x, 0.0, 0.0), long, short, long**3 / 2, **kw)
+
+
+def _tracks(before: list[Observation], after: list[Observation]):
+    scans = [ScanLesions("1.1", tuple(before)), ScanLesions("1.2", tuple(after))]
+    return track_lesions(scans, patient_key="P")
+
+
+def test_split_fragments_add_to_their_parent() -> None:
+    tracks = _tracks([_obs(4.0, 22.0, 12.0)], [_obs(0.0, 10.0, 8.0), _obs(9.0, 8.0, 7.0)])
+    (whole,) = lesion_measurements(tracks, 1, UIDS[1])
+    assert whole.lesion_id == "lesion 1"
+    assert whole.long_axis_mm == pytest.approx(18.0)  # 10 + 8 (RECIST 1.1 Appendix I)
+    assert "fragment" in whole.source
+
+
+def test_merged_lesion_counts_zero_and_the_coalesced_one_carries_it() -> None:
+    tracks = _tracks([_obs(0.0, 12.0, 9.0), _obs(9.0, 10.0, 8.0)], [_obs(4.0, 24.0, 12.0)])
+    found = {m.lesion_id: m for m in lesion_measurements(tracks, 1, UIDS[1])}
+    assert found["lesion 1"].long_axis_mm == 24.0
+    assert found["lesion 2"].status is LesionStatus.DISAPPEARED
+    assessments, recist = assess_scans(DATES, UIDS, tracks, GuidelineContext())
+    assert recist["baseline_sum_mm"] == pytest.approx(22.0)
+    assert recist["timepoints"][0]["sum_mm"] == pytest.approx(24.0)
+    assert recist["timepoints"][0]["category"] == "SD"
+    assert assessments[1].recist is not None
+
+
+def test_new_lesion_is_pd_and_missing_target_is_ne() -> None:
+    base = [_obs(0.0, 30.0, 20.0), _obs(80.0, 15.0, 10.0)]
+    new = _tracks(base, [*base, _obs(-60.0, 9.0, 7.0)])
+    _, recist = assess_scans(DATES, UIDS, new, GuidelineContext())
+    assert recist["timepoints"][0]["new_lesions"] is True
+    assert recist["timepoints"][0]["category"] == "PD"
+    missing = _tracks(base, base[:1])
+    _, recist = assess_scans(DATES, UIDS, missing, GuidelineContext())
+    assert recist["timepoints"][0]["category"] == "NE"
+
+
+def test_lung_rads_uses_the_prior_of_the_same_nodule_and_fleischner_needs_age() -> None:
+    nodule = dict(nodule_type="solid")
+    # mean 5.5 mm -> 7.25 mm: growth > 1.5 mm, still < 8 mm
+    tracks = _tracks([_obs(0.0, 6.0, 5.0, **nodule)], [_obs(0.0, 7.5, 7.0, **nodule)])
+    assessments, _ = assess_scans(
+        DATES, UIDS, tracks, GuidelineContext(), birth_date=date(1960, 5, 1)
+    )
+    first, second = assessments
+    assert first.lung_rads is not None
+    assert first.lung_rads.category == "2"
+    assert second.lung_rads is not None
+    assert second.lung_rads.category == "4A"  # growing < 8 mm
+    assert "grow" in second.lung_rads.rule_fired
+    assert first.fleischner is not None
+    assert first.fleischner.category.startswith("single solid")
+    no_age, _ = assess_scans(DATES, UIDS, tracks, GuidelineContext())
+    assert no_age[0].fleischner is None
