@@ -17,7 +17,7 @@ from radcycle.guidelines.recist import select_targets
 from radcycle.guidelines.recist_response import follow_up_from_tracked
 from radcycle.guidelines.recist_series import assess_series
 from radcycle.longitudinal.tracking import PointStatus
-from radcycle.pipeline.follow import LesionSeed, Scan, follow_patient
+from radcycle.pipeline.follow import LesionSeed, Scan, detector_finder, follow_patient
 from radcycle.synth import generate_patient, write_patient
 
 runner = CliRunner()
@@ -181,3 +181,41 @@ def test_cli_follow_needs_two_studies(tmp_path: Path) -> None:
     result = runner.invoke(build_app(), ["follow", str(tmp_path)])
     assert result.exit_code == 2
     assert "follow-up" in result.output
+
+
+@pytest.mark.slow
+def test_fully_automatic_follow_never_mixes_lesions() -> None:
+    """Detector on every scan, nothing given: tracks stay one lesion each."""
+    patient = generate_patient(2, timepoints=3, slices=60, matrix=256)
+    scans = [
+        Scan(tp.volume, tp.date, tp.study_instance_uid, tp.series_instance_uid, "P", None)
+        for tp in patient.timepoints
+    ]
+    result = follow_patient(scans, detector_finder())
+    holders: dict[tuple[int, str], set[str]] = {}
+    for tr in result.tracks:
+        truth_ids = set()
+        for t, point in enumerate(tr.points):
+            if point is None or point.observation is None:
+                continue
+            centre = np.asarray(point.observation.centre_mm)
+            near = [
+                (float(np.linalg.norm(centre - np.asarray(rec["centre_mm"]))), rec["lesion_id"])
+                for rec in patient.timepoints[t].lesions
+                if rec["status"] != "vanished"
+            ]
+            close = [n for n in near if n[0] < 6.0]
+            if close:
+                lesion = min(close)[1]
+                truth_ids.add(lesion)
+                holders.setdefault((t, lesion), set()).add(tr.tracking_identifier)
+        assert len(truth_ids) <= 1, (tr.tracking_identifier, truth_ids)
+    assert all(len(h) == 1 for h in holders.values())
+    wanted = [
+        (t, rec["lesion_id"])
+        for t, tp in enumerate(patient.timepoints)
+        for rec in tp.lesions
+        if rec["organ"] == "lung" and rec["status"] != "vanished" and rec["long_axis_mm"] >= 5.0
+    ]
+    assert sum(1 for k in wanted if k in holders) >= len(wanted) // 2
+    assert [tp["category"] for tp in result.recist["timepoints"]] == _truth_recist(patient)
