@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
@@ -52,7 +53,11 @@ def test_patient_matches_dicom(bundle: dict[str, Any], small_patient: SyntheticP
 
 
 def test_clinical_story(bundle: dict[str, Any], small_patient: SyntheticPatient) -> None:
-    (condition,) = _resources(bundle, "Condition")
+    (condition,) = [
+        c
+        for c in _resources(bundle, "Condition")
+        if c["code"]["coding"][0]["code"] == "254637007"  # non-small cell lung cancer
+    ]
     codes = {c["code"] for c in condition["code"]["coding"]}
     assert "254637007" in codes
     assert any(c.startswith("C34") for c in codes)
@@ -83,3 +88,24 @@ def test_imaging_studies_name_the_dicom_studies(
     ids = {s["identifier"][0]["value"] for s in studies}
     assert ids == {f"urn:oid:{tp.study_instance_uid}" for tp in small_patient.timepoints}
     assert all(s["identifier"][0]["system"] == "urn:dicom:uid" for s in studies)
+
+
+@pytest.mark.parametrize("seed", [2, 3])  # with and without emphysema
+def test_emphysema_in_images_truth_and_record(seed: int) -> None:
+    from scipy import ndimage
+
+    from radcycle.synth import build_bundle, generate_patient
+
+    patient = generate_patient(seed, timepoints=1, slices=60, matrix=192)
+    conditions = [
+        e["resource"]["code"]["coding"][0]["code"]
+        for e in build_bundle(patient)["entry"]
+        if e["resource"]["resourceType"] == "Condition"
+    ]
+    assert ("87433001" in conditions) == patient.emphysema
+    assert patient.truth()["emphysema"] == patient.emphysema
+    upper = patient.timepoints[0].volume.array[30:]  # upper half of the chest
+    body = np.stack([ndimage.binary_fill_holes(plane > -500) for plane in upper])
+    lung = body & (upper < -700)
+    low_attenuation = float(np.mean(upper[lung] < -940))  # LAA, as emphysema indices
+    assert (low_attenuation > 0.05) == patient.emphysema

@@ -25,6 +25,8 @@ Coordinates are DICOM patient coordinates (LPS, mm) of the scan concerned.
     {"seed": int,
      "patient": {"patient_id", "name", "birth_date": "YYYY-MM-DD", "sex": "M"|"F"},
      "treatment": "carboplatin-pemetrexed" | "pembrolizumab",
+     "smoking": "former" | "current",
+     "emphysema": bool (centrilobular emphysema in the upper lungs, as in the images),
      "noise_hu": float,
      "timepoints": [{
         "index": 0, "date": "YYYY-MM-DD", "folder": "tp0_YYYYMMDD",

@@ -48,17 +48,19 @@ HU: dict[str, float] = {
     "sternum": 450.0,
     "sternum_marrow": 200.0,
     "fissure": -650.0,
+    "emphysema": -965.0,
 }
 
 # Codes of the 3D label volume that tubes (vessels, airways, ribs) are splatted
 # into; higher codes are painted later and win where tubes overlap.
 LABELS: dict[str, int] = {
-    "vessel": 1,
-    "airway_wall": 2,
-    "airway_lumen": 3,
-    "great_vessel": 4,
-    "rib_cortex": 5,
-    "rib_marrow": 6,
+    "emphysema": 1,
+    "vessel": 2,
+    "airway_wall": 3,
+    "airway_lumen": 4,
+    "great_vessel": 5,
+    "rib_cortex": 6,
+    "rib_marrow": 7,
 }
 
 
@@ -110,12 +112,14 @@ class Anatomy:
         scale_ap: antero-posterior size factor.
         fat_mm: subcutaneous fat thickness.
         seed_shift: small z shift of the diaphragm domes (breath hold depth).
+        emphysema: whether the upper lungs carry centrilobular emphysema.
     """
 
     scale_lr: float = 1.0
     scale_ap: float = 1.0
     fat_mm: float = 14.0
     seed_shift: float = 0.0
+    emphysema: bool = False
     wall_mm: float = 16.0
     centre_y: float = 10.0
     midline_x: float = 4.0
@@ -189,7 +193,7 @@ class Anatomy:
         lung = parts["lung"]
         np.copyto(out, f.lung_hu, where=lung)
         _paint(out, HU["fissure"], lung & self._fissures(f, z))
-        self._paint_labels(out, labels, lung | parts["mediastinal_fat"], parts["cavity"])
+        self._paint_labels(out, labels, lung, parts["mediastinal_fat"], parts["cavity"])
         return out
 
     def masks(self, f: PlaneFields, z: float | FloatArray) -> dict[str, BoolArray]:
@@ -270,10 +274,16 @@ class Anatomy:
 
     @staticmethod
     def _paint_labels(
-        out: F32, labels: npt.NDArray[np.uint8], airspace: BoolArray, cavity: BoolArray
+        out: F32,
+        labels: npt.NDArray[np.uint8],
+        lung: BoolArray,
+        mediastinum: BoolArray,
+        cavity: BoolArray,
     ) -> None:
         if not labels.any():
             return
+        _paint(out, HU["emphysema"], (labels == LABELS["emphysema"]) & lung)
+        airspace = lung | mediastinum
         vessel = (labels == LABELS["vessel"]) & airspace
         _paint(out, HU["blood"], vessel)
         _paint(out, HU["airway_wall"], (labels == LABELS["airway_wall"]) & airspace)

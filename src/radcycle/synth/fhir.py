@@ -1,7 +1,8 @@
 """The synthetic patient's clinical record as a FHIR R4 Bundle (type ``collection``).
 
 Resources: Patient; Condition (non-small cell lung cancer, SNOMED CT 254637007,
-ICD-10 C34.x by lobe, onset at the baseline scan); Procedure (lung biopsy that
+ICD-10 C34.x by lobe, onset at the baseline scan); Condition pulmonary emphysema
+(SNOMED CT 87433001) where the images show it; Procedure (lung biopsy that
 confirmed it); Observation of smoking status (LOINC 72166-2); Observations of
 CEA (LOINC 2039-6, ng/mL, reference range up to 5.0) at every scan and half way
 between, trending with the tumour burden; MedicationRequest and
@@ -156,6 +157,34 @@ def build_bundle(p: SyntheticPatient) -> dict[str, Any]:
             "reasonReference": [{"reference": condition}],
         },
     )
+    if p.emphysema:
+        add(
+            "Condition",
+            "emphysema",
+            {
+                "clinicalStatus": {
+                    "coding": [
+                        _coding(
+                            "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                            "active",
+                            "Active",
+                        )
+                    ]
+                },
+                "verificationStatus": {
+                    "coding": [
+                        _coding(
+                            "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                            "confirmed",
+                            "Confirmed",
+                        )
+                    ]
+                },
+                "code": {"coding": [_coding(SNOMED, "87433001", "Pulmonary emphysema")]},
+                "subject": subject,
+                "recordedDate": baseline.isoformat(),
+            },
+        )
     code, display = _SMOKING[p.smoking]
     add(
         "Observation",

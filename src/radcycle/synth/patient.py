@@ -16,7 +16,7 @@ from radcycle.errors import InputError
 from radcycle.synth.anatomy import Anatomy
 from radcycle.synth.lesions import LesionSpec, plan_lesions
 from radcycle.synth.render import ScanGrid, render_scan
-from radcycle.synth.tubes import TubeSet, build_tubes
+from radcycle.synth.tubes import TubeSet, build_tubes, emphysema_holes
 
 __all__ = [
     "MAX_SLICES",
@@ -83,6 +83,7 @@ class SyntheticPatient:
     treatment: str
     smoking: str
     noise_hu: float
+    emphysema: bool = False
 
     def truth(self) -> dict[str, Any]:
         """The ``truth.json`` document (see the package docstring for its shape)."""
@@ -96,6 +97,8 @@ class SyntheticPatient:
                 "sex": p.sex,
             },
             "treatment": self.treatment,
+            "smoking": self.smoking,
+            "emphysema": self.emphysema,
             "noise_hu": round(self.noise_hu, 2),
             "timepoints": [
                 {
@@ -242,8 +245,14 @@ def generate_patient(
         scale_ap=float(rng.uniform(0.93, 1.05)),
         fat_mm=float(rng.uniform(8.0, 20.0)),
         seed_shift=float(rng.uniform(-6.0, 6.0)),
+        emphysema=bool(np.random.default_rng([seed, 14]).uniform() < 0.5),
     )
-    tubes = build_tubes(anat, np.random.default_rng([seed, 12]))
+    tubes = TubeSet.concat(
+        [
+            build_tubes(anat, np.random.default_rng([seed, 12])),
+            emphysema_holes(anat, np.random.default_rng([seed, 15])),
+        ]
+    )
     dz = slice_spacing_mm(slices)
     half = (slices - 1) * dz / 2.0
     covered = (_CHEST_CENTRE_Z - half + 3.0, _CHEST_CENTRE_Z + half - 3.0)
@@ -278,6 +287,7 @@ def generate_patient(
         treatment=str(rng.choice(["carboplatin-pemetrexed", "pembrolizumab"])),
         smoking=str(rng.choice(["former", "current"])),
         noise_hu=model.noise_hu,
+        emphysema=anat.emphysema,
     )
 
 

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from radcycle.synth.anatomy import LABELS, Anatomy, Region
 
-__all__ = ["TubeSet", "build_tubes", "splat"]
+__all__ = ["TubeSet", "build_tubes", "emphysema_holes", "splat"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -244,6 +244,23 @@ def build_tubes(anat: Anatomy, rng: np.random.Generator) -> TubeSet:
     tubes = TubeSet.concat(parts)
     order = np.argsort(tubes.label, kind="stable")
     return TubeSet(tubes.points[order], tubes.radius[order], tubes.label[order])
+
+
+def emphysema_holes(anat: Anatomy, rng: np.random.Generator) -> TubeSet:
+    """Centrilobular emphysema: small holes (3-12 mm, about -965 HU) in the upper
+    two thirds of the lungs, densest at the apices; empty without emphysema."""
+    if not anat.emphysema:
+        return TubeSet(np.zeros((0, 3)), np.zeros(0), np.zeros(0, dtype=np.uint8))
+    low, high = anat.lung_z_range()
+    n = 20000
+    z = high - (high - low) * (2.0 / 3.0) * rng.uniform(0.0, 1.0, n) ** 1.5
+    points = np.stack(
+        [rng.uniform(-150.0, 150.0, n) * anat.scale_lr, rng.uniform(-90.0, 110.0, n), z], axis=1
+    )
+    region = anat.region_at(points)
+    points = points[(region == Region.RIGHT_LUNG) | (region == Region.LEFT_LUNG)][:1500]
+    radius = np.exp(rng.uniform(np.log(1.5), np.log(6.0), len(points)))
+    return TubeSet(points, radius, np.full(len(points), LABELS["emphysema"], dtype=np.uint8))
 
 
 def _ball_offsets(radius: float, spacing: FloatArray) -> npt.NDArray[np.int64]:
