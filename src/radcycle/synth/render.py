@@ -189,65 +189,61 @@ def render_scan(
         raise GeometryError(
             "the synthetic scan transform must rotate about z only", value=rot.tolist()
         )
-    n, s = grid.matrix, grid.slices
-    inv: FloatArray = np.linalg.inv(body_to_scan).astype(np.float64)
-    axis = grid.origin[0] + grid.pixel_mm * np.arange(n)
-    row = grid.origin[1] + grid.pixel_mm * np.arange(n)
-    xs, ys = np.meshgrid(axis, row)
-    plane = _apply(inv, np.stack([xs.ravel(), ys.ravel(), np.zeros(n * n)], axis=1))
-    fields = anat.plane_fields(plane[:, 0].reshape(n, n), plane[:, 1].reshape(n, n))
-    z_body = grid.origin[2] + grid.slice_mm * np.arange(s) + inv[2, 3]
-
-    labels = np.zeros((s, n, n), dtype=np.uint8)
-    splat(
-        labels,
-        grid.to_index(_apply(body_to_scan, tubes.points)),
-        tubes.radius,
-        tubes.label,
-        grid.spacing,
-    )
     angle = float(np.arctan2(rot[1, 0], rot[0, 0]))
-    current = [
-        (
-            _apply(body_to_scan, np.asarray([spec.centre]))[0],
-            spec.angle + angle,
-            np.asarray(spec.states[t].semi_axes),
-        )
+    now = [
+        (_apply(body_to_scan, np.asarray([spec.centre]))[0], spec.angle + angle, spec)
         for spec in lesions
         if spec.status(t) in ("present", "new")
     ]
-    _clear_around_lesions(labels, grid, current)
+    labels = np.zeros((grid.slices, grid.matrix, grid.matrix), dtype=np.uint8)
+    points = grid.to_index(_apply(body_to_scan, tubes.points))
+    splat(labels, points, tubes.radius, tubes.label, grid.spacing)
+    _clear_around_lesions(
+        labels, grid, [(c, a, np.asarray(spec.states[t].semi_axes)) for c, a, spec in now]
+    )
+    hu = _anatomy(anat, grid, body_to_scan, labels)
+    _add_table(hu, grid)
+    for centre, lesion_angle, spec in now:
+        kind = KINDS[spec.kind]
+        render_lesion(hu, grid.affine, centre, lesion_angle, spec.states[t], kind, spec.phases)
+    return _noisy(hu, noise_hu, noise_seed)
 
+
+def _anatomy(
+    anat: Anatomy, grid: ScanGrid, body_to_scan: FloatArray, labels: npt.NDArray[np.uint8]
+) -> npt.NDArray[np.float32]:
+    """Noiseless HU of every slice: each pixel centre mapped back to the body."""
+    n, s = grid.matrix, grid.slices
+    inv: FloatArray = np.linalg.inv(body_to_scan).astype(np.float64)
+    xs, ys = np.meshgrid(
+        grid.origin[0] + grid.pixel_mm * np.arange(n), grid.origin[1] + grid.pixel_mm * np.arange(n)
+    )
+    plane = _apply(inv, np.stack([xs.ravel(), ys.ravel(), np.zeros(n * n)], axis=1))
+    fields = anat.plane_fields(plane[:, 0].reshape(n, n), plane[:, 1].reshape(n, n))
+    z_body = grid.origin[2] + grid.slice_mm * np.arange(s) + inv[2, 3]  # rotation about z
     hu = np.empty((s, n, n), dtype=np.float32)
 
-    def base(part: range) -> None:
+    def work(part: range) -> None:
         for k in part:
             hu[k] = anat.render_slice(fields, float(z_body[k]), labels[k])
 
-    _parallel(s, base)
-    _add_table(hu, grid)
-    for spec in lesions:
-        if spec.status(t) in ("present", "new"):
-            centre = _apply(body_to_scan, np.asarray([spec.centre]))[0]
-            render_lesion(
-                hu,
-                grid.affine,
-                centre,
-                spec.angle + angle,
-                spec.states[t],
-                KINDS[spec.kind],
-                spec.phases,
-            )
+    _parallel(s, work)
+    return hu
 
-    out = np.empty((s, n, n), dtype=np.int16)
-    gain = noise_hu * _noise_gain(_BLUR_SIGMA_PX)
 
-    def finish(part: range) -> None:
+def _noisy(
+    hu: npt.NDArray[np.float32], noise_hu: float, noise_seed: Sequence[int]
+) -> npt.NDArray[np.int16]:
+    """Add correlated noise (each slice its own generator) and round to int16 HU."""
+    out = np.empty(hu.shape, dtype=np.int16)
+    gain = np.float32(noise_hu * _noise_gain(_BLUR_SIGMA_PX))
+
+    def work(part: range) -> None:
         for k in part:
             rng = np.random.default_rng([*noise_seed, k])
-            noisy = hu[k] + rng.standard_normal((n, n), dtype=np.float32) * np.float32(gain)
+            noisy = hu[k] + rng.standard_normal(hu.shape[1:], dtype=np.float32) * gain
             blurred = ndimage.gaussian_filter(noisy, _BLUR_SIGMA_PX, mode="nearest")
             out[k] = np.clip(np.rint(blurred), _HU_MIN, _HU_MAX).astype(np.int16)
 
-    _parallel(s, finish)
+    _parallel(hu.shape[0], work)
     return out
