@@ -36,3 +36,5 @@ def test_charts_are_png_images() -> None:
 def test_waterfall_without_follow_up_is_still_an_image() -> None:
     png = waterfall_chart(_trajectories(1))
     assert png[:4] == b"\x89PNG"
+    with_sum = waterfall_chart(_trajectories(3), sum_best_pct=-35.0)
+    assert with_sum != waterfall_chart(_trajectories(3))

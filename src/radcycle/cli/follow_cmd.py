@@ -142,7 +142,13 @@ def follow(
         out.mkdir(parents=True, exist_ok=True)
         (out / "follow.json").write_text(json.dumps(document, indent=2))
         (out / "trajectories.png").write_bytes(trajectory_chart(result.trajectories))
-        (out / "waterfall.png").write_bytes(waterfall_chart(result.trajectories))
+        changes = [
+            tp["change_from_baseline_pct"]
+            for tp in result.recist["timepoints"]
+            if tp["change_from_baseline_pct"] is not None
+        ]
+        waterfall = waterfall_chart(result.trajectories, sum_best_pct=min(changes, default=None))
+        (out / "waterfall.png").write_bytes(waterfall)
     if as_json:
         typer.echo(json.dumps(document, indent=2))
         return

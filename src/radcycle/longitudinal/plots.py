@@ -28,6 +28,7 @@ __all__ = ["trajectory_chart", "waterfall_chart"]
 # RECIST 1.1 section 4.3.1: PR at -30 % of the baseline sum, PD at +20 % of the nadir.
 _PR_PCT = -30.0
 _PD_PCT = 20.0
+_SUM_LABEL = "sum of diameters"
 
 
 def _png(figure: Figure) -> bytes:
@@ -65,8 +66,14 @@ def trajectory_chart(trajectories: Sequence[Trajectory], title: str = "") -> byt
     return _png(figure)
 
 
-def waterfall_chart(trajectories: Sequence[Trajectory], title: str = "") -> bytes:
-    """PNG of each lesion's best diameter change from baseline, largest increase first."""
+def waterfall_chart(
+    trajectories: Sequence[Trajectory], title: str = "", sum_best_pct: float | None = None
+) -> bytes:
+    """PNG of each lesion's best diameter change from baseline, largest increase first.
+
+    ``sum_best_pct``, where given, adds the patient's bar: the best change of the
+    RECIST sum of diameters (hatched), the figure the response categories use.
+    """
     bars = sorted(
         (
             (traj.best_change_pct, traj.tracking_identifier)
@@ -75,13 +82,19 @@ def waterfall_chart(trajectories: Sequence[Trajectory], title: str = "") -> byte
         ),
         reverse=True,
     )
+    if sum_best_pct is not None:
+        bars = sorted([*bars, (sum_best_pct, _SUM_LABEL)], reverse=True)
     figure = Figure(figsize=(8, 5))
     ax = figure.add_subplot()
     values = [v for v, _ in bars]
     colours = [
         "tab:red" if v >= _PD_PCT else "tab:green" if v <= _PR_PCT else "tab:gray" for v in values
     ]
-    ax.bar(range(len(values)), values, color=colours)
+    drawn = ax.bar(range(len(values)), values, color=colours)
+    for patch, (_, name) in zip(drawn, bars, strict=True):
+        if name == _SUM_LABEL:
+            patch.set_hatch("//")
+            patch.set_edgecolor("black")
     ax.set_xticks(range(len(values)), [name for _, name in bars], rotation=45, ha="right")
     ax.axhline(_PR_PCT, color="tab:green", linestyle="--", label="-30 % (RECIST 1.1 PR)")
     ax.axhline(_PD_PCT, color="tab:red", linestyle="--", label="+20 % (RECIST 1.1 PD)")
