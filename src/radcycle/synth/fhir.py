@@ -31,6 +31,7 @@ ICD10 = "http://hl7.org/fhir/sid/icd-10"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 UCUM = "http://unitsofmeasure.org"
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
+_HL7 = "http://terminology.hl7.org/CodeSystem"
 
 # RxNorm ingredient concepts of the regimens the seed chooses between.
 REGIMENS: dict[str, list[tuple[str, str, str]]] = {
@@ -84,140 +85,108 @@ def _cea_series(p: SyntheticPatient) -> list[tuple[date, float]]:
     return points
 
 
-def build_bundle(p: SyntheticPatient) -> dict[str, Any]:
-    """The patient's FHIR R4 Bundle as a JSON-ready dict."""
-    entries: list[dict[str, Any]] = []
-    baseline = p.timepoints[0].date
+class _Entries:
+    """Bundle entries with deterministic ``urn:uuid`` full URLs (from the seed)."""
 
-    def add(kind: str, key: object, resource: dict[str, Any]) -> str:
-        url = _uuid(p.seed, kind, key)
-        entries.append(
-            {"fullUrl": url, "resource": {"resourceType": kind, "id": url[9:], **resource}}
-        )
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.items: list[dict[str, Any]] = []
+
+    def add(self, kind: str, key: object, resource: dict[str, Any]) -> str:
+        url = _uuid(self.seed, kind, key)
+        body = {"resourceType": kind, "id": url.removeprefix("urn:uuid:"), **resource}
+        self.items.append({"fullUrl": url, "resource": body})
         return url
 
+
+def _concept(system: str, code: str, display: str) -> dict[str, Any]:
+    return {"coding": [_coding(system, code, display)]}
+
+
+_ACTIVE = _concept(f"{_HL7}/condition-clinical", "active", "Active")
+_CONFIRMED = _concept(f"{_HL7}/condition-ver-status", "confirmed", "Confirmed")
+
+
+def _patient(p: SyntheticPatient) -> dict[str, Any]:
     person = p.patient
     family, _, given = person.name.partition("^")
-    patient_url = add(
-        "Patient",
-        "",
-        {
-            "identifier": [{"system": "urn:radcycle:synth:patient-id", "value": person.patient_id}],
-            "name": [{"family": family, "given": [given] if given else []}],
-            "gender": {"M": "male", "F": "female"}.get(person.sex, "unknown"),
-            "birthDate": person.birth_date.isoformat() if person.birth_date else None,
-        },
-    )
-    subject = {"reference": patient_url}
+    return {
+        "identifier": [{"system": "urn:radcycle:synth:patient-id", "value": person.patient_id}],
+        "name": [{"family": family, "given": [given] if given else []}],
+        "gender": {"M": "male", "F": "female"}.get(person.sex, "unknown"),
+        "birthDate": person.birth_date.isoformat() if person.birth_date else None,
+    }
+
+
+def _nsclc(p: SyntheticPatient, subject: dict[str, str], recorded: date) -> dict[str, Any]:
     primary = p.timepoints[0].lesions[0]
     icd, lobe = _ICD10_BY_LOBE[(primary.get("lobe") or "RUL")[1]]
-    biopsy_day = baseline + timedelta(days=7)
-    condition = add(
-        "Condition",
-        "nsclc",
-        {
-            "clinicalStatus": {
-                "coding": [
-                    _coding(
-                        "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                        "active",
-                        "Active",
-                    )
-                ]
-            },
-            "verificationStatus": {
-                "coding": [
-                    _coding(
-                        "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-                        "confirmed",
-                        "Confirmed",
-                    )
-                ]
-            },
-            "code": {
-                "coding": [
-                    _coding(SNOMED, "254637007", "Non-small cell lung cancer"),
-                    _coding(ICD10, icd, f"Malignant neoplasm of {lobe}, bronchus or lung"),
-                ],
-                "text": f"Non-small cell lung cancer, {primary['side']} {lobe}",
-            },
-            "subject": subject,
-            "onsetDateTime": baseline.isoformat(),
-            "recordedDate": biopsy_day.isoformat(),
-        },
-    )
-    add(
-        "Procedure",
-        "biopsy",
-        {
-            "status": "completed",
-            "code": {"coding": [_coding(SNOMED, "78603008", "Biopsy of lung")]},
-            "subject": subject,
-            "performedDateTime": biopsy_day.isoformat(),
-            "reasonReference": [{"reference": condition}],
-        },
-    )
-    if p.emphysema:
-        add(
-            "Condition",
-            "emphysema",
-            {
-                "clinicalStatus": {
-                    "coding": [
-                        _coding(
-                            "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                            "active",
-                            "Active",
-                        )
-                    ]
-                },
-                "verificationStatus": {
-                    "coding": [
-                        _coding(
-                            "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-                            "confirmed",
-                            "Confirmed",
-                        )
-                    ]
-                },
-                "code": {"coding": [_coding(SNOMED, "87433001", "Pulmonary emphysema")]},
-                "subject": subject,
-                "recordedDate": baseline.isoformat(),
-            },
-        )
-    code, display = _SMOKING[p.smoking]
-    add(
-        "Observation",
-        "smoking",
-        {
-            "status": "final",
-            "category": [
-                {
-                    "coding": [
-                        _coding(
-                            "http://terminology.hl7.org/CodeSystem/observation-category",
-                            "social-history",
-                            "Social History",
-                        )
-                    ]
-                }
+    return {
+        "clinicalStatus": _ACTIVE,
+        "verificationStatus": _CONFIRMED,
+        "code": {
+            "coding": [
+                _coding(SNOMED, "254637007", "Non-small cell lung cancer"),
+                _coding(ICD10, icd, f"Malignant neoplasm of {lobe}, bronchus or lung"),
             ],
-            "code": {"coding": [_coding(LOINC, "72166-2", "Tobacco smoking status")]},
-            "subject": subject,
-            "effectiveDateTime": baseline.isoformat(),
-            "valueCodeableConcept": {"coding": [_coding(SNOMED, code, display)]},
+            "text": f"Non-small cell lung cancer, {primary['side']} {lobe}",
         },
-    )
+        "subject": subject,
+        "onsetDateTime": p.timepoints[0].date.isoformat(),
+        "recordedDate": recorded.isoformat(),
+    }
+
+
+def _emphysema(subject: dict[str, str], recorded: date) -> dict[str, Any]:
+    return {
+        "clinicalStatus": _ACTIVE,
+        "verificationStatus": _CONFIRMED,
+        "code": _concept(SNOMED, "87433001", "Pulmonary emphysema"),
+        "subject": subject,
+        "recordedDate": recorded.isoformat(),
+    }
+
+
+def _smoking(p: SyntheticPatient, subject: dict[str, str]) -> dict[str, Any]:
+    code, display = _SMOKING[p.smoking]
+    return {
+        "status": "final",
+        "category": [_concept(f"{_HL7}/observation-category", "social-history", "Social History")],
+        "code": _concept(LOINC, "72166-2", "Tobacco smoking status"),
+        "subject": subject,
+        "effectiveDateTime": p.timepoints[0].date.isoformat(),
+        "valueCodeableConcept": _concept(SNOMED, code, display),
+    }
+
+
+def build_bundle(p: SyntheticPatient) -> dict[str, Any]:
+    """The patient's FHIR R4 Bundle as a JSON-ready dict."""
+    entries = _Entries(p.seed)
+    subject = {"reference": entries.add("Patient", "", _patient(p))}
+    baseline = p.timepoints[0].date
+    biopsy_day = baseline + timedelta(days=7)
+    condition = entries.add("Condition", "nsclc", _nsclc(p, subject, biopsy_day))
+    biopsy = {
+        "status": "completed",
+        "code": _concept(SNOMED, "78603008", "Biopsy of lung"),
+        "subject": subject,
+        "performedDateTime": biopsy_day.isoformat(),
+        "reasonReference": [{"reference": condition}],
+    }
+    entries.add("Procedure", "biopsy", biopsy)
+    if p.emphysema:
+        entries.add("Condition", "emphysema", _emphysema(subject, baseline))
+    entries.add("Observation", "smoking", _smoking(p, subject))
     for n, (day, level) in enumerate(_cea_series(p)):
-        add("Observation", f"cea-{n}", _cea(subject, day, level))
-    _add_treatment(p, add, subject, condition, biopsy_day + timedelta(days=14))
+        entries.add("Observation", f"cea-{n}", _cea(subject, day, level))
+    _add_treatment(p, entries, subject, condition, biopsy_day + timedelta(days=14))
     for tp in p.timepoints:
-        add("ImagingStudy", tp.index, _imaging_study(subject, tp))
+        entries.add("ImagingStudy", tp.index, _imaging_study(subject, tp))
     return {
         "resourceType": "Bundle",
-        "id": _uuid(p.seed, "Bundle")[9:],
+        "id": _uuid(p.seed, "Bundle").removeprefix("urn:uuid:"),
         "type": "collection",
-        "entry": entries,
+        "entry": entries.items,
     }
 
 
@@ -261,13 +230,13 @@ def _cea(subject: dict[str, str], day: date, level: float) -> dict[str, Any]:
 
 
 def _add_treatment(
-    p: SyntheticPatient, add: Any, subject: dict[str, str], condition: str, start: date
+    p: SyntheticPatient, entries: _Entries, subject: dict[str, str], condition: str, start: date
 ) -> None:
     end = p.timepoints[-1].date
     cycles = max(1, min(12, (end - start).days // _CYCLE_DAYS + 1))
     for rx, name, dose in REGIMENS[p.treatment]:
         concept = {"coding": [_coding(RXNORM, rx, name)], "text": name}
-        request = add(
+        request = entries.add(
             "MedicationRequest",
             name,
             {
@@ -281,7 +250,7 @@ def _add_treatment(
             },
         )
         for c in range(cycles):
-            add(
+            entries.add(
                 "MedicationAdministration",
                 f"{name}-{c}",
                 {
