@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -30,11 +31,13 @@ def _summary(patient: SyntheticPatient, out: Path) -> None:
                 f"{v.spacing[0]:.3g}x{v.spacing[1]:.3g}x{v.spacing[2]:.3g} mm"
             ),
             title_justify="left",
+            box=box.SIMPLE_HEAD,
         )
-        for column in ("lesion", "type", "site", "long mm", "short mm", "volume mm3", "status"):
+        for column in ("lesion", "type", "site", "long mm", "short mm", "mm3", "status"):
             table.add_column(column, justify="right" if "mm" in column else "left", no_wrap=True)
         for lesion in tp.lesions:
-            site = " ".join(str(p) for p in (lesion["side"], lesion["zone"], lesion["organ"]) if p)
+            where = lesion.get("lobe") or lesion["side"]
+            site = " ".join(str(p) for p in (where, lesion["organ"]) if p)
             table.add_row(
                 lesion["lesion_id"],
                 lesion["type"],
