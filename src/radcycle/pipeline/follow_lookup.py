@@ -63,8 +63,12 @@ FloatArray = npt.NDArray[np.float64]
 
 # Aerated lung: a smoothed maximum below this (HU) holds no soft tissue at all.
 _AERATED_HU = -500.0
+# Ground-glass attenuation sits near -650 HU, aerated parenchyma near -800 HU: for
+# a subsolid nodule "only aerated lung" is drawn half-way between them.
+_AERATED_SUBSOLID_HU = -730.0
 # A fresh outline this much larger than the lesion was is taken as a leak.
 _MAX_GROWTH = 3.0
+_SUBSOLID = ("ground-glass", "part-solid")
 # On review of an earlier scan, a smaller outline is a vessel or noise, not the lesion.
 MIN_PRIOR_MM = 3.0
 
@@ -217,8 +221,12 @@ def _sop_at(scan: Scan, point_mm: tuple[float, float, float]) -> str:
     return uids[k] if 0 <= k < len(uids) else ""
 
 
+def _aerated_below(obs: Observation) -> float:
+    return _AERATED_SUBSOLID_HU if obs.nodule_type in _SUBSOLID else _AERATED_HU
+
+
 def _tissue_near(
-    scan: Scan, point_mm: FloatArray, radius_mm: float
+    scan: Scan, point_mm: FloatArray, radius_mm: float, aerated_hu: float = _AERATED_HU
 ) -> tuple[FloatArray, float] | None:
     """The soft-tissue point nearest to ``point_mm`` within ``radius_mm``, and its HU.
 
@@ -231,7 +239,7 @@ def _tissue_near(
     box = crop_slices(centre, radius_mm, spacing, volume.array.shape)
     values = np.asarray(volume.array[box], dtype=np.float32)
     smooth = ndi.gaussian_filter(values, sigma=[1.0 / s for s in spacing])
-    tissue = np.argwhere(smooth >= _AERATED_HU)
+    tissue = np.argwhere(smooth >= aerated_hu)
     if tissue.size == 0:
         return None
     local = np.array(centre) - np.array([b.start for b in box])
@@ -320,11 +328,12 @@ def _search(
     if not scan.volume.contains([mapped]):
         return TrackPoint(PointStatus.NOT_EVALUATED, note="mapped position outside the scan")
     radius = max(prev.radius_mm, 3.0)
-    near = _tissue_near(scan, mapped, radius)
+    aerated = _aerated_below(prev)
+    near = _tissue_near(scan, mapped, radius, aerated)
     lung = prev.organ.lower() == "lung" and not prev.is_lymph_node
     if near is None and lung:
         note = (
-            f"only aerated lung (< {_AERATED_HU:.0f} HU) within {radius:.1f} mm of the mapped "
+            f"only aerated lung (< {aerated:.0f} HU) within {radius:.1f} mm of the mapped "
             "position: disappeared, 0 mm (RECIST 1.1 section 4.3.2)"
         )
         return TrackPoint(PointStatus.DISAPPEARED, None, prev_centre, None, note)
@@ -342,7 +351,7 @@ def _search(
             return _matched(obs, ctx, t, moved, "segmented again at the position mapped")
         reason = f"fresh outline implausible ({quality}, {moved:.1f} mm from the mapped position)"
     except AnalysisError as exc:
-        if lung:
+        if lung and prev.nodule_type not in _SUBSOLID:
             # The segmenter found nothing but aerated lung at the nearest tissue:
             # a vessel's edge, not a lesion (RECIST 1.1 section 4.3.2: 0 mm).
             note = (
