@@ -1,0 +1,74 @@
+"""Looking again for a tracked lesion on a later scan: gone, still there, or carried over."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from radcycle.domain import Geometry, Volume
+from radcycle.longitudinal.tracking import (
+    Observation,
+    PointStatus,
+    ScanLesions,
+    track_lesions,
+)
+from radcycle.pipeline.follow_lookup import LookupContext, Scan, look_again
+
+SPACING = (1.0, 1.0, 2.0)
+
+
+def _lung(blobs: list[tuple[tuple[float, float, float], float, float]], seed: int) -> Volume:
+    """Aerated lung (-820 HU) inside a soft-tissue wall, with round blobs (centre, radius, HU)."""
+    rng = np.random.default_rng(seed)
+    shape = (40, 96, 96)
+    values = rng.normal(-820.0, 15.0, size=shape).astype(np.float32)
+    values[:, :6, :] = values[:, -6:, :] = values[:, :, :6] = values[:, :, -6:] = 40.0
+    k, j, i = np.indices(shape)
+    for (x, y, z), radius, hu in blobs:
+        inside = (i - x) ** 2 + (j - y) ** 2 + ((k * 2.0) - z) ** 2 <= radius**2
+        values[inside] = hu + rng.normal(0.0, 15.0, size=int(inside.sum()))
+    return Volume(values, Geometry((0.0, 0.0, 0.0), SPACING), {"modality": "CT"})
+
+
+def _context(later: Volume, kind: str, radius: float) -> tuple[LookupContext, object]:
+    first = _lung([((48.0, 48.0, 40.0), radius, -650.0 if kind == "ground-glass" else 30.0)], 1)
+    scans = [
+        Scan(first, date(2025, 1, 1), "1.1", "1.1.1"),
+        Scan(later, date(2025, 4, 1), "1.2", "1.2.1"),
+    ]
+    before = Observation((48.0, 48.0, 40.0), 2 * radius, 2 * radius, nodule_type=kind, key="n")
+    tracks = track_lesions([ScanLesions("1.1", (before,)), ScanLesions("1.2", ())], patient_key="P")
+    ctx = LookupContext(scans, [np.eye(4), np.eye(4)], {}, 12.0, "P")
+    return ctx, tracks[0]
+
+
+@pytest.mark.parametrize("kind", ["solid", "ground-glass"])
+def test_a_lesion_gone_from_aerated_lung_has_disappeared(kind: str) -> None:
+    ctx, track = _context(_lung([], 2), kind, 5.0)
+    point = look_again(track, 1, ctx)
+    assert point.status is PointStatus.DISAPPEARED
+    assert "RECIST 1.1 section 4.3.2" in point.note
+
+
+@pytest.mark.parametrize("kind", ["solid", "ground-glass"])
+def test_a_lesion_still_there_is_not_called_gone(kind: str) -> None:
+    hu = -650.0 if kind == "ground-glass" else 30.0
+    shifted = _lung([((50.0, 47.0, 40.0), 4.0, hu)], 3)
+    ctx, track = _context(shifted, kind, 5.0)
+    point = look_again(track, 1, ctx)
+    assert point.status is not PointStatus.DISAPPEARED
+    if kind == "solid":
+        assert point.status is PointStatus.MATCHED
+        assert point.observation is not None
+        assert point.observation.long_axis_mm == pytest.approx(8.0, abs=1.5)
+        assert np.allclose(point.observation.centre_mm, (50.0, 47.0, 40.0), atol=1.0)
+
+
+def test_outside_the_scan_is_not_evaluated() -> None:
+    ctx, track = _context(_lung([], 4), "solid", 5.0)
+    far = np.eye(4)
+    far[:3, 3] = (500.0, 0.0, 0.0)
+    ctx = LookupContext(ctx.scans, [np.eye(4), far], {}, 12.0, "P")
+    assert look_again(track, 1, ctx).status is PointStatus.NOT_EVALUATED
