@@ -111,6 +111,24 @@ def test_merge_and_split() -> None:
     assert split[1].parent == "lesion 1"
 
 
+@pytest.mark.parametrize("swap", [False, True])
+def test_appearance_breaks_a_tie_in_distance_and_size(swap: bool) -> None:
+    solid = Observation((0.0, 0.0, 0.0), 8.0, 7.0, nodule_type="solid", mean_hu=20.0, key="S")
+    glass = Observation(
+        (10.0, 0.0, 0.0), 8.0, 7.0, nodule_type="ground-glass", mean_hu=-650.0, key="G"
+    )
+    later = [
+        Observation((5.0, 0.0, 0.0), 8.0, 7.0, nodule_type="ground-glass", mean_hu=-640.0, key="G"),
+        Observation((5.0, 0.5, 0.0), 8.0, 7.0, nodule_type="solid", mean_hu=25.0, key="S"),
+    ]
+    if swap:
+        later.reverse()
+    tracks = track_lesions(
+        [ScanLesions("1", (solid, glass)), ScanLesions("2", tuple(later))], patient_key="P"
+    )
+    assert {tuple(_keys(t)) for t in tracks} == {("S", "S"), ("G", "G")}
+
+
 def test_tracking_uids_are_valid_stable_and_distinct() -> None:
     scans = [_scan("1.1", np.eye(4), BASE)]
     first = track_lesions(scans, patient_key="P1")

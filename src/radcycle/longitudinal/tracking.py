@@ -11,6 +11,9 @@ on a cost that adds
   widened where the registration was flagged as failed;
 * ``size_weight`` x |log of the diameter ratio|, so a 20 mm mass is not matched to
   a 4 mm nodule beside it;
+* appearance: ``appearance_weight`` x the difference of mean density (per 300 HU,
+  at most 1), plus the same weight again when both nodule types are known and
+  differ (a ground-glass nodule beside a solid one);
 * nothing for pairs of different kinds: a lymph node never matches a lung nodule,
   nor a liver lesion a lung lesion (such pairs are forbidden).
 
@@ -88,6 +91,7 @@ class Observation:
         solid_component_mm: solid part of a part-solid nodule.
         key: the caller's handle (e.g. the detection's index), returned untouched.
         source: provenance text (series UID, method).
+        mean_hu: mean density inside the lesion (CT), for the appearance term.
     """
 
     centre_mm: tuple[float, float, float]
@@ -100,6 +104,7 @@ class Observation:
     solid_component_mm: float | None = None
     key: str = ""
     source: str = ""
+    mean_hu: float | None = None
 
     def __post_init__(self) -> None:
         centre = np.asarray(self.centre_mm, dtype=np.float64)
@@ -151,12 +156,14 @@ class TrackingSettings:
         gate_radius_factor: the gate is at least this times the sum of the radii.
         failed_registration_gate_mm: gate where the registration failed.
         size_weight: weight of |log diameter ratio| in the cost.
+        appearance_weight: weight of the density and nodule-type differences.
     """
 
     gate_mm: float = 12.0
     gate_radius_factor: float = 1.0
     failed_registration_gate_mm: float = 30.0
     size_weight: float = 0.5
+    appearance_weight: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -254,7 +261,21 @@ def _cost(
     if distance > gate:
         return _FORBIDDEN
     ratio = abs(math.log((_diameter(obs) + 1.0) / (_diameter(prev) + 1.0)))
-    return distance / gate + settings.size_weight * ratio
+    return (
+        distance / gate
+        + settings.size_weight * ratio
+        + settings.appearance_weight * _looks(prev, obs)
+    )
+
+
+def _looks(a: Observation, b: Observation) -> float:
+    """Appearance difference in [0, 2]: density (per 300 HU, capped) and nodule type."""
+    out = 0.0
+    if a.mean_hu is not None and b.mean_hu is not None:
+        out += min(abs(a.mean_hu - b.mean_hu) / 300.0, 1.0)
+    if a.nodule_type and b.nodule_type and a.nodule_type != b.nodule_type:
+        out += 1.0
+    return out
 
 
 def _baseline_tracks(scan: ScanLesions, count: int, patient_key: str) -> list[Track]:

@@ -208,6 +208,7 @@ def measure_seed(
         solid_component_mm=min(solid, m.long_axis_mm) if solid is not None else None,
         key=key,
         source=f"{source}; {seed.label}" if seed.label else source,
+        mean_hu=m.intensity.get("mean_hu"),
     )
     return obs, mask, quality
 
@@ -281,6 +282,7 @@ def propagate(
         is_lymph_node=before.is_lymph_node,
         nodule_type=before.nodule_type,
         solid_component_mm=scaled(before.solid_component_mm),
+        mean_hu=before.mean_hu,
         key=key,
         source=(
             f"series {scan.series_instance_uid}; previous outline carried by a lesion-centred "
