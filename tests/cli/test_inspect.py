@@ -47,3 +47,24 @@ def test_inspect_human_output_and_missing_path(tmp_path: Path):
     assert missing.exit_code == 2
     assert "no such file or folder" in missing.output
     assert "Traceback" not in missing.output
+
+
+def test_every_registered_command_is_listed_in_help():
+    from radcycle.cli.main import COMMANDS
+
+    result = runner.invoke(build_app(), ["--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert f" {name} " in result.output, name
+
+
+def test_one_command_loads_only_its_module():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from radcycle.cli.main import build_app; build_app(['inspect', 'x']); "
+        "print(any(m.startswith('radcycle.imaging.radiomics') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,28 +1,36 @@
 """The ``radcycle`` command line: thin typer commands over the library.
 
 Each command group lives in its own module with a ``register(app)`` function,
-listed explicitly in :data:`COMMAND_MODULES` (no discovery by import scanning).
+listed explicitly in :data:`COMMANDS` (no discovery by import scanning).
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
 from radcycle import __version__
 
-# Explicit registry of command modules; each has ``register(app: typer.Typer)``.
-COMMAND_MODULES: tuple[str, ...] = (
-    "radcycle.cli.deid_cmd",
-    "radcycle.cli.follow_cmd",
-    "radcycle.cli.inspect_cmd",
-    "radcycle.cli.demo_cmd",
-    "radcycle.cli.record_cmd",
-    "radcycle.cli.radiomics_cmd",
-    "radcycle.cli.lesion_cmd",
-    "radcycle.cli.synth_cmd",
-)
+# Explicit registry: command name -> the module whose ``register(app)`` adds it.
+# Only the module of the command being run is imported, so a command starts
+# without loading the libraries of all the others (``--help`` loads them all).
+COMMANDS: dict[str, str] = {
+    "demo": "radcycle.cli.demo_cmd",
+    "inspect": "radcycle.cli.inspect_cmd",
+    "synth": "radcycle.cli.synth_cmd",
+    "segment": "radcycle.cli.lesion_cmd",
+    "detect": "radcycle.cli.lesion_cmd",
+    "measure": "radcycle.cli.lesion_cmd",
+    "radiomics": "radcycle.cli.radiomics_cmd",
+    "follow": "radcycle.cli.follow_cmd",
+    "record": "radcycle.cli.record_cmd",
+    "mine": "radcycle.cli.record_cmd",
+    "deid": "radcycle.cli.deid_cmd",
+    "deid-keygen": "radcycle.cli.deid_cmd",
+    "deid-check": "radcycle.cli.deid_cmd",
+}
 
 app = typer.Typer(
     name="radcycle",
@@ -48,14 +56,29 @@ def _root(
     """radcycle: full-cycle, verified AI assistance for medical imaging."""
 
 
-def build_app() -> typer.Typer:
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(app)
+def build_app(argv: list[str] | None = None) -> typer.Typer:
+    """The typer app with the commands ``argv`` needs (all of them by default)."""
+    args = argv or []
+    words = [a for a in args if not a.startswith("-")]
+    wanted = COMMANDS.get(words[0]) if words else None
+    if wanted:
+        modules = [wanted]
+    elif "--version" in args and "--help" not in args:
+        modules = [COMMANDS["inspect"]]  # the lightest; typer needs one command
+    else:
+        modules = list(dict.fromkeys(COMMANDS.values()))
+    registered = {c.name for c in app.registered_commands}
+    for name in modules:
+        module = importlib.import_module(name)
+        names = {n for n, m in COMMANDS.items() if m == name}
+        if not names <= registered:
+            module.register(app)
+            registered |= names
     return app
 
 
 def main() -> None:
-    build_app()()
+    build_app(sys.argv[1:])()
 
 
 if __name__ == "__main__":
