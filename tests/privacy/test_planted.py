@@ -50,8 +50,9 @@ def test_checker_finds_each_planted_identifier_before(planted: Path) -> None:
         DeidOptions(),
         ALL_OPTIONS,
         DeidOptions(dates="full", retain_institution=True, clean_descriptors=True),
+        DeidOptions(retain_uids=True, retain_device=True, retain_patient_chars=True),
     ],
-    ids=["basic", "modified-clean", "full-institution"],
+    ids=["basic", "modified-clean", "full-institution", "retain-uids"],
 )
 def test_no_leak_after_deid(
     planted: Path, tmp_path: Path, key: DeidKey, options: DeidOptions

@@ -230,15 +230,18 @@ def check_tree(out: Path, originals: Path | None = None) -> CheckReport:
     """Scan every file below ``out`` (DICOM content and every file name)."""
     needles = collect_needles(originals) if originals is not None else Needles()
     report = CheckReport()
-    name_matchers = needles.matchers(DeidOptions(dates="modified"))
     with lenient():
         for path in iter_files(out):
             relative = str(path.relative_to(out)) if out.is_dir() else path.name
-            report.leaks.extend(_name_leaks(relative, name_matchers))
             try:
                 ds = pydicom.dcmread(path)
             except Exception:  # not DICOM (summary, manifest, reasons): names only
+                strict = needles.matchers(DeidOptions(dates="modified"))
+                report.leaks.extend(_name_leaks(relative, strict))
                 continue
+            # A DICOM file's name is judged under the options the file declares
+            # (with Retain UIDs, its original SOP Instance UID may name it).
+            report.leaks.extend(_name_leaks(relative, needles.matchers(options_from_codes(ds))))
             report.files_scanned += 1
             report.leaks.extend(check_dataset(ds, relative, needles))
     return report
