@@ -15,10 +15,16 @@
    * ``compact``: volume over that of the sphere of its 3D maximum diameter is at
      least :attr:`min_compactness` (a vessel segment is long and thin);
    * ``round``: its smallest principal axis is at least :attr:`min_roundness` of
-     its largest (vessel pieces cut at two necks are elongated).
+     its largest (vessel pieces cut at two necks are elongated);
+   * ``isolated``: at most :attr:`max_attached` of the lung in a 1-3 mm shell
+     around it is dense (vessel pieces keep their continuations there; the chest
+     wall, outside the lung envelope, does not count, so juxtapleural nodules pass).
 
-3. Confidence combines blobness, compactness and roundness on a logistic scale;
-   a candidate inside an already kept nodule is skipped.
+   The :attr:`DetectionSettings.max_candidates` most blob-like candidates are
+   tested, cheapest test first; a candidate inside an earlier segmentation (a
+   nodule kept or a vessel piece refused) is skipped.
+
+3. Confidence is a logistic function of the margins by which the tests pass.
 """
 
 from __future__ import annotations
@@ -31,13 +37,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
-from radcycle.domain import Volume
+from radcycle.domain import Geometry, Volume
 from radcycle.domain.lesion import Detection, LesionMeasurements, Provenance
 from radcycle.errors import RadcycleError
 from radcycle.imaging.lungs import LungModel, segment_lungs
-from radcycle.imaging.masks import array_spacing, bbox
+from radcycle.imaging.masks import array_spacing
 from radcycle.imaging.measurement import measure_mask
-from radcycle.imaging.segmentation import segment_at_seed
+from radcycle.imaging.segmentation import RoiSegmentation, segment_roi
 
 __all__ = ["SCALES_MM", "DetectionSettings", "detect_nodules"]
 
@@ -49,6 +55,9 @@ METHOD = "radcycle.detect/1 (LoG candidates, Hessian blob test, click-to-segment
 SCALES_MM = (1.5, 2.5, 4.0, 6.5, 10.0)
 # Half-size of the region segmented around a candidate: its scale and a margin.
 _MIN_ROI_MM = 15.0
+# The shell (mm from the lesion's edge) and the density (HU) of the isolation test.
+_SHELL_MM = (1.0, 3.0)
+_DENSE_HU = -400.0
 
 
 @dataclass(frozen=True)
@@ -63,16 +72,20 @@ class DetectionSettings:
         min_compactness: least volume fraction of the max-diameter sphere.
         min_roundness: least ratio of the smallest to the largest principal axis
             (square root of the principal variances) of the lesion mask.
+        max_attached: most of the lung in a 1-3 mm shell around the lesion that
+            may be dense (> -400 HU): a piece of vessel is cut from the rest of the
+            vessel tree, which fills part of its shell.
         max_candidates: how many of the strongest blob candidates are segmented.
     """
 
     grid_mm: tuple[float, float] = (1.5, 1.5)
     min_response: float = 60.0
-    min_blobness: float = 0.4
+    min_blobness: float = 0.3
     min_diameter_mm: float = 4.0
-    min_compactness: float = 0.4
-    min_roundness: float = 0.65
-    max_candidates: int = 150
+    min_compactness: float = 0.35
+    min_roundness: float = 0.6
+    max_attached: float = 0.08
+    max_candidates: int = 300
     scales_mm: tuple[float, ...] = field(default=SCALES_MM)
 
 
@@ -215,6 +228,7 @@ def _compactness(m: LesionMeasurements) -> float:
 
 
 def _roundness(mask: npt.NDArray[np.bool_], spacing: tuple[float, float, float]) -> float:
+    """Square root of the smallest over the largest principal variance of a mask."""
     pts = np.argwhere(mask) * np.asarray(spacing)
     if len(pts) < 4:
         return 0.0
@@ -222,48 +236,62 @@ def _roundness(mask: npt.NDArray[np.bool_], spacing: tuple[float, float, float])
     return float(math.sqrt(max(ev[0], 0.0) / max(ev[-1], 1e-9)))
 
 
-def _confidence(blob: float, compact: float, round_: float, settings: DetectionSettings) -> float:
+def _attached(volume: Volume, lungs: LungModel, seg: RoiSegmentation) -> float:
+    """Dense (> -400 HU) fraction of the lung in a 1-3 mm shell around the mask."""
+    dist = ndi.distance_transform_edt(~seg.mask, sampling=array_spacing(volume))
+    shell = (dist > _SHELL_MM[0]) & (dist <= _SHELL_MM[1]) & lungs.envelope_crop(seg.box)
+    if not shell.any():
+        return 1.0
+    return float(np.mean(volume.array[seg.box][shell] > _DENSE_HU))
+
+
+def _confidence(
+    blob: float, compact: float, round_: float, attached: float, settings: DetectionSettings
+) -> float:
     z = (
         8.0 * (blob - settings.min_blobness)
         + 8.0 * (compact - settings.min_compactness)
         + 8.0 * (round_ - settings.min_roundness)
+        + 40.0 * (settings.max_attached - attached)
     )
     return round(1.0 / (1.0 + math.exp(-z)), 3)
 
 
 def _assess(
     volume: Volume, lungs: LungModel, cand: _Candidate, settings: DetectionSettings
-) -> tuple[Detection, npt.NDArray[np.bool_]] | None:
+) -> tuple[Detection | None, RoiSegmentation | None]:
+    """The candidate's detection if it passes every test, and its segmentation if any."""
     try:
         roi = max(_MIN_ROI_MM, 3.0 * cand.scale_mm + 10.0)
-        seg = segment_at_seed(volume, cand.centre_mm, strategy="lung-nodule", roi_mm=roi)
+        seg = segment_roi(volume, cand.centre_mm, strategy="lung-nodule", roi_mm=roi)
     except RadcycleError as exc:
         log.debug("candidate at %s not segmented: %s", cand.centre_mm, exc)
-        return None
+        return None, None
     if seg.quality != "ok":
-        return None
-    mask = np.asarray(seg.mask.array, dtype=bool)
-    m = measure_mask(volume, mask, modality="CT", lung=True)
+        return None, seg
+    spacing = array_spacing(volume)
+    # the cheap tests first: shape of the mask, then its surroundings, then measuring
+    round_ = _roundness(seg.mask, spacing)
+    if round_ < settings.min_roundness:
+        return None, seg
+    attached = _attached(volume, lungs, seg)
+    if attached > settings.max_attached:
+        return None, seg
+    m = _measure(volume, seg)
     compact = _compactness(m)
-    box = bbox(mask)
-    round_ = _roundness(mask[box], array_spacing(volume)) if box else 0.0
-    log.debug("candidate %s: compact %.2f round %.2f", cand.centre_mm, compact, round_)
-    if (
-        m.mean_diameter_mm < settings.min_diameter_mm
-        or compact < settings.min_compactness
-        or round_ < settings.min_roundness
-    ):
-        return None
+    if m.mean_diameter_mm < settings.min_diameter_mm or compact < settings.min_compactness:
+        return None, seg
     radius = 0.25 * (m.long_axis_mm + m.short_axis_mm)
     location = lungs.locate(m.centre_mm, radius)
     if location.side == "unknown":
-        return None
+        return None, seg
     reason = (
         f"blob: Hessian eigenvalue ratio {cand.blobness:.2f} >= {settings.min_blobness}; "
         f"segmented: {seg.method}, no leak; "
         f"size: mean diameter {m.mean_diameter_mm} mm >= {settings.min_diameter_mm}; "
         f"compact: {compact:.2f} >= {settings.min_compactness}; "
-        f"round: {round_:.2f} >= {settings.min_roundness}"
+        f"round: {round_:.2f} >= {settings.min_roundness}; "
+        f"isolated: {attached:.2f} of its shell dense <= {settings.max_attached}"
     )
     meta = volume.metadata
     provenance = Provenance(
@@ -272,9 +300,20 @@ def _assess(
         reason=reason,
         source=meta.get("source"),
     )
-    confidence = _confidence(cand.blobness, compact, round_, settings)
-    det = Detection(m.centre_mm, confidence, m, location, provenance)
-    return det, mask
+    confidence = _confidence(cand.blobness, compact, round_, attached, settings)
+    return Detection(m.centre_mm, confidence, m, location, provenance), seg
+
+
+def _measure(volume: Volume, seg: RoiSegmentation) -> LesionMeasurements:
+    """Measure on the crop (a sub-volume with the crop's own origin)."""
+    box = seg.box
+    origin = volume.index_to_patient([[box[2].start, box[1].start, box[0].start]])[0]
+    sub = Volume(
+        np.asarray(volume.array[box]),
+        Geometry(origin, volume.spacing, volume.direction),
+        volume.metadata,
+    )
+    return measure_mask(sub, seg.mask, modality="CT", lung=True)
 
 
 def detect_nodules(
@@ -296,19 +335,19 @@ def detect_nodules(
     """
     settings = settings or DetectionSettings()
     lungs = lungs or segment_lungs(volume)
-    kept: list[tuple[Detection, npt.NDArray[np.bool_]]] = []
+    kept: list[tuple[Detection, RoiSegmentation]] = []
     covered = np.zeros(volume.array.shape, dtype=bool)
     for cand in _candidates(volume, lungs, settings):
         seed = volume.patient_to_index([cand.centre_mm])[0]
         kji = tuple(round(float(v)) for v in seed[::-1])
         if covered[kji]:
-            continue
-        result = _assess(volume, lungs, cand, settings)
-        if result is None:
-            continue
-        covered |= result[1]
-        kept.append(result)
+            continue  # inside a nodule already kept or a vessel piece already refused
+        det, seg = _assess(volume, lungs, cand, settings)
+        if seg is not None:
+            covered[seg.box] |= seg.mask
+        if det is not None and seg is not None:
+            kept.append((det, seg))
     kept.sort(key=lambda r: -r[0].confidence)
     if not kept:
         log.info("no nodule found")
-    return kept
+    return [(det, seg.full(volume.array.shape)) for det, seg in kept]

@@ -108,6 +108,15 @@ class LungModel:
         env = self.envelope > 0
         return np.asarray(env[np.ix_(idx[0], idx[1], idx[2])], dtype=bool)
 
+    def envelope_crop(self, box: tuple[slice, slice, slice]) -> BoolArray:
+        """The lung envelope on a crop ``box`` of the full image grid."""
+        idx = [
+            np.minimum(np.arange(b.start, b.stop) // s, m - 1)
+            for b, s, m in zip(box, self.stride, self.envelope.shape, strict=True)
+        ]
+        env = self.envelope > 0
+        return np.asarray(env[np.ix_(idx[0], idx[1], idx[2])], dtype=bool)
+
     def locate(self, centre_mm: tuple[float, float, float], radius_mm: float) -> LesionLocation:
         """Where a finding of this centre and (mean) radius lies in the lungs."""
         k, j, i = (int(v) for v in self.to_reduced([centre_mm])[0])

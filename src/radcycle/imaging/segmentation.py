@@ -46,9 +46,11 @@ from radcycle.imaging.masks import (
 
 __all__ = [
     "STRATEGIES",
+    "RoiSegmentation",
     "SegmentationResult",
     "mask_from_volume",
     "segment_at_seed",
+    "segment_roi",
 ]
 
 log = logging.getLogger(__name__)
@@ -290,26 +292,40 @@ def _touches_border(mask: BoolArray, box: Slices, shape: tuple[int, ...]) -> boo
     return False
 
 
-def segment_at_seed(
+@dataclass(frozen=True)
+class RoiSegmentation:
+    """A lesion mask on a crop of the image grid (what :func:`segment_roi` returns).
+
+    Args:
+        box: the crop, array slices ``[k, j, i]`` of the image grid.
+        mask: boolean mask on that crop.
+        method, quality, details: as in :class:`SegmentationResult`.
+    """
+
+    box: tuple[slice, slice, slice]
+    mask: BoolArray
+    method: str
+    quality: str
+    details: dict[str, Any]
+
+    def full(self, shape: tuple[int, ...]) -> BoolArray:
+        """The mask on the whole grid of ``shape``."""
+        out = np.zeros(shape, dtype=bool)
+        out[self.box] = self.mask
+        return out
+
+
+def segment_roi(
     volume: Volume,
     seed_mm: tuple[float, float, float],
     *,
     strategy: str | None = None,
     roi_mm: float | None = None,
-) -> SegmentationResult:
-    """Segment the lesion under a clicked point.
+) -> RoiSegmentation:
+    """Like :func:`segment_at_seed`, but the mask stays on its region of interest.
 
-    Args:
-        volume: CT (HU), MR or PET (SUV) image; ``metadata["modality"]`` picks the
-            strategy (CT is recognised by its HU range where metadata is absent).
-        seed_mm: the click, LPS millimetres.
-        strategy: force one of :data:`STRATEGIES`.
-        roi_mm: try only this half-size of region of interest (mm), not the
-            strategy's growing series (detection uses it to stay fast).
-
-    Raises:
-        InputError: the seed lies outside the image or, on CT, outside the body.
-        AnalysisError: nothing to segment at the seed.
+    Detection calls this for hundreds of candidates, where a whole-grid mask for
+    each would cost more than the segmentation itself.
     """
     seed = voxel_of_point(volume, seed_mm)
     _check_seed(volume, seed)
@@ -331,11 +347,35 @@ def segment_at_seed(
         quality = "leak" if _touches_border(sub, box, volume.array.shape) else "ok"
         if quality == "ok":
             break
-    full = np.zeros(volume.array.shape, dtype=bool)
-    full[box] = sub
     details["roi_half_mm"] = half
-    log.debug("segmented %d voxels with %s (%s)", int(full.sum()), name, quality)
-    return SegmentationResult(volume.with_array(full), name, quality, details)
+    log.debug("segmented %d voxels with %s (%s)", int(sub.sum()), name, quality)
+    return RoiSegmentation(box, sub, name, quality, details)
+
+
+def segment_at_seed(
+    volume: Volume,
+    seed_mm: tuple[float, float, float],
+    *,
+    strategy: str | None = None,
+    roi_mm: float | None = None,
+) -> SegmentationResult:
+    """Segment the lesion under a clicked point.
+
+    Args:
+        volume: CT (HU), MR or PET (SUV) image; ``metadata["modality"]`` picks the
+            strategy (CT is recognised by its HU range where metadata is absent).
+        seed_mm: the click, LPS millimetres.
+        strategy: force one of :data:`STRATEGIES`.
+        roi_mm: try only this half-size of region of interest (mm), not the
+            strategy's growing series.
+
+    Raises:
+        InputError: the seed lies outside the image or, on CT, outside the body.
+        AnalysisError: nothing to segment at the seed.
+    """
+    roi = segment_roi(volume, seed_mm, strategy=strategy, roi_mm=roi_mm)
+    full = roi.full(volume.array.shape)
+    return SegmentationResult(volume.with_array(full), roi.method, roi.quality, roi.details)
 
 
 def mask_from_volume(volume: Volume, mask: Volume) -> SegmentationResult:
