@@ -8,6 +8,7 @@ pydicom's pixel handlers, which use the pylibjpeg plug-ins and python-gdcm.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import warnings
@@ -142,7 +143,7 @@ def read_frames(
         # task per frame would cost more in scheduling than the read itself.
         bounds = [round(n * w / workers) for w in range(workers + 1)]
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(run, [range(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]))
+            list(pool.map(run, [range(a, b) for a, b in itertools.pairwise(bounds)]))
     else:
         run(range(n))
     return out
