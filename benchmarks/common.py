@@ -25,12 +25,22 @@ import json, resource, sys, time
 setup, stmt, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
 ns = {}
 exec(setup, ns)
+keep = set(ns)
 best = float("inf")
 for _ in range(repeat):
     t0 = time.perf_counter()
     exec(stmt, ns)
     best = min(best, time.perf_counter() - t0)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    for name in set(ns) - keep:  # free the result before the next repetition
+        del ns[name]
+# VmHWM is this program's own high-water mark (ru_maxrss would also count the
+# parent's memory inherited across fork before exec).
+try:
+    with open("/proc/self/status") as fh:
+        line = next(l for l in fh if l.startswith("VmHWM:"))
+    peak = int(line.split()[1]) / 1024.0
+except OSError:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 print(json.dumps({"seconds": best, "peak_mb": peak}))
 """
 

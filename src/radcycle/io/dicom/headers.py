@@ -13,7 +13,7 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import pydicom
 from pydicom.datadict import dictionary_VR, tag_for_keyword
@@ -23,6 +23,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
 from radcycle.errors import InputError, NotDicomError, RadcycleError, TruncatedFileError
+from radcycle.io.dicom.rawheader import read_raw_header
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,15 @@ def _int(value: Any, default: int | None) -> int | None:
         return default
 
 
-def _text(ds: _Fields, keyword: str) -> str:
+class _FieldSource(Protocol):
+    """What header building needs of a parsed header: values by keyword."""
+
+    def __contains__(self, keyword: str) -> bool: ...
+
+    def get(self, keyword: str, default: Any = None) -> Any: ...
+
+
+def _text(ds: _FieldSource, keyword: str) -> str:
     value = ds.get(keyword, "")
     return "" if value is None else str(value)
 
@@ -215,7 +224,7 @@ class ImageHeader:
         return self.kind == "IMAGE"
 
 
-def _classify(ds: _Fields, has_pixels: bool) -> str:
+def _classify(ds: _FieldSource, has_pixels: bool) -> str:
     sop_class = str(ds.get("SOPClassUID", ""))
     if sop_class in _OBJECT_KINDS:
         return _OBJECT_KINDS[sop_class]
@@ -225,7 +234,7 @@ def _classify(ds: _Fields, has_pixels: bool) -> str:
     return "IMAGE" if has_pixels else "NON-IMAGE"
 
 
-def _frame_refs(ds: _Fields, header: ImageHeader) -> tuple[FrameRef, ...]:
+def _frame_refs(ds: _FieldSource, header: ImageHeader) -> tuple[FrameRef, ...]:
     """Per-frame geometry: classic single frame, enhanced multi-frame, or grid offsets."""
     slope = _float(ds.get("RescaleSlope"), 1.0) or 1.0
     intercept = _float(ds.get("RescaleIntercept"), 0.0) or 0.0
@@ -298,14 +307,19 @@ def _enhanced_frame(
 def _header_from_dataset(
     path: Path, dataset: Dataset, pixel_offset: int | None, pixel_tag: bool
 ) -> ImageHeader:
-    ds = _Fields(dataset)
-    has_pixels = pixel_tag or any(
-        k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
-    )
     meta = getattr(dataset, "file_meta", None)
     tsuid = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
     if not tsuid:
         tsuid = "1.2.840.10008.1.2" if dataset.is_implicit_VR else "1.2.840.10008.1.2.1"
+    return _header_from_fields(path, _Fields(dataset), tsuid, pixel_offset, pixel_tag)
+
+
+def _header_from_fields(
+    path: Path, ds: _FieldSource, tsuid: str, pixel_offset: int | None, pixel_tag: bool
+) -> ImageHeader:
+    has_pixels = pixel_tag or any(
+        k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+    )
     kind = _classify(ds, has_pixels)
     nframes = _int(ds.get("NumberOfFrames"), 1) or 1
     if "NumberOfFrames" in ds and _int(ds.get("NumberOfFrames"), None) is None:
@@ -313,7 +327,7 @@ def _header_from_dataset(
             "NumberOfFrames is not an integer",
             path=path,
             tag="(0028,0008) NumberOfFrames",
-            value=str(dataset["NumberOfFrames"].value),
+            value=str(ds.get("NumberOfFrames")),
         )
     header = ImageHeader(
         path=str(path),
@@ -363,7 +377,7 @@ def _header_from_dataset(
     return header
 
 
-def _native_offset(ds: _Fields, tsuid: str, fp_pos: int, size: int) -> int | None:
+def _native_offset(ds: _FieldSource, tsuid: str, fp_pos: int, size: int) -> int | None:
     """Byte offset of the pixel values when they can be read straight from the file."""
     if tsuid not in NATIVE_LITTLE_ENDIAN:
         return None
@@ -380,11 +394,13 @@ def _native_offset(ds: _Fields, tsuid: str, fp_pos: int, size: int) -> int | Non
     return offset if size - offset >= expected else None
 
 
-def read_header(path: str | Path) -> ImageHeader:
+def read_header(path: str | Path, *, fast: bool = True) -> ImageHeader:
     """Parse the header of one DICOM file.
 
-    Real-world headers often break VR rules; pydicom warns about them and we read
-    leniently, so its warnings are silenced here.
+    Common native little-endian files go through a raw header walker
+    (:mod:`radcycle.io.dicom.rawheader`); everything else, or ``fast=False``,
+    through pydicom. Real-world headers often break VR rules; pydicom warns about
+    them and we read leniently, so its warnings are silenced here.
 
     Raises:
         NotDicomError: the file is not DICOM.
@@ -393,10 +409,31 @@ def read_header(path: str | Path) -> ImageHeader:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _read_header(Path(path))
+        return _read_header(Path(path), fast)
 
 
-def _read_header(p: Path) -> ImageHeader:
+def _fast_header(p: Path) -> ImageHeader | None:
+    """The header through the raw walker, or None where pydicom must read the file."""
+    fast = read_raw_header(str(p))
+    if fast is None:
+        return None
+    fields, pixel_pos, size = fast
+    # Enhanced multi-frame geometry lives in sequences: pydicom reads those.
+    if pixel_pos is None or "PerFrameFunctionalGroupsSequence" in fields:
+        return None
+    pixel_offset = _native_offset(fields, fields.transfer_syntax_uid, pixel_pos, size)
+    if pixel_offset is None:
+        return None  # multi-frame, colour or cut short: the full reader says which
+    try:
+        return _header_from_fields(p, fields, fields.transfer_syntax_uid, pixel_offset, True)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None
+
+
+def _read_header(p: Path, fast: bool) -> ImageHeader:
+    header = _fast_header(p) if fast else None
+    if header is not None:
+        return header
     try:
         size = p.stat().st_size
         with p.open("rb") as fp, warnings.catch_warnings():
