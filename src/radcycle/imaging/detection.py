@@ -55,9 +55,14 @@ METHOD = "radcycle.detect/1 (LoG candidates, Hessian blob test, click-to-segment
 SCALES_MM = (1.5, 2.5, 4.0, 6.5, 10.0)
 # Half-size of the region segmented around a candidate: its scale and a margin.
 _MIN_ROI_MM = 15.0
+# Candidates within this distance (mm) of the pleura have their own budget.
+_PLEURA_MM = 12.0
 # The shell (mm from the lesion's edge) and the density (HU) of the isolation test.
 _SHELL_MM = (1.0, 3.0)
 _DENSE_HU = -400.0
+# The envelope is drawn on a coarse grid: its outer few mm may hold chest wall,
+# which must not count against a juxtapleural nodule's isolation.
+_WALL_MARGIN_MM = 3.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,8 @@ class DetectionSettings:
         max_attached: most of the lung in a 1-3 mm shell around the lesion that
             may be dense (> -400 HU): a piece of vessel is cut from the rest of the
             vessel tree, which fills part of its shell.
-        max_candidates: how many of the strongest blob candidates are segmented.
+        max_candidates: how many of the most blob-like candidates are segmented.
+        max_pleural: how many more, among those within 12 mm of the pleura.
     """
 
     grid_mm: tuple[float, float] = (1.5, 1.5)
@@ -86,6 +92,7 @@ class DetectionSettings:
     min_roundness: float = 0.6
     max_attached: float = 0.08
     max_candidates: int = 300
+    max_pleural: int = 150
     scales_mm: tuple[float, ...] = field(default=SCALES_MM)
 
 
@@ -146,6 +153,15 @@ def _hessians_at(
             mp = at(*(-x + y for x, y in zip(sa, sb, strict=True)))
             h[:, a_, b_] = h[:, b_, a_] = (pp + mm - pm - mp) / (4 * spacing[a_] * spacing[b_])
     return h
+
+
+def _near_pleura(lungs: LungModel, centres: list[tuple[float, float, float]]) -> FloatArray:
+    """1.0 for points within :data:`_PLEURA_MM` of the pleura, else 0.0."""
+    if not centres:
+        return np.zeros(0)
+    k, j, i = lungs.to_reduced(centres).T
+    result: FloatArray = (lungs.pleural_distance[k, j, i] <= _PLEURA_MM).astype(np.float64)
+    return result
 
 
 def _blobness(eig: FloatArray) -> FloatArray:
@@ -219,7 +235,12 @@ def _candidates(volume: Volume, lungs: LungModel, settings: DetectionSettings) -
             )
         )
     out.sort(key=lambda c: -c.blobness)
-    return out[: settings.max_candidates]
+    # juxtapleural nodules look less blob-like (the wall flattens their Hessian), so
+    # the next most blob-like candidates near the pleura get a budget of their own
+    rest = out[settings.max_candidates :]
+    near = _near_pleura(lungs, [c.centre_mm for c in rest])
+    pleural = [c for c, n in zip(rest, near, strict=True) if n][: settings.max_pleural]
+    return out[: settings.max_candidates] + pleural
 
 
 def _compactness(m: LesionMeasurements) -> float:
@@ -239,7 +260,8 @@ def _roundness(mask: npt.NDArray[np.bool_], spacing: tuple[float, float, float])
 def _attached(volume: Volume, lungs: LungModel, seg: RoiSegmentation) -> float:
     """Dense (> -400 HU) fraction of the lung in a 1-3 mm shell around the mask."""
     dist = ndi.distance_transform_edt(~seg.mask, sampling=array_spacing(volume))
-    shell = (dist > _SHELL_MM[0]) & (dist <= _SHELL_MM[1]) & lungs.envelope_crop(seg.box)
+    lung = lungs.envelope_crop(seg.box, min_depth_mm=_WALL_MARGIN_MM)
+    shell = (dist > _SHELL_MM[0]) & (dist <= _SHELL_MM[1]) & lung
     if not shell.any():
         return 1.0
     return float(np.mean(volume.array[seg.box][shell] > _DENSE_HU))

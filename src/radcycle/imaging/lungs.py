@@ -108,13 +108,20 @@ class LungModel:
         env = self.envelope > 0
         return np.asarray(env[np.ix_(idx[0], idx[1], idx[2])], dtype=bool)
 
-    def envelope_crop(self, box: tuple[slice, slice, slice]) -> BoolArray:
-        """The lung envelope on a crop ``box`` of the full image grid."""
+    def envelope_crop(
+        self, box: tuple[slice, slice, slice], min_depth_mm: float = 0.0
+    ) -> BoolArray:
+        """The lung envelope on a crop ``box`` of the full image grid.
+
+        Args:
+            box: array slices ``[k, j, i]`` of the full grid.
+            min_depth_mm: keep only what lies deeper than this below the pleura.
+        """
         idx = [
             np.minimum(np.arange(b.start, b.stop) // s, m - 1)
             for b, s, m in zip(box, self.stride, self.envelope.shape, strict=True)
         ]
-        env = self.envelope > 0
+        env = (self.envelope > 0) & (self.pleural_distance > min_depth_mm)
         return np.asarray(env[np.ix_(idx[0], idx[1], idx[2])], dtype=bool)
 
     def locate(self, centre_mm: tuple[float, float, float], radius_mm: float) -> LesionLocation:
