@@ -97,6 +97,15 @@ def test_seed_outside_image_or_body(lung_phantom) -> None:  # type: ignore[no-un
         segment_at_seed(body, (20.0, 20.0, 5.0), strategy="magic")
 
 
+@pytest.mark.parametrize(("modality", "inside"), [("MR", 400.0), ("PT", 3.0)])
+def test_seed_outside_the_body_on_mr_and_pet(modality: str, inside: float) -> None:
+    arr = np.zeros((20, 40, 40))
+    arr[:, 8:32, 8:32] = inside
+    vol = Volume(arr, Geometry((0, 0, 0), (2, 2, 2)), {"modality": modality})
+    with pytest.raises(InputError, match="outside the body"):
+        segment_at_seed(vol, (4.0, 4.0, 20.0))
+
+
 def test_seed_in_lung_air_is_not_a_lesion(lung_phantom) -> None:  # type: ignore[no-untyped-def]
     vol, _, _ = lung_phantom
     arr = vol.array.copy()

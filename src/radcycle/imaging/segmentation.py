@@ -68,6 +68,9 @@ _BODY_HU = -500.0
 # peak, chosen on the sarcoma PET series (docs/lesions.md gives the figures).
 _PET_FRACTION = 0.25
 _PET_METABOLIC_FRACTION = 0.41
+# MR and PET: a click whose surroundings hold less than this share of the image's
+# 99th percentile is in the air around the body.
+_NO_SIGNAL: dict[str, float] = {"MR": 0.05, "PT": 0.02}
 # Soft tissue: per modality, the half-size (mm) of the box around the click where
 # the intensity window is learnt, and the Gaussian scale (mm) of the edges; MR
 # lesions are more textured, so both are larger (chosen on the sarcoma series,
@@ -274,13 +277,29 @@ def _choose(volume: Volume, seed: tuple[int, int, int]) -> str:
 
 
 def _check_seed(volume: Volume, seed: tuple[int, int, int]) -> None:
-    if _modality(volume) != "CT" or float(volume.array[seed]) > _AIR_HU:
+    modality = _modality(volume)
+    if modality != "CT":
+        _check_seed_signal(volume, seed, modality)
+        return
+    if float(volume.array[seed]) > _AIR_HU:
         return
     body = volume.array[seed[0]] > _BODY_HU
     body = ndi.binary_fill_holes(body)
     if not body[seed[1], seed[2]]:
         raise InputError("the seed lies outside the body (air)", value=float(volume.array[seed]))
     raise AnalysisError("the seed lies in air inside the body (lung or bowel gas), not a lesion")
+
+
+def _check_seed_signal(volume: Volume, seed: tuple[int, int, int], modality: str) -> None:
+    """MR and PET: a click where there is next to no signal is outside the body."""
+    sl = crop_slices(seed, 3.0, array_spacing(volume), volume.array.shape)
+    local = float(np.median(volume.array[sl]))
+    bright = float(np.percentile(volume.array, 99))
+    if bright > 0 and local <= _NO_SIGNAL.get(modality, 0.05) * bright:
+        raise InputError(
+            "the seed lies outside the body (no signal there)",
+            value={"seed_value": round(local, 3), "image_p99": round(bright, 3)},
+        )
 
 
 def _touches_border(mask: BoolArray, box: Slices, shape: tuple[int, ...]) -> bool:
