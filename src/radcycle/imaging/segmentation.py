@@ -4,7 +4,8 @@ What a radiologist does with the mouse: click in the lesion, get its outline.
 The method depends on the image and on where the click falls, chosen by data
 (:data:`STRATEGIES`), not by branches:
 
-* ``lung-nodule`` (CT, the click surrounded by aerated lung): threshold between
+* ``lung-nodule`` (CT, the click surrounded by aerated lung, or a soft-tissue
+  outline that turns out to border aerated lung): threshold between
   the nodule and the parenchyma around it (-400 HU for solid nodules, half-way to
   the parenchyma for ground-glass ones), the connected part holding the click,
   then a distance-transform watershed that cuts vessels and the chest wall off at
@@ -80,6 +81,9 @@ _SOFT_TISSUE_MM: dict[str, tuple[float, float]] = {"CT": (6.0, 1.5), "MR": (10.0
 # Lung lesions: the fraction of aerated-lung voxels (-950..-500 HU; outside air is
 # below -950) within 25 mm of the click above which the lung strategy is used.
 _LUNG_FRACTION = 0.15
+# A soft-tissue outline on CT with this share of aerated lung around it is a lung
+# tumour after all (e.g. a large mass with consolidation): it is redone as one.
+_LUNG_SHELL_SHARE = 0.1
 # Edge of a solid lung lesion (HU) and the vessel-opening ball (fraction of depth),
 # tuned on the pyradiomics lung cases (docs/lesions.md).
 _LUNG_SOLID_EDGE_HU = -400.0
@@ -355,6 +359,30 @@ def segment_roi(
     name = strategy or _choose(volume, seed)
     if name not in STRATEGIES:
         raise InputError(f"unknown strategy; choose from {sorted(STRATEGIES)}", value=name)
+    result = _run(volume, seed, name, roi_mm)
+    # a large lung tumour has little air near its centre; its outline tells
+    if (
+        strategy is None
+        and name == "soft-tissue"
+        and _modality(volume) == "CT"
+        and _lung_share_around(volume, result) >= _LUNG_SHELL_SHARE
+    ):
+        result = _run(volume, seed, "lung-nodule", roi_mm)
+    return result
+
+
+def _lung_share_around(volume: Volume, roi: RoiSegmentation) -> float:
+    """Share of aerated lung (-950..-500 HU) in a 1-4 mm shell around a mask."""
+    dist = ndi.distance_transform_edt(~roi.mask, sampling=array_spacing(volume))
+    values = volume.array[roi.box][(dist > 1.0) & (dist <= 4.0)]
+    if values.size == 0:
+        return 0.0
+    return float(np.mean((values > -950.0) & (values < _BODY_HU)))
+
+
+def _run(
+    volume: Volume, seed: tuple[int, int, int], name: str, roi_mm: float | None
+) -> RoiSegmentation:
     func, sizes = STRATEGIES[name]
     if roi_mm is not None:
         sizes = (roi_mm,)
@@ -366,7 +394,7 @@ def segment_roi(
         local = (seed[0] - box[0].start, seed[1] - box[1].start, seed[2] - box[2].start)
         sub, details = func(_Context(values, local, spacing, _modality(volume)))
         if not sub.any():
-            raise AnalysisError("nothing could be segmented at the seed", value=list(seed_mm))
+            raise AnalysisError("nothing could be segmented at the seed", value=list(seed))
         quality = "leak" if _touches_border(sub, box, volume.array.shape) else "ok"
         if quality == "ok":
             break
