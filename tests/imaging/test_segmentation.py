@@ -158,7 +158,7 @@ REAL_CASES = [
             tol,
         )
         for p, m, mod, floor, tol in [
-            ("STS_001", "CT", "CT", 0.74, 45.0),
+            ("STS_001", "CT", "CT", 0.70, 50.0),
             ("STS_001", "MR_T1", "MR", 0.62, 35.0),
             ("STS_001", "PET", "PT", 0.65, 30.0),
             ("STS_002", "CT", "CT", 0.85, 8.0),

@@ -72,7 +72,7 @@ _PET_METABOLIC_FRACTION = 0.41
 # MR and PET: a click whose surroundings hold less than this share of the image's
 # 99th percentile is in the air around the body.
 _NO_SIGNAL: dict[str, float] = {"MR": 0.05, "PT": 0.02}
-_SOFT_OPEN_MM = (2.0, 5.0)  # opening ball radius: a quarter of the lesion depth, clipped
+_SOFT_OPEN_MM = 2.0
 # Soft tissue: per modality, the half-size (mm) of the box around the click where
 # the intensity window is learnt, and the Gaussian scale (mm) of the edges; MR
 # lesions are more textured, so both are larger (chosen on the sarcoma series,
@@ -240,10 +240,8 @@ def _soft_tissue(ctx: _Context) -> tuple[BoolArray, dict[str, Any]]:
     markers[seed_ball & inside] = 2
     labels = skseg.watershed(grad, markers)
     mask = component_at(labels == 2, ctx.seed) if labels[ctx.seed] == 2 else labels == 2
-    # leaks through thin bridges are opened off; the ball grows with the lesion
-    depth = float(ndi.distance_transform_edt(mask, sampling=ctx.spacing)[ctx.seed])
-    radius = float(np.clip(0.25 * depth, *_SOFT_OPEN_MM))
-    mask = ndi.binary_opening(mask, structure=ball(radius, ctx.spacing)) | seed_ball & inside
+    # leaks through thin bridges are opened off
+    mask = ndi.binary_opening(mask, structure=ball(_SOFT_OPEN_MM, ctx.spacing)) | seed_ball & inside
     mask = component_at(mask, ctx.seed) if mask[ctx.seed] else mask
     mask = ndi.binary_fill_holes(mask)
     return mask, {"window": [round(lo, 2), round(hi, 2)]}
