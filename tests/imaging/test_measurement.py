@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -47,7 +48,7 @@ def _ellipsoid_volume(
     return Volume(np.where(mask, 40.0, -800.0), geo, {"modality": "CT"}), mask
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=int(os.environ.get("RADCYCLE_HYPOTHESIS_EXAMPLES", "40")), deadline=None)
 @given(
     a=st.floats(3.0, 25.0),
     ratio=st.floats(0.3, 1.0),
@@ -68,7 +69,9 @@ def test_recist_axes_of_rasterised_ellipsoid_within_a_voxel(
     # within one voxel (its largest side) of the analytic diameters
     tol = max(spacing[0], spacing[1]) + 0.01  # results are rounded to 0.01 mm
     assert abs(m.long_axis_mm - 2 * a) <= tol
-    assert abs(m.short_axis_mm - 2 * b) <= tol
+    # the short axis is a chord perpendicular to a long axis that the raster may tilt
+    # slightly, so its bound is the voxel's in-plane diagonal
+    assert abs(m.short_axis_mm - 2 * b) <= math.hypot(spacing[0], spacing[1]) + 0.01
     assert abs(m.max_3d_diameter_mm - 2 * max(a, c)) <= max(spacing) + 0.01
     analytic = 4 / 3 * math.pi * a * b * c
     assert m.volume_mm3 == pytest.approx(analytic, rel=0.3)
