@@ -45,6 +45,11 @@ def test_location_of_truth_lesions(patient_ct) -> None:  # type: ignore[no-untyp
             assert loc.pleural_distance_mm is not None
             assert loc.pleural_distance_mm <= 6.0
     assert zones_right >= len(lung) - 1
+    # every lung lesion lies inside the envelope on the full grid (juxtapleural too)
+    envelope = model.envelope_full(patient_ct.volume.array.shape)
+    for truth in lung:
+        i, j, k = np.rint(patient_ct.volume.patient_to_index([truth["centre_mm"]])[0]).astype(int)
+        assert envelope[k, j, i]
 
 
 def test_non_ct_and_wrong_units_are_refused() -> None:
