@@ -34,6 +34,7 @@ import numpy.typing as npt
 from rich.table import Table
 from scipy import ndimage as ndi
 
+from radcycle.domain.lesion import Detection
 from radcycle.imaging.detection import detect_nodules
 from radcycle.imaging.lungs import segment_lungs
 from radcycle.imaging.measurement import measure_mask
@@ -61,6 +62,7 @@ def band_of(long_axis_mm: float) -> str:
 def evaluate(seeds: range, slices: int, matrix: int = 512) -> dict[str, Any]:
     """Detection hits per (band, type), false positives and timings over patients."""
     hits: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    agreement: dict[str, list[float]] = defaultdict(list)
     false_positives = 0
     seconds = []
     for seed in seeds:
@@ -86,13 +88,26 @@ def evaluate(seeds: range, slices: int, matrix: int = 512) -> dict[str, Any]:
             if match is not None:
                 cell[0] += 1
                 used.add(match)
+                _agree(agreement, t, dets[match])
         false_positives += len(dets) - len(used)
     return {
         "hits": dict(hits),
         "fp_per_scan": false_positives / len(seeds),
         "scans": len(seeds),
         "seconds": seconds,
+        "agreement": dict(agreement),
     }
+
+
+def _agree(agreement: dict[str, list[float]], truth: dict[str, Any], det: Detection) -> None:
+    """Record how a found nodule's attributes agree with the truth."""
+    m, loc = det.measurements, det.location
+    agreement["type"].append(float(m.nodule_type == truth["type"]))
+    agreement["side"].append(float(loc.side == truth["side"]))
+    agreement["zone"].append(float(loc.zone == truth["zone"]))
+    agreement["juxtapleural"].append(float(loc.juxtapleural == truth["juxtapleural"]))
+    agreement["long axis abs error mm"].append(abs(m.long_axis_mm - truth["long_axis_mm"]))
+    agreement["short axis abs error mm"].append(abs(m.short_axis_mm - truth["short_axis_mm"]))
 
 
 def _timing_table() -> Table:
@@ -140,6 +155,11 @@ def _detection_table(report: dict[str, Any]) -> Table:
         table.add_row(
             "solid >= 6 mm", f"{found}/{total} ({100 * found / total:.1f} %), goal >= 95 %", "", ""
         )
+    for name, values in report["agreement"].items():
+        unit = "mean" if name.endswith("mm") else "agree"
+        value = np.mean(values) if unit == "mean" else 100 * np.mean(values)
+        text = f"{value:.2f}" if unit == "mean" else f"{value:.0f} %"
+        table.add_row(f"found: {name}", f"{text} ({unit}, n={len(values)})", "", "")
     return table
 
 
