@@ -209,7 +209,6 @@ def scan_path(
     result.stacks = stacks
     rejected_paths = dict(rejected)
     assigned = {f.header.path for s in stacks for f in s.frames}
-    dropped = {f.header.path for s in stacks for f in s.frames}
     for h in result.headers:
         if h.path in rejected_paths:
             result.outcomes.append(
@@ -217,7 +216,7 @@ def scan_path(
             )
         elif h.path in assigned:
             result.outcomes.append(FileOutcome(h.path, "loaded", "IMAGE"))
-        elif h.path not in dropped:
+        else:  # dropped from its stack as a repeat of an earlier frame position
             result.outcomes.append(
                 FileOutcome(h.path, "skipped", "IMAGE", "duplicate of another frame position")
             )
