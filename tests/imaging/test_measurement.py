@@ -150,3 +150,16 @@ def test_bad_masks_raise_typed_errors() -> None:
     other = Volume(np.ones((4, 5, 7)), Geometry((0, 0, 0), (1, 1, 1)))
     with pytest.raises(GeometryError, match="differs"):
         measure_lesion(vol, other)
+
+
+def test_small_nodule_with_a_solid_peak_is_solid() -> None:
+    """Partial volume makes a 5 mm solid nodule mostly hazy; its peak still decides."""
+    vol, mask = _ellipsoid_volume((2.5, 2.5, 2.5), (0.7, 0.7, 2.5), 0.0, np.eye(3))
+    core, _ = _ellipsoid_volume((1.0, 1.0, 1.0), (0.7, 0.7, 2.5), 0.0, np.eye(3))
+    arr = np.where(mask, -600.0, -850.0)
+    pad = [(x - y) // 2 for x, y in zip(arr.shape, core.array.shape, strict=True)]
+    sl = tuple(slice(p, p + s) for p, s in zip(pad, core.array.shape, strict=True))
+    arr[sl] = np.where(core.array > 0, 20.0, arr[sl])
+    assert measure_mask(vol.with_array(arr), mask, lung=True).nodule_type == "solid"
+    hazy = np.where(mask, -600.0, -850.0)
+    assert measure_mask(vol.with_array(hazy), mask, lung=True).nodule_type == "ground-glass"

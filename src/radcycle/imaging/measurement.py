@@ -61,6 +61,9 @@ SUV_PEAK_VOLUME_MM3 = 1000.0
 _SOLID_FRACTION = 0.7
 # A solid part smaller than this (equivalent sphere) is taken as a vessel or noise.
 _MIN_SOLID_DIAMETER_MM = 3.0
+# Nodules smaller than this (equivalent sphere) are typed by their peak density.
+_SMALL_NODULE_MM = 6.0
+_SMALL_SOLID_PEAK_HU = SOLID_HU
 
 
 def lung_rads_mean_diameter(long_axis_mm: float, short_axis_mm: float) -> float:
@@ -311,6 +314,22 @@ def _recist(
     return best
 
 
+def _small_and_dense(
+    mask: BoolArray, values: FloatArray, spacing: tuple[float, float, float]
+) -> bool:
+    """A nodule under 6 mm whose densest part reaches soft tissue is solid.
+
+    At that size partial volume averaging makes most of a solid nodule look hazy,
+    so its solid share is no guide; its peak (mean of 3x3 pixels in a slice) still is.
+    """
+    voxel_mm3 = float(np.prod(spacing))
+    diameter = (6.0 * float(mask.sum()) * voxel_mm3 / math.pi) ** (1.0 / 3.0)
+    if diameter >= _SMALL_NODULE_MM:
+        return False
+    peak = float(ndi.uniform_filter(values, size=(1, 3, 3))[mask].max())
+    return peak >= _SMALL_SOLID_PEAK_HU
+
+
 def _solid_component(
     mask: BoolArray, values: FloatArray, spacing: tuple[float, float, float]
 ) -> tuple[str, float | None, float | None]:
@@ -325,6 +344,8 @@ def _solid_component(
     voxel_mm3 = float(np.prod(spacing))
     diameter = (6.0 * float(largest.sum()) * voxel_mm3 / math.pi) ** (1.0 / 3.0)
     nodule_type = classify_nodule_type(float(solid.sum()) / float(core.sum()), diameter)
+    if _small_and_dense(mask, values, spacing):
+        nodule_type = "solid"
     if nodule_type != "part-solid":
         return nodule_type, None, None
     # the solid component is measured with its partial-volume rim (mask & >= SOLID_HU)
