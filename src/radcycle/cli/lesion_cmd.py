@@ -19,13 +19,13 @@ from rich.console import Console
 from rich.table import Table
 
 from radcycle.cli.errors import friendly_errors
-from radcycle.cli.radiomics_cmd import _read_mask
 from radcycle.domain import Volume
 from radcycle.domain.lesion import LesionMeasurements
 from radcycle.errors import InputError
 from radcycle.imaging.measurement import measure_lesion
 from radcycle.imaging.segmentation import STRATEGIES, segment_at_seed
 from radcycle.io import read_image, write_image
+from radcycle.io.masks import read_mask
 from radcycle.pipeline.lung import analyse_lungs
 
 console = Console()
@@ -145,7 +145,7 @@ def measure(
 ) -> None:
     """Measure a lesion mask: RECIST axes, 3D diameter, volume, HU/SUV, Lung-RADS size."""
     volume = _with_modality(read_image(image), modality)
-    roi = _read_mask(mask, volume, roi_name)
+    roi = read_mask(mask, volume, roi_name)
     m = measure_lesion(volume, roi, modality=modality, lung=lung)
     if as_json:
         typer.echo(json.dumps({"image": str(image), "mask": str(mask), **m.to_dict()}, indent=2))

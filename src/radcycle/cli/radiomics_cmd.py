@@ -5,59 +5,18 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import pydicom
-import pydicom.errors
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from radcycle.cli.errors import friendly_errors
-from radcycle.domain import Volume
-from radcycle.errors import InputError
 from radcycle.imaging.radiomics import CONFIGS, compute_features, get_config
 from radcycle.io import read_image
-from radcycle.io.dicom.rtstruct import read_rtstruct
-from radcycle.io.dicom.seg import read_seg
+from radcycle.io.masks import read_mask
 
 console = Console()
-
-
-# DICOM objects that hold ROIs rather than an image, and their readers.
-_ROI_READERS: dict[str, Callable[[Path, Volume], dict[str, Volume]]] = {
-    "RTSTRUCT": lambda path, ref: read_rtstruct(path, ref),
-    "SEG": lambda path, ref: read_seg(path, reference=ref),
-}
-
-
-def _dicom_modality(path: Path) -> tuple[Path, str]:
-    """The single DICOM file at ``path`` (a file, or a folder holding one) and its Modality."""
-    files = [path] if path.is_file() else sorted(f for f in path.iterdir() if f.is_file())
-    if len(files) != 1:
-        return path, ""
-    try:
-        ds = pydicom.dcmread(files[0], stop_before_pixels=True, specific_tags=["Modality"])
-    except (pydicom.errors.InvalidDicomError, OSError):
-        return path, ""
-    return files[0], str(ds.get("Modality", ""))
-
-
-def _read_mask(path: Path, reference: Volume, roi: str | None) -> Volume:
-    """A mask image, or one ROI of an RTSTRUCT / SEG rasterised on the image grid."""
-    target, modality = _dicom_modality(path) if path.exists() else (path, "")
-    reader = _ROI_READERS.get(modality)
-    if reader is None:
-        return read_image(path)
-    rois = reader(target, reference)
-    if roi is None and len(rois) == 1:
-        return next(iter(rois.values()))
-    if roi not in rois:
-        raise InputError(
-            f"choose an ROI with --roi; {modality} holds {sorted(rois)}", path=target, value=roi
-        )
-    return rois[roi]
 
 
 def _jsonable(value: float) -> float | None:
@@ -81,7 +40,7 @@ def radiomics(
     """Compute IBSI 1 features; keys are the IBSI reference tags (morph_volume, ...)."""
     get_config(config)  # an unknown name fails before any file is read
     volume = read_image(image)
-    roi = _read_mask(mask, volume, roi_name)
+    roi = read_mask(mask, volume, roi_name)
     start = time.perf_counter()
     features = compute_features(volume, roi, config)
     seconds = time.perf_counter() - start
