@@ -31,6 +31,8 @@ def test_inspect_json_lists_series_and_file_outcomes(tmp_path: Path):
     assert patient["patient_id"] == "P7"
     (series,) = patient["studies"][0]["series"]
     assert series["size"] == [8, 8, 4]
+    assert series["slices"] == 4
+    assert series["frames"] == 3
     assert series["spacing_mm"] == [0.7, 0.8, 2.0]
     assert [p["code"] for p in series["problems"]] == ["missing-slices"]
     skipped = [f for f in data["files"] if f["status"] == "skipped"]

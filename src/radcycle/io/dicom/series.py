@@ -87,6 +87,7 @@ class Stack:
             "modality": h.modality,
             "description": h.series.get("description", ""),
             "size": [h.columns, h.rows, self.n_slices],
+            "slices": self.n_slices,
             "spacing_mm": [round(float(v), 4) for v in self.geometry.spacing],
             "origin_mm": [round(float(v), 3) for v in self.geometry.origin],
             "direction": [round(float(v), 6) for v in self.geometry.direction.T.ravel()],
