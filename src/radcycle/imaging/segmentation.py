@@ -88,6 +88,11 @@ _LUNG_SHELL_SHARE = 0.1
 # tuned on the pyradiomics lung cases (docs/lesions.md).
 _LUNG_SOLID_EDGE_HU = -400.0
 _OPEN_FRACTION = 0.4
+# A large lung tumour's neck cut also takes off some of its own rim where it
+# abuts the mediastinum or chest wall: the outline is regrown into the cut-off
+# part of the thresholded region by this fraction of its depth (chosen
+# leave-one-out on the three lung lesions, docs/lesions.md).
+_REGROW_FRACTION = 0.2
 # A ground-glass nodule is at least this much denser than the lung around it (HU).
 _MIN_NODULE_CONTRAST_HU = 150.0
 # A solid core whose surrounding shell is mostly ground-glass is part-solid.
@@ -185,13 +190,17 @@ def _grow_nodule(ctx: _Context, above: BoolArray) -> BoolArray:
     region = component_at(above, ctx.seed)
     if not region.any():
         raise AnalysisError("no nodule at the seed: it lies in aerated lung")
-    mask = _split_necks(region, ctx)
+    lobe = mask = _split_necks(region, ctx)
     # vessels leaving the nodule: opened off with a ball a fraction of its depth
     depth = float(ndi.distance_transform_edt(mask, sampling=ctx.spacing)[ctx.seed])
     radius = float(np.clip(_OPEN_FRACTION * depth, 1.0, 4.0))
     opened = ndi.binary_opening(mask, structure=ball(radius, ctx.spacing))
     if opened[ctx.seed]:
         mask = component_at(opened, ctx.seed)
+    reach = _REGROW_FRACTION * depth
+    if reach >= min(ctx.spacing):  # small nodules: nothing within reach
+        near = ndi.distance_transform_edt(~mask, sampling=ctx.spacing) <= reach
+        mask = mask | (region & near & ~lobe)  # not the vessels opened off
     return _fill_holes(mask)
 
 
