@@ -23,7 +23,7 @@ series measured as ``source``), then:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -220,16 +220,8 @@ def _with_type(m: LesionMeasurement) -> LesionMeasurement:
         return m
     # A nodule whose attenuation was not classified is managed as solid (the
     # stricter size thresholds of Lung-RADS v2022 and Fleischner 2017).
-    return LesionMeasurement(
-        lesion_id=m.lesion_id,
-        tracking_uid=m.tracking_uid,
-        organ=m.organ,
-        long_axis_mm=m.long_axis_mm,
-        short_axis_mm=m.short_axis_mm,
-        volume_mm3=m.volume_mm3,
-        nodule_type=NoduleType.SOLID,
-        source=m.source,
-    )
+    # replace() keeps every other field (status, solid component, provenance).
+    return replace(m, nodule_type=NoduleType.SOLID)
 
 
 def assess_scans(
