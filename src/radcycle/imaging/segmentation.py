@@ -17,9 +17,10 @@ The method depends on the image and on where the click falls, chosen by data
   window learnt around the click, then a marker watershed on the gradient
   magnitude with the click as the lesion marker and tissue outside the window
   as background.
-* ``pet`` (PET): the iso-contour at 25 % of the background-corrected local
-  SUVmax, holes filled (necrotic cores), which matches anatomical tumour outlines;
-  ``pet-41`` is the EANM 41 % metabolic volume.
+* ``pet`` (PET): the anatomical tumour, as a GTV drawn on CT or MR holds it:
+  the 3D convex hull of the uptake above 25 % of the background-corrected local
+  SUVmax, so that necrotic cores are inside even where their hot rim is open;
+  ``pet-41`` is the EANM 41 % metabolic volume, holes filled, no hull.
 
 The result carries a quality flag; ``leak`` means the outline reached the edge of
 the largest region of interest tried, so it probably ran into a neighbour.
@@ -37,6 +38,7 @@ import numpy.typing as npt
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 from skimage import segmentation as skseg
+from skimage.morphology import convex_hull_image
 
 from radcycle.domain import Volume
 from radcycle.errors import AnalysisError, InputError
@@ -70,8 +72,9 @@ _BODY_HU = -500.0
 # EANM procedure guidelines for tumour PET imaging v2.0 (Boellaard et al. 2015):
 # the fixed 41 % of SUVmax threshold outlines the metabolic volume ("pet-41").
 # The default "pet" outline targets the anatomical tumour volume instead (what a
-# GTV drawn on CT/MR holds, necrosis included): 25 % of the background-corrected
-# peak, chosen on the sarcoma PET series (docs/lesions.md gives the figures).
+# GTV drawn on CT/MR holds, necrosis included): the convex hull of the uptake
+# above 25 % of the background-corrected peak, the fraction chosen
+# leave-one-patient-out on the sarcoma PET series (docs/lesions.md gives the figures).
 _PET_FRACTION = 0.25
 _PET_METABOLIC_FRACTION = 0.41
 # MR and PET: a click whose surroundings hold less than this share of the image's
@@ -341,8 +344,14 @@ _SOFT_TISSUE_METHOD: dict[str, Callable[[_Context], tuple[BoolArray, dict[str, A
 }
 
 
-def _pet(ctx: _Context, fraction: float | None = None) -> tuple[BoolArray, dict[str, Any]]:
-    fraction = _PET_FRACTION if fraction is None else fraction
+def _pet(ctx: _Context, *, anatomical: bool = True) -> tuple[BoolArray, dict[str, Any]]:
+    """PET outline: the anatomical tumour (default) or the EANM metabolic volume.
+
+    The anatomical outline is the convex hull of the uptake above
+    :data:`_PET_FRACTION`: a necrotic core whose hot rim is open on a side (a
+    C-shaped ring), which no hole filling closes, is then part of the tumour.
+    """
+    fraction = _PET_FRACTION if anatomical else _PET_METABOLIC_FRACTION
     near = crop_slices(ctx.seed, 15.0, ctx.spacing, ctx.values.shape)
     suv_max = float(ctx.values[near].max())
     background = float(np.median(ctx.values))
@@ -350,8 +359,23 @@ def _pet(ctx: _Context, fraction: float | None = None) -> tuple[BoolArray, dict[
     region = ctx.values >= threshold
     labels, _ = ndi.label(region)
     hits = np.unique(labels[near][ctx.values[near] >= threshold])
-    mask = _fill_holes(np.isin(labels, hits[hits > 0]))  # necrotic cores included
+    mask = _fill_holes(np.isin(labels, hits[hits > 0]))  # closed necrotic cores
+    if anatomical:
+        mask = _convex_hull(mask)
     return mask, {"suv_max": round(suv_max, 3), "threshold": round(threshold, 3)}
+
+
+def _convex_hull(mask: BoolArray) -> BoolArray:
+    """The 3D convex hull of a mask (the mask itself where it is flat)."""
+    box = ndi.find_objects(mask.astype(np.uint8))
+    if not box or box[0] is None:
+        return mask
+    sub = mask[box[0]]
+    if min(sub.shape) < 2:  # one slice or one row thick: no 3D hull
+        return mask
+    out = mask.copy()
+    out[box[0]] |= convex_hull_image(sub, offset_coordinates=False)
+    return out
 
 
 Strategy = Callable[[_Context], tuple[BoolArray, dict[str, Any]]]
@@ -363,7 +387,7 @@ STRATEGIES: dict[str, tuple[Strategy, tuple[float, ...]]] = {
     "soft-tissue-level-set": (_level_set, (60.0, 100.0)),
     "soft-tissue-watershed": (_watershed, (60.0, 100.0)),
     "pet": (_pet, (60.0, 120.0)),
-    "pet-41": (lambda ctx: _pet(ctx, _PET_METABOLIC_FRACTION), (60.0, 120.0)),
+    "pet-41": (lambda ctx: _pet(ctx, anatomical=False), (60.0, 120.0)),
 }
 
 
