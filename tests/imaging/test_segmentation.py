@@ -75,6 +75,33 @@ def test_soft_tissue_lesion_in_muscle() -> None:
         assert _dice(forced.mask.array, lesion) >= 0.8
 
 
+def test_mr_outline_that_leaks_along_a_muscle_is_replaced() -> None:
+    # T1-like: a lesion with the signal of the muscle band it touches, both in
+    # bright fat; the gradient watershed floods on along the band (a concave
+    # outline), so the compact level-set outline is kept instead
+    rng = np.random.default_rng(11)
+    spacing = (1.0, 1.0, 2.0)
+    shape = (40, 100, 150)
+    pts = _grid(shape, spacing)
+    lesion = np.linalg.norm(pts - [40.0, 50.0, 45.0], axis=-1) <= 14.0
+    band = (np.abs(pts[..., 1] - 50.0) <= 4.0) & (np.abs(pts[..., 0] - 40.0) <= 6.0)
+    band &= (pts[..., 2] >= 45.0) & (pts[..., 2] <= 102.0)
+    arr = np.where(lesion | band, 300.0, 800.0) + rng.normal(0, 25, shape)
+    vol = Volume(ndi.gaussian_filter(arr, 0.7), Geometry((0, 0, 0), spacing), {"modality": "MR"})
+    far_band = band & (pts[..., 2] >= 75.0)  # more than 15 mm beyond the lesion
+    seed = (45.0, 50.0, 40.0)
+    watershed = segment_at_seed(vol, seed, strategy="soft-tissue-watershed").mask.array
+    assert watershed[far_band].mean() > 0.5  # the set-up does leak
+    result = segment_at_seed(vol, seed)
+    assert result.method == "soft-tissue"
+    assert result.details["outline"] == "soft-tissue-level-set"
+    assert result.details["solidity"]["soft-tissue-watershed"] < 0.8
+    assert result.details["solidity"]["soft-tissue-level-set"] >= 0.8
+    assert result.quality == "ok"
+    assert not result.mask.array[far_band].any()
+    assert _dice(result.mask.array, lesion) >= 0.75
+
+
 def test_pet_lesion_with_necrotic_core() -> None:
     spacing = (4.0, 4.0, 3.0)
     shape = (30, 30, 30)
@@ -184,13 +211,13 @@ REAL_CASES = [
         )
         for p, m, mod, floor, tol in [
             ("STS_001", "CT", "CT", 0.83, 10.0),
-            ("STS_001", "MR_T1", "MR", 0.62, 35.0),
+            ("STS_001", "MR_T1", "MR", 0.70, 25.0),
             ("STS_001", "PET", "PT", 0.77, 30.0),
             ("STS_002", "CT", "CT", 0.86, 8.0),
             ("STS_002", "MR_T1", "MR", 0.85, 5.0),
             ("STS_002", "PET", "PT", 0.78, 5.0),
             ("STS_008", "CT", "CT", 0.80, 5.0),
-            ("STS_008", "MR_T1", "MR", 0.35, 40.0),
+            ("STS_008", "MR_T1", "MR", 0.62, 15.0),
             ("STS_008", "PET", "PT", 0.74, 15.0),
         ]
     ],
