@@ -14,7 +14,14 @@ from radcycle.longitudinal.tracking import (
     ScanLesions,
     track_lesions,
 )
-from radcycle.pipeline.follow_lookup import LookupContext, Scan, look_again
+from radcycle.pipeline.follow_lookup import (
+    LesionSeed,
+    LookupContext,
+    Scan,
+    look_again,
+    measure_seed,
+)
+from radcycle.synth import generate_patient
 
 SPACING = (1.0, 1.0, 2.0)
 
@@ -72,3 +79,20 @@ def test_outside_the_scan_is_not_evaluated() -> None:
     far[:3, 3] = (500.0, 0.0, 0.0)
     ctx = LookupContext(ctx.scans, [np.eye(4), far], {}, 12.0, "P")
     assert look_again(track, 1, ctx).status is PointStatus.NOT_EVALUATED
+
+
+def test_nodes_and_liver_lesions_touching_the_lung_are_outlined_as_soft_tissue() -> None:
+    # seed 3: a hilar node (L7) beside the lung and a liver lesion (L8) under the
+    # dome; routed as lung lesions they would take in the mediastinum or the liver
+    tp = generate_patient(3, timepoints=1, slices=120).timepoints[0]
+    scan = Scan(tp.volume, tp.date, tp.study_instance_uid, tp.series_instance_uid, "P")
+    for rec in tp.lesions:
+        if rec["organ"] not in {"lymph node", "liver"}:
+            continue
+        node = rec["organ"] == "lymph node"
+        point = tuple(rec["centre_mm"])
+        obs, _, quality = measure_seed(scan, LesionSeed(point, rec["organ"], node), "k")
+        assert quality == "ok"
+        assert abs(obs.short_axis_mm - rec["short_axis_mm"]) <= 1.5, rec["lesion_id"]
+        assert abs(obs.long_axis_mm - rec["long_axis_mm"]) <= 2.0, rec["lesion_id"]
+        assert "click-to-segment soft-tissue" in obs.source

@@ -100,6 +100,18 @@ _LEVEL_SET_K = 1.5
 _LEVEL_SET_STEP = 25
 _LEVEL_SET_MAX_STEPS = 28
 _LEVEL_SET_STOP = 0.9
+# The window is centred on the median within _WINDOW_CENTRE_MM of the click (a
+# ball inside a 10 mm lymph node) and its spread is the noise SD times
+# _TEXTURE_FACTOR: lesions are textured, and on the sarcoma CTs the plain robust SD
+# in the 6 mm box was 1.4-1.7 times the noise SD. Learnt that way rather than from
+# the plain spread of the box, the window of a small lesion is not widened by the
+# tissue around it (docs/lesions.md gives the figures).
+_WINDOW_CENTRE_MM = 3.0
+# An outline whose surroundings differ from it by this many noise SDs has an
+# edge; it is moved out to the edge's half-way level by at most _EDGE_REACH_MM.
+_EDGE_CONTRAST = 3.0
+_EDGE_REACH_MM = 2.0
+_TEXTURE_FACTOR = 1.5
 # The window is at least this wide each side (HU): soft-tissue noise on a clinical
 # CT is 10 HU SD or more, so a narrower window only reflects a smooth image.
 _LEVEL_SET_MIN_HALF_HU = 15.0
@@ -263,12 +275,31 @@ def _soft_tissue(ctx: _Context) -> tuple[BoolArray, dict[str, Any]]:
     return _SOFT_TISSUE_METHOD.get(ctx.modality, _watershed)(ctx)
 
 
-def _robust_stats(values: FloatArray, ctx: _Context) -> tuple[float, float]:
-    """Median and robust SD (1.4826 MAD) of ``values`` in the box around the seed."""
+def _near_click(values: FloatArray, ctx: _Context, radius_mm: float) -> FloatArray:
+    """The values in a ball of ``radius_mm`` around the click."""
+    box = crop_slices(ctx.seed, radius_mm, ctx.spacing, ctx.values.shape)
+    axes = [
+        (np.arange(sl.start, sl.stop) - c) * sp
+        for sl, c, sp in zip(box, ctx.seed, ctx.spacing, strict=True)
+    ]
+    k, j, i = np.meshgrid(*axes, indexing="ij", sparse=True)
+    inside = k**2 + j**2 + i**2 <= radius_mm**2 + 1e-9
+    return np.asarray(values[box][inside], dtype=np.float64)
+
+
+def _noise_sd(values: FloatArray, ctx: _Context) -> float:
+    """Noise SD from in-plane neighbour differences in the box around the click.
+
+    Differences of neighbours cancel what is smooth, and their median ignores the
+    few pairs that straddle an edge, so a small lesion's surroundings (the fat
+    around a lymph node) do not widen the estimate as they do a plain spread.
+    """
     core_mm = _SOFT_TISSUE_MM.get(ctx.modality, _SOFT_TISSUE_MM["MR"])[0]
-    sample = values[crop_slices(ctx.seed, core_mm, ctx.spacing, ctx.values.shape)]
-    centre = float(np.median(sample))
-    return centre, max(1.4826 * float(np.median(np.abs(sample - centre))), 1e-6)
+    box = values[crop_slices(ctx.seed, core_mm, ctx.spacing, ctx.values.shape)]
+    diffs = np.concatenate([np.diff(box, axis=2).ravel(), np.diff(box, axis=1).ravel()])
+    if diffs.size == 0:
+        return 1e-6
+    return max(1.4826 * float(np.median(np.abs(diffs))) / float(np.sqrt(2.0)), 1e-6)
 
 
 def _sitk_image(array: FloatArray, spacing: tuple[float, float, float]) -> sitk.Image:
@@ -280,10 +311,11 @@ def _sitk_image(array: FloatArray, spacing: tuple[float, float, float]) -> sitk.
 def _level_set(ctx: _Context) -> tuple[BoolArray, dict[str, Any]]:
     """Threshold level set from a ball at the click, stopped where its front stalls."""
     smooth = ndi.median_filter(ctx.values, size=3)
-    # the window's width from the unfiltered values: the front then passes the
-    # residual noise of the filtered image it moves on
-    centre, _ = _robust_stats(smooth, ctx)
-    _, spread = _robust_stats(ctx.values, ctx)
+    # the window: centred on the filtered image near the click, as wide as the
+    # noise of the unfiltered one (the front then passes the residual noise of the
+    # filtered image it moves on) and the texture of a lesion
+    centre = float(np.median(_near_click(smooth, ctx, _WINDOW_CENTRE_MM)))
+    spread = _TEXTURE_FACTOR * _noise_sd(ctx.values, ctx)
     floor = _LEVEL_SET_MIN_HALF_HU if ctx.modality == "CT" else 0.0  # HU: CT only
     half = max(_LEVEL_SET_K * spread, floor)
     lo, hi = centre - half, centre + half
@@ -315,7 +347,45 @@ def _level_set(ctx: _Context) -> tuple[BoolArray, dict[str, Any]]:
         if advance < _LEVEL_SET_STOP * fastest:
             break
     mask = np.asarray(ndi.binary_fill_holes(mask), dtype=bool)
-    return mask, {"window": [round(lo, 2), round(hi, 2)], "level_set_steps": step + 1}
+    mask, edge = _to_half_way(mask, ctx, smooth, (lo, hi), spread / _TEXTURE_FACTOR)
+    details: dict[str, Any] = {
+        "window": [round(float(lo), 2), round(float(hi), 2)],
+        "level_set_steps": step + 1,
+    }
+    if edge is not None:
+        details["edge"] = round(edge, 2)
+    return mask, details
+
+
+def _to_half_way(
+    mask: BoolArray,
+    ctx: _Context,
+    smooth: FloatArray,
+    window: tuple[float, float],
+    noise: float,
+) -> tuple[BoolArray, float | None]:
+    """Move an outline out to the half-way level of its edge, where there is one.
+
+    The level set stops where the blurred edge leaves the window, inside the
+    lesion; the edge of a blurred step is half-way between the two sides. Where
+    the tissue around the outline differs from the lesion by more than
+    :data:`_EDGE_CONTRAST` noise SDs, the voxels of the transition (between
+    that half-way level and the window) within :data:`_EDGE_REACH_MM` of the
+    outline join it. Returns the outline and the half-way level (None: no edge).
+    """
+    outside = ndi.distance_transform_edt(~mask, sampling=ctx.spacing)
+    inside = ndi.distance_transform_edt(mask, sampling=ctx.spacing)
+    core, around = smooth[inside > 1.0], smooth[(outside > 2.0) & (outside <= 4.0)]
+    if core.size == 0 or around.size == 0:
+        return mask, None
+    lesion, tissue = float(np.median(core)), float(np.median(around))
+    if abs(lesion - tissue) < _EDGE_CONTRAST * noise:
+        return mask, None
+    half = 0.5 * (lesion + tissue)
+    lo, hi = window
+    band = (smooth >= half) & (smooth < lo) if tissue < lesion else (smooth > hi) & (smooth <= half)
+    grown = mask | (band & (outside > 0) & (outside <= _EDGE_REACH_MM))
+    return component_at(grown, ctx.seed), half
 
 
 def _watershed(ctx: _Context) -> tuple[BoolArray, dict[str, Any]]:
@@ -485,13 +555,14 @@ def segment_roi(
     name = strategy or _choose(volume, seed)
     if name not in STRATEGIES:
         raise InputError(f"unknown strategy; choose from {sorted(STRATEGIES)}", value=name)
-    if strategy is None and name == "soft-tissue":
-        return _soft_tissue_roi(volume, seed, roi_mm)
+    if name == "soft-tissue":
+        # asked for by name (a lymph node, a liver lesion), it is not a lung tumour
+        return _soft_tissue_roi(volume, seed, roi_mm, lung_tumour=strategy is None)
     return _run(volume, seed, name, roi_mm)
 
 
 def _soft_tissue_roi(
-    volume: Volume, seed: tuple[int, int, int], roi_mm: float | None
+    volume: Volume, seed: tuple[int, int, int], roi_mm: float | None, *, lung_tumour: bool
 ) -> RoiSegmentation:
     """The soft-tissue outline of the modality's method, or the other's if it leaked.
 
@@ -499,13 +570,14 @@ def _soft_tissue_roi(
     becomes concave; a soft-tissue tumour is close to convex. Where the method of
     the modality gives an outline less convex than :data:`_MIN_SOLIDITY`, the
     other method is tried and the more convex outline kept; ``quality`` is
-    ``leak`` where both are below it.
+    ``leak`` where both are below it. With ``lung_tumour``, a CT outline with
+    aerated lung around it is redone as a lung lesion.
     """
     ct = _modality(volume) == "CT"
     watershed = _run(volume, seed, "soft-tissue-watershed", roi_mm)
     # a large lung tumour has little air near its centre; the watershed outline,
     # which runs on to the lung around it, tells (the level set stops short of it)
-    if ct and _lung_share_around(volume, watershed) >= _LUNG_SHELL_SHARE:
+    if lung_tumour and ct and _lung_share_around(volume, watershed) >= _LUNG_SHELL_SHARE:
         return _run(volume, seed, "lung-nodule", roi_mm)
     first, other = ("soft-tissue-level-set", watershed) if ct else (watershed, None)
     chosen = _run(volume, seed, first, roi_mm) if isinstance(first, str) else first

@@ -184,7 +184,10 @@ def measure_seed(
         m, mask = seed.measurements, seed.outline
         source = f"series {scan.series_instance_uid}; {seed.method or 'given'} at {where}"
     else:
-        seg = segment_at_seed(scan.volume, seed.point_mm)
+        # a lymph node or a liver lesion is soft tissue even where it touches the
+        # lung (a hilar node, a lesion under the dome): only lung lesions are routed
+        strategy = None if seed.organ.lower() == "lung" else "soft-tissue"
+        seg = segment_at_seed(scan.volume, seed.point_mm, strategy=strategy)
         full = np.asarray(seg.mask.array, dtype=bool)
         m = measure_mask(scan.volume, full, lung=lung)
         mask, quality = LesionMask.of(full), seg.quality
