@@ -126,6 +126,17 @@ def test_mr_outline_that_leaks_along_a_muscle_is_replaced() -> None:
     assert _dice(result.mask.array, lesion) >= 0.75
 
 
+def test_click_in_tissue_that_fills_the_image_is_a_leak() -> None:
+    # no lesion at the click (one bright voxel in uniform muscle): the outline
+    # runs over the whole image, which is flagged rather than called a lesion
+    rng = np.random.default_rng(2)
+    arr = rng.normal(40.0, 10.0, (20, 60, 60))
+    arr[10, 30, 30] = 200.0
+    vol = Volume(arr, Geometry((0, 0, 0), (1.0, 1.0, 2.0)), {"modality": "CT"})
+    result = segment_at_seed(vol, (30.0, 30.0, 20.0))
+    assert result.quality == "leak"
+
+
 def test_pet_lesion_with_necrotic_core() -> None:
     spacing = (4.0, 4.0, 3.0)
     shape = (30, 30, 30)

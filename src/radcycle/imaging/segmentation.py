@@ -120,6 +120,9 @@ _LEVEL_SET_MIN_HALF_HU = 15.0
 # 0.89-0.98, the outlines that leaked 0.61-0.74 and the others 0.92-0.98
 # (docs/lesions.md); any value between 0.75 and 0.89 separates them.
 _MIN_SOLIDITY = 0.8
+# An outline that spans the whole image along an axis this long (mm) or longer
+# is tissue filling the field of view, not a lesion.
+_SPAN_MM = 30.0
 # Lung lesions: the fraction of aerated-lung voxels (-950..-500 HU; outside air is
 # below -950) within 25 mm of the click above which the lung strategy is used.
 _LUNG_FRACTION = 0.15
@@ -506,11 +509,21 @@ def _check_seed_signal(volume: Volume, seed: tuple[int, int, int], modality: str
         )
 
 
-def _touches_border(mask: BoolArray, box: Slices, shape: tuple[int, ...]) -> bool:
-    for axis, (sl, n) in enumerate(zip(box, shape, strict=True)):
-        first = np.take(mask, 0, axis=axis).any() and sl.start > 0
-        last = np.take(mask, -1, axis=axis).any() and sl.stop < n
-        if first or last:
+def _touches_border(
+    mask: BoolArray, box: Slices, shape: tuple[int, ...], spacing: tuple[float, float, float]
+) -> bool:
+    """Whether an outline reaches the edge of its region of interest.
+
+    The edge of the image counts only where the outline spans the image from
+    side to side over :data:`_SPAN_MM` or more (the click was in tissue that
+    fills the field of view, not in a lesion).
+    """
+    for axis, (sl, n, sp) in enumerate(zip(box, shape, spacing, strict=True)):
+        first = np.take(mask, 0, axis=axis).any()
+        last = np.take(mask, -1, axis=axis).any()
+        if (first and sl.start > 0) or (last and sl.stop < n):
+            return True
+        if first and last and sl.start == 0 and sl.stop == n and n * sp >= _SPAN_MM:
             return True
     return False
 
@@ -626,7 +639,7 @@ def _run(
         sub, details = func(_Context(values, local, spacing, _modality(volume)))
         if not sub.any():
             raise AnalysisError("nothing could be segmented at the seed", value=list(seed))
-        quality = "leak" if _touches_border(sub, box, volume.array.shape) else "ok"
+        quality = "leak" if _touches_border(sub, box, volume.array.shape, spacing) else "ok"
         if quality == "ok":
             break
     details["roi_half_mm"] = half
