@@ -283,6 +283,23 @@ def test_click_to_segment_against_reference(
     assert abs(got - want) <= tol
 
 
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_mr_outline_is_uncertain_where_the_methods_disagree(shared_data: Path) -> None:
+    # STS_008 T1: the watershed runs into the muscle (same signal), the level set
+    # stops inside; they share 12 % of their voxels, so the outline is flagged
+    from radcycle.io import read_image
+
+    base = "ibsi/ibsi_validation/nifti"
+    for patient, quality in (("STS_008", "uncertain"), ("STS_001", "ok")):
+        vol = read_image(shared_data / f"{base}/{patient}/MR_T1_image.nii.gz")
+        vol = vol.with_array(vol.array, modality="MR")
+        ref = read_image(shared_data / f"{base}/{patient}/MR_T1_mask.nii.gz").array > 0
+        result = segment_at_seed(vol, _seed_in(vol, ref))
+        assert result.details["outline"] == "soft-tissue-level-set"
+        assert result.quality == quality, (patient, result.details["agreement"])
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_convex_hull_equals_scikit_image(seed: int) -> None:
     # the row-by-row hull used for PET outlines and solidity, against the library's

@@ -120,6 +120,9 @@ _LEVEL_SET_MIN_HALF_HU = 15.0
 # 0.89-0.98, the outlines that leaked 0.61-0.74 and the others 0.92-0.98
 # (docs/lesions.md); any value between 0.75 and 0.89 separates them.
 _MIN_SOLIDITY = 0.8
+# Where it has, and the two methods' outlines share less than this (Dice), the
+# outline kept is flagged "uncertain".
+_MIN_AGREEMENT = 0.5
 # An outline that spans the whole image along an axis this long (mm) or longer
 # is tissue filling the field of view, not a lesion.
 _SPAN_MM = 30.0
@@ -607,8 +610,10 @@ def _soft_tissue_roi(
     becomes concave; a soft-tissue tumour is close to convex. Where the method of
     the modality gives an outline less convex than :data:`_MIN_SOLIDITY`, the
     other method is tried and the more convex outline kept; ``quality`` is
-    ``leak`` where both are below it. With ``lung_tumour``, a CT outline with
-    aerated lung around it is redone as a lung lesion.
+    ``leak`` where both are below it, and ``uncertain`` where the two outlines
+    share less than :data:`_MIN_AGREEMENT` of their voxels (Dice): the image
+    does not tell the lesion from its neighbour. With ``lung_tumour``, a CT
+    outline with aerated lung around it is redone as a lung lesion.
     """
     ct = _modality(volume) == "CT"
     watershed = _run(volume, seed, "soft-tissue-watershed", roi_mm)
@@ -619,18 +624,38 @@ def _soft_tissue_roi(
     first, other = ("soft-tissue-level-set", watershed) if ct else (watershed, None)
     chosen = _run(volume, seed, first, roi_mm) if isinstance(first, str) else first
     solidity = {chosen.method: _solidity(chosen.mask)}
+    agreement = None
     if solidity[chosen.method] < _MIN_SOLIDITY:
         alternative = other or _run(volume, seed, "soft-tissue-level-set", roi_mm)
         solidity[alternative.method] = _solidity(alternative.mask)
+        agreement = _agreement(chosen, alternative)
         if solidity[alternative.method] > solidity[chosen.method]:
             chosen = alternative
-    quality = "leak" if solidity[chosen.method] < _MIN_SOLIDITY else chosen.quality
+    quality = chosen.quality
+    if solidity[chosen.method] < _MIN_SOLIDITY:
+        quality = "leak"
+    elif quality == "ok" and agreement is not None and agreement < _MIN_AGREEMENT:
+        quality = "uncertain"
     details = {
         **chosen.details,
         "outline": chosen.method,
         "solidity": {k: round(v, 3) for k, v in solidity.items()},
     }
+    if agreement is not None:
+        details["agreement"] = round(agreement, 3)
     return RoiSegmentation(chosen.box, chosen.mask, "soft-tissue", quality, details)
+
+
+def _agreement(a: RoiSegmentation, b: RoiSegmentation) -> float:
+    """Dice of two outlines on their own crops of the same grid."""
+    total = int(np.count_nonzero(a.mask)) + int(np.count_nonzero(b.mask))
+    lo = [max(x.start, y.start) for x, y in zip(a.box, b.box, strict=True)]
+    hi = [min(x.stop, y.stop) for x, y in zip(a.box, b.box, strict=True)]
+    if total == 0 or any(start >= stop for start, stop in zip(lo, hi, strict=True)):
+        return 0.0
+    in_a = tuple(slice(s - x.start, e - x.start) for s, e, x in zip(lo, hi, a.box, strict=True))
+    in_b = tuple(slice(s - x.start, e - x.start) for s, e, x in zip(lo, hi, b.box, strict=True))
+    return 2.0 * float(np.count_nonzero(a.mask[in_a] & b.mask[in_b])) / total
 
 
 def _solidity(mask: BoolArray) -> float:
