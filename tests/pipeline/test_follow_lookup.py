@@ -96,3 +96,18 @@ def test_nodes_and_liver_lesions_touching_the_lung_are_outlined_as_soft_tissue()
         assert abs(obs.short_axis_mm - rec["short_axis_mm"]) <= 1.5, rec["lesion_id"]
         assert abs(obs.long_axis_mm - rec["long_axis_mm"]) <= 2.0, rec["lesion_id"]
         assert "click-to-segment soft-tissue" in obs.source
+
+
+def test_a_hilar_node_clicked_without_a_strategy_is_soft_tissue() -> None:
+    # aerated lung within 25 mm sends the click towards the lung strategy, but the
+    # node is enveloped more by fat than by lung, so it is outlined as soft tissue
+    from radcycle.imaging.measurement import measure_mask
+    from radcycle.imaging.segmentation import segment_at_seed
+
+    tp = generate_patient(3, timepoints=1, slices=120).timepoints[0]
+    (node,) = [rec for rec in tp.lesions if rec["lesion_id"] == "L7"]
+    assert node["organ"] == "lymph node"
+    result = segment_at_seed(tp.volume, tuple(node["centre_mm"]))
+    assert result.method == "soft-tissue"
+    got = measure_mask(tp.volume, result.mask.array)
+    assert abs(got.short_axis_mm - node["short_axis_mm"]) <= 1.5

@@ -126,6 +126,11 @@ _MIN_AGREEMENT = 0.5
 # An outline that spans the whole image along an axis this long (mm) or longer
 # is tissue filling the field of view, not a lesion.
 _SPAN_MM = 30.0
+# The watershed outline that tells a node beside the lung from a lung lesion is
+# drawn in a region of this half-size (mm): nodes are under 30 mm.
+_PROBE_ROI_MM = 25.0
+# Fat on CT (HU): mediastinal and chest-wall fat is about -100.
+_FAT_HU = (-200.0, -30.0)
 # Lung lesions: the fraction of aerated-lung voxels (-950..-500 HU; outside air is
 # below -950) within 25 mm of the click above which the lung strategy is used.
 _LUNG_FRACTION = 0.15
@@ -598,6 +603,12 @@ def segment_roi(
     if name == "soft-tissue":
         # asked for by name (a lymph node, a liver lesion), it is not a lung tumour
         return _soft_tissue_roi(volume, seed, roi_mm, lung_tumour=strategy is None)
+    if strategy is None and name == "lung-nodule":
+        # near the lung but enveloped more by fat than by aerated lung: a node in
+        # the mediastinum or hilum (or a lesion in the chest wall), not in the lung
+        probe = _run(volume, seed, "soft-tissue-watershed", _PROBE_ROI_MM)
+        if _fat_share_around(volume, probe) >= _lung_share_around(volume, probe):
+            return _soft_tissue_roi(volume, seed, roi_mm, lung_tumour=False)
     return _run(volume, seed, name, roi_mm)
 
 
@@ -664,13 +675,26 @@ def _solidity(mask: BoolArray) -> float:
     return float(np.count_nonzero(mask)) / hull if hull else 0.0
 
 
+def _shell_around(volume: Volume, roi: RoiSegmentation) -> FloatArray:
+    """The image values in a 1-4 mm shell around a mask."""
+    dist = ndi.distance_transform_edt(~roi.mask, sampling=array_spacing(volume))
+    return np.asarray(volume.array[roi.box][(dist > 1.0) & (dist <= 4.0)], dtype=np.float64)
+
+
 def _lung_share_around(volume: Volume, roi: RoiSegmentation) -> float:
     """Share of aerated lung (-950..-500 HU) in a 1-4 mm shell around a mask."""
-    dist = ndi.distance_transform_edt(~roi.mask, sampling=array_spacing(volume))
-    values = volume.array[roi.box][(dist > 1.0) & (dist <= 4.0)]
+    values = _shell_around(volume, roi)
     if values.size == 0:
         return 0.0
     return float(np.mean((values > -950.0) & (values < _BODY_HU)))
+
+
+def _fat_share_around(volume: Volume, roi: RoiSegmentation) -> float:
+    """Share of fat (:data:`_FAT_HU`) in a 1-4 mm shell around a mask."""
+    values = _shell_around(volume, roi)
+    if values.size == 0:
+        return 0.0
+    return float(np.mean((values >= _FAT_HU[0]) & (values < _FAT_HU[1])))
 
 
 def _run(
