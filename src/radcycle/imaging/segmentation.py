@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -146,6 +146,9 @@ _OPEN_FRACTION = 0.4
 # part of the thresholded region by this fraction of its depth (chosen
 # leave-one-out on the three lung lesions, docs/lesions.md).
 _REGROW_FRACTION = 0.2
+# The lung-nodule watershed is sized from the deepest point within this
+# distance (mm) of the click, not from the click itself.
+_CLIMB_MM = 3.0
 # A ground-glass nodule is at least this much denser than the lung around it (HU).
 _MIN_NODULE_CONTRAST_HU = 150.0
 # A solid core whose surrounding shell is mostly ground-glass is part-solid.
@@ -205,6 +208,8 @@ def _split_necks(region: BoolArray, ctx: _Context) -> BoolArray:
     the chest wall are cut off at their necks.
     """
     dist = ndi.distance_transform_edt(region, sampling=ctx.spacing)
+    click = ctx.seed
+    ctx = replace(ctx, seed=_deepest_near(dist, ctx))
     seed_depth = float(dist[ctx.seed])
     size = [max(3, 2 * round(max(seed_depth, 2.0) / sp) + 1) for sp in ctx.spacing]
     peaks = (ndi.maximum_filter(dist, size=size) == dist) & (dist >= max(1.5, 0.5 * seed_depth))
@@ -214,7 +219,40 @@ def _split_necks(region: BoolArray, ctx: _Context) -> BoolArray:
     near = ndi.distance_transform_edt(~centre, sampling=ctx.spacing) <= max(seed_depth, 1.5)
     markers[near & region] = markers.max() + 1
     labels = skseg.watershed(-dist, markers, mask=region)
-    return np.asarray(labels == labels[ctx.seed], dtype=bool)
+    lobe = labels == labels[ctx.seed]
+    # the climb never takes the outline off the click
+    return np.asarray(lobe if lobe[click] else labels == labels[click], dtype=bool)
+
+
+def _deepest_near(dist: FloatArray, ctx: _Context) -> tuple[int, int, int]:
+    """The top of the depth map uphill from the click, if within :data:`_CLIMB_MM`.
+
+    A click off a nodule's centre (or a detector's candidate point) sits where
+    the region is shallow; sizing the watershed from there splits a small oval
+    nodule in two across thick slices. The click moves uphill on the depth map,
+    one neighbour at a time; where the map still rises at :data:`_CLIMB_MM` (the
+    click is on the flank of something larger, e.g. the chest wall beside a
+    nodule), the click stays where it was.
+    """
+    start = np.asarray(ctx.seed, dtype=float)
+    spacing = np.asarray(ctx.spacing)
+    offsets = [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)]
+    here = ctx.seed
+    while True:
+        best, best_depth, capped = here, float(dist[here]), False
+        for a, b, c in offsets:
+            step = (here[0] + a, here[1] + b, here[2] + c)
+            if not all(0 <= x < n for x, n in zip(step, dist.shape, strict=True)):
+                continue
+            if float(dist[step]) <= best_depth:
+                continue
+            if np.linalg.norm((np.asarray(step) - start) * spacing) > _CLIMB_MM:
+                capped = True
+                continue
+            best, best_depth = step, float(dist[step])
+        if best == here:
+            return ctx.seed if capped else here
+        here = best
 
 
 def _lung_nodule(ctx: _Context) -> tuple[BoolArray, dict[str, Any]]:
