@@ -322,7 +322,7 @@ def test_convex_hull_equals_scikit_image(seed: int) -> None:
     # the row-by-row hull used for PET outlines and solidity, against the library's
     from skimage.morphology import convex_hull_image
 
-    from radcycle.imaging.segmentation import _convex_hull
+    from radcycle.imaging.masks import convex_hull
 
     rng = np.random.default_rng(seed)
     k, j, i = np.ogrid[:20, :40, :40]
@@ -331,7 +331,7 @@ def test_convex_hull_equals_scikit_image(seed: int) -> None:
         c, r = rng.uniform([4, 8, 8], [16, 32, 32]), rng.uniform(3, 10)
         mask |= ((k - c[0]) * 2.5) ** 2 + (j - c[1]) ** 2 + (i - c[2]) ** 2 <= r * r
     expected = convex_hull_image(mask, offset_coordinates=False)
-    assert np.array_equal(_convex_hull(mask), expected)
+    assert np.array_equal(convex_hull(mask), expected)
     flat = np.zeros((5, 10, 10), dtype=bool)
     flat[2, 2:6, 3:8] = True
-    assert np.array_equal(_convex_hull(flat), flat)
+    assert np.array_equal(convex_hull(flat), flat)

@@ -1,0 +1,450 @@
+"""Outline methods on a region of interest around a click.
+
+:mod:`radcycle.imaging.segmentation` chooses among these methods and runs them
+on growing regions of interest; each takes an :class:`OutlineContext` (the
+region's values, the click in it, the voxel spacing, the modality) and returns
+a boolean mask of the region with the details of how it was made:
+
+* :func:`lung_nodule_outline`: threshold, neck-cutting watershed, vessel
+  opening, regrowth of a large tumour's rim, part-solid halo;
+* :func:`level_set_outline` and :func:`watershed_outline`: soft tissue on CT
+  and MR (:func:`soft_tissue_outline` picks the modality's);
+* :func:`pet_outline`: the anatomical (convex hull) or EANM metabolic outline.
+
+docs/lesions.md gives the methods, the data their parameters were chosen on
+and the figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import SimpleITK as sitk
+from scipy import ndimage as ndi
+from skimage import segmentation as skseg
+
+from radcycle.domain import Volume
+from radcycle.errors import AnalysisError
+from radcycle.imaging.masks import BoolArray, ball, component_at, convex_hull, crop_slices
+
+__all__ = [
+    "BODY_HU",
+    "OutlineContext",
+    "level_set_outline",
+    "lung_fraction",
+    "lung_nodule_outline",
+    "modality_of",
+    "pet_outline",
+    "soft_tissue_outline",
+    "watershed_outline",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+# The body outline on CT is drawn at this level (HU); below it is air or lung.
+BODY_HU = -500.0
+# EANM procedure guidelines for tumour PET imaging v2.0 (Boellaard et al. 2015):
+# the fixed 41 % of SUVmax threshold outlines the metabolic volume ("pet-41").
+# The default "pet" outline targets the anatomical tumour volume instead (what a
+# GTV drawn on CT/MR holds, necrosis included): the convex hull of the uptake
+# above 25 % of the background-corrected peak, the fraction chosen
+# leave-one-patient-out on the sarcoma PET series (docs/lesions.md gives the figures).
+_PET_FRACTION = 0.25
+_PET_METABOLIC_FRACTION = 0.41
+# Soft tissue on MR: leaks through bridges thinner than this (mm) are opened off.
+_SOFT_OPEN_MM = 2.0
+# Soft tissue: per modality, the half-size (mm) of the box around the click where
+# the intensity window is learnt, and the Gaussian scale (mm) of the edges; MR
+# lesions are more textured, so both are larger (chosen on the sarcoma series,
+# docs/lesions.md gives the figures).
+_SOFT_TISSUE_MM: dict[str, tuple[float, float]] = {"CT": (6.0, 1.5), "MR": (10.0, 2.0)}
+# Soft tissue on CT: a threshold level set grown from a ball of this radius (mm)
+# at the click, inside the window median +- _LEVEL_SET_K robust SD learnt there,
+# advanced in steps of _LEVEL_SET_STEP iterations and stopped at the first step
+# whose mean front advance (volume gained / surface) falls below _LEVEL_SET_STOP
+# of the fastest step: the front slows where it meets the lesion's edge and only
+# seeps on through gaps in it. k and the stop fraction were chosen
+# leave-one-patient-out on the sarcoma CTs (docs/lesions.md gives the figures).
+_LEVEL_SET_RADIUS_MM = 5.0
+_LEVEL_SET_K = 1.5
+_LEVEL_SET_STEP = 25
+_LEVEL_SET_MAX_STEPS = 28
+_LEVEL_SET_STOP = 0.9
+# The window is centred on the median within _WINDOW_CENTRE_MM of the click (a
+# ball inside a 10 mm lymph node) and its spread is the noise SD times
+# _TEXTURE_FACTOR: lesions are textured, and on the sarcoma CTs the plain robust SD
+# in the 6 mm box was 1.4-1.7 times the noise SD. Learnt that way rather than from
+# the plain spread of the box, the window of a small lesion is not widened by the
+# tissue around it (docs/lesions.md gives the figures).
+_WINDOW_CENTRE_MM = 3.0
+# An outline whose surroundings differ from it by this many noise SDs has an
+# edge; it is moved out to the edge's half-way level by at most _EDGE_REACH_MM.
+_EDGE_CONTRAST = 3.0
+_EDGE_REACH_MM = 2.0
+_TEXTURE_FACTOR = 1.5
+# The window is at least this wide each side (HU): soft-tissue noise on a clinical
+# CT is 10 HU SD or more, so a narrower window only reflects a smooth image.
+_LEVEL_SET_MIN_HALF_HU = 15.0
+# Edge of a solid lung lesion (HU) and the vessel-opening ball (fraction of depth),
+# tuned on the pyradiomics lung cases (docs/lesions.md).
+_LUNG_SOLID_EDGE_HU = -400.0
+_OPEN_FRACTION = 0.4
+# A large lung tumour's neck cut also takes off some of its own rim where it
+# abuts the mediastinum or chest wall: the outline is regrown into the cut-off
+# part of the thresholded region by this fraction of its depth (chosen
+# leave-one-out on the three lung lesions, docs/lesions.md).
+_REGROW_FRACTION = 0.2
+# The lung-nodule watershed is sized from the deepest point within this
+# distance (mm) of the click, not from the click itself.
+_CLIMB_MM = 3.0
+# A ground-glass nodule is at least this much denser than the lung around it (HU).
+_MIN_NODULE_CONTRAST_HU = 150.0
+# A solid core whose surrounding shell is mostly ground-glass is part-solid.
+_HALO_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class OutlineContext:
+    """What an outline method works on.
+
+    Args:
+        values: the image values of the region of interest, indexed ``[k, j, i]``.
+        seed: the click's voxel inside the region.
+        spacing: voxel size (mm) along ``(k, j, i)``.
+        modality: ``CT``, ``MR``, ``PT``, ...
+    """
+
+    values: FloatArray
+    seed: tuple[int, int, int]
+    spacing: tuple[float, float, float]
+    modality: str = "CT"
+
+
+def modality_of(volume: Volume) -> str:
+    """The image's modality from its metadata (``PT`` for PET), else CT or MR by range."""
+    meta: Any = volume.metadata
+    value = str(meta.get("modality") or meta.get("Modality") or "").upper()
+    if value in {"PT", "PET"}:
+        return "PT"
+    if value:
+        return value
+    # No metadata: CT by its HU range (air at about -1000 present).
+    return "CT" if float(np.min(volume.array)) < -500 else "MR"
+
+
+def _seed_value(ctx: OutlineContext, radius_mm: float = 1.5) -> float:
+    sl = crop_slices(ctx.seed, radius_mm, ctx.spacing, ctx.values.shape)
+    return float(np.median(ctx.values[sl]))
+
+
+def lung_fraction(values: FloatArray) -> float:
+    """Share of aerated lung (-950..-500 HU; outside air is below -950) in ``values``."""
+    return float(np.mean((values > -950.0) & (values < BODY_HU)))
+
+
+def _split_necks(region: BoolArray, ctx: OutlineContext) -> BoolArray:
+    """Keep the lobe of ``region`` that holds the seed, cut off at narrow necks.
+
+    A watershed of the distance map splits the region into lobes, one per deep
+    point; the lobe grown from a ball at the seed is the lesion, so vessels and
+    the chest wall are cut off at their necks.
+    """
+    dist = ndi.distance_transform_edt(region, sampling=ctx.spacing)
+    click = ctx.seed
+    ctx = replace(ctx, seed=_deepest_near(dist, ctx))
+    seed_depth = float(dist[ctx.seed])
+    size = [max(3, 2 * round(max(seed_depth, 2.0) / sp) + 1) for sp in ctx.spacing]
+    peaks = (ndi.maximum_filter(dist, size=size) == dist) & (dist >= max(1.5, 0.5 * seed_depth))
+    markers, _ = ndi.label(peaks)
+    centre = np.zeros(region.shape, dtype=bool)
+    centre[ctx.seed] = True
+    near = ndi.distance_transform_edt(~centre, sampling=ctx.spacing) <= max(seed_depth, 1.5)
+    markers[near & region] = markers.max() + 1
+    labels = skseg.watershed(-dist, markers, mask=region)
+    lobe = labels == labels[ctx.seed]
+    # the climb never takes the outline off the click
+    return np.asarray(lobe if lobe[click] else labels == labels[click], dtype=bool)
+
+
+def _deepest_near(dist: FloatArray, ctx: OutlineContext) -> tuple[int, int, int]:
+    """The top of the depth map uphill from the click, if within :data:`_CLIMB_MM`.
+
+    A click off a nodule's centre (or a detector's candidate point) sits where
+    the region is shallow; sizing the watershed from there splits a small oval
+    nodule in two across thick slices. The click moves uphill on the depth map,
+    one neighbour at a time; where the map still rises at :data:`_CLIMB_MM` (the
+    click is on the flank of something larger, e.g. the chest wall beside a
+    nodule), the click stays where it was.
+    """
+    start = np.asarray(ctx.seed, dtype=float)
+    spacing = np.asarray(ctx.spacing)
+    offsets = [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)]
+    here = ctx.seed
+    while True:
+        best, best_depth, capped = here, float(dist[here]), False
+        for a, b, c in offsets:
+            step = (here[0] + a, here[1] + b, here[2] + c)
+            if not all(0 <= x < n for x, n in zip(step, dist.shape, strict=True)):
+                continue
+            if float(dist[step]) <= best_depth:
+                continue
+            if np.linalg.norm((np.asarray(step) - start) * spacing) > _CLIMB_MM:
+                capped = True
+                continue
+            best, best_depth = step, float(dist[step])
+        if best == here:
+            return ctx.seed if capped else here
+        here = best
+
+
+def lung_nodule_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
+    """A lung lesion: threshold, neck-cutting watershed, vessel opening, regrowth.
+
+    Solid lesions are cut at :data:`_LUNG_SOLID_EDGE_HU`, subsolid ones half-way
+    to the parenchyma; a solid core in a ground-glass halo is regrown at the
+    halo's own level (part-solid).
+
+    Raises:
+        AnalysisError: the click is in aerated lung, not in a lesion.
+    """
+    seed_hu = _seed_value(ctx)
+    smooth = ndi.gaussian_filter(ctx.values, sigma=[0.6 / s for s in ctx.spacing])
+    around = ctx.values[crop_slices(ctx.seed, 20.0, ctx.spacing, ctx.values.shape)]
+    parenchyma = float(np.median(around[around < BODY_HU])) if (around < BODY_HU).any() else -850
+    # solid nodules: the conventional -500 HU edge; subsolid ones: half-way to the lung
+    if seed_hu < parenchyma + _MIN_NODULE_CONTRAST_HU:
+        raise AnalysisError(
+            "no nodule at the seed: it lies in aerated lung", value=round(seed_hu, 1)
+        )
+    threshold = _LUNG_SOLID_EDGE_HU if seed_hu > -300.0 else 0.5 * (seed_hu + parenchyma)
+    mask = _grow_nodule(ctx, smooth > threshold)
+    details = {"threshold_hu": round(threshold, 1), "seed_hu": round(seed_hu, 1)}
+    halo, share = _halo(mask, ctx, parenchyma)
+    if seed_hu > -300.0 and share >= _HALO_SHARE:
+        # a solid core in a ground-glass halo (part-solid): outline the whole nodule
+        threshold = 0.5 * (halo + parenchyma)
+        mask = mask | _grow_nodule(ctx, smooth > threshold)
+        details.update(threshold_hu=round(threshold, 1), halo_hu=round(halo, 1))
+    return mask, details
+
+
+def _grow_nodule(ctx: OutlineContext, above: BoolArray) -> BoolArray:
+    region = component_at(above, ctx.seed)
+    if not region.any():
+        raise AnalysisError("no nodule at the seed: it lies in aerated lung")
+    lobe = mask = _split_necks(region, ctx)
+    # vessels leaving the nodule: opened off with a ball a fraction of its depth
+    depth = float(ndi.distance_transform_edt(mask, sampling=ctx.spacing)[ctx.seed])
+    radius = float(np.clip(_OPEN_FRACTION * depth, 1.0, 4.0))
+    opened = ndi.binary_opening(mask, structure=ball(radius, ctx.spacing))
+    if opened[ctx.seed]:
+        mask = component_at(opened, ctx.seed)
+    reach = _REGROW_FRACTION * depth
+    if reach >= min(ctx.spacing):  # small nodules: nothing within reach
+        near = ndi.distance_transform_edt(~mask, sampling=ctx.spacing) <= reach
+        mask = mask | (region & near & ~lobe)  # not the vessels opened off
+    return _fill_holes(mask)
+
+
+def _halo(mask: BoolArray, ctx: OutlineContext, parenchyma: float) -> tuple[float, float]:
+    """Ground-glass around a mask: its median HU and its share of a 1-3 mm shell.
+
+    The shell starts beyond the partial-volume rim; ground-glass there is denser
+    than the lung by :data:`_MIN_NODULE_CONTRAST_HU` but below solid (-300 HU), so
+    the chest wall and vessels do not count.
+    """
+    near = ndi.distance_transform_edt(~mask, sampling=ctx.spacing)
+    values = ctx.values[(near > 1.0) & (near <= 3.0)]
+    if values.size == 0:
+        return -1000.0, 0.0
+    glass = (values >= parenchyma + _MIN_NODULE_CONTRAST_HU) & (values < -300.0)
+    share = float(glass.mean())
+    return (float(np.median(values[glass])) if glass.any() else -1000.0), share
+
+
+def _fill_holes(mask: BoolArray) -> BoolArray:
+    """Fill holes in 3D, then slice by slice (cavities open at the lesion's ends)."""
+    out = np.asarray(ndi.binary_fill_holes(mask), dtype=bool)
+    for k in np.flatnonzero(out.any(axis=(1, 2))):
+        out[k] = ndi.binary_fill_holes(out[k])
+    return out
+
+
+def soft_tissue_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
+    """The soft-tissue method of the image's modality (:data:`_SOFT_TISSUE_METHOD`)."""
+    return _SOFT_TISSUE_METHOD.get(ctx.modality, watershed_outline)(ctx)
+
+
+def _near_click(values: FloatArray, ctx: OutlineContext, radius_mm: float) -> FloatArray:
+    """The values in a ball of ``radius_mm`` around the click."""
+    box = crop_slices(ctx.seed, radius_mm, ctx.spacing, ctx.values.shape)
+    axes = [
+        (np.arange(sl.start, sl.stop) - c) * sp
+        for sl, c, sp in zip(box, ctx.seed, ctx.spacing, strict=True)
+    ]
+    k, j, i = np.meshgrid(*axes, indexing="ij", sparse=True)
+    inside = k**2 + j**2 + i**2 <= radius_mm**2 + 1e-9
+    return np.asarray(values[box][inside], dtype=np.float64)
+
+
+def _noise_sd(values: FloatArray, ctx: OutlineContext) -> float:
+    """Noise SD from in-plane neighbour differences in the box around the click.
+
+    Differences of neighbours cancel what is smooth, and their median ignores the
+    few pairs that straddle an edge, so a small lesion's surroundings (the fat
+    around a lymph node) do not widen the estimate as they do a plain spread.
+    """
+    core_mm = _SOFT_TISSUE_MM.get(ctx.modality, _SOFT_TISSUE_MM["MR"])[0]
+    box = values[crop_slices(ctx.seed, core_mm, ctx.spacing, ctx.values.shape)]
+    diffs = np.concatenate([np.diff(box, axis=2).ravel(), np.diff(box, axis=1).ravel()])
+    if diffs.size == 0:
+        return 1e-6
+    return max(1.4826 * float(np.median(np.abs(diffs))) / float(np.sqrt(2.0)), 1e-6)
+
+
+def _sitk_image(array: FloatArray, spacing: tuple[float, float, float]) -> sitk.Image:
+    image = sitk.GetImageFromArray(array.astype(np.float32))
+    image.SetSpacing((spacing[2], spacing[1], spacing[0]))  # SimpleITK orders (x, y, z)
+    return image
+
+
+def level_set_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
+    """Threshold level set from a ball at the click, stopped where its front stalls."""
+    smooth = ndi.median_filter(ctx.values, size=3)
+    # the window: centred on the filtered image near the click, as wide as the
+    # noise of the unfiltered one (the front then passes the residual noise of the
+    # filtered image it moves on) and the texture of a lesion
+    centre = float(np.median(_near_click(smooth, ctx, _WINDOW_CENTRE_MM)))
+    spread = _TEXTURE_FACTOR * _noise_sd(ctx.values, ctx)
+    floor = _LEVEL_SET_MIN_HALF_HU if ctx.modality == "CT" else 0.0  # HU: CT only
+    half = max(_LEVEL_SET_K * spread, floor)
+    lo, hi = centre - half, centre + half
+    click = np.zeros(ctx.values.shape, dtype=bool)
+    click[ctx.seed] = True
+    dist = ndi.distance_transform_edt(~click, sampling=ctx.spacing)
+    level = _sitk_image(dist - _LEVEL_SET_RADIUS_MM, ctx.spacing)
+    feature = _sitk_image(smooth, ctx.spacing)
+    grow = sitk.ThresholdSegmentationLevelSetImageFilter()
+    grow.SetLowerThreshold(lo)
+    grow.SetUpperThreshold(hi)
+    grow.SetMaximumRMSError(0.0)  # steps of fixed length; the stop rule is below
+    grow.SetNumberOfIterations(_LEVEL_SET_STEP)
+    voxel = float(np.prod(ctx.spacing))
+    mask = np.asarray(dist <= _LEVEL_SET_RADIUS_MM, dtype=bool)
+    fastest = 0.0
+    for step in range(_LEVEL_SET_MAX_STEPS):
+        level = grow.Execute(level, feature)
+        grown = np.asarray(sitk.GetArrayFromImage(level) < 0, dtype=bool)
+        grown = component_at(grown, ctx.seed) if grown[ctx.seed] else grown
+        # surface area: the volume of a 3 mm shell outside the outline over 3 mm
+        outside = ndi.distance_transform_edt(~grown, sampling=ctx.spacing)
+        surface = float(np.count_nonzero((outside > 0) & (outside <= 3.0))) * voxel / 3.0
+        advance = float(grown.sum() - mask.sum()) * voxel / max(surface, voxel)
+        mask = grown
+        if step == 0:  # the first step also reshapes the starting ball
+            continue
+        fastest = max(fastest, advance)
+        if advance < _LEVEL_SET_STOP * fastest:
+            break
+    mask = np.asarray(ndi.binary_fill_holes(mask), dtype=bool)
+    mask, edge = _to_half_way(mask, ctx, smooth, (lo, hi), spread / _TEXTURE_FACTOR)
+    details: dict[str, Any] = {
+        "window": [round(float(lo), 2), round(float(hi), 2)],
+        "level_set_steps": step + 1,
+    }
+    if edge is not None:
+        details["edge"] = round(edge, 2)
+    return mask, details
+
+
+def _to_half_way(
+    mask: BoolArray,
+    ctx: OutlineContext,
+    smooth: FloatArray,
+    window: tuple[float, float],
+    noise: float,
+) -> tuple[BoolArray, float | None]:
+    """Move an outline out to the half-way level of its edge, where there is one.
+
+    The level set stops where the blurred edge leaves the window, inside the
+    lesion; the edge of a blurred step is half-way between the two sides. Where
+    the tissue around the outline differs from the lesion by more than
+    :data:`_EDGE_CONTRAST` noise SDs, the voxels of the transition (between
+    that half-way level and the window) within :data:`_EDGE_REACH_MM` of the
+    outline join it. Returns the outline and the half-way level (None: no edge).
+    """
+    outside = ndi.distance_transform_edt(~mask, sampling=ctx.spacing)
+    inside = ndi.distance_transform_edt(mask, sampling=ctx.spacing)
+    core, around = smooth[inside > 1.0], smooth[(outside > 2.0) & (outside <= 4.0)]
+    if core.size == 0 or around.size == 0:
+        return mask, None
+    lesion, tissue = float(np.median(core)), float(np.median(around))
+    if abs(lesion - tissue) < _EDGE_CONTRAST * noise:
+        return mask, None
+    half = 0.5 * (lesion + tissue)
+    lo, hi = window
+    band = (smooth >= half) & (smooth < lo) if tissue < lesion else (smooth > hi) & (smooth <= half)
+    grown = mask | (band & (outside > 0) & (outside <= _EDGE_REACH_MM))
+    return component_at(grown, ctx.seed), half
+
+
+def watershed_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
+    """Marker watershed on the gradient: the click's window against what is outside it."""
+    smooth = ndi.median_filter(ctx.values, size=3)
+    core_mm, edge_mm = _SOFT_TISSUE_MM.get(ctx.modality, _SOFT_TISSUE_MM["MR"])
+    core = crop_slices(ctx.seed, core_mm, ctx.spacing, ctx.values.shape)
+    sample = smooth[core]
+    centre = float(np.median(sample))
+    spread = max(1.4826 * float(np.median(np.abs(sample - centre))), 1e-6)
+    lo, hi = centre - 3.0 * spread, centre + 3.0 * spread
+    inside = (smooth >= lo) & (smooth <= hi)
+    grad = ndi.gaussian_gradient_magnitude(ctx.values, sigma=[edge_mm / s for s in ctx.spacing])
+    markers = np.zeros(ctx.values.shape, dtype=np.int32)
+    far = ndi.binary_erosion(~inside, structure=ball(2.0, ctx.spacing))
+    markers[far] = 1
+    markers[[0, -1], :, :] = 1
+    markers[:, [0, -1], :] = 1
+    markers[:, :, [0, -1]] = 1
+    seed_ball = np.zeros(ctx.values.shape, dtype=bool)
+    seed_ball[core] = True
+    markers[seed_ball & inside] = 2
+    labels = skseg.watershed(grad, markers)
+    mask = component_at(labels == 2, ctx.seed) if labels[ctx.seed] == 2 else labels == 2
+    # leaks through thin bridges are opened off
+    mask = ndi.binary_opening(mask, structure=ball(_SOFT_OPEN_MM, ctx.spacing)) | seed_ball & inside
+    mask = component_at(mask, ctx.seed) if mask[ctx.seed] else mask
+    mask = ndi.binary_fill_holes(mask)
+    return mask, {"window": [round(lo, 2), round(hi, 2)]}
+
+
+#: Soft-tissue method per modality (MR and others: the gradient watershed).
+_SOFT_TISSUE_METHOD: dict[str, Callable[[OutlineContext], tuple[BoolArray, dict[str, Any]]]] = {
+    "CT": level_set_outline,
+}
+
+
+def pet_outline(
+    ctx: OutlineContext, *, anatomical: bool = True
+) -> tuple[BoolArray, dict[str, Any]]:
+    """PET outline: the anatomical tumour (default) or the EANM metabolic volume.
+
+    The anatomical outline is the convex hull of the uptake above
+    :data:`_PET_FRACTION`: a necrotic core whose hot rim is open on a side (a
+    C-shaped ring), which no hole filling closes, is then part of the tumour.
+    """
+    fraction = _PET_FRACTION if anatomical else _PET_METABOLIC_FRACTION
+    near = crop_slices(ctx.seed, 15.0, ctx.spacing, ctx.values.shape)
+    suv_max = float(ctx.values[near].max())
+    background = float(np.median(ctx.values))
+    threshold = background + fraction * (suv_max - background)
+    region = ctx.values >= threshold
+    labels, _ = ndi.label(region)
+    hits = np.unique(labels[near][ctx.values[near] >= threshold])
+    mask = _fill_holes(np.isin(labels, hits[hits > 0]))  # closed necrotic cores
+    if anatomical:
+        mask = convex_hull(mask)
+    return mask, {"suv_max": round(suv_max, 3), "threshold": round(threshold, 3)}
