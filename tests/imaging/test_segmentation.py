@@ -20,6 +20,17 @@ def _grid(shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> n
     return np.stack([k * spacing[2], j * spacing[1], i * spacing[0]], axis=-1)
 
 
+def _ellipsoid(
+    shape: tuple[int, int, int],
+    spacing: tuple[float, float, float],
+    centre: list[float],
+    semi_axes: list[float],
+) -> np.ndarray:
+    """A boolean ellipsoid on the grid; centre and semi-axes in mm, (z, y, x) order."""
+    pts = _grid(shape, spacing)
+    return np.asarray(np.linalg.norm((pts - centre) / semi_axes, axis=-1) <= 1.0)
+
+
 def _dice(a: np.ndarray, b: np.ndarray) -> float:
     return float(2 * (a & b).sum() / (a.sum() + b.sum()))
 
@@ -62,8 +73,7 @@ def test_small_oval_nodule_clicked_off_centre_is_kept_whole() -> None:
     rng = np.random.default_rng(0)
     spacing = (0.75, 0.75, 2.5)
     shape = (16, 60, 60)
-    pts = _grid(shape, spacing)
-    nodule = np.linalg.norm((pts - [20.0, 22.0, 22.0]) / [4.0, 4.5, 3.2], axis=-1) <= 1.0
+    nodule = _ellipsoid(shape, spacing, [20.0, 22.0, 22.0], [4.0, 4.5, 3.2])
     arr = np.full(shape, -850.0)
     arr[nodule] = 40.0
     arr = ndi.gaussian_filter(arr, (0.3, 0.8, 0.8)) + rng.normal(0, 15, shape)
@@ -77,8 +87,7 @@ def test_soft_tissue_lesion_in_muscle() -> None:
     rng = np.random.default_rng(5)
     spacing = (1.0, 1.0, 2.0)
     shape = (40, 90, 90)
-    pts = _grid(shape, spacing)
-    lesion = np.linalg.norm((pts - [40.0, 45.0, 45.0]) / [12.0, 15.0, 10.0], axis=-1) <= 1.0
+    lesion = _ellipsoid(shape, spacing, [40.0, 45.0, 45.0], [12.0, 15.0, 10.0])
     arr = np.where(lesion, 25.0, 60.0) + rng.normal(0, 6, shape)
     arr[:, :, :5] = -1000.0  # air beside the body
     vol = Volume(ndi.gaussian_filter(arr, 0.7), Geometry((0, 0, 0), spacing), {"modality": "CT"})
@@ -99,8 +108,7 @@ def test_small_node_in_fat_beside_the_lung() -> None:
     rng = np.random.default_rng(8)
     spacing = (0.75, 0.75, 2.5)
     shape = (24, 80, 80)
-    pts = _grid(shape, spacing)
-    node = np.linalg.norm((pts - [30.0, 30.0, 30.0]) / [9.0, 7.0, 5.5], axis=-1) <= 1.0
+    node = _ellipsoid(shape, spacing, [30.0, 30.0, 30.0], [9.0, 7.0, 5.5])
     arr = np.full(shape, -90.0)
     arr[:, :, 48:] = -850.0
     arr[node] = 38.0
