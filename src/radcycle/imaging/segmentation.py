@@ -95,8 +95,10 @@ _SPAN_MM = 30.0
 # The watershed outline that tells a node beside the lung from a lung lesion is
 # drawn in a region of this half-size (mm): nodes are under 30 mm.
 _PROBE_ROI_MM = 25.0
-# Fat on CT (HU): mediastinal and chest-wall fat is about -100.
+# Fat on CT (HU): mediastinal and chest-wall fat is about -100; aerated lung
+# lies between outside air (below -950) and the body outline.
 _FAT_HU = (-200.0, -30.0)
+_LUNG_HU = (-950.0, BODY_HU)
 # Lung lesions: the fraction of aerated-lung voxels (-950..-500 HU; outside air is
 # below -950) within 25 mm of the click above which the lung strategy is used.
 _LUNG_FRACTION = 0.15
@@ -238,7 +240,8 @@ def segment_roi(
         # near the lung but enveloped more by fat than by aerated lung: a node in
         # the mediastinum or hilum (or a lesion in the chest wall), not in the lung
         probe = _run(volume, seed, "soft-tissue-watershed", _PROBE_ROI_MM)
-        if _fat_share_around(volume, probe) >= _lung_share_around(volume, probe):
+        fat, lung = _shares_around(volume, probe, _FAT_HU, _LUNG_HU)
+        if fat >= lung:
             return _soft_tissue_roi(volume, seed, roi_mm, lung_tumour=False)
     return _run(volume, seed, name, roi_mm)
 
@@ -261,7 +264,7 @@ def _soft_tissue_roi(
     watershed = _run(volume, seed, "soft-tissue-watershed", roi_mm)
     # a large lung tumour has little air near its centre; the watershed outline,
     # which runs on to the lung around it, tells (the level set stops short of it)
-    if lung_tumour and ct and _lung_share_around(volume, watershed) >= _LUNG_SHELL_SHARE:
+    if lung_tumour and ct and _shares_around(volume, watershed, _LUNG_HU)[0] >= _LUNG_SHELL_SHARE:
         return _run(volume, seed, "lung-nodule", roi_mm)
     first, other = ("soft-tissue-level-set", watershed) if ct else (watershed, None)
     chosen = _run(volume, seed, first, roi_mm) if isinstance(first, str) else first
@@ -300,26 +303,15 @@ def _agreement(a: RoiSegmentation, b: RoiSegmentation) -> float:
     return 2.0 * float(np.count_nonzero(a.mask[in_a] & b.mask[in_b])) / total
 
 
-def _shell_around(volume: Volume, roi: RoiSegmentation) -> FloatArray:
-    """The image values in a 1-4 mm shell around a mask."""
+def _shares_around(
+    volume: Volume, roi: RoiSegmentation, *ranges: tuple[float, float]
+) -> list[float]:
+    """Share of each HU range ``[lo, hi)`` in a 1-4 mm shell around a mask."""
     dist = ndi.distance_transform_edt(~roi.mask, sampling=array_spacing(volume))
-    return np.asarray(volume.array[roi.box][(dist > 1.0) & (dist <= 4.0)], dtype=np.float64)
-
-
-def _lung_share_around(volume: Volume, roi: RoiSegmentation) -> float:
-    """Share of aerated lung (-950..-500 HU) in a 1-4 mm shell around a mask."""
-    values = _shell_around(volume, roi)
+    values = np.asarray(volume.array[roi.box][(dist > 1.0) & (dist <= 4.0)], dtype=np.float64)
     if values.size == 0:
-        return 0.0
-    return float(np.mean((values > -950.0) & (values < BODY_HU)))
-
-
-def _fat_share_around(volume: Volume, roi: RoiSegmentation) -> float:
-    """Share of fat (:data:`_FAT_HU`) in a 1-4 mm shell around a mask."""
-    values = _shell_around(volume, roi)
-    if values.size == 0:
-        return 0.0
-    return float(np.mean((values >= _FAT_HU[0]) & (values < _FAT_HU[1])))
+        return [0.0 for _ in ranges]
+    return [float(np.mean((values >= lo) & (values < hi))) for lo, hi in ranges]
 
 
 def _run(
