@@ -34,6 +34,7 @@ from radcycle.imaging.masks import BoolArray, ball, component_at, convex_hull, c
 __all__ = [
     "BODY_HU",
     "OutlineContext",
+    "fill_soft_concavities",
     "level_set_outline",
     "lung_fraction",
     "lung_nodule_outline",
@@ -105,6 +106,11 @@ _CLIMB_MM = 3.0
 _MIN_NODULE_CONTRAST_HU = 150.0
 # A solid core whose surrounding shell is mostly ground-glass is part-solid.
 _HALO_SHARE = 0.5
+# Soft tissue (HU): denser than fat, whose conventional range ends at -30 HU.
+# Soft tissue in a lung lesion's concavities (inside its convex hull) is the
+# lesion where it abuts the chest wall, diaphragm or mediastinum, which the neck
+# cut took off; aerated lung and fat there are not.
+_SOFT_TISSUE_HU = -30.0
 
 
 @dataclass(frozen=True)
@@ -229,7 +235,27 @@ def lung_nodule_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]
         threshold = 0.5 * (halo + parenchyma)
         mask = mask | _grow_nodule(ctx, smooth > threshold)
         details.update(threshold_hu=round(threshold, 1), halo_hu=round(halo, 1))
+    mask, filled = fill_soft_concavities(mask, smooth, ctx.seed)
+    if filled:
+        details["concavity_fill_mm3"] = round(filled * float(np.prod(ctx.spacing)))
     return mask, details
+
+
+def fill_soft_concavities(
+    mask: BoolArray, values: FloatArray, seed: tuple[int, int, int]
+) -> tuple[BoolArray, int]:
+    """Add the soft tissue in a lung lesion's concavities (inside its convex hull).
+
+    Where a lesion abuts the chest wall, diaphragm or mediastinum, the neck cut
+    can give part of it to the structure it abuts, leaving a bay in the outline;
+    the soft tissue (above :data:`_SOFT_TISSUE_HU`) in that bay is the lesion.
+    Aerated lung and fat in a bay stay out. Returns the mask and the voxels added.
+    """
+    concave = convex_hull(mask) & ~mask & (values > _SOFT_TISSUE_HU)
+    if not concave.any():
+        return mask, 0
+    grown = component_at(mask | concave, seed)
+    return grown, int(grown.sum() - mask.sum())
 
 
 def _grow_nodule(ctx: OutlineContext, above: BoolArray) -> BoolArray:
