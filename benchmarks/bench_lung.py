@@ -106,6 +106,12 @@ def _agree(agreement: dict[str, list[float]], truth: dict[str, Any], det: Detect
     agreement["side"].append(float(loc.side == truth["side"]))
     agreement["zone"].append(float(loc.zone == truth["zone"]))
     agreement["juxtapleural"].append(float(loc.juxtapleural == truth["juxtapleural"]))
+    # perifissural: few nodules are, so sensitivity and specificity apart
+    flagged = float(bool(loc.perifissural))
+    if truth["perifissural"]:
+        agreement["perifissural: flagged"].append(flagged)
+    else:
+        agreement["not perifissural: not flagged"].append(1.0 - flagged)
     agreement["long axis abs error mm"].append(abs(m.long_axis_mm - truth["long_axis_mm"]))
     agreement["short axis abs error mm"].append(abs(m.short_axis_mm - truth["short_axis_mm"]))
 

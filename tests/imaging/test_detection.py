@@ -170,3 +170,22 @@ def test_detection_on_reduced_synthetic_patients() -> None:
     assert total >= 9
     assert found / total >= 0.9
     assert fps / 3 <= 2.0
+
+
+def test_nodules_on_a_fissure_are_flagged_perifissural() -> None:
+    """Patient 11's baseline: its part-solid and ground-glass nodules lie on the
+    oblique fissure, the other three away from every fissure."""
+    tp = generate_patient(11, timepoints=1, slices=120).timepoints[0]
+    dets = [det for det, _ in detect_nodules(tp.volume)]
+    checked = 0
+    for truth in tp.lesions:
+        if truth["organ"] != "lung":
+            continue
+        centre = np.asarray(truth["centre_mm"])
+        radius = max(5.0, truth["long_axis_mm"] / 2)
+        match = [d for d in dets if np.linalg.norm(np.asarray(d.centre_mm) - centre) <= radius]
+        assert len(match) == 1, truth["lesion_id"]
+        assert match[0].location.perifissural is truth["perifissural"], truth["lesion_id"]
+        checked += 1
+    assert checked == 5
+    assert sum(t["perifissural"] for t in tp.lesions) == 2

@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from radcycle.synth.anatomy import Anatomy, Region
-from radcycle.synth.lesions import KINDS, LesionKind, LesionState, plan_lesions, render_lesion
+from radcycle.synth.lesions import (
+    KINDS,
+    PERIFISSURAL_MM,
+    LesionKind,
+    LesionState,
+    plan_lesions,
+    render_lesion,
+)
 
 UNIT = LesionKind("unit", "lung", 1.0)
 
@@ -78,3 +85,22 @@ def test_every_seed_tells_the_whole_story(seed: int) -> None:
         if s.kind in ("solid", "part-solid", "ground-glass"):
             region = Region.RIGHT_LUNG if s.side == "right" else Region.LEFT_LUNG
             assert anat.region_at(np.asarray([s.centre]))[0] == region
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_perifissural_truth_matches_the_fissure_geometry(seed: int) -> None:
+    """A lesion crossed by a fissure is perifissural; one far from every fissure is not."""
+    rng = np.random.default_rng(seed)
+    anat = Anatomy(scale_lr=rng.uniform(0.93, 1.05), fat_mm=rng.uniform(8.0, 20.0))
+    specs = plan_lesions(anat, np.random.default_rng(seed), 3, (-220.0, 76.0))
+    for s in specs:
+        assert len(s.perifissural) == len(s.states)
+        offsets = anat.fissure_offsets(np.asarray([s.centre]))[0]
+        nearest = float(np.nanmin(np.abs(offsets)))
+        for state, flagged in zip(s.states, s.perifissural, strict=True):
+            if s.kind not in ("solid", "part-solid", "ground-glass") or not state.present:
+                assert not flagged
+            elif nearest < min(state.semi_axes):  # the fissure runs through its body
+                assert flagged
+            elif nearest / 1.02 > max(state.semi_axes) + PERIFISSURAL_MM:  # minor: tilted
+                assert not flagged

@@ -127,7 +127,9 @@ def detect(
             f"{m.long_axis_mm:.1f}",
             f"{m.short_axis_mm:.1f}",
             f"{m.mean_diameter_mm:.1f}",
-            f"{loc.side} {loc.zone} ({loc.lobe}){' juxtapleural' if loc.juxtapleural else ''}",
+            f"{loc.side} {loc.zone} ({loc.lobe})"
+            f"{' juxtapleural' if loc.juxtapleural else ''}"
+            f"{' perifissural' if loc.perifissural else ''}",
             f"{det.confidence:.2f}",
         )
     console.print(table)

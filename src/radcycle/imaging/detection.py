@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +51,7 @@ from scipy import ndimage as ndi
 from radcycle.domain import Geometry, Volume
 from radcycle.domain.lesion import Detection, LesionMeasurements, Provenance
 from radcycle.errors import RadcycleError
+from radcycle.imaging.fissures import is_perifissural
 from radcycle.imaging.lungs import LungModel, segment_lungs
 from radcycle.imaging.masks import array_spacing
 from radcycle.imaging.measurement import measure_mask
@@ -369,6 +370,7 @@ def _assess(
     location = lungs.locate(m.centre_mm, radius)
     if location.side == "unknown":
         return None, seg
+    location = replace(location, perifissural=is_perifissural(volume, seg.box, seg.mask))
     reason = (
         f"blob: Hessian eigenvalue ratio {cand.blobness:.2f} >= {settings.min_blobness}; "
         f"segmented: {seg.method}, no leak; "

@@ -48,6 +48,8 @@ Coordinates are DICOM patient coordinates (LPS, mm) of the scan concerned.
             "solid_component_mm" (part-solid only, else null),
             "status": "present" | "new" | "vanished",
             "juxtapleural": bool (abuts the chest wall: within 3 mm of the pleura),
+            "perifissural": bool (a lung lesion that a fissure runs through or
+                within 1.5 mm of, at this time point),
             "lobe": "RUL" | "RML" | "RLL" | "LUL" | "LLL" | null (by the rendered
                 fissures: the oblique fissure on both sides, the horizontal on the right),
             "long_axis_direction": [x, y, 0] (unit vector of the long axis; the

@@ -321,6 +321,21 @@ class Anatomy:
         result: BoolArray = major | minor
         return result
 
+    def fissure_offsets(self, points: npt.ArrayLike) -> FloatArray:
+        """Signed distances (mm) of body points to the major and minor fissure surfaces.
+
+        Returns ``(N, 2)``: column 0 the oblique (major) fissure, column 1 the right
+        horizontal (minor) one, positive above the surface; NaN where that fissure
+        does not run (the minor one only in the right lung above the major one).
+        """
+        pts = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        f = self.plane_fields(pts[:, 0], pts[:, 1])
+        z = pts[:, 2]
+        major = (z - f.major_fissure_z) / _MAJOR_STRETCH
+        # the minor surface is nearly level (slopes 0.12 and 0.1): z offset ~ distance
+        minor = np.where(f.right & (z > f.major_fissure_z), z - f.minor_fissure_z, np.nan)
+        return np.stack([major, minor], axis=1)
+
     def lobe_at(self, points: npt.ArrayLike) -> list[str | None]:
         """Lobe (``RUL``, ``RML``, ``RLL``, ``LUL``, ``LLL``) of each lung point, else None."""
         pts = np.atleast_2d(np.asarray(points, dtype=np.float64))

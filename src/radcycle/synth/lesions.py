@@ -80,6 +80,8 @@ class LesionSpec:
         side: ``"left"``, ``"right"`` or None; zone: lung zone or None.
         phases: phases of the lobulation harmonics.
         juxtapleural: whether it abuts the pleura (within 3 mm of the chest wall).
+        perifissural: per time point, whether a fissure runs through it or within
+            :data:`PERIFISSURAL_MM` of its surface (a lung lesion only).
         lobe: lobe of its centre (``RUL``, ``RML``, ``RLL``, ``LUL``, ``LLL``) or None.
     """
 
@@ -94,6 +96,7 @@ class LesionSpec:
     phases: tuple[float, float] = (0.0, 0.0)
     juxtapleural: bool = False
     lobe: str | None = None
+    perifissural: tuple[bool, ...] = ()
 
     def status(self, t: int) -> str | None:
         """``"present"``, ``"new"``, ``"vanished"`` or None (not yet there) at time ``t``.
@@ -240,6 +243,46 @@ def _fits(
     return all(np.linalg.norm(centre - c) > axes.max() + r + 8.0 for c, r in taken)
 
 
+def _perifissural(
+    anat: Anatomy, centre: FloatArray, state: LesionState, angle: float, region: int
+) -> bool:
+    """A fissure surface passes through the lesion grown by :data:`PERIFISSURAL_MM`.
+
+    The surface crosses the grown ellipsoid where the signed offsets of its
+    points (sampled in :data:`_FISSURE_DIRECTIONS` directions, and its centre)
+    take both signs within the lesion's lung.
+    """
+    if not state.present:
+        return False
+    local = _FISSURE_DIRECTIONS * (np.asarray(state.semi_axes) + PERIFISSURAL_MM)
+    c, s = np.cos(angle), np.sin(angle)
+    rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    pts = np.vstack([centre, centre + local @ rot.T])
+    pts = pts[anat.region_at(pts) == region]
+    offsets = anat.fissure_offsets(pts)
+    for column in offsets.T:
+        column = column[np.isfinite(column)]
+        if column.size and column.min() < 0.0 < column.max():
+            return True
+    return False
+
+
+def _sphere_directions(n: int) -> FloatArray:
+    """``n`` unit vectors spread evenly over the sphere (Fibonacci lattice)."""
+    k = np.arange(n) + 0.5
+    z = 1.0 - 2.0 * k / n
+    phi = np.pi * (1.0 + np.sqrt(5.0)) * k
+    r = np.sqrt(1.0 - z * z)
+    return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
+
+
+# A lung lesion is perifissural where a fissure runs within this distance (mm)
+# of its surface: the fissure (about 1 mm thick) touches it, as Lung-RADS's
+# "attached to a fissure" reads.
+PERIFISSURAL_MM = 1.5
+_FISSURE_DIRECTIONS = _sphere_directions(400)
+
+
 def _juxtapleural(
     anat: Anatomy, centre: FloatArray, axes: FloatArray, angle: float, region: int
 ) -> bool:
@@ -321,19 +364,24 @@ def plan_lesions(
         side = {Region.RIGHT_LUNG: "right", Region.LEFT_LUNG: "left"}.get(region)
         if draft.kind == "lymph-node":
             side = "right" if centre[0] < anat.midline_x - 6.0 else None
+        states = _states(draft.axes, draft.factors, draft.core)
         specs.append(
             LesionSpec(
                 lesion_id=f"L{len(specs) + 1}",
                 kind=draft.kind,
                 centre=(float(centre[0]), float(centre[1]), float(centre[2])),
                 angle=angle,
-                states=_states(draft.axes, draft.factors, draft.core),
+                states=states,
                 appears=draft.appears,
                 side=side,
                 zone=anat.zone_of(float(centre[2])) if in_lung else None,
                 phases=(float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0, 2 * np.pi))),
                 juxtapleural=draft.juxtapleural,
                 lobe=anat.lobe_at(centre)[0] if in_lung else None,
+                perifissural=tuple(
+                    in_lung and _perifissural(anat, centre, state, angle, region)
+                    for state in states
+                ),
             )
         )
     return specs

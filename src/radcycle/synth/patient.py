@@ -188,6 +188,7 @@ def _lesion_truth(spec: LesionSpec, t: int, body_to_scan: FloatArray) -> dict[st
         "solid_component_mm": solid,
         "status": status,
         "juxtapleural": spec.juxtapleural,
+        "perifissural": bool(spec.perifissural[t]) if spec.perifissural else False,
         "lobe": spec.lobe,
         "long_axis_direction": [round(float(f(angle)), 6) for f in (np.cos, np.sin)] + [0.0],
     }
