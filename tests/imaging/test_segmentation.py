@@ -83,6 +83,26 @@ def test_small_oval_nodule_clicked_off_centre_is_kept_whole() -> None:
     assert _dice(result.mask.array, nodule) >= 0.9
 
 
+def test_ground_glass_nodule_two_thick_slices_deep_is_kept_whole() -> None:
+    # an 8 mm ground-glass nodule on 2.5 mm slices is a flat plateau of the depth
+    # map two slices deep; the watershed gave the slice beside the click's to a
+    # lobe of its own, and detection refused the one-slice outline as flat
+    rng = np.random.default_rng(1)
+    spacing = (0.75, 0.75, 2.5)
+    shape = (16, 60, 60)
+    nodule = _ellipsoid(shape, spacing, [21.25, 22.0, 22.0], [3.4, 4.2, 3.9])
+    arr = np.full(shape, -860.0)
+    arr[nodule] = -560.0
+    arr = ndi.gaussian_filter(arr, (0.3, 0.8, 0.8)) + rng.normal(0, 15, shape)
+    vol = Volume(arr, Geometry((0, 0, 0), spacing), {"modality": "CT"})
+    result = segment_at_seed(vol, (22.0, 22.0, 20.0))
+    assert result.method == "lung-nodule"
+    mask = result.mask.array
+    assert mask[8].sum() > 0.5 * nodule[8].sum()
+    assert mask[9].sum() > 0.5 * nodule[9].sum()
+    assert _dice(mask, nodule) >= 0.8
+
+
 def test_soft_tissue_lesion_in_muscle() -> None:
     rng = np.random.default_rng(5)
     spacing = (1.0, 1.0, 2.0)

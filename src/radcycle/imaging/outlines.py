@@ -169,7 +169,12 @@ def _split_necks(region: BoolArray, ctx: OutlineContext) -> BoolArray:
     centre = np.zeros(region.shape, dtype=bool)
     centre[ctx.seed] = True
     near = ndi.distance_transform_edt(~centre, sampling=ctx.spacing) <= max(seed_depth, 1.5)
-    markers[near & region] = markers.max() + 1
+    # a plateau of the depth map that reaches the seed's ball is the seed's own
+    # top (a nodule two thick slices deep is one flat plateau): not another lobe
+    own = np.unique(markers[near & region])
+    seed_label = markers.max() + 1
+    markers[np.isin(markers, own[own > 0])] = seed_label
+    markers[near & region] = seed_label
     labels = skseg.watershed(-dist, markers, mask=region)
     lobe = labels == labels[ctx.seed]
     # the climb never takes the outline off the click
