@@ -105,6 +105,7 @@ def _agree(agreement: dict[str, list[float]], truth: dict[str, Any], det: Detect
     agreement["type"].append(float(m.nodule_type == truth["type"]))
     agreement["side"].append(float(loc.side == truth["side"]))
     agreement["zone"].append(float(loc.zone == truth["zone"]))
+    agreement["lobe"].append(float(loc.lobe == truth["lobe"]))
     agreement["juxtapleural"].append(float(loc.juxtapleural == truth["juxtapleural"]))
     # perifissural: few nodules are, so sensitivity and specificity apart
     flagged = float(bool(loc.perifissural))

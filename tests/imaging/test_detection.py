@@ -189,3 +189,24 @@ def test_nodules_on_a_fissure_are_flagged_perifissural() -> None:
         checked += 1
     assert checked == 5
     assert sum(t["perifissural"] for t in tp.lesions) == 2
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_lobes_told_from_the_fissures(seed: int) -> None:
+    """Every nodule's lobe is the truth's; the right middle and upper lobes are told
+    apart by the horizontal fissure (patient 5: two upper-lobe nodules in the
+    middle third in front, where the position alone says middle lobe)."""
+    tp = generate_patient(seed, timepoints=1, slices=120).timepoints[0]
+    dets = [det for det, _ in detect_nodules(tp.volume)]
+    told = []
+    for truth in tp.lesions:
+        if truth["organ"] != "lung":
+            continue
+        centre = np.asarray(truth["centre_mm"])
+        radius = max(5.0, truth["long_axis_mm"] / 2)
+        match = [d for d in dets if np.linalg.norm(np.asarray(d.centre_mm) - centre) <= radius]
+        assert len(match) == 1, truth["lesion_id"]
+        assert match[0].location.lobe == truth["lobe"], truth["lesion_id"]
+        told.append(match[0].location.lobe_from)
+    assert "fissures" in told
+    assert told.count("position") <= 1

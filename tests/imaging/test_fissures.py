@@ -11,7 +11,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from radcycle.domain import Geometry, Volume
-from radcycle.imaging.fissures import fissure_lines, is_perifissural
+from radcycle.imaging.fissures import fissure_lines, is_perifissural, level_sheets
 
 SPACING = (2.5, 0.75, 0.75)  # (k, j, i) mm, as a low-dose chest CT
 SHAPE = (16, 96, 96)
@@ -82,3 +82,17 @@ def test_a_nodule_away_from_the_fissure_or_beside_a_vessel_is_not(seed: int) -> 
 def test_an_empty_mask_is_not_perifissural() -> None:
     values, nodule = _lung()
     assert not is_perifissural(_volume(values), WHOLE, nodule)
+
+
+def test_a_level_fissure_is_a_slab_not_a_line() -> None:
+    # the horizontal fissure on 2.5 mm slices: a 1 mm sheet averaged into one slice
+    # (-860 -> about -780 HU) over a wide area; a vessel lying in a slice is not flat
+    values = np.full(SHAPE, -860.0)
+    values[8, 10:-10, 10:-10] = -780.0
+    z, y, _x = _points()
+    values[(np.hypot(z - 10.0, y - 40.0) <= 1.0)] = 30.0  # a vessel along x on slice 4
+    values += np.random.default_rng(0).normal(0.0, 15.0, SHAPE)
+    sheets = level_sheets(values, SPACING)
+    assert sheets[8, 20:-20, 20:-20].mean() > 0.9
+    assert not sheets[3:6].any()
+    assert not fissure_lines(values, SPACING)[8].any()

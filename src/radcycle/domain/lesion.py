@@ -43,13 +43,13 @@ class LesionLocation:
     Args:
         side: ``"left"``, ``"right"`` or ``"unknown"``.
         zone: ``"upper"``, ``"middle"`` or ``"lower"`` third of that lung.
-        lobe: approximate lobe (``RUL``, ``RML``, ``RLL``, ``LUL``, ``LLL``), from
-            position only; fissures are not traced, so it is an estimate.
+        lobe: lobe (``RUL``, ``RML``, ``RLL``, ``LUL``, ``LLL``), an estimate.
         juxtapleural: the lesion touches or nearly touches the pleura (costal or
             mediastinal surface of the lung).
-        perifissural: the lesion lies on a fissure; ``None`` where not assessed
-            (fissures are not traced yet).
+        perifissural: the lesion lies on a fissure; ``None`` where not assessed.
         pleural_distance_mm: distance from the lesion's edge to the pleura.
+        lobe_from: what the lobe was told from: ``"position"`` (side, zone, front
+            or back) or ``"fissures"`` (the side of the fissures traced near it).
     """
 
     side: str = "unknown"
@@ -58,6 +58,7 @@ class LesionLocation:
     juxtapleural: bool = False
     perifissural: bool | None = None
     pleural_distance_mm: float | None = None
+    lobe_from: str = "position"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

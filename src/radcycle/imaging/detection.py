@@ -51,7 +51,7 @@ from scipy import ndimage as ndi
 from radcycle.domain import Geometry, Volume
 from radcycle.domain.lesion import Detection, LesionMeasurements, Provenance
 from radcycle.errors import RadcycleError
-from radcycle.imaging.fissures import is_perifissural
+from radcycle.imaging.fissures import fissure_lobe, is_perifissural
 from radcycle.imaging.lungs import LungModel, segment_lungs
 from radcycle.imaging.masks import array_spacing
 from radcycle.imaging.measurement import measure_mask
@@ -371,6 +371,7 @@ def _assess(
     if location.side == "unknown":
         return None, seg
     location = replace(location, perifissural=is_perifissural(volume, seg.box, seg.mask))
+    location = fissure_lobe(volume, lungs, m.centre_mm, location)
     reason = (
         f"blob: Hessian eigenvalue ratio {cand.blobness:.2f} >= {settings.min_blobness}; "
         f"segmented: {seg.method}, no leak; "

@@ -16,7 +16,8 @@ that grid with the index map back to the full image:
    :data:`ENVELOPE_CLOSING_MM` so juxtapleural nodules sit inside it.
 
 The location model names the side, the zone (thirds of the lung's cranio-caudal
-extent), an approximate lobe from position alone (fissures are not traced), and
+extent), an approximate lobe from position alone (detection refines it from the
+fissures near a nodule, :mod:`radcycle.imaging.fissures`), and
 whether a finding is juxtapleural (within :data:`JUXTAPLEURAL_MM` of the pleura,
 the distance the synthetic truth and Lung-RADS perifissural/juxtapleural
 descriptions use).
@@ -109,19 +110,24 @@ class LungModel:
         return np.asarray(env[np.ix_(idx[0], idx[1], idx[2])], dtype=bool)
 
     def envelope_crop(
-        self, box: tuple[slice, slice, slice], min_depth_mm: float = 0.0
+        self,
+        box: tuple[slice, slice, slice],
+        min_depth_mm: float = 0.0,
+        side: str | None = None,
     ) -> BoolArray:
         """The lung envelope on a crop ``box`` of the full image grid.
 
         Args:
             box: array slices ``[k, j, i]`` of the full grid.
             min_depth_mm: keep only what lies deeper than this below the pleura.
+            side: ``"right"`` or ``"left"`` for that lung only; None for both.
         """
         idx = [
             np.minimum(np.arange(b.start, b.stop) // s, m - 1)
             for b, s, m in zip(box, self.stride, self.envelope.shape, strict=True)
         ]
-        env = (self.envelope > 0) & (self.pleural_distance > min_depth_mm)
+        lung = self.envelope > 0 if side is None else self.envelope == _SIDE_CODES[side]
+        env = lung & (self.pleural_distance > min_depth_mm)
         return np.asarray(env[np.ix_(idx[0], idx[1], idx[2])], dtype=bool)
 
     def locate(self, centre_mm: tuple[float, float, float], radius_mm: float) -> LesionLocation:
@@ -165,6 +171,8 @@ class LungModel:
         anterior = centre_mm[1] < float(np.median(lps[:, 1]))  # LPS y grows posterior
         return zone, bool(anterior)
 
+
+_SIDE_CODES = {"right": 1, "left": 2}
 
 # Approximate lobe from side, zone and front/back: the oblique fissure runs from
 # high at the back to low at the front, so the middle third in front is the
