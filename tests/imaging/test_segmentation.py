@@ -103,6 +103,26 @@ def test_ground_glass_nodule_two_thick_slices_deep_is_kept_whole() -> None:
     assert _dice(mask, nodule) >= 0.8
 
 
+def test_small_solid_nodule_clicked_on_a_slice_it_grazes() -> None:
+    # a 5 mm solid nodule on 2.5 mm slices, clicked on the slice it only grazes
+    # (ground-glass HU there from partial volume): it is still outlined as solid,
+    # at half its own blurred contrast, so its size is not inflated by the blur
+    rng = np.random.default_rng(2)
+    spacing = (0.75, 0.75, 2.5)
+    shape = (16, 60, 60)
+    nodule = _ellipsoid(shape, spacing, [19.2, 22.0, 22.0], [2.0, 2.5, 2.5])
+    arr = np.full(shape, -860.0)
+    arr[nodule] = 40.0
+    arr = ndi.gaussian_filter(arr, (0.5, 0.9, 0.9)) + rng.normal(0, 15, shape)
+    vol = Volume(arr, Geometry((0, 0, 0), spacing), {"modality": "CT"})
+    graze = 17.5  # slice 7; the nodule's centre is next to slice 8 (z 20 mm)
+    assert float(np.median(arr[7, 27:32, 27:32])) < -300.0 < arr[8, 29, 29]
+    result = segment_at_seed(vol, (22.0, 22.0, graze))
+    m = measure_mask(vol, result.mask.array, modality="CT", lung=True)
+    assert m.nodule_type == "solid"
+    assert abs(m.long_axis_mm - 5.0) <= 0.5  # half-way to the lung: 6.4 mm
+
+
 def test_soft_tissue_lesion_in_muscle() -> None:
     rng = np.random.default_rng(5)
     spacing = (1.0, 1.0, 2.0)

@@ -106,6 +106,8 @@ _CLIMB_MM = 3.0
 _MIN_NODULE_CONTRAST_HU = 150.0
 # A solid core whose surrounding shell is mostly ground-glass is part-solid.
 _HALO_SHARE = 0.5
+# Ground glass is below this (HU); a click denser than it is in solid tissue.
+_SUBSOLID_MAX_HU = -300.0
 # Soft tissue (HU): denser than fat, whose conventional range ends at -30 HU.
 # Soft tissue in a lung lesion's concavities (inside its convex hull) is the
 # lesion where it abuts the chest wall, diaphragm or mediastinum, which the neck
@@ -145,6 +147,17 @@ def modality_of(volume: Volume) -> str:
 def _seed_value(ctx: OutlineContext, radius_mm: float = 1.5) -> float:
     sl = crop_slices(ctx.seed, radius_mm, ctx.spacing, ctx.values.shape)
     return float(np.median(ctx.values[sl]))
+
+
+def _column_peak(ctx: OutlineContext) -> float:
+    """The densest 3x3-pixel mean at the click's position on its slice and the two
+    beside it: a small solid nodule clicked on a slice it only grazes is partial
+    volume there (ground-glass HU) but solid on the next."""
+    k, j, i = ctx.seed
+    rows = slice(max(j - 1, 0), j + 2)
+    cols = slice(max(i - 1, 0), i + 2)
+    slices = range(max(k - 1, 0), min(k + 2, ctx.values.shape[0]))
+    return max(float(np.mean(ctx.values[kk, rows, cols])) for kk in slices)
 
 
 def lung_fraction(values: FloatArray) -> float:
@@ -226,16 +239,23 @@ def lung_nodule_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]
     smooth = ndi.gaussian_filter(ctx.values, sigma=[0.6 / s for s in ctx.spacing])
     around = ctx.values[crop_slices(ctx.seed, 20.0, ctx.spacing, ctx.values.shape)]
     parenchyma = float(np.median(around[around < BODY_HU])) if (around < BODY_HU).any() else -850
-    # solid nodules: the conventional -500 HU edge; subsolid ones: half-way to the lung
     if seed_hu < parenchyma + _MIN_NODULE_CONTRAST_HU:
         raise AnalysisError(
             "no nodule at the seed: it lies in aerated lung", value=round(seed_hu, 1)
         )
-    threshold = _LUNG_SOLID_EDGE_HU if seed_hu > -300.0 else 0.5 * (seed_hu + parenchyma)
+    peak = _column_peak(ctx)
+    solid = max(seed_hu, peak) > _SUBSOLID_MAX_HU
+    threshold = 0.5 * (seed_hu + parenchyma)  # subsolid: half-way to the lung
+    if solid:
+        threshold = _LUNG_SOLID_EDGE_HU
+        if peak < _SOFT_TISSUE_HU:
+            # a small solid nodule blurred below soft tissue: its edge is at half
+            # its own contrast (half maximum), below the conventional level
+            threshold = min(threshold, 0.5 * (peak + parenchyma))
     mask = _grow_nodule(ctx, smooth > threshold)
     details = {"threshold_hu": round(threshold, 1), "seed_hu": round(seed_hu, 1)}
     halo, share = _halo(mask, ctx, parenchyma)
-    if seed_hu > -300.0 and share >= _HALO_SHARE:
+    if solid and share >= _HALO_SHARE:
         # a solid core in a ground-glass halo (part-solid): outline the whole nodule
         threshold = 0.5 * (halo + parenchyma)
         mask = mask | _grow_nodule(ctx, smooth > threshold)
@@ -292,7 +312,7 @@ def _halo(mask: BoolArray, ctx: OutlineContext, parenchyma: float) -> tuple[floa
     values = ctx.values[(near > 1.0) & (near <= 3.0)]
     if values.size == 0:
         return -1000.0, 0.0
-    glass = (values >= parenchyma + _MIN_NODULE_CONTRAST_HU) & (values < -300.0)
+    glass = (values >= parenchyma + _MIN_NODULE_CONTRAST_HU) & (values < _SUBSOLID_MAX_HU)
     share = float(glass.mean())
     return (float(np.median(values[glass])) if glass.any() else -1000.0), share
 
