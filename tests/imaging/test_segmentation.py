@@ -67,17 +67,33 @@ def test_lung_nodule_is_cut_from_its_vessel(lung_phantom) -> None:  # type: igno
     assert abs(m.long_axis_mm - 12.0) <= 1.6
 
 
+def _thick_slice_nodule(
+    centre: list[float],
+    semi_axes: list[float],
+    hu: float,
+    *,
+    seed: int,
+    lung_hu: float = -860.0,
+    blur: tuple[float, float, float] = (0.3, 0.8, 0.8),
+) -> tuple[Volume, np.ndarray]:
+    """A nodule in lung on a low-dose grid (0.75 mm pixels, 2.5 mm slices), blurred
+    (sigma in voxels) with 15 HU noise; centre and semi-axes in mm, (z, y, x)."""
+    spacing = (0.75, 0.75, 2.5)
+    shape = (16, 60, 60)
+    nodule = _ellipsoid(shape, spacing, centre, semi_axes)
+    arr = np.full(shape, lung_hu)
+    arr[nodule] = hu
+    rng = np.random.default_rng(seed)
+    arr = ndi.gaussian_filter(arr, blur) + rng.normal(0, 15, shape)
+    return Volume(arr, Geometry((0, 0, 0), spacing), {"modality": "CT"}), nodule
+
+
 def test_small_oval_nodule_clicked_off_centre_is_kept_whole() -> None:
     # 2.5 mm slices, a click 2 mm off the centre of an 8 x 9 x 6.4 mm nodule: sized
     # from the click's shallow depth, the watershed cut the nodule in two
-    rng = np.random.default_rng(0)
-    spacing = (0.75, 0.75, 2.5)
-    shape = (16, 60, 60)
-    nodule = _ellipsoid(shape, spacing, [20.0, 22.0, 22.0], [4.0, 4.5, 3.2])
-    arr = np.full(shape, -850.0)
-    arr[nodule] = 40.0
-    arr = ndi.gaussian_filter(arr, (0.3, 0.8, 0.8)) + rng.normal(0, 15, shape)
-    vol = Volume(arr, Geometry((0, 0, 0), spacing), {"modality": "CT"})
+    vol, nodule = _thick_slice_nodule(
+        [20.0, 22.0, 22.0], [4.0, 4.5, 3.2], 40.0, seed=0, lung_hu=-850.0
+    )
     result = segment_at_seed(vol, (24.0, 22.0, 20.0))
     assert result.method == "lung-nodule"
     assert _dice(result.mask.array, nodule) >= 0.9
@@ -87,14 +103,7 @@ def test_ground_glass_nodule_two_thick_slices_deep_is_kept_whole() -> None:
     # an 8 mm ground-glass nodule on 2.5 mm slices is a flat plateau of the depth
     # map two slices deep; the watershed gave the slice beside the click's to a
     # lobe of its own, and detection refused the one-slice outline as flat
-    rng = np.random.default_rng(1)
-    spacing = (0.75, 0.75, 2.5)
-    shape = (16, 60, 60)
-    nodule = _ellipsoid(shape, spacing, [21.25, 22.0, 22.0], [3.4, 4.2, 3.9])
-    arr = np.full(shape, -860.0)
-    arr[nodule] = -560.0
-    arr = ndi.gaussian_filter(arr, (0.3, 0.8, 0.8)) + rng.normal(0, 15, shape)
-    vol = Volume(arr, Geometry((0, 0, 0), spacing), {"modality": "CT"})
+    vol, nodule = _thick_slice_nodule([21.25, 22.0, 22.0], [3.4, 4.2, 3.9], -560.0, seed=1)
     result = segment_at_seed(vol, (22.0, 22.0, 20.0))
     assert result.method == "lung-nodule"
     mask = result.mask.array
@@ -107,14 +116,10 @@ def test_small_solid_nodule_clicked_on_a_slice_it_grazes() -> None:
     # a 5 mm solid nodule on 2.5 mm slices, clicked on the slice it only grazes
     # (ground-glass HU there from partial volume): it is still outlined as solid,
     # at half its own blurred contrast, so its size is not inflated by the blur
-    rng = np.random.default_rng(2)
-    spacing = (0.75, 0.75, 2.5)
-    shape = (16, 60, 60)
-    nodule = _ellipsoid(shape, spacing, [19.2, 22.0, 22.0], [2.0, 2.5, 2.5])
-    arr = np.full(shape, -860.0)
-    arr[nodule] = 40.0
-    arr = ndi.gaussian_filter(arr, (0.5, 0.9, 0.9)) + rng.normal(0, 15, shape)
-    vol = Volume(arr, Geometry((0, 0, 0), spacing), {"modality": "CT"})
+    vol, _ = _thick_slice_nodule(
+        [19.2, 22.0, 22.0], [2.0, 2.5, 2.5], 40.0, seed=2, blur=(0.5, 0.9, 0.9)
+    )
+    arr = vol.array
     graze = 17.5  # slice 7; the nodule's centre is next to slice 8 (z 20 mm)
     assert float(np.median(arr[7, 27:32, 27:32])) < -300.0 < arr[8, 29, 29]
     result = segment_at_seed(vol, (22.0, 22.0, graze))
