@@ -30,9 +30,11 @@ from skimage import segmentation as skseg
 from radcycle.domain import Volume
 from radcycle.errors import AnalysisError
 from radcycle.imaging.masks import BoolArray, ball, component_at, convex_hull, crop_slices
+from radcycle.imaging.measurement import SOLID_HU
 
 __all__ = [
     "BODY_HU",
+    "FAT_HU",
     "OutlineContext",
     "fill_soft_concavities",
     "level_set_outline",
@@ -106,13 +108,12 @@ _CLIMB_MM = 3.0
 _MIN_NODULE_CONTRAST_HU = 150.0
 # A solid core whose surrounding shell is mostly ground-glass is part-solid.
 _HALO_SHARE = 0.5
-# Ground glass is below this (HU); a click denser than it is in solid tissue.
-_SUBSOLID_MAX_HU = -300.0
-# Soft tissue (HU): denser than fat, whose conventional range ends at -30 HU.
+# Fat on CT (HU), the conventional range; denser than its top is soft tissue.
 # Soft tissue in a lung lesion's concavities (inside its convex hull) is the
 # lesion where it abuts the chest wall, diaphragm or mediastinum, which the neck
 # cut took off; aerated lung and fat there are not.
-_SOFT_TISSUE_HU = -30.0
+FAT_HU = (-200.0, -30.0)
+_SOFT_TISSUE_HU = FAT_HU[1]
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,7 @@ def lung_nodule_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]
             "no nodule at the seed: it lies in aerated lung", value=round(seed_hu, 1)
         )
     peak = _column_peak(ctx)
-    solid = max(seed_hu, peak) > _SUBSOLID_MAX_HU
+    solid = max(seed_hu, peak) > SOLID_HU
     threshold = 0.5 * (seed_hu + parenchyma)  # subsolid: half-way to the lung
     if solid:
         threshold = _LUNG_SOLID_EDGE_HU
@@ -312,7 +313,7 @@ def _halo(mask: BoolArray, ctx: OutlineContext, parenchyma: float) -> tuple[floa
     values = ctx.values[(near > 1.0) & (near <= 3.0)]
     if values.size == 0:
         return -1000.0, 0.0
-    glass = (values >= parenchyma + _MIN_NODULE_CONTRAST_HU) & (values < _SUBSOLID_MAX_HU)
+    glass = (values >= parenchyma + _MIN_NODULE_CONTRAST_HU) & (values < SOLID_HU)
     share = float(glass.mean())
     return (float(np.median(values[glass])) if glass.any() else -1000.0), share
 

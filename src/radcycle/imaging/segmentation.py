@@ -61,6 +61,7 @@ __all__ = [
 
 from radcycle.imaging.outlines import (
     BODY_HU,
+    FAT_HU,
     OutlineContext,
     level_set_outline,
     lung_fraction,
@@ -95,9 +96,8 @@ _SPAN_MM = 30.0
 # The watershed outline that tells a node beside the lung from a lung lesion is
 # drawn in a region of this half-size (mm): nodes are under 30 mm.
 _PROBE_ROI_MM = 25.0
-# Fat on CT (HU): mediastinal and chest-wall fat is about -100; aerated lung
+# Fat on CT (FAT_HU): mediastinal and chest-wall fat is about -100; aerated lung
 # lies between outside air (below -950) and the body outline.
-_FAT_HU = (-200.0, -30.0)
 _LUNG_HU = (-950.0, BODY_HU)
 # Lung lesions: the fraction of aerated-lung voxels (-950..-500 HU; outside air is
 # below -950) within 25 mm of the click above which the lung strategy is used.
@@ -240,7 +240,7 @@ def segment_roi(
         # near the lung but enveloped more by fat than by aerated lung: a node in
         # the mediastinum or hilum (or a lesion in the chest wall), not in the lung
         probe = _run(volume, seed, "soft-tissue-watershed", _PROBE_ROI_MM)
-        fat, lung = _shares_around(volume, probe, _FAT_HU, _LUNG_HU)
+        fat, lung = _shares_around(volume, probe, FAT_HU, _LUNG_HU)
         if fat >= lung:
             return _soft_tissue_roi(volume, seed, roi_mm, lung_tumour=False)
     return _run(volume, seed, name, roi_mm)
