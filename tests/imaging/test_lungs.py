@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from radcycle.domain import Geometry, Volume
 from radcycle.errors import AnalysisError
+from radcycle.imaging.detection import detect_nodules
 from radcycle.imaging.lungs import check_chest_ct, segment_lungs
+from radcycle.io import read_image
 from radcycle.synth import generate_patient
 
 
@@ -70,3 +74,56 @@ def test_no_lungs_in_a_ct_without_air_inside() -> None:
     arr[:, 10:50, 10:50] = 40.0
     with pytest.raises(AnalysisError, match="no lungs"):
         segment_lungs(Volume(arr, Geometry((0, 0, 0), (2, 2, 2)), {"modality": "CT"}))
+
+
+def _abdomen(lung_hu: float) -> Volume:
+    """A soft-tissue abdomen in air, its top slices cutting through two lung bases
+    (88 mL each, at ``lung_hu``), and a 211 mL pocket of pure gas (a bowel loop)
+    lower down."""
+    rng = np.random.default_rng(3)
+    arr = rng.normal(0.0, 15.0, (60, 100, 120)) - 1000.0
+    arr[:, 10:90, 10:110] += 1040.0  # body
+    for i0 in (20, 80):
+        arr[46:60, 30:50, i0 : i0 + 20] = lung_hu + rng.normal(0.0, 40.0, (14, 20, 20))
+    arr[3:18, 35:65, 45:75] = -1000.0 + rng.normal(0.0, 15.0, (15, 30, 30))
+    return Volume(arr, Geometry((0, 0, 0), (2.5, 2.5, 2.5)), {"modality": "CT"})
+
+
+def test_bowel_gas_is_not_lung_and_lung_bases_are_lower_zone() -> None:
+    volume = _abdomen(-850.0)
+    model = segment_lungs(volume)
+    volumes = model.lung_volumes_ml()
+    assert volumes["right"] == pytest.approx(87.5, rel=0.05)
+    assert volumes["left"] == pytest.approx(87.5, rel=0.05)
+    assert not (model.labels[3:18] > 0).any()
+    # the scan cuts the lungs off at its top: their zone is reckoned from the base
+    centre = volume.index_to_patient([[30.0, 40.0, 52.0]])[0]
+    assert model.locate(tuple(float(v) for v in centre), 3.0).zone == "lower"
+
+
+def test_only_gas_is_no_lungs() -> None:
+    with pytest.raises(AnalysisError, match="looks like lung"):
+        segment_lungs(_abdomen(-990.0))
+
+
+@pytest.mark.realdata
+def test_lung_bases_of_an_abdominal_ct(shared_data: Path) -> None:
+    """The lung bases of an abdominal CT, not its colon gas, against the lung lobes a
+    model (TotalSegmentator, labels 10-14) predicted on it; colon is label 20."""
+    base = shared_data / "totalsegmentator-example"
+    volume = read_image(base / "example_ct_sm.nii.gz")
+    volume = volume.with_array(volume.array, modality="CT")
+    labels = read_image(base / "example_seg.nii.gz").array
+    model = segment_lungs(volume)
+    ours = model.envelope_full(volume.array.shape)
+    theirs = np.isin(labels, [10, 11, 12, 13, 14])
+    assert 2 * (ours & theirs).sum() / (ours.sum() + theirs.sum()) > 0.9
+    assert not (ours & (labels == 20)).any()
+    right_base = volume.index_to_patient(np.argwhere(labels == 14)[:, ::-1]).mean(0)
+    left_base = volume.index_to_patient(np.argwhere(labels == 11)[:, ::-1]).mean(0)
+    for centre, side, lobe in ((right_base, "right", "RLL"), (left_base, "left", "LLL")):
+        location = model.locate(tuple(float(v) for v in centre), 5.0)
+        assert (location.side, location.zone, location.lobe) == (side, "lower", lobe)
+    # the colon's gas and folds are no lung nodule (the whole 3 mm scan)
+    whole = read_image(base / "example_ct.nii.gz")
+    assert detect_nodules(whole.with_array(whole.array, modality="CT")) == []

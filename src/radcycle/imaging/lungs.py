@@ -9,18 +9,22 @@ that grid with the index map back to the full image:
 3. airways: the trachea found in the uppermost slices (a small round air
    column near the midline) and grown below -950 HU; where that growth floods
    the lungs (leak), only the tracked trachea is kept;
-4. lungs: the aerated regions without the airways, split into right and left
-   (LPS x < body centre is the patient's right) with erosion then watershed if
-   they touch at the anterior junction;
+4. lungs: the aerated regions without the airways that look like lung
+   parenchyma (:func:`_lung_parts`: bowel and stomach gas, as dense as the air
+   outside the body, and gas mixed with bowel content are left out, so an
+   abdominal CT yields its lung bases, not its colon), split into right and
+   left (LPS x < body centre is the patient's right) with erosion then
+   watershed if they touch at the anterior junction;
 5. envelopes: each lung with vessels and nodules filled in and a closing of
    :data:`ENVELOPE_CLOSING_MM` so juxtapleural nodules sit inside it.
 
 The location model names the side, the zone (thirds of the lung's cranio-caudal
-extent), an approximate lobe from position alone (detection refines it from the
-fissures near a nodule, :mod:`radcycle.imaging.fissures`), and
-whether a finding is juxtapleural (within :data:`JUXTAPLEURAL_MM` of the pleura,
-the distance the synthetic truth and Lung-RADS perifissural/juxtapleural
-descriptions use).
+extent; where the scan cuts a lung off, thirds of a typical adult lung's
+:data:`LUNG_HEIGHT_MM` from the end the scan shows), an approximate lobe from
+position alone (detection refines it from the fissures near a nodule,
+:mod:`radcycle.imaging.fissures`), and whether a finding is juxtapleural
+(within :data:`JUXTAPLEURAL_MM` of the pleura, the distance the synthetic truth
+and Lung-RADS perifissural/juxtapleural descriptions use).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from radcycle.imaging.masks import BoolArray, largest_components
 __all__ = [
     "ENVELOPE_CLOSING_MM",
     "JUXTAPLEURAL_MM",
+    "LUNG_HEIGHT_MM",
     "LungModel",
     "check_chest_ct",
     "segment_lungs",
@@ -57,6 +62,17 @@ _BODY_HU = -500.0
 _AIR_HU = -400.0
 _AIRWAY_HU = -950.0
 _MIN_LUNG_ML = 100.0
+# An aerated part of the body is taken for lung when it holds at least
+# _MIN_PART_ML and its median lies between gas (the outside air's level plus
+# _GAS_MARGIN_HU: bowel and stomach gas, which have no parenchyma) and
+# _MAX_LUNG_MEDIAN_HU (a mixture of gas and bowel content). Lung parenchyma has
+# a median near -850 HU, 150 HU above air; emphysema lowers it to about -900.
+_MIN_PART_ML = 20.0
+_GAS_MARGIN_HU = 60.0
+_MAX_LUNG_MEDIAN_HU = -600.0
+# A second part smaller than this share of the first is not the other lung.
+_MIN_SECOND_SHARE = 0.1
+LUNG_HEIGHT_MM = 240.0
 # Trachea and main bronchi: cross-sections of at most 5 cm2 and 1.6 times the
 # trachea's; a larger air region below is lung.
 _MAX_AIRWAY_MM2 = 500.0
@@ -166,6 +182,18 @@ class LungModel:
         ]
         lps = self.geometry.index_to_patient(pts[:, ::-1].astype(np.float64))
         z_lo, z_hi = float(lps[:, 2].min()), float(lps[:, 2].max())
+        # A lung the scan cuts off (an abdominal CT's lung bases, a neck CT's
+        # apices) is given a typical height from the end that is shown.
+        ends = self.geometry.index_to_patient(
+            np.array([[0.0, 0.0, 0.0], [0.0, 0.0, self.labels.shape[0] - 1.0]])
+        )[:, 2]
+        step = float(self.geometry.spacing[2])
+        cut_top = z_hi >= float(ends.max()) - step
+        cut_bottom = z_lo <= float(ends.min()) + step
+        if cut_top and not cut_bottom:
+            z_hi = max(z_hi, z_lo + LUNG_HEIGHT_MM)
+        elif cut_bottom and not cut_top:
+            z_lo = min(z_lo, z_hi - LUNG_HEIGHT_MM)
         frac = (centre_mm[2] - z_lo) / max(z_hi - z_lo, 1e-6)  # 0 bottom, 1 apex
         zone = "upper" if frac >= 2 / 3 else ("middle" if frac >= 1 / 3 else "lower")
         anterior = centre_mm[1] < float(np.median(lps[:, 1]))  # LPS y grows posterior
@@ -286,21 +314,63 @@ def _airways(air: BoolArray, body: BoolArray, spacing: FloatArray) -> BoolArray:
     return airway
 
 
-def _split_lungs(lungs: BoolArray, spacing: FloatArray) -> list[BoolArray]:
-    parts = largest_components(lungs, 2)
+def _outside_air_hu(low: npt.NDArray[np.floating[Any]], body: BoolArray) -> float:
+    """The level of the air around the body (-1000 HU where the scan shows too little)."""
+    outside = low[~body]
+    air = outside[(outside > -1100.0) & (outside < -900.0)]
+    return float(np.median(air)) if air.size >= 1000 else -1000.0
+
+
+def _lung_parts(
+    lungs: BoolArray,
+    low: npt.NDArray[np.floating[Any]],
+    body: BoolArray,
+    spacing: FloatArray,
+) -> list[BoolArray]:
+    """The (at most two) largest aerated components that look like lung parenchyma."""
+    labels, n = ndi.label(lungs)
+    if n == 0:
+        return []
+    sizes = np.bincount(labels.ravel())[1:]
     voxel_ml = float(np.prod(spacing)) / 1000.0
-    big = [p for p in parts if float(p.sum()) * voxel_ml >= _MIN_LUNG_ML]
-    if len(big) == 2 or not big:
-        return big
-    eroded = big[0]
+    gas_below = _outside_air_hu(low, body) + _GAS_MARGIN_HU
+    parts: list[BoolArray] = []
+    for index in np.argsort(sizes)[::-1]:
+        volume_ml = float(sizes[index]) * voxel_ml
+        if volume_ml < _MIN_PART_ML or len(parts) == 2:
+            break
+        part = labels == index + 1
+        median = float(np.median(low[part]))
+        if median < gas_below or median > _MAX_LUNG_MEDIAN_HU:
+            kind = "gas" if median < gas_below else "gas mixed with denser content"
+            log.info(
+                "aerated region of %.0f mL left out of the lungs: %s (median %.0f HU)",
+                volume_ml,
+                kind,
+                median,
+            )
+            continue
+        if parts and volume_ml < _MIN_SECOND_SHARE * float(parts[0].sum()) * voxel_ml:
+            break
+        parts.append(part)
+    return parts
+
+
+def _split_lungs(parts: list[BoolArray], spacing: FloatArray) -> list[BoolArray]:
+    """Right and left lungs from the lung parts: two parts as they are, one split in two."""
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    if len(parts) != 1 or float(parts[0].sum()) * voxel_ml < _MIN_LUNG_ML:
+        return parts
+    lungs = parts[0]
+    eroded = lungs
     for _ in range(6):
         eroded = ndi.binary_erosion(eroded)
         halves = [p for p in largest_components(eroded, 2) if p.sum() * voxel_ml >= 20.0]
         if len(halves) == 2:
             markers = halves[0].astype(np.int32) + 2 * halves[1].astype(np.int32)
-            labels = skseg.watershed(lungs.astype(np.uint8) * 0, markers, mask=big[0])
+            labels = skseg.watershed(lungs.astype(np.uint8) * 0, markers, mask=lungs)
             return [labels == 1, labels == 2]
-    return big
+    return parts
 
 
 def _envelope(lung: BoolArray, spacing: FloatArray) -> BoolArray:
@@ -337,9 +407,12 @@ def segment_lungs(volume: Volume) -> LungModel:
     air = body & (low < _AIR_HU)
     airways = _airways(air, body, spacing)
     lungs = air & ~ndi.binary_dilation(airways, iterations=1)
-    parts = _split_lungs(lungs, spacing)
+    parts = _split_lungs(_lung_parts(lungs, low, body, spacing), spacing)
     if not parts:
-        raise AnalysisError("no lungs found: no aerated region of 100 mL or more in the body")
+        raise AnalysisError(
+            f"no lungs found: no aerated region of {_MIN_PART_ML:.0f} mL or more in the body"
+            " that looks like lung (gas as dense as the outside air is left out)"
+        )
     labels = np.zeros(low.shape, dtype=np.uint8)
     envelope = np.zeros(low.shape, dtype=np.uint8)
     centre_x = _body_centre_x(body, geometry, flipped=not _superior_last(geometry))
