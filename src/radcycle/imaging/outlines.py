@@ -36,6 +36,7 @@ __all__ = [
     "BODY_HU",
     "FAT_HU",
     "OutlineContext",
+    "carry_merged_slices",
     "fill_soft_concavities",
     "level_set_outline",
     "lung_fraction",
@@ -114,6 +115,12 @@ _HALO_SHARE = 0.5
 # cut took off; aerated lung and fat there are not.
 FAT_HU = (-200.0, -30.0)
 _SOFT_TISSUE_HU = FAT_HU[1]
+# Where a lung lesion runs into an organ of its own density, the neck cut shrinks
+# its outline abruptly on the slices where they merge: a slice whose outline is
+# under _CARRY_SHRINK of the slice before it (towards the widest), while soft
+# tissue covers at least _CARRY_COVER of that slice's outline, keeps it.
+_CARRY_SHRINK = 0.8
+_CARRY_COVER = 0.8
 
 
 @dataclass(frozen=True)
@@ -261,10 +268,42 @@ def lung_nodule_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]
         threshold = 0.5 * (halo + parenchyma)
         mask = mask | _grow_nodule(ctx, smooth > threshold)
         details.update(threshold_hu=round(threshold, 1), halo_hu=round(halo, 1))
+    mask, carried = carry_merged_slices(mask, smooth)
+    if carried:
+        details["carried_mm3"] = round(carried * float(np.prod(ctx.spacing)))
     mask, filled = fill_soft_concavities(mask, smooth, ctx.seed)
     if filled:
         details["concavity_fill_mm3"] = round(filled * float(np.prod(ctx.spacing)))
     return mask, details
+
+
+def carry_merged_slices(mask: BoolArray, values: FloatArray) -> tuple[BoolArray, int]:
+    """Carry a lung lesion's outline onto the slices where it merges with an organ.
+
+    A tumour that runs into the diaphragm, the liver below it or the chest wall
+    at the same density has no edge there, and the neck-cutting watershed gives
+    the merged part to the organ: the outline shrinks abruptly on those slices
+    while the soft tissue goes on. Walking out from the widest slice, a slice
+    whose outline is smaller than :data:`_CARRY_SHRINK` of the one before it,
+    and whose soft tissue (above :data:`_SOFT_TISSUE_HU`) covers at least
+    :data:`_CARRY_COVER` of that one, takes that footprint's soft tissue. The
+    outline gains no slice. Returns the mask and the voxels added.
+    """
+    out = mask.copy()
+    areas = out.sum(axis=(1, 2))
+    if not areas.any():
+        return out, 0
+    widest = int(np.argmax(areas))
+    for step in (-1, 1):
+        k = widest + step
+        while 0 <= k < out.shape[0] and out[k].any():
+            before = out[k - step]
+            footprint = before & (values[k] > _SOFT_TISSUE_HU)
+            size = float(before.sum())
+            if out[k].sum() < _CARRY_SHRINK * size and footprint.sum() >= _CARRY_COVER * size:
+                out[k] |= footprint
+            k += step
+    return out, int(out.sum() - mask.sum())
 
 
 def fill_soft_concavities(
