@@ -77,6 +77,25 @@ class LidcAnnotation:
     slice_thickness_mm: float
     ratings: dict[str, int] = field(default_factory=dict)
 
+    def dice(self, other: LidcAnnotation) -> float:
+        """Dice overlap with another outline on the same scan (0.0 on another scan)."""
+        if other.series_uid != self.series_uid:
+            return 0.0
+        lo = np.minimum(self.offset, other.offset)
+        hi = np.maximum(
+            np.add(self.offset, self.mask.shape), np.add(other.offset, other.mask.shape)
+        )
+        both = []
+        for ann in (self, other):
+            grid = np.zeros(tuple(hi - lo), dtype=bool)
+            start = np.subtract(ann.offset, lo)
+            grid[tuple(slice(a, a + n) for a, n in zip(start, ann.mask.shape, strict=True))] = (
+                ann.mask
+            )
+            both.append(grid)
+        total = int(both[0].sum() + both[1].sum())
+        return 2.0 * float((both[0] & both[1]).sum()) / total if total else 0.0
+
 
 def _connect(path: Path) -> sqlite3.Connection:
     if not path.is_file():
