@@ -101,6 +101,18 @@ def test_bowel_gas_is_not_lung_and_lung_bases_are_lower_zone() -> None:
     assert model.locate(tuple(float(v) for v in centre), 3.0).zone == "lower"
 
 
+def test_a_lung_sized_part_is_lung_even_as_dense_as_gas() -> None:
+    # severe emphysema: two 1.3 L lungs with a median near -960 HU
+    rng = np.random.default_rng(4)
+    arr = rng.normal(0.0, 15.0, (60, 100, 120)) - 1000.0
+    arr[:, 10:90, 10:110] += 1040.0
+    for i0 in (15, 71):
+        arr[6:54, 25:75, i0 : i0 + 34] = -960.0 + rng.normal(0.0, 20.0, (48, 50, 34))
+    model = segment_lungs(Volume(arr, Geometry((0, 0, 0), (2.5, 2.5, 2.5)), {"modality": "CT"}))
+    assert model.lung_volumes_ml()["right"] > 1200.0
+    assert model.lung_volumes_ml()["left"] > 1200.0
+
+
 def test_only_gas_is_no_lungs() -> None:
     with pytest.raises(AnalysisError, match="looks like lung"):
         segment_lungs(_abdomen(-990.0))

@@ -70,6 +70,10 @@ _MIN_LUNG_ML = 100.0
 _MIN_PART_ML = 20.0
 _GAS_MARGIN_HU = 60.0
 _MAX_LUNG_MEDIAN_HU = -600.0
+# Bowel and stomach gas hold less than this: a part this large is lung whatever
+# its density (severe emphysema), and a part of _MIN_LUNG_ML or more is not
+# refused as a mixture (diffuse ground glass or consolidation).
+_GAS_MAX_ML = 1000.0
 # A second part smaller than this share of the first is not the other lung.
 _MIN_SECOND_SHARE = 0.1
 LUNG_HEIGHT_MM = 240.0
@@ -341,8 +345,10 @@ def _lung_parts(
             break
         part = labels == index + 1
         median = float(np.median(low[part]))
-        if median < gas_below or median > _MAX_LUNG_MEDIAN_HU:
-            kind = "gas" if median < gas_below else "gas mixed with denser content"
+        gas = median < gas_below and volume_ml < _GAS_MAX_ML
+        mixture = median > _MAX_LUNG_MEDIAN_HU and volume_ml < _MIN_LUNG_ML
+        if gas or mixture:
+            kind = "gas" if gas else "gas mixed with denser content"
             log.info(
                 "aerated region of %.0f mL left out of the lungs: %s (median %.0f HU)",
                 volume_ml,
