@@ -76,6 +76,8 @@ _MAX_LUNG_MEDIAN_HU = -600.0
 _GAS_MAX_ML = 1000.0
 # A second part smaller than this share of the first is not the other lung.
 _MIN_SECOND_SHARE = 0.1
+# A typical adult lung's height, apex to base: the zones of a lung the scan cuts
+# off are reckoned on it from the end the scan shows.
 LUNG_HEIGHT_MM = 240.0
 # Trachea and main bronchi: cross-sections of at most 5 cm2 and 1.6 times the
 # trachea's; a larger air region below is lung.
