@@ -299,6 +299,11 @@ def _compactness(m: LesionMeasurements) -> float:
     return min(1.0, m.volume_mm3 / sphere)
 
 
+def _one_slice(mask: npt.NDArray[np.bool_]) -> bool:
+    """Whether a mask lies on a single slice (no measurable depth)."""
+    return int(np.count_nonzero(mask.any(axis=(1, 2)))) == 1
+
+
 def _roundness(
     mask: npt.NDArray[np.bool_], spacing: tuple[float, float, float], flat_in_plane: bool = False
 ) -> float:
@@ -308,7 +313,7 @@ def _roundness(
     slices, no measurable depth) is judged by its in-plane shape.
     """
     pts = np.argwhere(mask) * np.asarray(spacing)
-    if flat_in_plane and np.unique(pts[:, 0]).size == 1:
+    if flat_in_plane and _one_slice(mask):
         pts = pts[:, 1:]
     if len(pts) < 4:
         return 0.0
@@ -384,8 +389,7 @@ def _assess(
     # one slice deep at the pleura is a chest-wall bump or a vessel stub more
     # often than a nodule (synthetic seeds 0-19): there the 3D shape stays
     round_ = _roundness(seg.mask, spacing, flat_in_plane=not pleural)
-    flat = int(np.count_nonzero(seg.mask.any(axis=(1, 2)))) == 1
-    min_round, min_compact = settings.shape_limits(pleural=pleural, flat=flat)
+    min_round, min_compact = settings.shape_limits(pleural=pleural, flat=_one_slice(seg.mask))
     if round_ < min_round:
         return None, seg
     dist = np.asarray(ndi.distance_transform_edt(~seg.mask, sampling=spacing), dtype=np.float64)
@@ -460,8 +464,7 @@ def shape_tests(
         settings: detector thresholds (the defaults if None).
     """
     settings = settings or DetectionSettings()
-    flat = int(np.count_nonzero(mask.any(axis=(1, 2)))) == 1
-    min_round, min_compact = settings.shape_limits(pleural=pleural, flat=flat)
+    min_round, min_compact = settings.shape_limits(pleural=pleural, flat=_one_slice(mask))
     return ShapeTests(
         _roundness(mask, spacing, flat_in_plane=not pleural),
         min_round,
