@@ -25,6 +25,7 @@ __all__ = [
     "component_at",
     "crop_slices",
     "largest_components",
+    "points_inside",
     "voxel_of_point",
 ]
 
@@ -186,3 +187,27 @@ def solidity(mask: BoolArray) -> float:
     """Volume of a mask over that of its convex hull (1 for a convex outline)."""
     hull = int(np.count_nonzero(convex_hull(mask)))
     return float(np.count_nonzero(mask)) / hull if hull else 0.0
+
+
+def points_inside(
+    mask: BoolArray,
+    spacing_kji: tuple[float, float, float],
+    count: int,
+    *,
+    depth_share: float = 0.35,
+    min_depth_mm: float = 3.0,
+    seed: int = 0,
+) -> list[tuple[int, int, int]]:
+    """``count`` voxels drawn at random well inside ``mask``: clicks a reader may make.
+
+    A voxel qualifies when it lies at least ``min_depth_mm`` and ``depth_share``
+    of the mask's greatest depth inside it, so the clicks spread over the lesion
+    but not onto its rim. Fewer are returned where fewer qualify.
+    """
+    depth = ndi.distance_transform_edt(mask, sampling=spacing_kji)
+    deep = np.argwhere(depth >= max(min_depth_mm, depth_share * float(depth.max())))
+    if len(deep) == 0:
+        return []
+    rng = np.random.default_rng(seed)
+    chosen = deep[rng.choice(len(deep), size=min(count, len(deep)), replace=False)]
+    return [(int(k), int(j), int(i)) for k, j, i in chosen]

@@ -35,6 +35,7 @@ from radcycle.imaging.measurement import SOLID_HU
 __all__ = [
     "BODY_HU",
     "FAT_HU",
+    "RUNS_ON",
     "OutlineContext",
     "carry_merged_slices",
     "fill_soft_concavities",
@@ -52,6 +53,9 @@ FloatArray = npt.NDArray[np.float64]
 
 # The body outline on CT is drawn at this level (HU); below it is air or lung.
 BODY_HU = -500.0
+# Key of an outline's details that says the lesion may run on beyond the region
+# of interest (a lobe joined to it reaches the region's edge): try a larger one.
+RUNS_ON = "runs_on"
 # EANM procedure guidelines for tumour PET imaging v2.0 (Boellaard et al. 2015):
 # the fixed 41 % of SUVmax threshold outlines the metabolic volume ("pet-41").
 # The default "pet" outline targets the anatomical tumour volume instead (what a
@@ -106,6 +110,19 @@ _REGROW_FRACTION = 0.2
 # The lung-nodule watershed is sized from the deepest point within this
 # distance (mm) of the click, not from the click itself.
 _CLIMB_MM = 3.0
+# Two watershed lobes whose pass is at least this share of the shallower one's
+# depth are one lesion (a neck between a lesion and a vessel or the chest wall
+# is narrower); chosen on clicks off the centres of the lung lesions.
+_PASS_SHARE = 0.5
+# ... a lobe joined holds at most this many balls of its depth, and is at least
+# this deep (mm): vessels in the lung are thinner, and a click in a vessel
+# must not climb its tree.
+_LOBE_BALLS = 4.0
+_JOIN_MIN_DEPTH_MM = 3.0
+# Only a lesion at least this share of the region's in-plane half-size deep can
+# run on beyond the region (a larger region is tried); a smaller one joined to a
+# lobe at the region's edge abuts the chest wall or the mediastinum.
+_RUNS_ON_DEPTH_SHARE = 0.3
 # A ground-glass nodule is at least this much denser than the lung around it (HU).
 _MIN_NODULE_CONTRAST_HU = 150.0
 # A solid core whose surrounding shell is mostly ground-glass is part-solid.
@@ -174,12 +191,14 @@ def lung_fraction(values: FloatArray) -> float:
     return float(np.mean((values > -950.0) & (values < BODY_HU)))
 
 
-def _split_necks(region: BoolArray, ctx: OutlineContext) -> BoolArray:
+def _split_necks(region: BoolArray, ctx: OutlineContext) -> tuple[BoolArray, bool]:
     """Keep the lobe of ``region`` that holds the seed, cut off at narrow necks.
 
     A watershed of the distance map splits the region into lobes, one per deep
-    point; the lobe grown from a ball at the seed is the lesion, so vessels and
-    the chest wall are cut off at their necks.
+    point; the lobe grown from a ball at the seed, with the lobes joined to it
+    by wide passes (:func:`_join_lobes`), is the lesion, so vessels and the
+    chest wall are cut off at their necks. Also returns whether a lobe that
+    would be joined runs on beyond the region of interest.
     """
     dist = ndi.distance_transform_edt(region, sampling=ctx.spacing)
     click = ctx.seed
@@ -198,9 +217,85 @@ def _split_necks(region: BoolArray, ctx: OutlineContext) -> BoolArray:
     markers[np.isin(markers, own[own > 0])] = seed_label
     markers[near & region] = seed_label
     labels = skseg.watershed(-dist, markers, mask=region)
-    lobe = labels == labels[ctx.seed]
+    voxel = float(np.prod(ctx.spacing))
+    lobe, runs_on = _join_lobes(labels, dist, int(labels[ctx.seed]), voxel)
     # the climb never takes the outline off the click
-    return np.asarray(lobe if lobe[click] else labels == labels[click], dtype=bool)
+    if not lobe[click]:
+        lobe, runs_on = _join_lobes(labels, dist, int(labels[click]), voxel)
+    # a lesion small beside the region runs on into the wall, not beyond the region
+    half = 0.5 * min(n * sp for n, sp in zip(region.shape[1:], ctx.spacing[1:], strict=True))
+    deep = float(dist[lobe].max()) >= _RUNS_ON_DEPTH_SHARE * half
+    return lobe, runs_on and deep
+
+
+def _saddles(labels: npt.NDArray[np.int32], dist: FloatArray) -> dict[tuple[int, int], float]:
+    """The pass between each two touching lobes: the deepest point of their border.
+
+    Keys are ``(a, b)`` label pairs with ``a < b``; a border point's depth is the
+    lesser depth of the two voxels facing each other across it.
+    """
+    n = int(labels.max()) + 1
+    passes = np.full(n * n, -np.inf)
+    for axis in range(3):
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        lo[axis], hi[axis] = slice(0, -1), slice(1, None)
+        a, b = labels[tuple(lo)], labels[tuple(hi)]
+        facing = (a != b) & (a > 0) & (b > 0)
+        if not facing.any():
+            continue
+        depth = np.minimum(dist[tuple(lo)][facing], dist[tuple(hi)][facing])
+        x, y = a[facing].astype(np.int64), b[facing].astype(np.int64)
+        np.maximum.at(passes, np.minimum(x, y) * n + np.maximum(x, y), depth)
+    found = np.flatnonzero(np.isfinite(passes))
+    return {(int(k // n), int(k % n)): float(passes[k]) for k in found}
+
+
+def _join_lobes(
+    labels: npt.NDArray[np.int32], dist: FloatArray, start: int, voxel_mm3: float
+) -> tuple[BoolArray, bool]:
+    """The lobe ``start`` with the lobes joined to it by a wide pass, not a neck.
+
+    The watershed gives a large lesion clicked off its centre several lobes of
+    its own, one per bump of its depth map. Two lobes are one where the pass
+    between them is at least :data:`_PASS_SHARE` of the shallower lobe's depth
+    (a neck is narrower than the lobes it joins) and the lobe joined is a bump,
+    not a piece of a tube: its volume is at most :data:`_LOBE_BALLS` times that
+    of the ball of its depth (a vessel's pieces are long and thin, and joining
+    them would climb the vessel tree), and both are at least
+    :data:`_JOIN_MIN_DEPTH_MM` deep.
+    A lobe that reaches the edge
+    of the region of interest is never joined: it runs on beyond it (the chest
+    wall, the mediastinum, or a lesion wider than the region); the second value
+    says whether one would have been, so the caller can try a larger region.
+    """
+    edge = np.zeros(labels.shape, dtype=bool)
+    edge[[0, -1]] = edge[:, [0, -1]] = edge[:, :, [0, -1]] = True
+    open_ended = set(np.unique(labels[edge]).tolist())
+    index = np.arange(int(labels.max()) + 1)
+    peaks = np.asarray(ndi.maximum(dist, labels, index=index))
+    sizes = np.bincount(labels.ravel(), minlength=len(index)) * voxel_mm3
+    bump = sizes <= _LOBE_BALLS * 4.0 / 3.0 * np.pi * np.maximum(peaks, 1e-6) ** 3
+    neighbours: dict[int, list[tuple[int, float]]] = {}
+    for (a, b), depth in _saddles(labels, dist).items():
+        neighbours.setdefault(a, []).append((b, depth))
+        neighbours.setdefault(b, []).append((a, depth))
+    group, todo, runs_on = {start}, [start], False
+    while todo:
+        here = todo.pop()
+        for other, depth in neighbours.get(here, []):
+            if other in group or not bump[other]:
+                continue
+            if min(peaks[here], peaks[other]) < _JOIN_MIN_DEPTH_MM:
+                continue
+            if depth < _PASS_SHARE * min(peaks[here], peaks[other]):
+                continue
+            if other in open_ended:
+                runs_on = True
+                continue
+            group.add(other)
+            todo.append(other)
+    return np.asarray(np.isin(labels, list(group)), dtype=bool), runs_on
 
 
 def _deepest_near(dist: FloatArray, ctx: OutlineContext) -> tuple[int, int, int]:
@@ -261,13 +356,14 @@ def lung_nodule_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]
             # a small solid nodule blurred below soft tissue: its edge is at half
             # its own contrast (half maximum), below the conventional level
             threshold = min(threshold, 0.5 * (peak + parenchyma))
-    mask = _grow_nodule(ctx, smooth > threshold)
+    mask, runs_on = _grow_nodule(ctx, smooth > threshold)
     details = {"threshold_hu": round(threshold, 1), "seed_hu": round(seed_hu, 1)}
     halo, share = _halo(mask, ctx, parenchyma)
     if solid and share >= _HALO_SHARE:
         # a solid core in a ground-glass halo (part-solid): outline the whole nodule
         threshold = 0.5 * (halo + parenchyma)
-        mask = mask | _grow_nodule(ctx, smooth > threshold)
+        whole, more = _grow_nodule(ctx, smooth > threshold)
+        mask, runs_on = mask | whole, runs_on or more
         details.update(threshold_hu=round(threshold, 1), halo_hu=round(halo, 1))
     mask, carried = carry_merged_slices(mask, smooth)
     if carried:
@@ -275,6 +371,8 @@ def lung_nodule_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]
     mask, filled = fill_soft_concavities(mask, smooth, ctx.seed)
     if filled:
         details["concavity_fill_mm3"] = round(filled * float(np.prod(ctx.spacing)))
+    if runs_on:
+        details[RUNS_ON] = True
     return mask, details
 
 
@@ -324,18 +422,21 @@ def fill_soft_concavities(
     return grown, int(grown.sum() - mask.sum())
 
 
-def _grow_nodule(ctx: OutlineContext, above: BoolArray) -> BoolArray:
+def _grow_nodule(ctx: OutlineContext, above: BoolArray) -> tuple[BoolArray, bool]:
+    """The nodule in the region ``above`` its threshold, and whether it may run
+    on beyond the region of interest (:func:`_split_necks`)."""
     region = component_at(above, ctx.seed)
     if not region.any():
         raise AnalysisError("no nodule at the seed: it lies in aerated lung")
-    lobe = mask = _split_necks(region, ctx)
+    lobe, runs_on = _split_necks(region, ctx)
+    mask = lobe
     depth = float(ndi.distance_transform_edt(mask, sampling=ctx.spacing)[ctx.seed])
     mask = open_off_vessels(mask, ctx.seed, ctx.spacing)
     reach = _REGROW_FRACTION * depth
     if reach >= min(ctx.spacing):  # small nodules: nothing within reach
         near = ndi.distance_transform_edt(~mask, sampling=ctx.spacing) <= reach
         mask = mask | (region & near & ~lobe)  # not the vessels opened off
-    return _fill_holes(mask)
+    return _fill_holes(mask), runs_on
 
 
 def open_off_vessels(

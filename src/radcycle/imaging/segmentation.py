@@ -40,7 +40,7 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from radcycle.domain import Volume
-from radcycle.errors import AnalysisError, InputError
+from radcycle.errors import AnalysisError, InputError, RadcycleError
 from radcycle.imaging.masks import (
     BoolArray,
     array_spacing,
@@ -62,6 +62,7 @@ __all__ = [
 from radcycle.imaging.outlines import (
     BODY_HU,
     FAT_HU,
+    RUNS_ON,
     OutlineContext,
     level_set_outline,
     lung_fraction,
@@ -105,6 +106,26 @@ _LUNG_FRACTION = 0.15
 # A soft-tissue outline on CT with this share of aerated lung around it is a lung
 # tumour after all (e.g. a large mass with consolidation): it is redone as one.
 _LUNG_SHELL_SHARE = 0.1
+# The blob under a click (blob_at): Gaussian scales (mm; a blob's radius is its
+# scale times sqrt 3, 3.5-35 mm), the grid it is sought on (mm), how far within
+# its radius the click must lie, and the least response (HU) that is a blob.
+_BLOB_SCALES_MM = (2.0, 3.0, 4.5, 6.5, 9.5, 14.0, 20.0)
+_BLOB_GRID_MM = 2.0
+_BLOB_COVER = 0.8
+_BLOB_MIN_RESPONSE = 60.0
+# A click whose response at a smaller scale falls below minus this (HU) lies in
+# a darker lesion inside the blob (a liver lesion's is -24 to -32 HU, the inside
+# of a lung tumour's -5 to 10 on the reference cases).
+_BLOB_DARK_HU = 15.0
+# A blob of more than this radius (mm) under a click is a large tumour: the lung
+# around it is sought beyond its edge, and its region of interest starts at
+# _ROI_PER_RADIUS times its radius (a lesion wider than the region is cut into
+# lobes at the region's edge).
+_LARGE_BLOB_MM = 10.0
+_ROI_PER_RADIUS = 2.0
+# An outline from a click in a large blob holding less than this share of the
+# blob's sphere is a part of the tumour: it is redone from the blob's centre.
+_MIN_BLOB_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -137,14 +158,104 @@ STRATEGIES: dict[str, tuple[Strategy, tuple[float, ...]]] = {
 }
 
 
-def _choose(volume: Volume, seed: tuple[int, int, int]) -> str:
+@dataclass(frozen=True)
+class Blob:
+    """The bright blob under a click on CT, found in scale space.
+
+    Attributes:
+        centre: ``[k, j, i]`` voxel of its centre.
+        radius_mm: its radius (the scale times sqrt 3).
+        response: its scale-normalised Laplacian-of-Gaussian response (HU).
+    """
+
+    centre: tuple[int, int, int]
+    radius_mm: float
+    response: float
+
+
+def blob_at(volume: Volume, seed: tuple[int, int, int]) -> Blob | None:
+    """The bright blob under ``seed``: its scale, then its centre at that scale.
+
+    On a grid of about :data:`_BLOB_GRID_MM`, the scale-normalised Laplacian of
+    Gaussian (``-s^2 LoG``) of the CT (clipped to -1000..200 HU) is taken at the
+    scales ``s`` of :data:`_BLOB_SCALES_MM`. The click's scale is the first peak,
+    over the scales, of the response at the click that reaches half its highest;
+    the blob's centre is the strongest response at that scale among the points
+    whose blob (radius ``s * sqrt 3``) reaches the click within
+    :data:`_BLOB_COVER` of its radius. A click anywhere in a large tumour finds
+    the tumour's centre and size this way; the chest wall, a plate rather than a
+    blob, gives little response. None where the response at the centre is under
+    :data:`_BLOB_MIN_RESPONSE`, where the click's never rises above zero, or
+    where it falls below ``-_BLOB_DARK_HU`` at a smaller scale.
+    """
+    spacing = np.asarray(array_spacing(volume))
+    box = crop_slices(seed, 3.0 * max(_BLOB_SCALES_MM), tuple(spacing), volume.array.shape)
+    step = np.maximum(1, np.round(_BLOB_GRID_MM / spacing)).astype(int)
+    values = np.asarray(volume.array[box][:: step[0], :: step[1], :: step[2]], dtype=np.float32)
+    image = np.clip(values, -1000.0, 200.0)
+    grid = spacing * step
+    click = np.array([(s - b.start) / t for s, b, t in zip(seed, box, step, strict=True)])
+    offsets = [(np.arange(n) - c) * g for n, c, g in zip(image.shape, click, grid, strict=True)]
+    reach = np.sqrt(
+        offsets[0][:, None, None] ** 2 + offsets[1][None, :, None] ** 2 + offsets[2] ** 2
+    )
+    at_click = tuple(np.rint(click).astype(int).tolist())
+    found: list[Blob] = []
+    own: list[float] = []
+    for scale in _BLOB_SCALES_MM:
+        smooth = ndi.gaussian_filter(image, sigma=list(scale / grid), mode="nearest")
+        laplace = sum(
+            np.gradient(np.gradient(smooth, axis=a), axis=a) / grid[a] ** 2 for a in range(3)
+        )
+        response = -(scale**2) * laplace
+        own.append(float(response[at_click]))
+        near = np.where(reach <= _BLOB_COVER * scale * np.sqrt(3.0), response, -np.inf)
+        at = np.unravel_index(int(np.argmax(near)), near.shape)
+        centre = tuple(int(x * t + b.start) for x, t, b in zip(at, step, box, strict=True))
+        found.append(Blob((centre[0], centre[1], centre[2]), scale * np.sqrt(3.0), float(near[at])))
+    # the click's own scale: the first peak of its response over the scales that
+    # reaches half the highest (a small nodule peaks at its scale before a larger
+    # structure beside it does; the flat inside of a large tumour only responds
+    # at the tumour's scale)
+    top = max(own)
+    for n, value in enumerate(own):
+        peak = value >= top * 0.5 and (n + 1 == len(own) or own[n + 1] <= value)
+        if top > 0 and peak:
+            # a click in a dark spot of a bright blob (a hypodense liver lesion
+            # under the dome) is in a lesion of its own, not in the blob
+            dark = min(own[: n + 1]) < -_BLOB_DARK_HU
+            return found[n] if found[n].response >= _BLOB_MIN_RESPONSE and not dark else None
+    return None
+
+
+def _choose(volume: Volume, seed: tuple[int, int, int], blob: Blob | None = None) -> str:
+    """The strategy for a click: by modality, and on CT by the lung around it.
+
+    Lung around means more than :data:`_LUNG_FRACTION` of aerated lung within
+    25 mm of the click, or for a blob of more than :data:`_LARGE_BLOB_MM` radius
+    (a large tumour, whose inside holds no lung) in the 15 mm beyond its edge.
+    """
     modality = modality_of(volume)
     if modality == "PT":
         return "pet"
     if modality != "CT":
         return "soft-tissue"
-    sl = crop_slices(seed, 25.0, array_spacing(volume), volume.array.shape)
-    lung = lung_fraction(np.asarray(volume.array[sl], dtype=np.float64)) > _LUNG_FRACTION
+    spacing = array_spacing(volume)
+    if blob is not None and blob.radius_mm > _LARGE_BLOB_MM:
+        outer = blob.radius_mm + 15.0
+        sl = crop_slices(blob.centre, outer, spacing, volume.array.shape)
+        offsets = [
+            (np.arange(s.start, s.stop) - c) * d
+            for s, c, d in zip(sl, blob.centre, spacing, strict=True)
+        ]
+        reach = np.sqrt(
+            offsets[0][:, None, None] ** 2 + offsets[1][None, :, None] ** 2 + offsets[2] ** 2
+        )
+        shell = (reach > blob.radius_mm) & (reach <= outer)
+        values = np.asarray(volume.array[sl], dtype=np.float64)[shell]
+    else:
+        values = np.asarray(volume.array[crop_slices(seed, 25.0, spacing, volume.array.shape)])
+    lung = lung_fraction(np.asarray(values, dtype=np.float64)) > _LUNG_FRACTION
     return "lung-nodule" if lung else "soft-tissue"
 
 
@@ -230,24 +341,68 @@ def segment_roi(
     """
     seed = voxel_of_point(volume, seed_mm)
     _check_seed(volume, seed)
-    name = strategy or _choose(volume, seed)
-    if name not in STRATEGIES:
-        raise InputError(f"unknown strategy; choose from {sorted(STRATEGIES)}", value=name)
+    if strategy is not None and strategy not in STRATEGIES:
+        raise InputError(f"unknown strategy; choose from {sorted(STRATEGIES)}", value=strategy)
+    if strategy is not None or roi_mm is not None or modality_of(volume) != "CT":
+        return _outline_at(volume, seed, strategy, roi_mm, None)
+    blob = blob_at(volume, seed)
+    first = _outline_at(volume, seed, None, None, blob)
+    if blob is None or blob.radius_mm <= _LARGE_BLOB_MM:
+        return first
+    sphere = 4.0 / 3.0 * np.pi * blob.radius_mm**3
+    voxel = float(np.prod(array_spacing(volume)))
+    if np.count_nonzero(first.mask) * voxel >= _MIN_BLOB_SHARE * sphere:
+        return first
+    # a click off the centre of a large tumour, outlined as a small part of it:
+    # the outline from the centre of the blob, where it holds the click
+    try:
+        second = _outline_at(volume, blob.centre, None, None, blob)
+    except RadcycleError:
+        return first
+    local = tuple(s - b.start for s, b in zip(seed, second.box, strict=True))
+    inside = all(0 <= x < n for x, n in zip(local, second.mask.shape, strict=True))
+    if not (inside and second.mask[local]) or second.quality != "ok":
+        return first
+    if np.count_nonzero(second.mask) <= np.count_nonzero(first.mask):
+        return first
+    second.details["recentred_from"] = [int(x) for x in seed]
+    return second
+
+
+def _outline_at(
+    volume: Volume,
+    seed: tuple[int, int, int],
+    strategy: str | None,
+    roi_mm: float | None,
+    blob: Blob | None,
+) -> RoiSegmentation:
+    """The outline at ``seed`` by ``strategy``, or by the one chosen there."""
+    name = strategy or _choose(volume, seed, blob)
+    large = blob is not None and blob.radius_mm > _LARGE_BLOB_MM
+    min_roi = _ROI_PER_RADIUS * blob.radius_mm if blob is not None and large else 0.0
     if name == "soft-tissue":
         # asked for by name (a lymph node, a liver lesion), it is not a lung tumour
-        return _soft_tissue_roi(volume, seed, roi_mm, lung_tumour=strategy is None)
+        return _soft_tissue_roi(volume, seed, roi_mm, lung_tumour=strategy is None, min_roi=min_roi)
     if strategy is None and name == "lung-nodule":
         # near the lung but enveloped more by fat than by aerated lung: a node in
-        # the mediastinum or hilum (or a lesion in the chest wall), not in the lung
+        # the mediastinum or hilum (or a lesion in the chest wall), not in the lung;
+        # inside a large tumour the probe may not reach its edge (next to no fat
+        # or lung around it), and the soft-tissue outline's surroundings tell
         probe = _run(volume, seed, "soft-tissue-watershed", _PROBE_ROI_MM)
         fat, lung = _shares_around(volume, probe, FAT_HU, _LUNG_HU)
         if fat >= lung:
-            return _soft_tissue_roi(volume, seed, roi_mm, lung_tumour=False)
-    return _run(volume, seed, name, roi_mm)
+            unsure = large and fat < _LUNG_SHELL_SHARE
+            return _soft_tissue_roi(volume, seed, roi_mm, lung_tumour=unsure, min_roi=min_roi)
+    return _run(volume, seed, name, roi_mm, min_roi)
 
 
 def _soft_tissue_roi(
-    volume: Volume, seed: tuple[int, int, int], roi_mm: float | None, *, lung_tumour: bool
+    volume: Volume,
+    seed: tuple[int, int, int],
+    roi_mm: float | None,
+    *,
+    lung_tumour: bool,
+    min_roi: float = 0.0,
 ) -> RoiSegmentation:
     """The soft-tissue outline of the modality's method, or the other's if it leaked.
 
@@ -265,7 +420,7 @@ def _soft_tissue_roi(
     # a large lung tumour has little air near its centre; the watershed outline,
     # which runs on to the lung around it, tells (the level set stops short of it)
     if lung_tumour and ct and _shares_around(volume, watershed, _LUNG_HU)[0] >= _LUNG_SHELL_SHARE:
-        return _run(volume, seed, "lung-nodule", roi_mm)
+        return _run(volume, seed, "lung-nodule", roi_mm, min_roi)
     first, other = ("soft-tissue-level-set", watershed) if ct else (watershed, None)
     chosen = _run(volume, seed, first, roi_mm) if isinstance(first, str) else first
     convexity = {chosen.method: solidity(chosen.mask)}
@@ -315,9 +470,17 @@ def _shares_around(
 
 
 def _run(
-    volume: Volume, seed: tuple[int, int, int], name: str, roi_mm: float | None
+    volume: Volume,
+    seed: tuple[int, int, int],
+    name: str,
+    roi_mm: float | None,
+    min_roi_mm: float = 0.0,
 ) -> RoiSegmentation:
+    """Outline with strategy ``name`` on growing regions of interest (half-sizes
+    from :data:`STRATEGIES`, those under ``min_roi_mm`` left out but the
+    largest), or on the one of ``roi_mm``, until the outline stays inside."""
     func, sizes = STRATEGIES[name]
+    sizes = tuple(h for h in sizes if h >= min_roi_mm) or sizes[-1:]
     if roi_mm is not None:
         sizes = (roi_mm,)
     spacing = array_spacing(volume)
@@ -330,8 +493,11 @@ def _run(
         if not sub.any():
             raise AnalysisError("nothing could be segmented at the seed", value=list(seed))
         quality = "leak" if _touches_border(sub, box, volume.array.shape, spacing) else "ok"
-        if quality == "ok":
+        # inside the region but joined to a part that runs on beyond it: a lesion
+        # wider than the region, cut at its edge; a larger one tells
+        if quality == "ok" and not details.pop(RUNS_ON, False):
             break
+    details.pop(RUNS_ON, None)
     details["roi_half_mm"] = half
     log.debug("segmented %d voxels with %s (%s)", int(sub.sum()), name, quality)
     return RoiSegmentation(box, sub, name, quality, details)
