@@ -555,3 +555,20 @@ def test_lung_tumour_clicked_anywhere_inside(
         dices.append(_dice(result.mask.array, ref))
     assert float(np.median(dices)) >= median_floor
     assert min(dices) >= worst_floor
+
+
+def test_points_inside_lie_deep_in_the_mask_and_repeat_with_the_seed() -> None:
+    from radcycle.imaging.masks import points_inside
+
+    spacing = (2.0, 1.0, 1.0)
+    mask = _ellipsoid((20, 40, 40), spacing, [20.0, 20.0, 20.0], [12.0, 12.0, 12.0])
+    depth = ndi.distance_transform_edt(mask, sampling=spacing)
+    points = points_inside(mask, spacing, 10, seed=3)
+    assert len(points) == 10 == len(set(points))
+    assert all(depth[p] >= max(3.0, 0.35 * depth.max()) for p in points)
+    assert points == points_inside(mask, spacing, 10, seed=3)
+    assert points != points_inside(mask, spacing, 10, seed=4)
+    # a mask too thin for any click that deep: none
+    thin = np.zeros((5, 9, 9), dtype=bool)
+    thin[2, 2:7, 2:7] = True
+    assert points_inside(thin, spacing, 4) == []
