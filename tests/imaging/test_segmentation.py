@@ -503,7 +503,7 @@ def test_blob_at_a_click_off_a_tumours_centre() -> None:
 
 
 def test_lobes_joined_across_wide_passes_but_not_at_necks_or_the_regions_edge() -> None:
-    from radcycle.imaging.outlines import _join_lobes
+    from radcycle.imaging.necks import _join_lobes
 
     # three lobes along a line: 1 and 2 meet at a wide pass, 2 and 3 at a neck,
     # 4 beside 1 reaches the region's edge (the chest wall)

@@ -5,8 +5,9 @@ on growing regions of interest; each takes an :class:`OutlineContext` (the
 region's values, the click in it, the voxel spacing, the modality) and returns
 a boolean mask of the region with the details of how it was made:
 
-* :func:`lung_nodule_outline`: threshold, neck-cutting watershed, vessel
-  opening, regrowth of a large tumour's rim, part-solid halo;
+* :func:`lung_nodule_outline`: threshold, neck-cutting watershed
+  (:mod:`radcycle.imaging.necks`), vessel opening, regrowth of a large
+  tumour's rim, part-solid halo;
 * :func:`level_set_outline` and :func:`watershed_outline`: soft tissue on CT
   and MR (:func:`soft_tissue_outline` picks the modality's);
 * :func:`pet_outline`: the anatomical (convex hull) or EANM metabolic outline.
@@ -18,7 +19,7 @@ and the figures.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from radcycle.domain import Volume
 from radcycle.errors import AnalysisError
 from radcycle.imaging.masks import BoolArray, ball, component_at, convex_hull, crop_slices
 from radcycle.imaging.measurement import SOLID_HU
+from radcycle.imaging.necks import split_necks
 
 __all__ = [
     "BODY_HU",
@@ -107,22 +109,6 @@ _OPEN_FRACTION = 0.4
 # part of the thresholded region by this fraction of its depth (chosen
 # leave-one-out on the three lung lesions, docs/lesions.md).
 _REGROW_FRACTION = 0.2
-# The lung-nodule watershed is sized from the deepest point within this
-# distance (mm) of the click, not from the click itself.
-_CLIMB_MM = 3.0
-# Two watershed lobes whose pass is at least this share of the shallower one's
-# depth are one lesion (a neck between a lesion and a vessel or the chest wall
-# is narrower); chosen on clicks off the centres of the lung lesions.
-_PASS_SHARE = 0.5
-# ... a lobe joined holds at most this many balls of its depth, and is at least
-# this deep (mm): vessels in the lung are thinner, and a click in a vessel
-# must not climb its tree.
-_LOBE_BALLS = 4.0
-_JOIN_MIN_DEPTH_MM = 3.0
-# Only a lesion at least this share of the region's in-plane half-size deep can
-# run on beyond the region (a larger region is tried); a smaller one joined to a
-# lobe at the region's edge abuts the chest wall or the mediastinum.
-_RUNS_ON_DEPTH_SHARE = 0.3
 # A ground-glass nodule is at least this much denser than the lung around it (HU).
 _MIN_NODULE_CONTRAST_HU = 150.0
 # A solid core whose surrounding shell is mostly ground-glass is part-solid.
@@ -189,144 +175,6 @@ def _column_peak(ctx: OutlineContext) -> float:
 def lung_fraction(values: FloatArray) -> float:
     """Share of aerated lung (-950..-500 HU; outside air is below -950) in ``values``."""
     return float(np.mean((values > -950.0) & (values < BODY_HU)))
-
-
-def _split_necks(region: BoolArray, ctx: OutlineContext) -> tuple[BoolArray, bool]:
-    """Keep the lobe of ``region`` that holds the seed, cut off at narrow necks.
-
-    A watershed of the distance map splits the region into lobes, one per deep
-    point; the lobe grown from a ball at the seed, with the lobes joined to it
-    by wide passes (:func:`_join_lobes`), is the lesion, so vessels and the
-    chest wall are cut off at their necks. Also returns whether a lobe that
-    would be joined runs on beyond the region of interest.
-    """
-    dist = ndi.distance_transform_edt(region, sampling=ctx.spacing)
-    click = ctx.seed
-    ctx = replace(ctx, seed=_deepest_near(dist, ctx))
-    seed_depth = float(dist[ctx.seed])
-    size = [max(3, 2 * round(max(seed_depth, 2.0) / sp) + 1) for sp in ctx.spacing]
-    peaks = (ndi.maximum_filter(dist, size=size) == dist) & (dist >= max(1.5, 0.5 * seed_depth))
-    markers, _ = ndi.label(peaks)
-    centre = np.zeros(region.shape, dtype=bool)
-    centre[ctx.seed] = True
-    near = ndi.distance_transform_edt(~centre, sampling=ctx.spacing) <= max(seed_depth, 1.5)
-    # a plateau of the depth map that reaches the seed's ball is the seed's own
-    # top (a nodule two thick slices deep is one flat plateau): not another lobe
-    own = np.unique(markers[near & region])
-    seed_label = markers.max() + 1
-    markers[np.isin(markers, own[own > 0])] = seed_label
-    markers[near & region] = seed_label
-    labels = skseg.watershed(-dist, markers, mask=region)
-    voxel = float(np.prod(ctx.spacing))
-    lobe, runs_on = _join_lobes(labels, dist, int(labels[ctx.seed]), voxel)
-    # the climb never takes the outline off the click
-    if not lobe[click]:
-        lobe, runs_on = _join_lobes(labels, dist, int(labels[click]), voxel)
-    # a lesion small beside the region runs on into the wall, not beyond the region
-    half = 0.5 * min(n * sp for n, sp in zip(region.shape[1:], ctx.spacing[1:], strict=True))
-    deep = float(dist[lobe].max()) >= _RUNS_ON_DEPTH_SHARE * half
-    return lobe, runs_on and deep
-
-
-def _saddles(labels: npt.NDArray[np.int32], dist: FloatArray) -> dict[tuple[int, int], float]:
-    """The pass between each two touching lobes: the deepest point of their border.
-
-    Keys are ``(a, b)`` label pairs with ``a < b``; a border point's depth is the
-    lesser depth of the two voxels facing each other across it.
-    """
-    n = int(labels.max()) + 1
-    passes = np.full(n * n, -np.inf)
-    for axis in range(3):
-        lo = [slice(None)] * 3
-        hi = [slice(None)] * 3
-        lo[axis], hi[axis] = slice(0, -1), slice(1, None)
-        a, b = labels[tuple(lo)], labels[tuple(hi)]
-        facing = (a != b) & (a > 0) & (b > 0)
-        if not facing.any():
-            continue
-        depth = np.minimum(dist[tuple(lo)][facing], dist[tuple(hi)][facing])
-        x, y = a[facing].astype(np.int64), b[facing].astype(np.int64)
-        np.maximum.at(passes, np.minimum(x, y) * n + np.maximum(x, y), depth)
-    found = np.flatnonzero(np.isfinite(passes))
-    return {(int(k // n), int(k % n)): float(passes[k]) for k in found}
-
-
-def _join_lobes(
-    labels: npt.NDArray[np.int32], dist: FloatArray, start: int, voxel_mm3: float
-) -> tuple[BoolArray, bool]:
-    """The lobe ``start`` with the lobes joined to it by a wide pass, not a neck.
-
-    The watershed gives a large lesion clicked off its centre several lobes of
-    its own, one per bump of its depth map. Two lobes are one where the pass
-    between them is at least :data:`_PASS_SHARE` of the shallower lobe's depth
-    (a neck is narrower than the lobes it joins) and the lobe joined is a bump,
-    not a piece of a tube: its volume is at most :data:`_LOBE_BALLS` times that
-    of the ball of its depth (a vessel's pieces are long and thin, and joining
-    them would climb the vessel tree), and both are at least
-    :data:`_JOIN_MIN_DEPTH_MM` deep.
-    A lobe that reaches the edge
-    of the region of interest is never joined: it runs on beyond it (the chest
-    wall, the mediastinum, or a lesion wider than the region); the second value
-    says whether one would have been, so the caller can try a larger region.
-    """
-    edge = np.zeros(labels.shape, dtype=bool)
-    edge[[0, -1]] = edge[:, [0, -1]] = edge[:, :, [0, -1]] = True
-    open_ended = set(np.unique(labels[edge]).tolist())
-    index = np.arange(int(labels.max()) + 1)
-    peaks = np.asarray(ndi.maximum(dist, labels, index=index))
-    sizes = np.bincount(labels.ravel(), minlength=len(index)) * voxel_mm3
-    bump = sizes <= _LOBE_BALLS * 4.0 / 3.0 * np.pi * np.maximum(peaks, 1e-6) ** 3
-    neighbours: dict[int, list[tuple[int, float]]] = {}
-    for (a, b), depth in _saddles(labels, dist).items():
-        neighbours.setdefault(a, []).append((b, depth))
-        neighbours.setdefault(b, []).append((a, depth))
-    group, todo, runs_on = {start}, [start], False
-    while todo:
-        here = todo.pop()
-        for other, depth in neighbours.get(here, []):
-            if other in group or not bump[other]:
-                continue
-            if min(peaks[here], peaks[other]) < _JOIN_MIN_DEPTH_MM:
-                continue
-            if depth < _PASS_SHARE * min(peaks[here], peaks[other]):
-                continue
-            if other in open_ended:
-                runs_on = True
-                continue
-            group.add(other)
-            todo.append(other)
-    return np.asarray(np.isin(labels, list(group)), dtype=bool), runs_on
-
-
-def _deepest_near(dist: FloatArray, ctx: OutlineContext) -> tuple[int, int, int]:
-    """The top of the depth map uphill from the click, if within :data:`_CLIMB_MM`.
-
-    A click off a nodule's centre (or a detector's candidate point) sits where
-    the region is shallow; sizing the watershed from there splits a small oval
-    nodule in two across thick slices. The click moves uphill on the depth map,
-    one neighbour at a time; where the map still rises at :data:`_CLIMB_MM` (the
-    click is on the flank of something larger, e.g. the chest wall beside a
-    nodule), the click stays where it was.
-    """
-    start = np.asarray(ctx.seed, dtype=float)
-    spacing = np.asarray(ctx.spacing)
-    offsets = [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)]
-    here = ctx.seed
-    while True:
-        best, best_depth, capped = here, float(dist[here]), False
-        for a, b, c in offsets:
-            step = (here[0] + a, here[1] + b, here[2] + c)
-            if not all(0 <= x < n for x, n in zip(step, dist.shape, strict=True)):
-                continue
-            if float(dist[step]) <= best_depth:
-                continue
-            if np.linalg.norm((np.asarray(step) - start) * spacing) > _CLIMB_MM:
-                capped = True
-                continue
-            best, best_depth = step, float(dist[step])
-        if best == here:
-            return ctx.seed if capped else here
-        here = best
 
 
 def lung_nodule_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
@@ -424,11 +272,11 @@ def fill_soft_concavities(
 
 def _grow_nodule(ctx: OutlineContext, above: BoolArray) -> tuple[BoolArray, bool]:
     """The nodule in the region ``above`` its threshold, and whether it may run
-    on beyond the region of interest (:func:`_split_necks`)."""
+    on beyond the region of interest (:func:`radcycle.imaging.necks.split_necks`)."""
     region = component_at(above, ctx.seed)
     if not region.any():
         raise AnalysisError("no nodule at the seed: it lies in aerated lung")
-    lobe, runs_on = _split_necks(region, ctx)
+    lobe, runs_on = split_necks(region, ctx.seed, ctx.spacing)
     mask = lobe
     depth = float(ndi.distance_transform_edt(mask, sampling=ctx.spacing)[ctx.seed])
     mask = open_off_vessels(mask, ctx.seed, ctx.spacing)
