@@ -86,20 +86,23 @@ def _saddles(labels: npt.NDArray[np.int32], dist: FloatArray) -> dict[tuple[int,
     lesser depth of the two voxels facing each other across it.
     """
     n = int(labels.max()) + 1
-    passes = np.full(n * n, -np.inf)
+    keys, depths = [], []
     for axis in range(3):
         lo = [slice(None)] * 3
         hi = [slice(None)] * 3
         lo[axis], hi[axis] = slice(0, -1), slice(1, None)
         a, b = labels[tuple(lo)], labels[tuple(hi)]
         facing = (a != b) & (a > 0) & (b > 0)
-        if not facing.any():
-            continue
-        depth = np.minimum(dist[tuple(lo)][facing], dist[tuple(hi)][facing])
         x, y = a[facing].astype(np.int64), b[facing].astype(np.int64)
-        np.maximum.at(passes, np.minimum(x, y) * n + np.maximum(x, y), depth)
-    found = np.flatnonzero(np.isfinite(passes))
-    return {(int(k // n), int(k % n)): float(passes[k]) for k in found}
+        keys.append(np.minimum(x, y) * n + np.maximum(x, y))
+        depths.append(np.minimum(dist[tuple(lo)][facing], dist[tuple(hi)][facing]))
+    key, depth = np.concatenate(keys), np.concatenate(depths)
+    if key.size == 0:
+        return {}
+    order = np.lexsort((depth, key))  # by pair, deepest last
+    last = np.append(np.flatnonzero(np.diff(key[order])), key.size - 1)
+    pairs, deepest = key[order][last], depth[order][last]
+    return {(int(k // n), int(k % n)): float(d) for k, d in zip(pairs, deepest, strict=True)}
 
 
 def _join_lobes(
@@ -114,9 +117,8 @@ def _join_lobes(
     not a piece of a tube: its volume is at most :data:`_LOBE_BALLS` times that
     of the ball of its depth (a vessel's pieces are long and thin, and joining
     them would climb the vessel tree), and both are at least
-    :data:`_JOIN_MIN_DEPTH_MM` deep.
-    A lobe that reaches the edge
-    of the region of interest is never joined: it runs on beyond it (the chest
+    :data:`_JOIN_MIN_DEPTH_MM` deep. A lobe that reaches the edge of the region
+    of interest is never joined: it runs on beyond it (the chest
     wall, the mediastinum, or a lesion wider than the region); the second value
     says whether one would have been, so the caller can try a larger region.
     """

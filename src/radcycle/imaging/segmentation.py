@@ -195,10 +195,7 @@ def blob_at(volume: Volume, seed: tuple[int, int, int]) -> Blob | None:
     image = np.clip(values, -1000.0, 200.0)
     grid = spacing * step
     click = np.array([(s - b.start) / t for s, b, t in zip(seed, box, step, strict=True)])
-    offsets = [(np.arange(n) - c) * g for n, c, g in zip(image.shape, click, grid, strict=True)]
-    reach = np.sqrt(
-        offsets[0][:, None, None] ** 2 + offsets[1][None, :, None] ** 2 + offsets[2] ** 2
-    )
+    reach = _distances([np.arange(n) for n in image.shape], click, grid)
     at_click = tuple(np.rint(click).astype(int).tolist())
     found: list[Blob] = []
     own: list[float] = []
@@ -228,6 +225,13 @@ def blob_at(volume: Volume, seed: tuple[int, int, int]) -> Blob | None:
     return None
 
 
+def _distances(axes: list[npt.NDArray[np.int_]], centre: Any, spacing: Any) -> FloatArray:
+    """Distance (mm) from ``centre`` of each point of the grid of index ``axes``."""
+    k, j, i = ((a - c) * d for a, c, d in zip(axes, centre, spacing, strict=True))
+    result: FloatArray = np.sqrt(k[:, None, None] ** 2 + j[None, :, None] ** 2 + i**2)
+    return result
+
+
 def _choose(volume: Volume, seed: tuple[int, int, int], blob: Blob | None = None) -> str:
     """The strategy for a click: by modality, and on CT by the lung around it.
 
@@ -244,13 +248,7 @@ def _choose(volume: Volume, seed: tuple[int, int, int], blob: Blob | None = None
     if blob is not None and blob.radius_mm > _LARGE_BLOB_MM:
         outer = blob.radius_mm + 15.0
         sl = crop_slices(blob.centre, outer, spacing, volume.array.shape)
-        offsets = [
-            (np.arange(s.start, s.stop) - c) * d
-            for s, c, d in zip(sl, blob.centre, spacing, strict=True)
-        ]
-        reach = np.sqrt(
-            offsets[0][:, None, None] ** 2 + offsets[1][None, :, None] ** 2 + offsets[2] ** 2
-        )
+        reach = _distances([np.arange(x.start, x.stop) for x in sl], blob.centre, spacing)
         shell = (reach > blob.radius_mm) & (reach <= outer)
         values = np.asarray(volume.array[sl], dtype=np.float64)[shell]
     else:
@@ -337,7 +335,13 @@ def segment_roi(
     """Like :func:`segment_at_seed`, but the mask stays on its region of interest.
 
     Detection calls this for hundreds of candidates, where a whole-grid mask for
-    each would cost more than the segmentation itself.
+    each would cost more than the segmentation itself. A click on CT with
+    neither ``strategy`` nor ``roi_mm`` is a reader's, anywhere in the lesion:
+    the blob under it (:func:`blob_at`) helps choose the strategy and the
+    region, and where the outline from the click holds under
+    :data:`_MIN_BLOB_SHARE` of a large blob's sphere, the outline from the
+    blob's centre is kept if it holds the click and is larger
+    (``details["recentred_from"]`` then gives the click's voxel).
     """
     seed = voxel_of_point(volume, seed_mm)
     _check_seed(volume, seed)
@@ -413,7 +417,8 @@ def _soft_tissue_roi(
     ``leak`` where both are below it, and ``uncertain`` where the two outlines
     share less than :data:`_MIN_AGREEMENT` of their voxels (Dice): the image
     does not tell the lesion from its neighbour. With ``lung_tumour``, a CT
-    outline with aerated lung around it is redone as a lung lesion.
+    outline with aerated lung around it is redone as a lung lesion, on regions
+    of interest of at least ``min_roi`` mm half-size.
     """
     ct = modality_of(volume) == "CT"
     watershed = _run(volume, seed, "soft-tissue-watershed", roi_mm)
