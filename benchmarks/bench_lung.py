@@ -275,13 +275,17 @@ def evaluate_clicks(seeds: range, slices: int = 120, off: float = 0.4) -> dict[s
 OFF_CENTRE_CLICKS = int(os.environ.get("RADCYCLE_BENCH_CLICKS", "8"))
 
 
+def _dice(got: npt.NDArray[np.bool_], ref: npt.NDArray[np.bool_]) -> float:
+    return 2 * float((got & ref).sum()) / float(got.sum() + ref.sum())
+
+
 def _click(volume: Volume, ref: npt.NDArray[np.bool_], kji: tuple[int, int, int]) -> float:
     """Dice of the outline from a click at voxel ``kji`` against ``ref``."""
     p = volume.index_to_patient([[kji[2], kji[1], kji[0]]])[0]
     got = np.asarray(
         segment_at_seed(volume, (float(p[0]), float(p[1]), float(p[2]))).mask.array, dtype=bool
     )
-    return 2 * float((got & ref).sum()) / float(got.sum() + ref.sum())
+    return _dice(got, ref)
 
 
 def _segmentation_table(data: Path) -> Table:
@@ -315,7 +319,7 @@ def _segmentation_table(data: Path) -> Table:
         result = segment_at_seed(volume, (float(p[0]), float(p[1]), float(p[2])))
         seconds = time.perf_counter() - start
         got = np.asarray(result.mask.array, dtype=bool)
-        dice = 2 * float((got & ref).sum()) / float(got.sum() + ref.sum())
+        dice = _dice(got, ref)
         long_axis = measure_mask(volume, got).long_axis_mm
         ref_axis = measure_mask(volume, ref).long_axis_mm
         goal = DICE_GOAL_SARCOMA if name.startswith("STS") else DICE_GOAL_LUNG
