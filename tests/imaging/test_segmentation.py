@@ -497,6 +497,11 @@ def test_blob_at_a_click_off_a_tumours_centre() -> None:
     found = np.array(blob.centre) * np.array([2.0, 0.7, 0.7])
     assert np.linalg.norm(found - centre) <= 5.0
     assert 12.0 <= blob.radius_mm <= 26.0
+    # the blobs of the larger scales that reach the click, smallest first
+    radii = [b.radius_mm for b in blob.larger]
+    assert radii
+    assert radii == sorted(radii)
+    assert all(r > blob.radius_mm for r in radii)
     # in aerated lung with nothing in reach there is no blob
     lung = vol.with_array(np.random.default_rng(1).normal(-850.0, 20.0, shape))
     assert blob_at(lung, click) is None
@@ -529,6 +534,13 @@ def test_lobes_joined_across_wide_passes_but_not_at_necks_or_the_regions_edge() 
 # (image, mask, median floor, worst floor) over 6 clicks well inside the reference;
 # measured: lung1 0.92-0.93, lung2 0.87-0.89 (docs/lesions.md)
 OFF_CENTRE_CASES = [
+    # PAT1: an 88 mm tumour, wider than the largest blob scale (70 mm)
+    (
+        "ibsi/ibsi_1_ct_radiomics_phantom/nifti/image/phantom.nii.gz",
+        "ibsi/ibsi_1_ct_radiomics_phantom/nifti/mask/mask.nii.gz",
+        0.78,
+        0.75,
+    ),
     ("pyradiomics/lung1_image.nrrd", "pyradiomics/lung1_label.nrrd", 0.9, 0.88),
     ("pyradiomics/lung2_image.nrrd", "pyradiomics/lung2_label.nrrd", 0.85, 0.8),
 ]

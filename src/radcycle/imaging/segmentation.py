@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -126,6 +126,17 @@ _ROI_PER_RADIUS = 2.0
 # An outline from a click in a large blob holding less than this share of the
 # blob's sphere is a part of the tumour: it is redone from the blob's centre.
 _MIN_BLOB_SHARE = 0.25
+# A lung tumour wider than the click's blob (a bump of its surface) is found
+# up the larger scales: the outline from a larger blob's centre is tried where
+# the outline so far holds under _LADDER_SHARE of that blob's sphere, and kept
+# where it holds the click and at least _LADDER_HOLD of the outline so far
+# (chosen on PAT1, an 88 mm tumour wider than the largest scale's 70 mm).
+_LADDER_SHARE = 0.5
+_LADDER_HOLD = 0.5
+# ... and the share of aerated lung around it must be at least this much of the
+# share around the click's outline (on PAT1 it rises, 0.13-0.34 to 0.35; taking
+# in a chest wall of the same density, it falls, 0.84-0.91 to 0.63-0.70).
+_LADDER_LUNG = 0.9
 
 
 @dataclass(frozen=True)
@@ -166,11 +177,14 @@ class Blob:
         centre: ``[k, j, i]`` voxel of its centre.
         radius_mm: its radius (the scale times sqrt 3).
         response: its scale-normalised Laplacian-of-Gaussian response (HU).
+        larger: the blobs reaching the click at the larger scales, smallest
+            first (a tumour wider than the click's scale holds the click's blob).
     """
 
     centre: tuple[int, int, int]
     radius_mm: float
     response: float
+    larger: tuple[Blob, ...] = ()
 
 
 def blob_at(volume: Volume, seed: tuple[int, int, int]) -> Blob | None:
@@ -221,7 +235,10 @@ def blob_at(volume: Volume, seed: tuple[int, int, int]) -> Blob | None:
             # a click in a dark spot of a bright blob (a hypodense liver lesion
             # under the dome) is in a lesion of its own, not in the blob
             dark = min(own[: n + 1]) < -_BLOB_DARK_HU
-            return found[n] if found[n].response >= _BLOB_MIN_RESPONSE and not dark else None
+            if found[n].response < _BLOB_MIN_RESPONSE or dark:
+                return None
+            larger = tuple(b for b in found[n + 1 :] if b.response >= _BLOB_MIN_RESPONSE)
+            return replace(found[n], larger=larger)
     return None
 
 
@@ -340,8 +357,9 @@ def segment_roi(
     the blob under it (:func:`blob_at`) helps choose the strategy and the
     region, and where the outline from the click holds under
     :data:`_MIN_BLOB_SHARE` of a large blob's sphere, the outline from the
-    blob's centre is kept if it holds the click and is larger
-    (``details["recentred_from"]`` then gives the click's voxel).
+    blob's centre (or for a lung tumour, a larger blob's) is kept if it holds
+    the click and is larger (:func:`_recentred`; ``details["recentred_from"]``
+    then gives the click's voxel).
     """
     seed = voxel_of_point(volume, seed_mm)
     _check_seed(volume, seed)
@@ -353,24 +371,45 @@ def segment_roi(
     first = _outline_at(volume, seed, None, None, blob)
     if blob is None or blob.radius_mm <= _LARGE_BLOB_MM:
         return first
-    sphere = 4.0 / 3.0 * np.pi * blob.radius_mm**3
+    best = _recentred(volume, seed, first, blob)
+    if best is not first:
+        best.details["recentred_from"] = [int(x) for x in seed]
+    return best
+
+
+def _recentred(
+    volume: Volume, seed: tuple[int, int, int], first: RoiSegmentation, blob: Blob
+) -> RoiSegmentation:
+    """A click off the centre of a large tumour, outlined as a small part of it:
+    the outline from the centre of its blob, or for a lung tumour of a larger
+    one (a tumour wider than the click's scale), where it holds the click and
+    half of the outline so far, and is larger. Beside the mediastinum a larger
+    blob is the mediastinum or the heart, so larger blobs are for lung tumours
+    alone, and what their centres give must be more of one
+    (:func:`_more_of_a_lung_tumour`)."""
     voxel = float(np.prod(array_spacing(volume)))
-    if np.count_nonzero(first.mask) * voxel >= _MIN_BLOB_SHARE * sphere:
-        return first
-    # a click off the centre of a large tumour, outlined as a small part of it:
-    # the outline from the centre of the blob, where it holds the click
-    try:
-        second = _outline_at(volume, blob.centre, None, None, blob)
-    except RadcycleError:
-        return first
-    local = tuple(s - b.start for s, b in zip(seed, second.box, strict=True))
-    inside = all(0 <= x < n for x, n in zip(local, second.mask.shape, strict=True))
-    if not (inside and second.mask[local]) or second.quality != "ok":
-        return first
-    if np.count_nonzero(second.mask) <= np.count_nonzero(first.mask):
-        return first
-    second.details["recentred_from"] = [int(x) for x in seed]
-    return second
+    best = first
+    lung = first.method == "lung-nodule"
+    for candidate in (blob, *(blob.larger if lung else ())):
+        sphere = 4.0 / 3.0 * np.pi * candidate.radius_mm**3
+        share = _MIN_BLOB_SHARE if candidate is blob else _LADDER_SHARE
+        if np.count_nonzero(best.mask) * voxel >= share * sphere:
+            continue
+        try:
+            second = _outline_at(volume, candidate.centre, None, None, candidate)
+        except RadcycleError:
+            continue
+        local = tuple(s - b.start for s, b in zip(seed, second.box, strict=True))
+        inside = all(0 <= x < n for x, n in zip(local, second.mask.shape, strict=True))
+        if not (inside and second.mask[local]) or second.quality != "ok":
+            continue
+        if candidate is not blob and not _more_of_a_lung_tumour(volume, first, second):
+            continue
+        size = int(np.count_nonzero(best.mask))
+        held = _overlap(best, second) / max(size, 1)
+        if np.count_nonzero(second.mask) > size and held >= _LADDER_HOLD:
+            best = second
+    return best
 
 
 def _outline_at(
@@ -451,16 +490,39 @@ def _soft_tissue_roi(
     return RoiSegmentation(chosen.box, chosen.mask, "soft-tissue", quality, details)
 
 
+def _more_of_a_lung_tumour(
+    volume: Volume, outline: RoiSegmentation, larger: RoiSegmentation
+) -> bool:
+    """Whether ``larger`` is more of the lung tumour ``outline`` (the click's)
+    is a part of.
+
+    It must be a lung-lesion outline, and the share of aerated lung around it
+    at least :data:`_LADDER_LUNG` of that around ``outline``: grown from a
+    part of a tumour to the whole, an outline trades the cut faces (the rest
+    of the tumour) for the lung around the tumour; grown into the chest wall or
+    the mediastinum, it has more soft tissue around it instead.
+    """
+    if larger.method != "lung-nodule":
+        return False
+    before = _shares_around(volume, outline, _LUNG_HU)[0]
+    return _shares_around(volume, larger, _LUNG_HU)[0] >= _LADDER_LUNG * before
+
+
+def _overlap(a: RoiSegmentation, b: RoiSegmentation) -> int:
+    """Voxels shared by two outlines on their own crops of the same grid."""
+    lo = [max(x.start, y.start) for x, y in zip(a.box, b.box, strict=True)]
+    hi = [min(x.stop, y.stop) for x, y in zip(a.box, b.box, strict=True)]
+    if any(start >= stop for start, stop in zip(lo, hi, strict=True)):
+        return 0
+    in_a = tuple(slice(s - x.start, e - x.start) for s, e, x in zip(lo, hi, a.box, strict=True))
+    in_b = tuple(slice(s - x.start, e - x.start) for s, e, x in zip(lo, hi, b.box, strict=True))
+    return int(np.count_nonzero(a.mask[in_a] & b.mask[in_b]))
+
+
 def _agreement(a: RoiSegmentation, b: RoiSegmentation) -> float:
     """Dice of two outlines on their own crops of the same grid."""
     total = int(np.count_nonzero(a.mask)) + int(np.count_nonzero(b.mask))
-    lo = [max(x.start, y.start) for x, y in zip(a.box, b.box, strict=True)]
-    hi = [min(x.stop, y.stop) for x, y in zip(a.box, b.box, strict=True)]
-    if total == 0 or any(start >= stop for start, stop in zip(lo, hi, strict=True)):
-        return 0.0
-    in_a = tuple(slice(s - x.start, e - x.start) for s, e, x in zip(lo, hi, a.box, strict=True))
-    in_b = tuple(slice(s - x.start, e - x.start) for s, e, x in zip(lo, hi, b.box, strict=True))
-    return 2.0 * float(np.count_nonzero(a.mask[in_a] & b.mask[in_b])) / total
+    return 2.0 * _overlap(a, b) / total if total else 0.0
 
 
 def _shares_around(
