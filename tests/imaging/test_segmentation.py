@@ -584,3 +584,20 @@ def test_points_inside_lie_deep_in_the_mask_and_repeat_with_the_seed() -> None:
     thin = np.zeros((5, 9, 9), dtype=bool)
     thin[2, 2:7, 2:7] = True
     assert points_inside(thin, spacing, 4) == []
+
+
+def test_mediastinal_node_is_not_outlined_with_the_mediastinum() -> None:
+    # a large node's blob has larger blobs around it (the mediastinum, the
+    # heart): their outlines hold the node, and must not replace its own
+    from radcycle.synth import generate_patient
+
+    tp = generate_patient(0, timepoints=1, slices=120).timepoints[0]
+    nodes = [
+        les for les in tp.lesions if les["type"] == "lymph-node" and les["status"] != "vanished"
+    ]
+    assert nodes
+    for node in nodes:
+        result = segment_at_seed(tp.volume, tuple(node["centre_mm"]))
+        volume = measure_mask(tp.volume, result.mask.array).volume_mm3
+        assert result.method == "soft-tissue"
+        assert 0.7 <= volume / node["volume_mm3"] <= 1.3

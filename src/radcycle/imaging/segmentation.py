@@ -137,6 +137,11 @@ _LADDER_HOLD = 0.5
 # share around the click's outline (on PAT1 it rises, 0.13-0.34 to 0.35; taking
 # in a chest wall of the same density, it falls, 0.84-0.91 to 0.63-0.70).
 _LADDER_LUNG = 0.9
+# A soft-tissue outline (from a click that the probe took for a node) climbs the
+# larger blobs too where less than this share of fat lies around it: it is then
+# a part of a larger mass (PAT1: 0.002-0.12), not a node in its fat (the
+# synthetic nodes: 0.73-0.92).
+_LADDER_FAT = 0.3
 
 
 @dataclass(frozen=True)
@@ -385,11 +390,14 @@ def _recentred(
     one (a tumour wider than the click's scale), where it holds the click and
     half of the outline so far, and is larger. Beside the mediastinum a larger
     blob is the mediastinum or the heart, so larger blobs are for lung tumours
-    alone, and what their centres give must be more of one
+    alone (a lung-lesion outline, or a soft-tissue one with little fat around
+    it, :data:`_LADDER_FAT`), and what their centres give must be more of one
     (:func:`_more_of_a_lung_tumour`)."""
     voxel = float(np.prod(array_spacing(volume)))
     best = first
-    lung = first.method == "lung-nodule"
+    lung = first.method == "lung-nodule" or (
+        first.method == "soft-tissue" and _shares_around(volume, first, FAT_HU)[0] < _LADDER_FAT
+    )
     for candidate in (blob, *(blob.larger if lung else ())):
         sphere = 4.0 / 3.0 * np.pi * candidate.radius_mm**3
         share = _MIN_BLOB_SHARE if candidate is blob else _LADDER_SHARE
