@@ -407,9 +407,7 @@ def _recentred(
             second = _outline_at(volume, candidate.centre, None, None, candidate)
         except RadcycleError:
             continue
-        local = tuple(s - b.start for s, b in zip(seed, second.box, strict=True))
-        inside = all(0 <= x < n for x, n in zip(local, second.mask.shape, strict=True))
-        if not (inside and second.mask[local]) or second.quality != "ok":
+        if not _holds(second, seed) or second.quality != "ok":
             continue
         if candidate is not blob and not _more_of_a_lung_tumour(volume, first, second):
             continue
@@ -496,6 +494,13 @@ def _soft_tissue_roi(
     if agreement is not None:
         details["agreement"] = round(agreement, 3)
     return RoiSegmentation(chosen.box, chosen.mask, "soft-tissue", quality, details)
+
+
+def _holds(outline: RoiSegmentation, voxel: tuple[int, int, int]) -> bool:
+    """Whether ``outline`` holds ``voxel`` (of the image grid)."""
+    local = tuple(v - b.start for v, b in zip(voxel, outline.box, strict=True))
+    inside = all(0 <= x < n for x, n in zip(local, outline.mask.shape, strict=True))
+    return inside and bool(outline.mask[local])
 
 
 def _more_of_a_lung_tumour(
