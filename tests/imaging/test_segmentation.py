@@ -481,7 +481,7 @@ def test_lobulated_mass_clicked_in_any_lobe_is_outlined_whole(lobe: int, off: fl
 
 
 def test_blob_at_a_click_off_a_tumours_centre() -> None:
-    from radcycle.imaging.segmentation import blob_at
+    from radcycle.imaging.blobs import blob_at
 
     spacing = (0.7, 0.7, 2.0)
     shape = (50, 120, 120)
