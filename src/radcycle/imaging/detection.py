@@ -60,7 +60,7 @@ from radcycle.domain.lesion import Detection, LesionMeasurements, Provenance
 from radcycle.errors import RadcycleError
 from radcycle.imaging.fissures import fissure_lobe, is_perifissural
 from radcycle.imaging.lungs import LungModel, segment_lungs
-from radcycle.imaging.masks import array_spacing
+from radcycle.imaging.masks import array_spacing, distance_mm
 from radcycle.imaging.measurement import measure_mask
 from radcycle.imaging.segmentation import RoiSegmentation, segment_roi
 
@@ -392,7 +392,7 @@ def _assess(
     min_round, min_compact = settings.shape_limits(pleural=pleural, flat=_one_slice(seg.mask))
     if round_ < min_round:
         return None, seg
-    dist = np.asarray(ndi.distance_transform_edt(~seg.mask, sampling=spacing), dtype=np.float64)
+    dist = np.asarray(distance_mm(~seg.mask, spacing), dtype=np.float64)
     attached = _attached(volume, seg, deep, dist)
     if attached > settings.max_attached:
         return None, seg

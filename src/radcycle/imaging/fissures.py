@@ -32,7 +32,7 @@ from scipy import ndimage as ndi
 from radcycle.domain import Volume
 from radcycle.domain.lesion import LesionLocation
 from radcycle.imaging.lungs import LungModel
-from radcycle.imaging.masks import BoolArray, array_spacing, crop_slices
+from radcycle.imaging.masks import BoolArray, array_spacing, crop_slices, distance_mm
 
 __all__ = ["fissure_lines", "fissure_lobe", "is_perifissural", "level_sheets"]
 
@@ -126,7 +126,7 @@ def is_perifissural(volume: Volume, box: tuple[slice, slice, slice], mask: BoolA
     )
     source = tuple(slice(i.start - s, i.stop - s) for i, s in zip(inner, start, strict=True))
     lesion[inner] = mask[source]
-    distance = ndi.distance_transform_edt(~lesion, sampling=spacing)
+    distance = distance_mm(~lesion, spacing)
     near = (distance > 0.5) & (distance <= _REACH_MM)
     slices = np.flatnonzero(near.any(axis=(1, 2)))
     if slices.size == 0:

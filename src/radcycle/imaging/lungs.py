@@ -41,7 +41,7 @@ from skimage import segmentation as skseg
 from radcycle.domain import Geometry, Volume
 from radcycle.domain.lesion import LesionLocation
 from radcycle.errors import AnalysisError
-from radcycle.imaging.masks import BoolArray, largest_components
+from radcycle.imaging.masks import BoolArray, distance_mm, largest_components
 
 __all__ = [
     "ENVELOPE_CLOSING_MM",
@@ -386,8 +386,8 @@ def _envelope(lung: BoolArray, spacing: FloatArray) -> BoolArray:
     pad = [int(np.ceil(ENVELOPE_CLOSING_MM / s)) + 1 for s in spacing]
     sl = tuple(slice(max(0, b.start - p), b.stop + p) for b, p in zip(box, pad, strict=True))
     sub = lung[sl]
-    grown = ndi.distance_transform_edt(~sub, sampling=spacing) <= ENVELOPE_CLOSING_MM
-    closed = ndi.distance_transform_edt(grown, sampling=spacing) > ENVELOPE_CLOSING_MM
+    grown = distance_mm(~sub, spacing) <= ENVELOPE_CLOSING_MM
+    closed = distance_mm(grown, spacing) > ENVELOPE_CLOSING_MM
     closed = ndi.binary_fill_holes(closed | sub)
     out = np.zeros_like(lung)
     out[sl] = closed
@@ -442,7 +442,7 @@ def _pleural_distance(envelope: BoolArray, spacing: FloatArray) -> npt.NDArray[n
     if not objects or objects[0] is None:
         return out
     box = tuple(slice(max(0, b.start - 1), b.stop + 1) for b in objects[0])
-    out[box] = ndi.distance_transform_edt(envelope[box], sampling=spacing)
+    out[box] = distance_mm(envelope[box], spacing)
     return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import edt
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
@@ -24,12 +25,14 @@ __all__ = [
     "check_mask_matches",
     "component_at",
     "crop_slices",
+    "distance_mm",
     "largest_components",
     "points_inside",
     "voxel_of_point",
 ]
 
 BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
 Slices = tuple[slice, slice, slice]
 
 
@@ -189,6 +192,32 @@ def solidity(mask: BoolArray) -> float:
     return float(np.count_nonzero(mask)) / hull if hull else 0.0
 
 
+# Below this many voxels scipy's transform is the faster. Measured on this
+# machine on the calls of detection and click-to-segment (scipy against edt,
+# total seconds): 10-30 thousand voxels 0.97 against 2.09 s (980 calls),
+# 30-100 thousand 0.40 against 0.61 s, 0.4-1 million 3.25 against 2.88 s, over
+# a million 8.6 against 3.4 s.
+_EDT_MIN_VOXELS = 300_000
+
+
+def distance_mm(mask: npt.ArrayLike, spacing: npt.ArrayLike) -> FloatArray:
+    """Distance (mm) of each True voxel of ``mask`` to the nearest False one (0 on False).
+
+    The values of scipy's ``distance_transform_edt(mask, sampling=spacing)``,
+    within float32 rounding, from the ``edt`` package (an exact anisotropic
+    Euclidean distance transform), which takes under half the time on the
+    regions of a million voxels and more that click-to-segment works on; on
+    the small crops of detection, scipy's own is the faster and is kept.
+    """
+    arr = np.asarray(mask, dtype=bool)
+    # below _EDT_MIN_VOXELS scipy's own is the faster; with no background to
+    # measure from, scipy's convention (finite values) holds
+    if arr.size < _EDT_MIN_VOXELS or arr.all():
+        return np.asarray(ndi.distance_transform_edt(arr, sampling=spacing), dtype=np.float64)
+    sampling = tuple(float(s) for s in np.asarray(spacing, dtype=np.float64).ravel())
+    return np.asarray(edt.edt(arr, anisotropy=sampling, parallel=1), dtype=np.float64)
+
+
 def points_inside(
     mask: BoolArray,
     spacing_kji: tuple[float, float, float],
@@ -204,7 +233,7 @@ def points_inside(
     of the mask's greatest depth inside it, so the clicks spread over the lesion
     but not onto its rim. Fewer are returned where fewer qualify.
     """
-    depth = ndi.distance_transform_edt(mask, sampling=spacing_kji)
+    depth = distance_mm(mask, spacing_kji)
     deep = np.argwhere(depth >= max(min_depth_mm, depth_share * float(depth.max())))
     if len(deep) == 0:
         return []

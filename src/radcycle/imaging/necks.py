@@ -16,7 +16,7 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 from skimage import segmentation as skseg
 
-from radcycle.imaging.masks import BoolArray
+from radcycle.imaging.masks import BoolArray, distance_mm
 
 __all__ = ["split_necks"]
 
@@ -51,7 +51,7 @@ def split_necks(
     chest wall are cut off at their necks. Also returns whether a lobe that
     would be joined runs on beyond the region of interest.
     """
-    dist = ndi.distance_transform_edt(region, sampling=spacing)
+    dist = distance_mm(region, spacing)
     click = seed
     seed = _deepest_near(dist, seed, spacing)
     seed_depth = float(dist[seed])
@@ -60,7 +60,7 @@ def split_necks(
     markers, _ = ndi.label(peaks)
     centre = np.zeros(region.shape, dtype=bool)
     centre[seed] = True
-    near = ndi.distance_transform_edt(~centre, sampling=spacing) <= max(seed_depth, 1.5)
+    near = distance_mm(~centre, spacing) <= max(seed_depth, 1.5)
     # a plateau of the depth map that reaches the seed's ball is the seed's own
     # top (a nodule two thick slices deep is one flat plateau): not another lobe
     own = np.unique(markers[near & region])
@@ -126,7 +126,8 @@ def _join_lobes(
     edge[[0, -1]] = edge[:, [0, -1]] = edge[:, :, [0, -1]] = True
     open_ended = set(np.unique(labels[edge]).tolist())
     index = np.arange(int(labels.max()) + 1)
-    peaks = np.asarray(ndi.maximum(dist, labels, index=index))
+    peaks = np.zeros(len(index))
+    np.maximum.at(peaks, labels.ravel(), dist.ravel())  # each lobe's depth
     sizes = np.bincount(labels.ravel(), minlength=len(index)) * voxel_mm3
     bump = sizes <= _LOBE_BALLS * 4.0 / 3.0 * np.pi * np.maximum(peaks, 1e-6) ** 3
     neighbours: dict[int, list[tuple[int, float]]] = {}

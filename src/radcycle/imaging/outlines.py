@@ -30,7 +30,14 @@ from skimage import segmentation as skseg
 
 from radcycle.domain import Volume
 from radcycle.errors import AnalysisError
-from radcycle.imaging.masks import BoolArray, ball, component_at, convex_hull, crop_slices
+from radcycle.imaging.masks import (
+    BoolArray,
+    ball,
+    component_at,
+    convex_hull,
+    crop_slices,
+    distance_mm,
+)
 from radcycle.imaging.measurement import SOLID_HU
 from radcycle.imaging.necks import split_necks
 
@@ -278,11 +285,11 @@ def _grow_nodule(ctx: OutlineContext, above: BoolArray) -> tuple[BoolArray, bool
         raise AnalysisError("no nodule at the seed: it lies in aerated lung")
     lobe, runs_on = split_necks(region, ctx.seed, ctx.spacing)
     mask = lobe
-    depth = float(ndi.distance_transform_edt(mask, sampling=ctx.spacing)[ctx.seed])
+    depth = float(distance_mm(mask, ctx.spacing)[ctx.seed])
     mask = open_off_vessels(mask, ctx.seed, ctx.spacing)
     reach = _REGROW_FRACTION * depth
     if reach >= min(ctx.spacing):  # small nodules: nothing within reach
-        near = ndi.distance_transform_edt(~mask, sampling=ctx.spacing) <= reach
+        near = distance_mm(~mask, ctx.spacing) <= reach
         mask = mask | (region & near & ~lobe)  # not the vessels opened off
     return _fill_holes(mask), runs_on
 
@@ -296,7 +303,7 @@ def open_off_vessels(
     ``seed`` (1-4 mm) and the part holding ``seed`` kept; where the opening
     loses ``seed`` (a nodule thinner than the ball) the outline stays as it was.
     """
-    depth = float(ndi.distance_transform_edt(mask, sampling=spacing)[seed])
+    depth = float(distance_mm(mask, spacing)[seed])
     radius = float(np.clip(_OPEN_FRACTION * depth, 1.0, 4.0))
     opened = ndi.binary_opening(mask, structure=ball(radius, spacing))
     return component_at(opened, seed) if opened[seed] else mask
@@ -309,7 +316,7 @@ def _halo(mask: BoolArray, ctx: OutlineContext, parenchyma: float) -> tuple[floa
     than the lung by :data:`_MIN_NODULE_CONTRAST_HU` but below solid (-300 HU), so
     the chest wall and vessels do not count.
     """
-    near = ndi.distance_transform_edt(~mask, sampling=ctx.spacing)
+    near = distance_mm(~mask, ctx.spacing)
     values = ctx.values[(near > 1.0) & (near <= 3.0)]
     if values.size == 0:
         return -1000.0, 0.0
@@ -377,7 +384,7 @@ def level_set_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
     lo, hi = centre - half, centre + half
     click = np.zeros(ctx.values.shape, dtype=bool)
     click[ctx.seed] = True
-    dist = ndi.distance_transform_edt(~click, sampling=ctx.spacing)
+    dist = distance_mm(~click, ctx.spacing)
     level = _sitk_image(dist - _LEVEL_SET_RADIUS_MM, ctx.spacing)
     feature = _sitk_image(smooth, ctx.spacing)
     grow = sitk.ThresholdSegmentationLevelSetImageFilter()
@@ -393,7 +400,7 @@ def level_set_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
         grown = np.asarray(sitk.GetArrayFromImage(level) < 0, dtype=bool)
         grown = component_at(grown, ctx.seed) if grown[ctx.seed] else grown
         # surface area: the volume of a 3 mm shell outside the outline over 3 mm
-        outside = ndi.distance_transform_edt(~grown, sampling=ctx.spacing)
+        outside = distance_mm(~grown, ctx.spacing)
         surface = float(np.count_nonzero((outside > 0) & (outside <= 3.0))) * voxel / 3.0
         advance = float(grown.sum() - mask.sum()) * voxel / max(surface, voxel)
         mask = grown
@@ -429,8 +436,8 @@ def _to_half_way(
     that half-way level and the window) within :data:`_EDGE_REACH_MM` of the
     outline join it. Returns the outline and the half-way level (None: no edge).
     """
-    outside = ndi.distance_transform_edt(~mask, sampling=ctx.spacing)
-    inside = ndi.distance_transform_edt(mask, sampling=ctx.spacing)
+    outside = distance_mm(~mask, ctx.spacing)
+    inside = distance_mm(mask, ctx.spacing)
     core, around = smooth[inside > 1.0], smooth[(outside > 2.0) & (outside <= 4.0)]
     if core.size == 0 or around.size == 0:
         return mask, None

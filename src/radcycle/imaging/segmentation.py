@@ -47,6 +47,7 @@ from radcycle.imaging.masks import (
     array_spacing,
     check_mask_matches,
     crop_slices,
+    distance_mm,
     solidity,
     voxel_of_point,
 )
@@ -452,7 +453,7 @@ def _shares_around(
     volume: Volume, roi: RoiSegmentation, *ranges: tuple[float, float]
 ) -> list[float]:
     """Share of each HU range ``[lo, hi)`` in a 1-4 mm shell around a mask."""
-    dist = ndi.distance_transform_edt(~roi.mask, sampling=array_spacing(volume))
+    dist = distance_mm(~roi.mask, array_spacing(volume))
     values = np.asarray(volume.array[roi.box][(dist > 1.0) & (dist <= 4.0)], dtype=np.float64)
     if values.size == 0:
         return [0.0 for _ in ranges]
