@@ -215,6 +215,12 @@ def segmentation_cases() -> list[tuple[str, str, str, str]]:
                     modality,
                 )
             )
+    # enhancing lesions on MR, beyond the goals: how far the soft-tissue
+    # methods carry to other MR (no goal of their own)
+    for name in ("brain1", "breast1"):
+        cases.append(
+            (name, f"pyradiomics/{name}_image.nrrd", f"pyradiomics/{name}_label.nrrd", "MR")
+        )
     return cases
 
 
@@ -323,13 +329,16 @@ def _segmentation_table(data: Path) -> Table:
         long_axis = measure_mask(volume, got).long_axis_mm
         ref_axis = measure_mask(volume, ref).long_axis_mm
         goal = DICE_GOAL_SARCOMA if name.startswith("STS") else DICE_GOAL_LUNG
+        goal_text = f">= {goal:.2f} {'met' if dice >= goal else 'below'}"
+        if modality == "MR" and not name.startswith("STS"):
+            goal_text = "none"
         clicks = points_inside(ref, array_spacing(volume), OFF_CENTRE_CLICKS)
         off = [_click(volume, ref, kji) for kji in clicks]
         table.add_row(
             name,
             result.method,
             f"{dice:.3f}",
-            f">= {goal:.2f} {'met' if dice >= goal else 'below'}",
+            goal_text,
             f"{long_axis:.1f}",
             f"{ref_axis:.1f}",
             f"{long_axis - ref_axis:+.1f}",

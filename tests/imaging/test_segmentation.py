@@ -196,6 +196,35 @@ def test_mr_outline_that_leaks_along_a_muscle_is_replaced() -> None:
     assert _dice(result.mask.array, lesion) >= 0.75
 
 
+def test_enhancing_mr_lesion_with_a_necrotic_core_is_outlined_whole() -> None:
+    # contrast T1: a rim-enhancing lesion (necrotic core as dark as the brain)
+    # beside a bright vessel it touches through a 1 mm bridge; clicked on its rim
+    rng = np.random.default_rng(5)
+    spacing = (0.8, 0.8, 2.0)
+    shape = (30, 90, 110)
+    pts = _grid(shape, spacing)
+    r = np.linalg.norm(pts - [30.0, 36.0, 36.0], axis=-1)
+    lesion, core = r <= 12.0, r <= 7.0
+    vessel = (np.abs(pts[..., 2] - 60.0) <= 3.0) & (np.abs(pts[..., 0] - 30.0) <= 10.0)
+    bridge = (np.abs(pts[..., 1] - 36.0) <= 0.5) & (pts[..., 2] > 45.0) & (pts[..., 2] < 60.0)
+    bridge &= np.abs(pts[..., 0] - 30.0) <= 2.0
+    arr = np.full(shape, 300.0)
+    arr[lesion | vessel | bridge] = 800.0
+    arr[core] = 320.0
+    arr += rng.normal(0, 20, shape)
+    vol = Volume(arr, Geometry((0, 0, 0), spacing), {"modality": "MR"})
+    seed = (36.0 + 9.5, 36.0, 30.0)  # (x, y, z) mm: in the rim
+    result = segment_at_seed(vol, seed)
+    assert result.method == "soft-tissue"
+    assert result.details["outline"] == "soft-tissue-bright"
+    assert result.details["contrast"] >= 15
+    assert result.quality == "ok"
+    got = result.mask.array
+    assert _dice(got, lesion) >= 0.85
+    assert got[core].all()  # the necrotic core is inside
+    assert not got[vessel].any()
+
+
 def test_click_in_tissue_that_fills_the_image_is_a_leak() -> None:
     # no lesion at the click (one bright voxel in uniform muscle): the outline
     # runs over the whole image, which is flagged rather than called a lesion
@@ -326,6 +355,11 @@ REAL_CASES = [
             ("STS_008", "PET", "PT", 0.74, 15.0),
         ]
     ],
+    # enhancing lesions on MR (a brain tumour on 6.5 mm slices, a breast lesion):
+    # outlined by the bright-lesion method; brain1's reference also holds a
+    # separate lobe below, hence its shorter long axis (32.6 against 48.0 mm)
+    ("pyradiomics/brain1_image.nrrd", "pyradiomics/brain1_label.nrrd", "MR", None, 0.66, 16.0),
+    ("pyradiomics/breast1_image.nrrd", "pyradiomics/breast1_label.nrrd", "MR", None, 0.78, 1.0),
 ]
 
 
