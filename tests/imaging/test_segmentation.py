@@ -225,6 +225,24 @@ def test_enhancing_mr_lesion_with_a_necrotic_core_is_outlined_whole() -> None:
     assert not got[vessel].any()
 
 
+def test_enhancing_rim_open_on_one_side_is_outlined_but_flagged_uncertain() -> None:
+    # only a thin rim enhances, open on one side: no hole filling closes it, so
+    # most of its hull is not bright, and the outline is flagged
+    rng = np.random.default_rng(6)
+    spacing = (0.8, 0.8, 2.0)
+    shape = (30, 80, 80)
+    pts = _grid(shape, spacing)
+    r = np.linalg.norm(pts - [30.0, 32.0, 32.0], axis=-1)
+    rim = (r >= 10.0) & (r <= 12.0) & (pts[..., 2] < 36.0)
+    arr = np.where(rim, 800.0, 300.0) + rng.normal(0, 20, shape)
+    vol = Volume(arr, Geometry((0, 0, 0), spacing), {"modality": "MR"})
+    result = segment_at_seed(vol, (32.0 - 10.5, 32.0, 30.0))  # (x, y, z) mm: on the rim
+    assert result.details["outline"] == "soft-tissue-bright"
+    assert result.details["solidity"] < 0.4
+    assert result.quality == "uncertain"
+    assert result.mask.array[r <= 8.0].mean() > 0.5  # the hull holds the inside
+
+
 def test_click_in_tissue_that_fills_the_image_is_a_leak() -> None:
     # no lesion at the click (one bright voxel in uniform muscle): the outline
     # runs over the whole image, which is flagged rather than called a lesion

@@ -100,8 +100,8 @@ _NO_SIGNAL: dict[str, float] = {"MR": 0.05, "PT": 0.02}
 _MIN_SOLIDITY = 0.8
 # A bright lesion's outline on MR (its hull) where less than this share of the
 # hull was bright is flagged "uncertain": the hull then holds more than the
-# lesion (on brain1, the clicks whose outline missed gave 0.23-0.24, the others
-# 0.57-0.62).
+# lesion (brain1 and breast1 give 0.59-1.0 from every click; a bright region
+# that ran into brain1's scalp, before its bridges were opened, 0.27).
 _BRIGHT_MIN_SOLIDITY = 0.4
 # Where it has, and the two methods' outlines share less than this (Dice), the
 # outline kept is flagged "uncertain".
@@ -386,7 +386,9 @@ def _soft_tissue_roi(
     other method is tried and the more convex outline kept; ``quality`` is
     ``leak`` where both are below it, and ``uncertain`` where the two outlines
     share less than :data:`_MIN_AGREEMENT` of their voxels (Dice): the image
-    does not tell the lesion from its neighbour. With ``lung_tumour``, a CT
+    does not tell the lesion from its neighbour. On MR, a lesion far brighter
+    than its region (:data:`BRIGHT_CONTRAST`) is outlined by
+    :func:`bright_outline` instead. With ``lung_tumour``, a CT
     outline with aerated lung around it is redone as a lung lesion, on regions
     of interest of at least ``min_roi`` mm half-size.
     """
