@@ -214,7 +214,12 @@ def _check_seed(volume: Volume, seed: tuple[int, int, int]) -> None:
     body = volume.array[seed[0]] > BODY_HU
     body = ndi.binary_fill_holes(body)
     if not body[seed[1], seed[2]]:
-        raise InputError("the seed lies outside the body (air)", value=float(volume.array[seed]))
+        # air that reaches the image's edge: around the body, or lung air where
+        # the field of view cuts through the chest
+        raise InputError(
+            "the seed lies in air outside the body (or lung air the image's edge cuts)",
+            value=float(volume.array[seed]),
+        )
     raise AnalysisError("the seed lies in air inside the body (lung or bowel gas), not a lesion")
 
 
