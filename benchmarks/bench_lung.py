@@ -44,6 +44,7 @@ import numpy.typing as npt
 from rich.table import Table
 from scipy import ndimage as ndi
 
+from benchmarks.bench_masses import MASS_PATIENTS, evaluate_masses, mass_table
 from radcycle.domain import Geometry, Volume
 from radcycle.domain.lesion import Detection
 from radcycle.errors import RadcycleError
@@ -470,6 +471,7 @@ def run(workdir: Path) -> Table:
     outer.add_column("")
     outer.add_row(_timing_table())
     outer.add_row(_detection_table(evaluate(range(PATIENTS), EVAL_SLICES)))
+    outer.add_row(mass_table(evaluate_masses(range(MASS_PATIENTS))))
     data = _shared_data()
     if data.is_dir():
         outer.add_row(_segmentation_table(data))

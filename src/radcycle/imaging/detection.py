@@ -28,6 +28,8 @@
    * ``isolated``: at most :attr:`max_attached` of the lung in a 1-3 mm shell
      around it is dense (vessel pieces keep their continuations there; the chest
      wall, outside the lung envelope, does not count, so juxtapleural nodules pass);
+     a mass (:attr:`DetectionSettings.mass_mm` and more) is no piece of a vessel,
+     and the vessels entering it fill more of its shell: it is not held to this;
    * ``cut``: dense lung tissue connected to the lesion 1-6 mm beyond its edge is
      at most :attr:`max_continuation` of its volume. The segmentation cuts a
      piece of vessel from the vessel tree at two necks, and the vessel runs on
@@ -122,6 +124,10 @@ class DetectionSettings:
         min_roundness_flat: least in-plane roundness of a lesion on one slice
             away from the pleura (on thick slices a vessel running in the
             slice is a one-slice oval).
+        mass_mm: a lesion whose volume-equivalent diameter is this or more is a
+            mass (over 3 cm, Fleischner glossary): no piece of a vessel, so it
+            is not held to ``max_attached`` (the vessels that enter a 45 mm
+            mass fill 0.12 of its shell on a synthetic chest CT).
     """
 
     grid_mm: tuple[float, float] = (1.5, 1.5)
@@ -138,6 +144,7 @@ class DetectionSettings:
     max_pleural: int = 150
     scales_mm: tuple[float, ...] = field(default=SCALES_MM)
     min_roundness_flat: float = 0.6
+    mass_mm: float = 30.0
 
     def shape_limits(self, *, pleural: bool, flat: bool = False) -> tuple[float, float]:
         """The least roundness and compactness of a lesion at the pleura or not,
@@ -299,6 +306,12 @@ def _compactness(m: LesionMeasurements) -> float:
     return min(1.0, m.volume_mm3 / sphere)
 
 
+def _equivalent_diameter(mask: npt.NDArray[np.bool_], spacing: tuple[float, float, float]) -> float:
+    """Diameter (mm) of the sphere of the mask's volume."""
+    volume = float(np.count_nonzero(mask)) * float(np.prod(spacing))
+    return float((6.0 * volume / math.pi) ** (1.0 / 3.0))
+
+
 def _one_slice(mask: npt.NDArray[np.bool_]) -> bool:
     """Whether a mask lies on a single slice (no measurable depth)."""
     return int(np.count_nonzero(mask.any(axis=(1, 2)))) == 1
@@ -394,7 +407,10 @@ def _assess(
         return None, seg
     dist = np.asarray(distance_mm(~seg.mask, spacing), dtype=np.float64)
     attached = _attached(volume, seg, deep, dist)
-    if attached > settings.max_attached:
+    # a mass is no piece of a vessel, and the vessels that enter it fill more
+    # of its shell than a nodule's: it is not held to the isolation limit
+    mass = _equivalent_diameter(seg.mask, spacing) >= settings.mass_mm
+    if attached > settings.max_attached and not mass:
         return None, seg
     continuation = _continuation(volume, lungs, seg, dist)
     if continuation > settings.max_continuation:
@@ -415,8 +431,13 @@ def _assess(
         f"size: mean diameter {m.mean_diameter_mm} mm >= {settings.min_diameter_mm}; "
         f"compact: {compact:.2f} >= {min_compact}; "
         f"round: {round_:.2f} >= {min_round}{' (at the pleura)' if pleural else ''}; "
-        f"isolated: {attached:.2f} of its shell dense <= {settings.max_attached}; "
-        f"cut: dense lung connected beyond it {continuation:.2f} of its volume "
+        f"isolated: {attached:.2f} of its shell dense "
+        + (
+            f"(a mass, >= {settings.mass_mm:g} mm: no limit); "
+            if mass
+            else f"<= {settings.max_attached}; "
+        )
+        + f"cut: dense lung connected beyond it {continuation:.2f} of its volume "
         f"<= {settings.max_continuation}"
     )
     meta = volume.metadata
@@ -427,7 +448,11 @@ def _assess(
         source=meta.get("source"),
     )
     confidence = _confidence(
-        cand.blobness, (compact, min_compact), (round_, min_round), attached, settings
+        cand.blobness,
+        (compact, min_compact),
+        (round_, min_round),
+        min(attached, settings.max_attached) if mass else attached,
+        settings,
     )
     return Detection(m.centre_mm, confidence, m, location, provenance), seg
 
