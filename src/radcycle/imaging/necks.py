@@ -11,6 +11,8 @@ several bumps of its own). :mod:`radcycle.imaging.outlines` uses this for the
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
@@ -34,6 +36,14 @@ _PASS_SHARE = 0.5
 # vessel must not climb its tree.
 _LOBE_BALLS = 4.0
 _JOIN_MIN_DEPTH_MM = 3.0
+# ... and at least this share of the depth of the deepest lobe joined so far:
+# the bumps of a large tumour are of its scale, while a vessel that runs into
+# it is far thinner.
+_JOIN_DEPTH_SHARE = 0.3
+# A deep point is a lobe's top where nothing within the seed's depth, but at
+# most this far (mm), is deeper: within a large mass's depth, the vessels that
+# run into it would have no top of their own and be flooded into it.
+_PEAK_REACH_MM = 8.0
 # Only a lesion at least this share of the region's in-plane half-size deep can
 # run on beyond the region (a larger region is tried); a smaller one joined to a
 # lobe at the region's edge abuts the chest wall or the mediastinum.
@@ -55,8 +65,12 @@ def split_necks(
     click = seed
     seed = _deepest_near(dist, seed, spacing)
     seed_depth = float(dist[seed])
-    size = [max(3, 2 * round(max(seed_depth, 2.0) / sp) + 1) for sp in spacing]
-    peaks = (ndi.maximum_filter(dist, size=size) == dist) & (dist >= max(1.5, 0.5 * seed_depth))
+    reach = min(max(seed_depth, 2.0), _PEAK_REACH_MM)
+    size = [max(3, 2 * round(reach / sp) + 1) for sp in spacing]
+    # a top is at least half the seed's depth deep, but a vessel as deep as a
+    # lobe may be joined (_JOIN_MIN_DEPTH_MM) keeps a top of its own
+    low = max(1.5, min(0.5 * seed_depth, _JOIN_MIN_DEPTH_MM))
+    peaks = (ndi.maximum_filter(dist, size=size) == dist) & (dist >= low)
     markers, _ = ndi.label(peaks)
     centre = np.zeros(region.shape, dtype=bool)
     centre[seed] = True
@@ -116,8 +130,10 @@ def _join_lobes(
     (a neck is narrower than the lobes it joins) and the lobe joined is a bump,
     not a piece of a tube: its volume is at most :data:`_LOBE_BALLS` times that
     of the ball of its depth (a vessel's pieces are long and thin, and joining
-    them would climb the vessel tree), and both are at least
-    :data:`_JOIN_MIN_DEPTH_MM` deep. A lobe that reaches the edge of the region
+    them would climb the vessel tree), both are at least
+    :data:`_JOIN_MIN_DEPTH_MM` deep, and the lobe joined is at least
+    :data:`_JOIN_DEPTH_SHARE` of the deepest lobe joined so far (the deepest
+    are joined first). A lobe that reaches the edge of the region
     of interest is never joined: it runs on beyond it (the chest
     wall, the mediastinum, or a lesion wider than the region); the second value
     says whether one would have been, so the caller can try a larger region.
@@ -134,13 +150,18 @@ def _join_lobes(
     for (a, b), depth in _saddles(labels, dist).items():
         neighbours.setdefault(a, []).append((b, depth))
         neighbours.setdefault(b, []).append((a, depth))
-    group, todo, runs_on = {start}, [start], False
+    # the deepest lobes are joined first, so that the depth a lobe is held to
+    # is the tumour's, not that of the bump the click fell on
+    group, todo, runs_on = {start}, [(-float(peaks[start]), start)], False
+    deepest = float(peaks[start])
     while todo:
-        here = todo.pop()
+        _, here = heapq.heappop(todo)
         for other, depth in neighbours.get(here, []):
             if other in group or not bump[other]:
                 continue
             if min(peaks[here], peaks[other]) < _JOIN_MIN_DEPTH_MM:
+                continue
+            if peaks[other] < _JOIN_DEPTH_SHARE * deepest:
                 continue
             if depth < _PASS_SHARE * min(peaks[here], peaks[other]):
                 continue
@@ -148,7 +169,8 @@ def _join_lobes(
                 runs_on = True
                 continue
             group.add(other)
-            todo.append(other)
+            deepest = max(deepest, float(peaks[other]))
+            heapq.heappush(todo, (-float(peaks[other]), other))
     return np.asarray(np.isin(labels, list(group)), dtype=bool), runs_on
 
 
