@@ -196,23 +196,30 @@ def test_mr_outline_that_leaks_along_a_muscle_is_replaced() -> None:
     assert _dice(result.mask.array, lesion) >= 0.75
 
 
+_MR_SPACING = (0.8, 0.8, 2.0)
+
+
+def _enhancing_scene(
+    seed: int, shape: tuple[int, int, int], centre: list[float]
+) -> tuple[np.random.Generator, np.ndarray, np.ndarray]:
+    """A noise generator, the voxel centres (mm) and their distance to ``centre``."""
+    pts = _grid(shape, _MR_SPACING)
+    return np.random.default_rng(seed), pts, np.linalg.norm(pts - centre, axis=-1)
+
+
 def test_enhancing_mr_lesion_with_a_necrotic_core_is_outlined_whole() -> None:
     # contrast T1: a rim-enhancing lesion (necrotic core as dark as the brain)
     # beside a bright vessel it touches through a 1 mm bridge; clicked on its rim
-    rng = np.random.default_rng(5)
-    spacing = (0.8, 0.8, 2.0)
-    shape = (30, 90, 110)
-    pts = _grid(shape, spacing)
-    r = np.linalg.norm(pts - [30.0, 36.0, 36.0], axis=-1)
+    rng, pts, r = _enhancing_scene(5, (30, 90, 110), [30.0, 36.0, 36.0])
     lesion, core = r <= 12.0, r <= 7.0
     vessel = (np.abs(pts[..., 2] - 60.0) <= 3.0) & (np.abs(pts[..., 0] - 30.0) <= 10.0)
     bridge = (np.abs(pts[..., 1] - 36.0) <= 0.5) & (pts[..., 2] > 45.0) & (pts[..., 2] < 60.0)
     bridge &= np.abs(pts[..., 0] - 30.0) <= 2.0
-    arr = np.full(shape, 300.0)
+    arr = np.full(r.shape, 300.0)
     arr[lesion | vessel | bridge] = 800.0
     arr[core] = 320.0
-    arr += rng.normal(0, 20, shape)
-    vol = Volume(arr, Geometry((0, 0, 0), spacing), {"modality": "MR"})
+    arr += rng.normal(0, 20, r.shape)
+    vol = Volume(arr, Geometry((0, 0, 0), _MR_SPACING), {"modality": "MR"})
     seed = (36.0 + 9.5, 36.0, 30.0)  # (x, y, z) mm: in the rim
     result = segment_at_seed(vol, seed)
     assert result.method == "soft-tissue"
@@ -228,14 +235,10 @@ def test_enhancing_mr_lesion_with_a_necrotic_core_is_outlined_whole() -> None:
 def test_enhancing_rim_open_on_one_side_is_outlined_but_flagged_uncertain() -> None:
     # only a thin rim enhances, open on one side: no hole filling closes it, so
     # most of its hull is not bright, and the outline is flagged
-    rng = np.random.default_rng(6)
-    spacing = (0.8, 0.8, 2.0)
-    shape = (30, 80, 80)
-    pts = _grid(shape, spacing)
-    r = np.linalg.norm(pts - [30.0, 32.0, 32.0], axis=-1)
+    rng, pts, r = _enhancing_scene(6, (30, 80, 80), [30.0, 32.0, 32.0])
     rim = (r >= 10.0) & (r <= 12.0) & (pts[..., 2] < 36.0)
-    arr = np.where(rim, 800.0, 300.0) + rng.normal(0, 20, shape)
-    vol = Volume(arr, Geometry((0, 0, 0), spacing), {"modality": "MR"})
+    arr = np.where(rim, 800.0, 300.0) + rng.normal(0, 20, r.shape)
+    vol = Volume(arr, Geometry((0, 0, 0), _MR_SPACING), {"modality": "MR"})
     result = segment_at_seed(vol, (32.0 - 10.5, 32.0, 30.0))  # (x, y, z) mm: on the rim
     assert result.details["outline"] == "soft-tissue-bright"
     assert result.details["solidity"] < 0.4
