@@ -405,7 +405,7 @@ def _assess(
     min_round, min_compact = settings.shape_limits(pleural=pleural, flat=_one_slice(seg.mask))
     if round_ < min_round:
         return None, seg
-    dist = np.asarray(distance_mm(~seg.mask, spacing), dtype=np.float64)
+    dist = distance_mm(~seg.mask, spacing)
     attached = _attached(volume, seg, deep, dist)
     # a mass is no piece of a vessel, and the vessels that enter it fill more
     # of its shell than a nodule's: it is not held to the isolation limit

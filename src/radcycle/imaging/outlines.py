@@ -495,13 +495,20 @@ def watershed_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
     return mask, {"window": [round(lo, 2), round(hi, 2)]}
 
 
+def _bright_levels(ctx: OutlineContext, smooth: FloatArray) -> tuple[float, float]:
+    """The region's median and the lesion's peak near the click (90th percentile
+    within :data:`_BRIGHT_PEAK_MM`), on the median-filtered image."""
+    peak = float(np.percentile(_near_click(smooth, ctx, _BRIGHT_PEAK_MM), 90))
+    return float(np.median(smooth)), peak
+
+
 def bright_contrast(ctx: OutlineContext, smooth: FloatArray | None = None) -> float:
     """How far the lesion's peak near the click stands above the region's
     median, in noise SDs (see :data:`BRIGHT_CONTRAST`)."""
     if smooth is None:
         smooth = ndi.median_filter(ctx.values, size=3)
-    peak = float(np.percentile(_near_click(smooth, ctx, _BRIGHT_PEAK_MM), 90))
-    return (peak - float(np.median(smooth))) / _noise_sd(ctx.values, ctx)
+    background, peak = _bright_levels(ctx, smooth)
+    return (peak - background) / _noise_sd(ctx.values, ctx)
 
 
 def bright_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
@@ -514,15 +521,15 @@ def bright_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
     means the hull holds more than lesion.
     """
     smooth = ndi.median_filter(ctx.values, size=3)
-    background = float(np.median(smooth))
-    peak = float(np.percentile(_near_click(smooth, ctx, _BRIGHT_PEAK_MM), 90))
+    background, peak = _bright_levels(ctx, smooth)
     level = background + _BRIGHT_FRACTION * (peak - background)
     region = _bright_region(smooth >= level, ctx)
     if _on_box_edge(region):
         # joined to a bright neighbour that runs on (fat, the scalp, a vessel):
-        # the bridges are opened off
+        # the bridges are opened off, unless nothing of the lesion is left then
         opened = ndi.binary_opening(smooth >= level, structure=ball(_SOFT_OPEN_MM, ctx.spacing))
-        region = _bright_region(opened, ctx) if opened.any() else region
+        reopened = _bright_region(opened, ctx)
+        region = reopened if reopened.any() else region
     if not region.any():
         return region, {"level": round(level, 2)}
     hull = convex_hull(region)
