@@ -16,6 +16,9 @@ caller can catch them all at once, or pick the family it can handle::
     ├── SeriesError             a series that cannot become one volume
     ├── AnalysisError           an algorithm that cannot run on what it was given
     └── ExportError             a result that cannot be written
+        ├── UnsafeOutputError   a write onto an input, over an existing output
+        │                       (without --force) or outside the output folder
+        └── OutputLockedError   an output folder another run is writing to
 
 Messages name the file, the DICOM tag and the offending value where there is one.
 Errors of the libraries underneath are translated with ``raise ... from exc`` so
@@ -35,10 +38,12 @@ __all__ = [
     "MissingReferenceError",
     "NotAnImageError",
     "NotDicomError",
+    "OutputLockedError",
     "PathNotFoundError",
     "RadcycleError",
     "SeriesError",
     "TruncatedFileError",
+    "UnsafeOutputError",
     "UnsupportedTransferSyntaxError",
 ]
 
@@ -129,3 +134,11 @@ class AnalysisError(RadcycleError):
 
 class ExportError(RadcycleError):
     """A result that cannot be written in the requested format."""
+
+
+class UnsafeOutputError(ExportError):
+    """A write refused: onto an input, over an existing output, or out of the output folder."""
+
+
+class OutputLockedError(ExportError):
+    """An output folder that another run holds (see ``radcycle.io.folder_lock``)."""

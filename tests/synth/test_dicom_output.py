@@ -13,7 +13,7 @@ import pydicom
 import pytest
 
 from radcycle.domain import validate_uid
-from radcycle.errors import ExportError
+from radcycle.errors import ExportError, UnsafeOutputError
 from radcycle.synth import SyntheticPatient, generate_patient, write_patient
 
 
@@ -148,12 +148,16 @@ def test_header_rejects_bad_uids(small_patient: SyntheticPatient, bad: str) -> N
         )
 
 
-def test_a_new_patient_replaces_an_earlier_one(
+def test_a_new_patient_replaces_an_earlier_one_only_with_force(
     written: Path, small_patient: SyntheticPatient, tmp_path: Path
 ) -> None:
     target = tmp_path / "reuse"
     write_patient(generate_patient(9, timepoints=2, slices=16, matrix=64), target)
-    write_patient(small_patient, target)
+    earlier = _digest(target)
+    with pytest.raises(UnsafeOutputError, match="--force"):
+        write_patient(small_patient, target)
+    assert _digest(target) == earlier
+    write_patient(small_patient, target, force=True)
     assert _digest(target) == _digest(written)
 
 

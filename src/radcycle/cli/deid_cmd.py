@@ -7,10 +7,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from radcycle.cli.errors import friendly_errors
 from radcycle.errors import DataFormatError, PathNotFoundError
+from radcycle.io.output import OutputRules, write_file
 from radcycle.privacy.batch import (
     QUARANTINE_DIR,
     BatchSummary,
@@ -21,6 +23,7 @@ from radcycle.privacy.batch import (
 from radcycle.privacy.check import check_tree
 from radcycle.privacy.fhir_deid import deidentify_bundle
 from radcycle.privacy.keys import DeidKey, generate_keyfile, load_keyfile
+from radcycle.privacy.manifest import STATUSES
 from radcycle.privacy.profile import DateMode, DeidOptions
 
 console = Console()
@@ -35,8 +38,18 @@ def _keygen(
     console.print(f"wrote key {keyfile} (keep it secret: it re-links pseudonyms to patients)")
 
 
+def printable(text: str) -> str:
+    """``text`` safe to print: bytes of a file name that is not UTF-8 shown escaped.
+
+    Example:
+        >>> printable("caf\\udce9.dcm")
+        'caf\\\\udce9.dcm'
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _run_tree(
-    source: Path, out: Path, key: DeidKey, options: DeidOptions, workers: int
+    source: Path, out: Path, key: DeidKey, options: DeidOptions, workers: int, force: bool
 ) -> BatchSummary:
     total = sum(1 for _ in iter_files(source))
     columns = (TextColumn("de-identifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -47,14 +60,23 @@ def _run_tree(
             bar.advance(task)
             if record.status in ("skipped", "failed"):
                 bar.console.print(
-                    f"[yellow]{record.status}[/] {record.source}: {record.reason}", highlight=False
+                    f"[yellow]{record.status}[/] {escape(printable(record.source))}: "
+                    f"{escape(record.reason)}",
+                    highlight=False,
                 )
 
-        return deidentify_tree(source, out, key, options, workers=workers, progress=advance)
+        return deidentify_tree(
+            source, out, key, options, workers=workers, progress=advance, force=force
+        )
 
 
 def _run_fhir(
-    source: Path, out: Path, key: DeidKey, options: DeidOptions, system: str | None
+    source: Path,
+    out: Path,
+    key: DeidKey,
+    options: DeidOptions,
+    system: str | None,
+    force: bool,
 ) -> None:
     try:
         bundle = json.loads(source.read_text(encoding="utf-8"))
@@ -62,8 +84,8 @@ def _run_fhir(
         raise DataFormatError(f"cannot read FHIR JSON: {exc}", path=source) from exc
     result = deidentify_bundle(bundle, key, options, patient_id_system=system)
     target = out / source.name if out.is_dir() else out
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    rules = OutputRules.of([source], force=force)
+    write_file(target, json.dumps(result, indent=2) + "\n", rules)
     console.print(f"wrote de-identified FHIR bundle {target}")
 
 
@@ -90,15 +112,24 @@ def _deid(
     birth_date: str = typer.Option("year", help="FHIR birthDate: year, shift, or remove."),
     patient_id_system: str | None = typer.Option(None, help="FHIR identifier system of PatientID."),
     workers: int = typer.Option(2, min=1, help="Parallel processes."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace outputs of an earlier run that differ from this run's."
+    ),
+    allow_readable_key: bool = typer.Option(
+        False, "--allow-readable-key", help="Accept a key file that group or others may read."
+    ),
 ) -> None:
-    """De-identify DICOM (PS3.15 Annex E Basic Profile + options) or a FHIR Bundle."""
+    """De-identify DICOM (PS3.15 Annex E Basic Profile + options) or a FHIR Bundle.
+
+    Exit status 1 when any file failed (a summary by reason is printed), 2 on an error.
+    """
     if dates not in ("remove", "full", "modified"):
         raise DataFormatError("--dates must be remove, full or modified", value=dates)
     if birth_date not in ("year", "shift", "remove"):
         raise DataFormatError("--birth-date must be year, shift or remove", value=birth_date)
     if not source.exists():
         raise PathNotFoundError("input not found", path=source)
-    key = load_keyfile(keyfile)
+    key = load_keyfile(keyfile, allow_readable=allow_readable_key)
     date_mode: DateMode = dates  # type: ignore[assignment]
     options = DeidOptions(
         dates=date_mode,
@@ -113,17 +144,19 @@ def _deid(
         birth_date=birth_date,  # type: ignore[arg-type]
     )
     if source.is_file() and source.suffix.lower() == ".json":
-        _run_fhir(source, out, key, options, patient_id_system)
+        _run_fhir(source, out, key, options, patient_id_system, force)
         return
-    summary = _run_tree(source, out, key, options, workers)
-    counts = ", ".join(
-        f"{summary.count(s)} {s}" for s in ("written", "quarantined", "skipped", "failed")
-    )
+    summary = _run_tree(source, out, key, options, workers, force)
+    counts = ", ".join(f"{summary.count(s)} {s}" for s in STATUSES)
     console.print(f"{counts} -> {out}")
     if summary.count("quarantined"):
         console.print(
             f"[yellow]quarantined[/] images may show burned-in text: see {out / QUARANTINE_DIR}"
         )
+    if summary.count("failed"):
+        for reason, n in summary.reasons("failed").items():
+            console.print(f"[red]failed[/] {n} file(s): {escape(reason)}", highlight=False)
+        raise typer.Exit(code=1)
 
 
 def _check(

@@ -46,15 +46,17 @@ def demo(
     seed: int = typer.Option(7, "--seed", help="Synthetic patient seed."),
     timepoints: int = typer.Option(3, "--timepoints", help="CT scans over time."),
     slices: int = typer.Option(120, "--slices", help="Slices per scan."),
+    force: bool = typer.Option(False, "--force", help="Replace what an earlier demo wrote."),
 ) -> None:
     """Run the main job on a synthetic patient and print what each step made."""
     patient_dir = out / "patient"
     _step(
         1,
         "a synthetic patient",
-        f"radcycle synth {patient_dir} --seed {seed} --timepoints {timepoints} --slices {slices}",
+        f"radcycle synth {patient_dir} --seed {seed} --timepoints {timepoints} --slices {slices}"
+        + (" --force" if force else ""),
     )
-    synth(patient_dir, seed=seed, timepoints=timepoints, slices=slices, matrix=512)
+    synth(patient_dir, seed=seed, timepoints=timepoints, slices=slices, matrix=512, force=force)
     _step(2, "what the folder holds", f"radcycle inspect {patient_dir}")
     inspect(patient_dir, as_json=False, all_files=False)
     bundle = patient_dir / "fhir_bundle.json"
@@ -74,13 +76,15 @@ def demo(
         _step(
             5,
             "follow-up over time",
-            f"radcycle follow {' '.join(str(p) for p in scans)} --out {follow_dir}{flags}",
+            f"radcycle follow {' '.join(str(p) for p in scans)} --out {follow_dir}{flags}"
+            + (" --force" if force else ""),
         )
         follow(
             scans,
             lesion=[],
             as_json=False,
             out=follow_dir,
+            force=force,
             immunotherapy=immunotherapy,
             targets="",
             high_risk=False,

@@ -17,6 +17,8 @@ from rich.table import Table
 from radcycle.cli.errors import friendly_errors
 from radcycle.errors import InputError
 from radcycle.io import read_image
+from radcycle.io.folder_lock import FolderLock
+from radcycle.io.output import OutputFolder, OutputRules
 from radcycle.longitudinal.plots import trajectory_chart, waterfall_chart
 from radcycle.pipeline.follow import (
     FollowResult,
@@ -30,6 +32,8 @@ from radcycle.pipeline.follow import (
 from radcycle.pipeline.follow_guidelines import GuidelineContext
 
 console = Console()
+
+FOLLOW_FILES = ("follow.json", "trajectories.png", "waterfall.png")
 
 
 def parse_lesion(text: str) -> LesionSeed:
@@ -91,6 +95,19 @@ def _summary(result: FollowResult) -> None:
         console.print(f"note: {note}", highlight=False)
 
 
+def _write_outputs(folder: OutputFolder, result: FollowResult, document: dict[str, object]) -> None:
+    changes = [
+        tp["change_from_baseline_pct"]
+        for tp in result.recist["timepoints"]
+        if tp["change_from_baseline_pct"] is not None
+    ]
+    waterfall = waterfall_chart(result.trajectories, sum_best_pct=min(changes, default=None))
+    with FolderLock(folder.root, "follow"):
+        folder.write("follow.json", json.dumps(document, indent=2))
+        folder.write("trajectories.png", trajectory_chart(result.trajectories))
+        folder.write("waterfall.png", waterfall)
+
+
 @friendly_errors
 def follow(
     studies: list[Path] = typer.Argument(
@@ -106,6 +123,9 @@ def follow(
     out: Path | None = typer.Option(
         None, "--out", help="Write follow.json, trajectories.png and waterfall.png here."
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace follow.json and the charts of an earlier run in --out."
+    ),
     immunotherapy: bool = typer.Option(False, "--immunotherapy", help="Apply iRECIST."),
     targets: str = typer.Option(
         "", "--targets", help="RECIST targets chosen by the radiologist: 'lesion 1,lesion 3'."
@@ -119,6 +139,10 @@ def follow(
     if len(studies) < 2:
         raise InputError("follow needs a baseline and at least one follow-up study")
     seeds = [parse_lesion(text) for text in lesion]
+    folder = None
+    if out is not None:  # refused now rather than after the work
+        folder = OutputFolder(out, OutputRules.of(studies, force=force))
+        folder.claim(*FOLLOW_FILES)
     scans = [scan_from_volume(read_image(path)) for path in studies]
     baseline_uid = min(scans, key=lambda s: s.exam_date).study_instance_uid
 
@@ -138,17 +162,8 @@ def follow(
     )
     result = follow_patient(scans, finder, FollowSettings(guidelines=context))
     document = result.to_dict()
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "follow.json").write_text(json.dumps(document, indent=2))
-        (out / "trajectories.png").write_bytes(trajectory_chart(result.trajectories))
-        changes = [
-            tp["change_from_baseline_pct"]
-            for tp in result.recist["timepoints"]
-            if tp["change_from_baseline_pct"] is not None
-        ]
-        waterfall = waterfall_chart(result.trajectories, sum_best_pct=min(changes, default=None))
-        (out / "waterfall.png").write_bytes(waterfall)
+    if folder is not None:
+        _write_outputs(folder, result, document)
     if as_json:
         typer.echo(json.dumps(document, indent=2))
         return

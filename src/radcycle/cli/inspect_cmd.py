@@ -13,6 +13,7 @@ from rich.tree import Tree
 
 from radcycle.cli.errors import friendly_errors
 from radcycle.io.dicom.scan import ScanResult, iter_files, scan_path
+from radcycle.privacy.run_marker import unfinished_deid_run
 
 console = Console()
 
@@ -81,10 +82,20 @@ def inspect(
     """List patients -> studies -> series with geometry and problems, and each file's outcome."""
     result = _scan_with_progress(path, quiet=as_json)
     data = result.as_dict()
+    unfinished = unfinished_deid_run(path) if path.is_dir() else None
+    if unfinished is not None:
+        data["unfinished_deid_run"] = unfinished
     if as_json:
         typer.echo(json.dumps(data, indent=2, default=str))
-    else:
-        _print_tree(data, all_files)
+        return
+    _print_tree(data, all_files)
+    if unfinished is not None:
+        console.print(
+            "[bold yellow]warning:[/] this folder holds an unfinished de-identification run "
+            f"(started {unfinished.get('started', '?')}, pid {unfinished.get('pid', '?')}): "
+            "its series may be partial; run `radcycle deid` again to complete it",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -25,7 +25,9 @@ from radcycle.errors import InputError
 from radcycle.imaging.measurement import measure_lesion
 from radcycle.imaging.segmentation import STRATEGIES, segment_at_seed
 from radcycle.io import read_image, write_image
+from radcycle.io.images import is_itk_image_path
 from radcycle.io.masks import read_mask
+from radcycle.io.output import OutputRules, atomic_output
 from radcycle.pipeline.lung import analyse_lungs
 
 console = Console()
@@ -80,13 +82,20 @@ def segment(
         None, "--modality", help="CT, MR or PT where the file does not say (NIfTI)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
 ) -> None:
     """Segment the lesion under a point (lung nodule, soft tissue on CT/MR, PET)."""
     point = parse_point(seed)
+    rules = OutputRules.of([image], force=force)
+    rules.check(out)  # refused now rather than after the work
+    if not is_itk_image_path(out):
+        raise InputError("--out must end in .nii.gz, .nii, .nrrd or .mha", path=out)
     volume = _with_modality(read_image(image), modality)
     result = segment_at_seed(volume, point, strategy=strategy)
     mask = result.mask.with_array(result.mask.array.astype("uint8"))
-    written = write_image(mask, out)
+    with atomic_output(out, rules) as temp:
+        write_image(mask, temp)
+    written = out
     lung = result.method == "lung-nodule"
     m = measure_lesion(volume, result.mask, modality=modality, lung=lung)
     if as_json:

@@ -55,8 +55,9 @@ def _synth(
     out: Path = typer.Argument(
         ...,
         help="Folder to write (created if missing; an earlier synthetic patient there is "
-        "replaced, other content refused).",
+        "replaced with --force, other content refused).",
     ),
+    force: bool = typer.Option(False, "--force", help="Replace an earlier synthetic patient."),
     seed: int = typer.Option(0, "--seed", help="Patient seed; the same seed gives the same bytes."),
     timepoints: int = typer.Option(3, "--timepoints", help="CT scans, 3 months apart (>= 1)."),
     slices: int = typer.Option(
@@ -71,7 +72,7 @@ def _synth(
     columns = (TextColumn("writing DICOM"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("write", total=total)
-        write_patient(patient, out, progress=lambda n: bar.advance(task, n))
+        write_patient(patient, out, progress=lambda n: bar.advance(task, n), force=force)
     _summary(patient, out)
 
 

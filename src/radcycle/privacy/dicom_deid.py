@@ -13,7 +13,8 @@ Example:
     >>> ds = Dataset()
     >>> ds.PatientName, ds.PatientID, ds.StudyDate = "DOE^JANE", "MRN123", "20240102"
     >>> ds.SeriesDescription = "chest DOE"
-    >>> result = deidentify_dataset(ds, DeidKey(bytes(32)), DeidOptions(clean_descriptors=True))
+    >>> key, clean = DeidKey(bytes(range(32))), DeidOptions(clean_descriptors=True)
+    >>> result = deidentify_dataset(ds, key, clean)
     >>> str(result.dataset.PatientName).startswith("PSEUDONYM^"), result.dataset.StudyDate
     (True, '')
     >>> result.dataset.SeriesDescription

@@ -37,6 +37,7 @@ from pydicom.uid import (
 
 from radcycle.domain import Patient, Volume, validate_uid
 from radcycle.errors import ExportError
+from radcycle.io.output import write_file
 
 __all__ = ["CTSeriesHeader", "write_ct_series"]
 
@@ -276,10 +277,7 @@ def write_ct_series(
     def write(k: int) -> Path:
         ds = slice_dataset(header, k, positions[k], normal, volume.array[k])
         path = out / f"{hashlib.sha1(ds.SOPInstanceUID.encode()).hexdigest()[:16]}.dcm"
-        try:
-            path.write_bytes(encoder.encode(ds))
-        except OSError as exc:
-            raise ExportError(f"cannot write a slice: {exc.strerror}", path=path) from exc
+        write_file(path, encoder.encode(ds))
         if progress is not None:
             progress(1)
         return path

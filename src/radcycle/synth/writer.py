@@ -7,9 +7,9 @@ import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from radcycle.errors import ExportError
+from radcycle.errors import ExportError, UnsafeOutputError
+from radcycle.io.output import OutputFolder, OutputRules
 from radcycle.synth.dicom_writer import CTSeriesHeader, write_ct_series
 from radcycle.synth.fhir import build_bundle
 from radcycle.synth.patient import SyntheticPatient
@@ -31,16 +31,23 @@ def _is_previous_output(entry: Path) -> bool:
     return False
 
 
-def _clear_previous(out: Path) -> None:
-    """Remove an earlier synthetic patient from ``out``; refuse to touch anything else."""
+def _clear_previous(out: Path, force: bool) -> None:
+    """Remove an earlier synthetic patient from ``out`` with ``force``; never anything else."""
     entries = sorted(out.iterdir())
+    if not entries:
+        return
     foreign = [e.name for e in entries if not _is_previous_output(e)]
     if foreign:
-        raise ExportError(
+        raise UnsafeOutputError(
             "the output folder holds files that radcycle synth did not write; "
             "choose an empty or new folder",
             path=out,
             value=foreign[:5],
+        )
+    if not force:
+        raise UnsafeOutputError(
+            "the output folder holds an earlier synthetic patient; use --force to replace it",
+            path=out,
         )
     try:
         for entry in entries:
@@ -54,43 +61,35 @@ def _clear_previous(out: Path) -> None:
         raise ExportError(f"cannot replace the earlier output: {exc.strerror}", path=out) from exc
 
 
-def _dump(path: Path, document: dict[str, Any]) -> None:
-    try:
-        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise ExportError(f"cannot write: {exc.strerror}", path=path) from exc
-
-
 def write_patient(
     patient: SyntheticPatient,
     out_dir: str | Path,
     *,
     progress: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> Path:
     """Write ``patient`` under ``out_dir`` and return ``out_dir``.
 
     Layout: ``truth.json``, ``fhir_bundle.json`` and one folder of DICOM files per
     time point (``tp0_YYYYMMDD/``, ...). The same patient gives the same bytes.
-    An earlier synthetic patient in ``out_dir`` is replaced (so no stale series
-    stay behind); a folder holding anything else is refused.
+    An earlier synthetic patient in ``out_dir`` is replaced with ``force`` (so no
+    stale series stay behind), else refused; a folder holding anything else is
+    always refused.
 
     Args:
         patient: from :func:`~radcycle.synth.generate_patient`.
         out_dir: created if missing.
         progress: called with 1 after each DICOM file is written.
+        force: replace an earlier synthetic patient.
 
     Raises:
-        ExportError: a file or folder cannot be written, or ``out_dir`` holds files
-            that are not an earlier synthetic patient.
+        ExportError: a file or folder cannot be written.
+        UnsafeOutputError: ``out_dir`` is a file, holds files that are not an
+            earlier synthetic patient, or (without ``force``) an earlier one.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ExportError("the output path exists and is not a folder", path=out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExportError(f"cannot create the output folder: {exc.strerror}", path=out) from exc
-    _clear_previous(out)
+    folder = OutputFolder(Path(out_dir), OutputRules(force=force))
+    out = folder.root
+    _clear_previous(out, force)
     for tp in patient.timepoints:
         header = CTSeriesHeader(
             patient=patient.patient,
@@ -102,8 +101,8 @@ def write_patient(
             study_id=str(tp.index + 1),
             series_description=f"CHEST {tp.volume.spacing[2]:g} mm",
         )
-        paths = write_ct_series(tp.volume, out / tp.folder, header, progress=progress)
+        paths = write_ct_series(tp.volume, folder.path(tp.folder), header, progress=progress)
         log.info("wrote %d slices to %s", len(paths), out / tp.folder)
-    _dump(out / "truth.json", patient.truth())
-    _dump(out / "fhir_bundle.json", build_bundle(patient))
+    folder.write("truth.json", json.dumps(patient.truth(), indent=2) + "\n")
+    folder.write("fhir_bundle.json", json.dumps(build_bundle(patient), indent=2) + "\n")
     return out
