@@ -79,7 +79,14 @@ def _invalid_values_allowed() -> Iterator[None]:
             config.settings.writing_validation_mode = previous
 
 
-def _hostile(folder: Path, name: str, *, sop: str | None = None, study: str | None = None) -> Path:
+def _hostile(
+    folder: Path,
+    name: str,
+    *,
+    sop: str | None = None,
+    study: str | None = None,
+    series: str | None = None,
+) -> Path:
     ds = ct_slice(ALICE, len(list(folder.glob("*.dcm"))))
     folder.mkdir(parents=True, exist_ok=True)
     with _invalid_values_allowed():
@@ -87,6 +94,8 @@ def _hostile(folder: Path, name: str, *, sop: str | None = None, study: str | No
             ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = sop
         if study is not None:
             ds.StudyInstanceUID = study
+        if series is not None:
+            ds.SeriesInstanceUID = series
         ds.save_as(folder / name, enforce_file_format=True)
     return folder / name
 
@@ -102,7 +111,7 @@ def test_uids_that_are_paths_fail_the_file(tmp_path: Path, key: DeidKey) -> None
     victim = _hostile(src, "victim.dcm")
     # The old behaviour: an absolute StudyInstanceUID naming the input folder, with
     # the victim's own name as SOPInstanceUID, overwrote the victim.
-    _hostile(src, "abs.dcm", sop="victim", study=str(src))
+    _hostile(src, "abs.dcm", sop="victim", study=str(src), series=".")
     _hostile(src, "abs-study.dcm", study="/tmp/radcycle-escaped")
     _hostile(src, "dots.dcm", sop="../../../escaped")
     _hostile(src, "long.dcm", sop="1." + "2" * 70)
