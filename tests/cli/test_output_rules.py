@@ -47,6 +47,9 @@ def test_segment_never_replaces_the_image_nor_an_output(image: Path, tmp_path: P
     code, text = _run("segment", str(image), "--seed", "1,1,1", "--out", str(image), "--force")
     assert code == 2
     assert "onto an input" in text
+    code, text = _run("segment", str(image), "--seed", "1,1,1", "--out", str(tmp_path / "m.nhdr"))
+    assert code == 2
+    assert "--out must end in" in text
     assert _digest(tmp_path) == before
 
 

@@ -25,12 +25,15 @@ from radcycle.errors import InputError
 from radcycle.imaging.measurement import measure_lesion
 from radcycle.imaging.segmentation import STRATEGIES, segment_at_seed
 from radcycle.io import read_image, write_image
-from radcycle.io.images import is_itk_image_path
 from radcycle.io.masks import read_mask
 from radcycle.io.output import OutputRules, atomic_output
 from radcycle.pipeline.lung import analyse_lungs
 
 console = Console()
+
+# Single-file formats only: a detached header (.nhdr, .mhd) names a data file that an
+# atomic rename would leave under its temporary name.
+MASK_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha")
 
 
 def parse_point(text: str) -> tuple[float, float, float]:
@@ -88,8 +91,8 @@ def segment(
     point = parse_point(seed)
     rules = OutputRules.of([image], force=force)
     rules.check(out)  # refused now rather than after the work
-    if not is_itk_image_path(out):
-        raise InputError("--out must end in .nii.gz, .nii, .nrrd or .mha", path=out)
+    if not out.name.lower().endswith(MASK_SUFFIXES):  # one file: renamed into place whole
+        raise InputError(f"--out must end in {', '.join(MASK_SUFFIXES)}", path=out)
     volume = _with_modality(read_image(image), modality)
     result = segment_at_seed(volume, point, strategy=strategy)
     mask = result.mask.with_array(result.mask.array.astype("uint8"))
