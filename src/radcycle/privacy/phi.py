@@ -218,6 +218,7 @@ _KIND_OF_TAG: dict[int, str] = {int(tag_for_keyword(k) or 0): kind for k, kind i
 # Versions of coding resources and templates: dates of documents, not of a patient.
 _VERSION_DATES = frozenset({0x00080106, 0x00080107, 0x0040DB06, 0x0040DB07})
 _DIGITS = re.compile(r"[0-9]")
+_PARTS = re.compile(r"[,;\n\r^]+")
 
 
 def _collect(ds: Dataset, found: dict[str, set[str]], codec: str | None = "latin-1") -> None:
@@ -240,9 +241,15 @@ def _collect(ds: Dataset, found: dict[str, set[str]], codec: str | None = "latin
 
 
 def _variants(text: str) -> set[str]:
-    """``text`` and, for a number written with spaces or dashes, its digits alone."""
+    """``text``, its parts (an address line by line), and a phone number's digits."""
+    found = {text} | {p.strip() for p in _PARTS.split(text)}
     digits = "".join(_DIGITS.findall(text))
-    return {text, digits} if len(digits) >= 7 and digits != text else {text}
+    if len(digits) >= 7:
+        found.add(digits)
+        if text.startswith("+") and " " in text:  # +44 20 7946 0958 -> 020 7946 0958
+            national = "0" + text.split(" ", 1)[1].strip()
+            found |= {national, "".join(_DIGITS.findall(national))}
+    return found
 
 
 def identifying_strings_by_kind(ds: Dataset) -> dict[str, set[str]]:

@@ -99,7 +99,12 @@ _CLASS_UID_TAGS: frozenset[int] = frozenset(
 @functools.cache
 def _is_class_tag(tag: int) -> bool:
     keyword = keyword_for_tag(tag) if dictionary_has_tag(tag) else ""
-    return tag in _CLASS_UID_TAGS or keyword.endswith("ClassUID")
+    return (
+        tag in _CLASS_UID_TAGS
+        or keyword.endswith("ClassUID")
+        or "SOPClass" in keyword
+        or "TransferSyntax" in keyword
+    )
 
 
 def is_instance_uid(tag: int, value: str) -> bool:
