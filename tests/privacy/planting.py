@@ -133,7 +133,7 @@ def unlisted_uids() -> Dataset:
     outer = Dataset()
     outer.DerivationImageSequence = [Dataset()]
     outer.DerivationImageSequence[0].SourceImageSequence = [inner]
-    ds.AcquisitionContextSequence = [outer]
+    ds.SharedFunctionalGroupsSequence = [outer]
     return ds
 
 

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import pydicom
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
@@ -318,6 +318,20 @@ def _looks_like_dicom(head: bytes) -> bool:
     return group_le in (0x0002, 0x0008) or group_be == 0x0008
 
 
+def _truncated(ds: Dataset, path: Path) -> bool:
+    """True where the file ends before its last element does (pydicom reads on)."""
+    tags = list(ds.keys())
+    if not tags:
+        return True
+    last = ds.get_item(tags[-1])
+    if not isinstance(last, RawDataElement):
+        return False
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if last.length == 0xFFFFFFFF or (syntax is not None and syntax.is_deflated):
+        return False  # a sequence of undefined length, or positions in a deflated stream
+    return last.value_tell + last.length != path.stat().st_size
+
+
 def read_any(path: Path) -> tuple[str, Any]:
     """Read ``path`` as DICOM or FHIR JSON: ``("dicom", Dataset)``, ``("fhir", dict)``.
 
@@ -333,11 +347,12 @@ def read_any(path: Path) -> tuple[str, Any]:
         try:
             with lenient():
                 try:
-                    return "dicom", pydicom.dcmread(path)
+                    ds = pydicom.dcmread(path)
                 except InvalidDicomError:
-                    return "dicom", pydicom.dcmread(path, force=True)
+                    ds = pydicom.dcmread(path, force=True)
         except Exception:  # pydicom raises many types on broken files
             return "", NOT_READABLE
+        return ("", NOT_READABLE) if _truncated(ds, path) else ("dicom", ds)
     if head.lstrip()[:1] in (b"{", b"["):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
