@@ -14,13 +14,13 @@ from collections import Counter
 from pathlib import Path
 
 from rich.table import Table
+from tests.privacy.planting import CASES, VARIANTS, present, write
+from tests.privacy.test_planted_cases import output_text
 
 from radcycle.privacy.batch import deidentify_tree
 from radcycle.privacy.check import check_tree
 from radcycle.privacy.keys import DeidKey
 from radcycle.privacy.profile import DeidOptions
-from tests.privacy.planting import CASES, VARIANTS, present, write
-from tests.privacy.test_planted_cases import output_text
 
 KEY = DeidKey(bytes(range(32)))
 OPTION_SETS = {
