@@ -46,7 +46,7 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from radcycle.errors import PathNotFoundError
+from radcycle.privacy.batch import iter_files
 from radcycle.privacy.fhir_deid import DEID_TAG_SYSTEM, attachment_text, personal_strings
 from radcycle.privacy.matcher import PhiMatcher
 from radcycle.privacy.phi import date_variants, identifying_strings_by_kind, iter_elements, lenient
@@ -367,7 +367,7 @@ def read_any(path: Path) -> tuple[str, Any]:
 def collect_needles(originals: Path) -> Needles:
     """Identifying strings of every DICOM and FHIR file below ``originals``."""
     needles = Needles()
-    for path in _files(originals):
+    for path in iter_files(originals):
         kind, data = read_any(path)
         try:
             if kind == "dicom":
@@ -378,15 +378,6 @@ def collect_needles(originals: Path) -> Needles:
         except Exception:
             continue
     return needles
-
-
-def _files(root: Path) -> Iterator[Path]:
-    if root.is_file():
-        yield root
-        return
-    if not root.is_dir():
-        raise PathNotFoundError("folder not found", path=root)
-    yield from sorted(p for p in root.rglob("*") if p.is_file())
 
 
 def _is_own(relative: Path) -> bool:
@@ -403,7 +394,7 @@ def check_tree(out: Path, originals: Path | None = None) -> CheckReport:
     needles = collect_needles(originals) if originals is not None else Needles()
     strict = needles.matchers(DeidOptions(dates="modified"))
     report = CheckReport()
-    for path in _files(out):
+    for path in iter_files(out):
         relative = path.relative_to(out) if out.is_dir() else Path(path.name)
         name = str(relative)
         if _is_own(relative):

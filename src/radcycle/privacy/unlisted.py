@@ -14,7 +14,7 @@ not known to be safe is removed.
 * Dates and date-times are shifted under Modified Dates, kept under Full Dates and
   removed otherwise; times of day are kept under either longitudinal option
   (``T``).
-* The text attributes of :data:`SAFE_TEXT` (codes, technique descriptions, the
+* The text attributes of :data:`SAFE_TEXT_KEYWORDS` (codes, technique descriptions, the
   manufacturer) are kept with the file's identifiers masked (``S``).
 * Everything else is removed (``X``): person names, other text, URLs (UR),
   application entity titles, and any tag the data dictionary does not know,
@@ -34,7 +34,7 @@ import functools
 from pydicom._uid_dict import UID_dictionary
 from pydicom.datadict import dictionary_has_tag, keyword_for_tag, tag_for_keyword
 
-__all__ = ["SAFE_TEXT", "is_instance_uid", "unlisted_action"]
+__all__ = ["SAFE_TEXT_KEYWORDS", "is_instance_uid", "unlisted_action"]
 
 _KEPT_VRS = frozenset(
     {"US", "SS", "UL", "SL", "FL", "FD", "UV", "SV", "AT", "IS", "DS", "CS", "AS"}
@@ -76,9 +76,6 @@ SAFE_TEXT_KEYWORDS = (
     "ContentQualification",
     "DeidentificationMethod",
 )
-SAFE_TEXT: frozenset[int] = frozenset(
-    int(tag) for k in SAFE_TEXT_KEYWORDS if (tag := tag_for_keyword(k)) is not None
-)
 
 # UI attributes whose value names a class, syntax or scheme, never an instance.
 _CLASS_UID_KEYWORDS = (
@@ -91,16 +88,18 @@ _CLASS_UID_KEYWORDS = (
     "SOPClassesInStudy",
     "CodingSchemeRegistry",
 )
-_CLASS_UID_TAGS: frozenset[int] = frozenset(
-    int(tag) for k in _CLASS_UID_KEYWORDS if (tag := tag_for_keyword(k)) is not None
-)
+
+
+@functools.cache
+def _tags(keywords: tuple[str, ...]) -> frozenset[int]:
+    return frozenset(int(t) for k in keywords if (t := tag_for_keyword(k)) is not None)
 
 
 @functools.cache
 def _is_class_tag(tag: int) -> bool:
     keyword = keyword_for_tag(tag) if dictionary_has_tag(tag) else ""
     return (
-        tag in _CLASS_UID_TAGS
+        tag in _tags(_CLASS_UID_KEYWORDS)
         or keyword.endswith("ClassUID")
         or "SOPClass" in keyword
         or "TransferSyntax" in keyword
@@ -134,7 +133,7 @@ def unlisted_action(tag: int, vr: str) -> str:
     """
     if not dictionary_has_tag(tag):
         return "X"  # unknown public tag (often VR UN): nobody can say what it holds
-    if tag in SAFE_TEXT:
+    if tag in _tags(SAFE_TEXT_KEYWORDS):
         return "S"
     if vr == "UI":
         return "U"
