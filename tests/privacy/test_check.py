@@ -62,10 +62,16 @@ def test_fhir_nested_and_preambleless_files_are_checked(tmp_path: Path, key: Dei
             }
         ],
     }
-    (tmp_path / "r.json").write_text(json.dumps(bundle), encoding="utf-8")
+    (tmp_path / "r.json").write_text(json.dumps(bundle), encoding="utf-8-sig")
+    resources = [{"resourceType": "Patient", "identifier": [{"value": MRN}]}] * 2
+    ndjson = "\n".join(json.dumps(r) for r in resources)
+    (tmp_path / "s.ndjson").write_text(ndjson, encoding="utf-8")
     report = check_tree(tmp_path, tmp_path)
     assert report.checked["dicom"] == ["a/b/c/d/e/f/x"]
-    assert report.checked["fhir"] == ["r.json"]
+    assert report.checked["fhir"] == ["r.json", "s.ndjson"]
+    assert ("s.ndjson", "original-identity", MRN) in {
+        (leak.file, leak.kind, leak.detail) for leak in report.leaks
+    }
     fhir = {(leak.path, leak.detail) for leak in report.leaks if leak.file == "r.json"}
     assert ("entry[0].resource.content[0].attachment.data", MRN) in fhir
     assert ("entry[0].resource.content[0].attachment.data", "Philomena Quarrington") in fhir

@@ -332,6 +332,21 @@ def _truncated(ds: Dataset, path: Path) -> bool:
     return last.value_tell + last.length != path.stat().st_size
 
 
+def _json_or_ndjson(text: str) -> Any:
+    """Parsed JSON; NDJSON (one FHIR resource a line, as bulk export writes) as a Bundle."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except ValueError:
+        return None
+    if not all(isinstance(r, dict) and "resourceType" in r for r in lines):
+        return None
+    return {"resourceType": "Bundle", "entry": [{"resource": r} for r in lines]}
+
+
 def read_any(path: Path) -> tuple[str, Any]:
     """Read ``path`` as DICOM or FHIR JSON: ``("dicom", Dataset)``, ``("fhir", dict)``.
 
@@ -353,10 +368,13 @@ def read_any(path: Path) -> tuple[str, Any]:
         except Exception:  # pydicom raises many types on broken files
             return "", NOT_READABLE
         return ("", NOT_READABLE) if _truncated(ds, path) else ("dicom", ds)
-    if head.lstrip()[:1] in (b"{", b"["):
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"["):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            return "", NOT_READABLE
+        data = _json_or_ndjson(text)
+        if data is None:
             return "", NOT_READABLE
         if isinstance(data, dict) and isinstance(data.get("resourceType"), str):
             return "fhir", data
