@@ -69,6 +69,8 @@ SAFE_TEXT_KEYWORDS = (
     "PixelSpacingCalibrationDescription",
     "SegmentLabel",
     "SegmentAlgorithmName",
+    "AlgorithmName",
+    "AlgorithmVersion",
     "ROIObservationLabel",
     "BeamName",
     "TemplateIdentifier",
