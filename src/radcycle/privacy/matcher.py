@@ -40,6 +40,7 @@ from dataclasses import dataclass
 __all__ = [
     "MAX_LENGTH",
     "MIN_LENGTH",
+    "PLACEHOLDERS",
     "PhiMatcher",
     "cached_matcher",
     "name_tokens",
@@ -50,6 +51,30 @@ __all__ = [
 MIN_LENGTH = 3
 # Longest: a longer value (a whole report) is not a useful needle.
 MAX_LENGTH = 200
+
+# Values that identify nobody; the de-identifier writes some of them as dummies.
+PLACEHOLDERS = frozenset(
+    {
+        "ANONYMOUS",
+        "ANONYMIZED",
+        "ANONYMISED",
+        "ANON",
+        "REMOVED",
+        "UNKNOWN",
+        "NONE",
+        "N/A",
+        "NULL",
+        "TEST",
+        "PSEUDONYM",
+        "PATIENT",
+        "DOCTOR",
+        "PHYSICIAN",
+        "DR.",
+        "MR.",
+        "MRS.",
+        "19000101",
+    }
+)
 
 # Scripts written without spaces between words (CJK ideographs, kana, hangul).
 _NO_SPACE = re.compile(
@@ -136,7 +161,7 @@ def name_tokens(names: Iterable[str]) -> _NameTokens:
     found |= {_folded(t) for t in found}
     long, short, run_only, no_space = set(), set(), set(), set()
     for token in found:
-        if not token or len(token) > MAX_LENGTH:
+        if not token or len(token) > MAX_LENGTH or token.upper() in PLACEHOLDERS:
             continue
         if _NO_SPACE.search(token):
             no_space.add(token)

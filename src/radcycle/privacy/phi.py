@@ -27,7 +27,13 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from radcycle.privacy.matcher import MAX_LENGTH, MIN_LENGTH, PhiMatcher, cached_matcher
+from radcycle.privacy.matcher import (
+    MAX_LENGTH,
+    MIN_LENGTH,
+    PLACEHOLDERS,
+    PhiMatcher,
+    cached_matcher,
+)
 
 __all__ = [
     "PLACEHOLDERS",
@@ -44,29 +50,6 @@ __all__ = [
     "text_values",
 ]
 
-# Values that identify nobody; the de-identifier writes some of them as dummies.
-PLACEHOLDERS = frozenset(
-    {
-        "ANONYMOUS",
-        "ANONYMIZED",
-        "ANONYMISED",
-        "ANON",
-        "REMOVED",
-        "UNKNOWN",
-        "NONE",
-        "N/A",
-        "NULL",
-        "TEST",
-        "PSEUDONYM",
-        "PATIENT",
-        "DOCTOR",
-        "PHYSICIAN",
-        "DR.",
-        "MR.",
-        "MRS.",
-        "19000101",
-    }
-)
 
 # Attributes whose values identify a person or a visit (PS3.15 E.1: direct identifiers).
 IDENTIFIER_KEYWORDS = (
