@@ -17,7 +17,16 @@ from radcycle.privacy.profile import DeidOptions
 
 from .planting import present
 
-SECRETS = ("Quarrington", "Philomena", "MRN-884422", "1961-03-17", "17/03/1961", "7946 0958")
+SECRETS = (
+    "Quarrington",
+    "Philomena",
+    "MRN-884422",
+    "1961-03-17",
+    "17/03/1961",
+    "7946 0958",
+    "2023-03-14",
+    "14/03/2023",
+)
 
 
 def _b64(text: str) -> str:
@@ -64,6 +73,8 @@ def _bundle() -> dict[str, Any]:
         "id": "o1",
         "subject": {"reference": "Patient/p1"},
         "valueAttachment": {"contentType": "image/png", "data": _b64("PNG Quarrington")},
+        "effectiveDateTime": "2023-03-14T10:15:30Z",
+        "note": [{"text": "seen 2023-03-14 and again 14/03/2023"}],
     }
     return {
         "resourceType": "Bundle",

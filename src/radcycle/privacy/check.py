@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,9 +46,14 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from radcycle.privacy.batch import iter_files
-from radcycle.privacy.fhir_deid import DEID_TAG_SYSTEM, attachment_text, personal_strings
+from radcycle.privacy.fhir_deid import (
+    DEID_TAG_SYSTEM,
+    attachment_text,
+    bundle_dates,
+    personal_strings,
+)
 from radcycle.privacy.matcher import PhiMatcher
-from radcycle.privacy.phi import date_variants, identifying_strings_by_kind, iter_elements, lenient
+from radcycle.privacy.phi import identifying_strings_by_kind, iter_elements, lenient
 from radcycle.privacy.private import safe_private_tags
 from radcycle.privacy.profile import DateMode, DeidOptions, cached_actions
 from radcycle.privacy.unlisted import is_instance_uid, unlisted_action
@@ -458,7 +462,6 @@ def _own_file_leaks(path: Path, name: str, matchers: list[tuple[str, PhiMatcher]
 # ---- FHIR ------------------------------------------------------------------------
 
 _PERSONAL = ("telecom", "address", "photo", "contact")
-_FHIR_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
 
 def _resources(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -495,23 +498,8 @@ def fhir_strings(data: dict[str, Any]) -> dict[str, set[str]]:
                 found["uid"].add(value[8:])
             elif len(value) >= 3:
                 identity.add(value)
-        for text in _json_strings(res):
-            match = _FHIR_DATE.match(text)
-            if match is not None:
-                found["visit_date"] |= date_variants("".join(match.groups()))
-    found["visit_date"] -= identity
+    found["visit_date"] = bundle_dates(resources) - identity
     return found
-
-
-def _json_strings(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for value in node.values():
-            yield from _json_strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _json_strings(value)
-    elif isinstance(node, str):
-        yield node
 
 
 def check_fhir(data: dict[str, Any], name: str, needles: Needles) -> list[Leak]:

@@ -37,6 +37,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from radcycle.errors import DataFormatError
@@ -49,6 +50,7 @@ __all__ = [
     "DEID_TAG_SYSTEM",
     "REMOVED_ATTACHMENT_URL",
     "attachment_text",
+    "bundle_dates",
     "deidentify_bundle",
     "output_name",
     "personal_strings",
@@ -267,6 +269,32 @@ def personal_strings(resources: list[dict[str, Any]]) -> tuple[set[str], set[str
     return needles, names
 
 
+def bundle_dates(resources: list[dict[str, Any]]) -> set[str]:
+    """Every full date of ``resources``, in the spellings free text uses.
+
+    Example:
+        >>> sorted(bundle_dates([{"effectiveDateTime": "2023-03-14T10:15:30Z"}]))[:2]
+        ['14.03.2023', '14/03/2023']
+    """
+    found: set[str] = set()
+    for text in _json_strings(resources):
+        match = _DATE.match(text)
+        if match is not None:
+            found |= date_variants("".join(match.groups()[:3]))
+    return found
+
+
+def _json_strings(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _json_strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _json_strings(value)
+    elif isinstance(node, str):
+        yield node
+
+
 def _dicts(value: Any) -> list[dict[str, Any]]:
     items = value if isinstance(value, list) else [value]
     return [v for v in items if isinstance(v, dict)]
@@ -328,6 +356,8 @@ def deidentify_bundle(
             originals[str(res.get("id", ""))] = _patient_key(res, patient_id_system)
     shifts = {pid: key.day_shift(ref) for pid, ref in originals.items()}
     needles, names = personal_strings(resources)
+    if options.dates != "full":
+        needles |= bundle_dates(resources)  # dates written inside free text
     rewriter = _Rewriter(key, options, urls, PhiMatcher(needles, names))
     out = {k: v for k, v in bundle.items() if k not in ("identifier", "timestamp", "meta", "entry")}
     out["meta"] = {
