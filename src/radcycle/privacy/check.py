@@ -425,29 +425,30 @@ def check_tree(out: Path, originals: Path | None = None) -> CheckReport:
             report.leaks.extend(_own_file_leaks(path, name, strict))
             continue
         kind, data = read_any(path)
-        try:
-            if kind == "dicom":
-                with lenient():
-                    # A DICOM file's name is judged under the options it declares
-                    # (with Retain UIDs, its original SOP Instance UID may name it).
-                    leaks = list(
-                        _matches(
-                            name, "file name", name, needles.matchers(options_from_codes(data))
-                        )
-                    )
-                    leaks += check_dataset(data, name, needles)
-            elif kind == "fhir":
-                leaks = list(_matches(name, "file name", name, strict))
-                leaks += check_fhir(data, name, needles)
-        except Exception:  # a value pydicom cannot decode: say so, never pass it
-            kind, data = "", NOT_READABLE
-        if not kind:
-            report.not_checked.setdefault(str(data), []).append(name)
+        leaks = _check_file(kind, data, name, needles) if kind else None
+        if leaks is None:
+            reason = str(data) if not kind else NOT_READABLE
+            report.not_checked.setdefault(reason, []).append(name)
             report.leaks.extend(_matches(name, "file name", name, strict))
             continue
         report.checked[kind].append(name)
         report.leaks.extend(leaks)
     return report
+
+
+def _check_file(kind: str, data: Any, name: str, needles: Needles) -> list[Leak] | None:
+    """The leaks of one read file (name included), or None where a value cannot be read."""
+    try:
+        with lenient():
+            # A DICOM file's name is judged under the options it declares (with
+            # Retain UIDs, its original SOP Instance UID may name it).
+            options = options_from_codes(data) if kind == "dicom" else DeidOptions(dates="modified")
+            leaks = list(_matches(name, "file name", name, needles.matchers(options)))
+            if kind == "dicom":
+                return leaks + check_dataset(data, name, needles)
+            return leaks + check_fhir(data, name, needles)
+    except Exception:  # a value pydicom cannot decode: say so, never pass the file
+        return None
 
 
 def _own_file_leaks(path: Path, name: str, matchers: list[tuple[str, PhiMatcher]]) -> list[Leak]:
