@@ -276,8 +276,8 @@ def _sequence(w: _Walker, ds: Dataset, tag: int, action: str) -> None:
     else:
         items = ds[tag].value or []
         if not w.options.clean_structured and any(_is_free_text(i) for i in items):
-            # Without Clean Structured Content, SR free text goes with its item
-            # (and the items below it): PS3.15 E.1-1 removes Content Sequence.
+            # Without Clean Structured Content (PS3.15 E.3), SR free text goes with
+            # its item and the items below it; codes, numbers and references stay.
             items = ds[tag].value = Sequence([i for i in items if not _is_free_text(i)])
         for item in items:
             w.walk(item)

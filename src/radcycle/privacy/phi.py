@@ -1,8 +1,8 @@
 """Identifying strings found in a DICOM data set, and a matcher for them.
 
-Used twice: the de-identifier removes these strings from free text it keeps
-(Clean Descriptors, Clean Structured Content, and as a safety net in text
-attributes outside Table E.1-1), and the leak checker looks for them in output.
+Used twice: the de-identifier masks these strings in the text it keeps (Clean
+Descriptors, Clean Structured Content, safe-listed text outside Table E.1-1), and
+the leak checker looks for them in output (see :mod:`radcycle.privacy.matcher`).
 
 Example:
     >>> from pydicom.dataset import Dataset
