@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "radiomics": "benchmarks.bench_radiomics",
     "radiomics-mirp": "benchmarks.bench_radiomics_mirp",
     "deid": "benchmarks.bench_deid",
+    "planted": "benchmarks.bench_planted",
     "synth": "benchmarks.bench_synth",
 }
 

@@ -20,8 +20,8 @@ from radcycle.privacy.batch import (
     deidentify_tree,
     iter_files,
 )
-from radcycle.privacy.check import check_tree
-from radcycle.privacy.fhir_deid import deidentify_bundle
+from radcycle.privacy.check import CheckReport, check_tree
+from radcycle.privacy.fhir_deid import deidentify_bundle, output_name
 from radcycle.privacy.keys import DeidKey, generate_keyfile, load_keyfile
 from radcycle.privacy.manifest import STATUSES
 from radcycle.privacy.profile import DateMode, DeidOptions
@@ -83,7 +83,7 @@ def _run_fhir(
     except (OSError, ValueError) as exc:
         raise DataFormatError(f"cannot read FHIR JSON: {exc}", path=source) from exc
     result = deidentify_bundle(bundle, key, options, patient_id_system=system)
-    target = out / source.name if out.is_dir() else out
+    target = out / output_name(bundle, key, system) if out.is_dir() else out
     rules = OutputRules.of([source], force=force)
     write_file(target, json.dumps(result, indent=2) + "\n", rules)
     console.print(f"wrote de-identified FHIR bundle {target}")
@@ -166,7 +166,11 @@ def _check(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
 ) -> None:
-    """Scan de-identified output for leaks; exit status 1 when any is found."""
+    """Check every DICOM and FHIR file of a de-identified output for leaks.
+
+    Exit status 1 when anything leaks, when nothing was checked, when a file could
+    not be checked, or when the de-identification run did not finish.
+    """
     try:
         report = check_tree(out, originals)
     except PathNotFoundError as exc:
@@ -175,17 +179,27 @@ def _check(
     if as_json:
         console.print_json(json.dumps(report.to_json()))
     else:
-        for leak in report.leaks:
-            console.print(
-                f"[red]leak[/] {leak.file} {leak.path} {leak.kind}: {leak.detail!r}",
-                highlight=False,
-            )
-        verdict = "[red]LEAKS FOUND[/]" if report.leaks else "[green]no leaks found[/]"
-        console.print(
-            f"{verdict}: {len(report.leaks)} finding(s) in {report.files_scanned} DICOM file(s)"
-        )
-    if report.leaks:
+        _print_check(report)
+    if not report.clean:
         raise typer.Exit(code=1)
+
+
+def _print_check(report: CheckReport) -> None:
+    for leak in report.leaks:
+        console.print(
+            f"[red]leak[/] {leak.file} {leak.path} {leak.kind}: {leak.detail!r}", highlight=False
+        )
+    for reason, files in sorted(report.not_checked.items()):
+        for name in files:
+            console.print(f"[yellow]not checked[/] {name}: {reason}", highlight=False)
+    counts = ", ".join(f"{len(files)} {kind}" for kind, files in report.checked.items())
+    console.print(f"checked: {counts} file(s)", highlight=False)
+    for problem in report.problems():
+        console.print(f"[red]{problem}[/]", highlight=False)
+    verdict = "[red]LEAKS FOUND[/]" if report.leaks else "[green]no leaks found[/]"
+    console.print(
+        f"{verdict}: {len(report.leaks)} finding(s) in {report.files_scanned} DICOM file(s)"
+    )
 
 
 def register(app: typer.Typer) -> None:

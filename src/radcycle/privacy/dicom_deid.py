@@ -1,12 +1,17 @@
 """De-identify one DICOM data set with the PS3.15 Annex E Basic Profile and options.
 
 Every attribute of Table E.1-1 gets its resolved action (D, Z, X, K, C, U), at any
-depth inside sequences. Private attributes are removed unless safe-listed (Retain
-Safe Private), curves (50xx) and overlays (60xx) are removed, UIDs are remapped
-with the keyed function of :class:`~radcycle.privacy.keys.DeidKey`, and the patient
-gets a keyed pseudonym. Text kept in the output (descriptions under Clean
-Descriptors, SR text under Clean Structured Content, and any text attribute the
-table does not name) has the identifying strings of the same file masked.
+depth inside sequences; a public attribute the table does not list gets the action
+of :func:`~radcycle.privacy.unlisted.unlisted_action` (removed unless known safe;
+UIDs remapped; dates shifted or removed). Private attributes are removed unless
+safe-listed (Retain Safe Private), curves (50xx) and overlays (60xx) are removed,
+UIDs are remapped with the keyed function of :class:`~radcycle.privacy.keys.DeidKey`
+(the same original gets the same new UID in every file, so references stay
+consistent), and the patient gets a keyed pseudonym. SR free text (content items
+of value type TEXT, at any depth) is removed unless Clean Structured Content is
+chosen. Text kept in the output (descriptions under Clean Descriptors, SR text
+under Clean Structured Content, safe-listed text) has the identifying strings of
+the same file masked, e-mail addresses and telephone numbers included.
 
 Example:
     >>> from pydicom.dataset import Dataset
@@ -28,16 +33,18 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pydicom.charset import convert_encodings, encode_string
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.valuerep import PersonName
 
 from radcycle.privacy.keys import DeidKey
+from radcycle.privacy.matcher import scrub_contacts
 from radcycle.privacy.phi import (
     PhiMatcher,
-    cached_matcher,
     element_vr,
     identifying_strings,
     lenient,
@@ -47,6 +54,7 @@ from radcycle.privacy.phi import (
 from radcycle.privacy.pixels import burned_in_reason, clean_pixels
 from radcycle.privacy.private import safe_private_tags
 from radcycle.privacy.profile import DeidOptions, Profile, load_profile
+from radcycle.privacy.unlisted import is_instance_uid, unlisted_action
 from radcycle.privacy.writer import element_bytes, item_bytes
 
 __all__ = ["METHOD_CODES", "DeidResult", "deidentify_dataset", "method_codes"]
@@ -97,6 +105,7 @@ _TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC"})
 # String VRs limited to ASCII characters (PS3.5 6.2): any simple codec encodes them.
 _ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI", "UR"})
 _PN, _PID = 0x00100010, 0x00100020
+_CHARSET, _VALUE_TYPE, _TEXT_VALUE = 0x00080005, 0x0040A040, 0x0040A160
 
 
 @dataclass
@@ -157,6 +166,7 @@ class _Walker:
     safe_private: set[int]
     uid_map: dict[str, str] = field(default_factory=dict)
     codec: str | None = "latin-1"
+    charset: tuple[str, ...] = ("ISO_IR 6",)
 
     def uid(self, value: str) -> str:
         original = str(value).strip(" \x00")
@@ -168,11 +178,13 @@ class _Walker:
         return new
 
     def walk(self, ds: Dataset) -> None:
-        parent = self.codec
+        parent, parent_charset = self.codec, self.charset
         self.codec = simple_charset(ds, parent)
+        if _CHARSET in ds:
+            self.charset = _charset_of(ds)
         for tag in list(ds.keys()):
             self._element(ds, BaseTag(tag))
-        self.codec = parent
+        self.codec, self.charset = parent, parent_charset
 
     def _element(self, ds: Dataset, tag: BaseTag) -> None:
         if tag.element == 0 or ((tag.group & 0xFF00) in (0x5000, 0x6000) and tag.group % 2 == 0):
@@ -182,24 +194,42 @@ class _Walker:
             if tag not in self.safe_private:
                 del ds[tag]
             return
-        action = self.actions.get(int(tag), "")
         vr = element_vr(ds, tag)
+        action = self.actions.get(int(tag)) or unlisted_action(int(tag), vr)
         if vr == "SQ":
             _sequence(self, ds, tag, action)
-        elif action in ("", "K"):
-            if action == "" and vr in _TEXT_VRS and self.matcher.needles:
-                self.scrub(ds, tag, vr)  # not in Table E.1-1: a safety net
-        else:
+        elif action != "K":
             _HANDLERS[action](self, ds, tag, vr)
 
     def values(self, ds: Dataset, tag: int) -> list[str]:
         return text_values(ds, tag, self.codec)
 
+    def set(self, ds: Dataset, tag: int, vr: str, values: list[str] | str | None) -> None:
+        """Replace a string element, encoded in the character set in force."""
+        if self.codec is not None or vr in _ASCII_VRS:
+            _set(ds, tag, vr, values, self.codec or "latin-1")
+            return
+        items = [values] if isinstance(values, str) else values or []
+        encodings = convert_encodings(list(self.charset))
+        if vr == "PN":
+            data = b"\\".join(PersonName(v).encode(encodings) for v in items)
+        else:
+            data = encode_string("\\".join(items), encodings)
+        _set_raw(ds, tag, vr, data)
+
     def scrub(self, ds: Dataset, tag: int, vr: str) -> None:
         values = self.values(ds, tag)
-        cleaned = [self.matcher.scrub(v) for v in values]
+        cleaned = [scrub_contacts(self.matcher.scrub(v)) for v in values]
         if cleaned != values:
-            _set(ds, tag, vr, cleaned, self.codec)
+            self.set(ds, tag, vr, cleaned)
+
+
+def _charset_of(ds: Dataset) -> tuple[str, ...]:
+    raw = ds.get_item(_CHARSET)
+    value = raw.value if raw is not None else b""
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    items = text.split("\\") if isinstance(text, str) else list(text or [])
+    return tuple(str(v).strip(" \x00") for v in items) or ("ISO_IR 6",)
 
 
 def _set(
@@ -216,15 +246,25 @@ def _set(
     """
     text = values if isinstance(values, list) else [values] if isinstance(values, str) else None
     if codec is not None and (values is None or text is not None):
-        data = "\\".join(text or []).encode(codec)
-        if len(data) % 2:
-            data += b"\x00" if vr == "UI" else b" "
-        implicit = ds.original_encoding[0] is True
-        ds[tag] = RawDataElement(BaseTag(tag), vr, len(data), data, 0, implicit, True)
+        _set_raw(ds, tag, vr, "\\".join(text or []).encode(codec))
         return
     if isinstance(values, list):
         values = None if not values else values[0] if len(values) == 1 else values
     ds[tag] = DataElement(tag, vr, values)
+
+
+def _set_raw(ds: Dataset, tag: int, vr: str, data: bytes) -> None:
+    if len(data) % 2:
+        data += b"\x00" if vr == "UI" else b" "
+    implicit = ds.original_encoding[0] is True
+    ds[tag] = RawDataElement(BaseTag(tag), vr, len(data), data, 0, implicit, True)
+
+
+def _is_free_text(item: Dataset) -> bool:
+    """A content item of value type TEXT (PS3.3 C.17.3): unstructured text."""
+    return item.get_item(_VALUE_TYPE) is not None and text_values(item, _VALUE_TYPE, "latin-1") == [
+        "TEXT"
+    ]
 
 
 def _sequence(w: _Walker, ds: Dataset, tag: int, action: str) -> None:
@@ -235,7 +275,12 @@ def _sequence(w: _Walker, ds: Dataset, tag: int, action: str) -> None:
     elif action == "Z":
         ds[tag] = DataElement(tag, "SQ", Sequence())
     else:
-        for item in ds[tag].value or []:
+        items = ds[tag].value or []
+        if not w.options.clean_structured and any(_is_free_text(i) for i in items):
+            # Without Clean Structured Content (PS3.15 E.3), SR free text goes with
+            # its item and the items below it; codes, numbers and references stay.
+            items = ds[tag].value = Sequence([i for i in items if not _is_free_text(i)])
+        for item in items:
             w.walk(item)
 
 
@@ -244,7 +289,10 @@ def _remove(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
 
 
 def _empty(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
-    _set(ds, tag, vr, None, w.codec if vr in _TEXT_VRS or vr in _ASCII_VRS else None)
+    if vr in _TEXT_VRS or vr in _ASCII_VRS:
+        _set_raw(ds, tag, vr, b"")
+    else:
+        _set(ds, tag, vr, None)
 
 
 def _dummy(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
@@ -256,25 +304,47 @@ def _dummy(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
         return  # empty stays empty: nothing to replace
     # Binary values (OB, OW, UN...): no dummy carries meaning, so zero length.
     dummy = _DUMMY.get(vr)
-    _set(ds, tag, vr, dummy, w.codec if isinstance(dummy, str) else None)
+    if isinstance(dummy, str):
+        _set_raw(ds, tag, vr, dummy.encode("ascii"))
+    else:
+        _set(ds, tag, vr, dummy)
 
 
 def _clean(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
     if vr in ("DA", "DT"):
         values = w.values(ds, tag)
         if w.options.dates == "modified":
-            _set(ds, tag, vr, [_shift_da(v, w.days) for v in values], w.codec)
+            w.set(ds, tag, vr, [_shift_da(v, w.days) for v in values])
         elif values:
-            _set(ds, tag, vr, None, w.codec)
+            _set_raw(ds, tag, vr, b"")
     elif vr != "TM":  # Modified Dates shifts whole days: the time of day is kept
         w.scrub(ds, tag, vr)
 
 
 def _remap(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
-    if vr == "UI":
-        _set(ds, tag, vr, [w.uid(v) for v in w.values(ds, tag)], w.codec)
-    else:
+    """Instance UIDs remapped; a class or a UID the standard defines is kept."""
+    if vr != "UI":
         _empty(w, ds, tag, vr)
+        return
+    if w.options.retain_uids:
+        return
+    values = w.values(ds, tag)
+    new = [w.uid(v) if is_instance_uid(tag, v) else v for v in values]
+    if new != values:
+        w.set(ds, tag, vr, new)
+
+
+def _date_or_time(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
+    """A date or time outside the table: the longitudinal option decides."""
+    if w.options.dates == "remove":
+        del ds[tag]
+    elif w.options.dates == "modified" and vr != "TM":
+        _clean(w, ds, tag, vr)
+
+
+def _keep_masked(w: _Walker, ds: Dataset, tag: int, vr: str) -> None:
+    if w.matcher.needles:
+        w.scrub(ds, tag, vr)
 
 
 _HANDLERS: dict[str, Callable[[_Walker, Dataset, int, str], None]] = {
@@ -283,12 +353,18 @@ _HANDLERS: dict[str, Callable[[_Walker, Dataset, int, str], None]] = {
     "D": _dummy,
     "C": _clean,
     "U": _remap,
+    "T": _date_or_time,
+    "S": _keep_masked,
 }
 
 
 @functools.lru_cache(maxsize=32)
 def _actions(profile: Profile, options: DeidOptions) -> dict[int, str]:
-    return profile.actions(options)
+    actions = dict(profile.actions(options))
+    # SR text values: kept and cleaned under Clean Structured Content (PS3.15 E.3.5);
+    # otherwise their TEXT items are removed (see _sequence) and any other is removed.
+    actions[_TEXT_VALUE] = "C" if options.clean_structured else "X"
+    return actions
 
 
 def _patient_ref(ds: Dataset) -> str:
@@ -413,7 +489,7 @@ def _deidentify(ds: Dataset, key: DeidKey, options: DeidOptions, profile: Profil
         key=key,
         options=options,
         actions=_actions(profile, options),
-        matcher=cached_matcher(frozenset(identifiers)),
+        matcher=identifiers.matcher(),
         days=days,
         safe_private=safe_private_tags(ds) if options.retain_safe_private else set(),
     )

@@ -15,23 +15,61 @@
   DICOM dates under Modified Dates; with ``dates="full"`` they are kept, with
   ``"remove"`` they are removed.
 
+* Attachments (``Attachment.data`` anywhere, ``DiagnosticReport.presentedForm``,
+  ``DocumentReference.content.attachment``, ``Binary.data``): text types (text/*,
+  JSON, XML) are decoded, cleaned like any other string and encoded again; any
+  other type has its data, URL and hash dropped, with an extension saying so
+  (:data:`REMOVED_ATTACHMENT_URL`). Every string is masked for the names, telecom
+  values, address parts, identifiers and birth date of every person of the bundle,
+  and for e-mail addresses and telephone numbers.
+
 The original identifier that pseudonyms derive from is the first Patient
 identifier whose system matches ``patient_id_system`` (any, by default): it must
-be the value that the images carry as PatientID.
+be the value that the images carry as PatientID. :func:`output_name` names the
+output file from the pseudonym, never from the input's name.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import hashlib
+import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from radcycle.errors import DataFormatError
 from radcycle.privacy.keys import DeidKey
-from radcycle.privacy.phi import PhiMatcher
+from radcycle.privacy.matcher import PhiMatcher, scrub_contacts
+from radcycle.privacy.phi import date_variants
 from radcycle.privacy.profile import DeidOptions
 
-__all__ = ["deidentify_bundle"]
+__all__ = [
+    "DEID_TAG_SYSTEM",
+    "REMOVED_ATTACHMENT_URL",
+    "attachment_text",
+    "bundle_dates",
+    "deidentify_bundle",
+    "output_name",
+    "personal_strings",
+]
+
+# Bundle.meta.tag system saying how dates were treated (code dates-remove, -full,
+# -modified), so the leak checker knows whether original dates may remain.
+DEID_TAG_SYSTEM = "urn:radcycle:fhir:deid"
+# HL7 v3 ObservationValue "PSEUDED": pseudonymized (a security label).
+_PSEUDED = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+    "code": "PSEUDED",
+}
+# Extension placed on an attachment whose (non-text) data was dropped.
+REMOVED_ATTACHMENT_URL = "urn:radcycle:fhir:deid:attachment-data-removed"
+_TEXT_TYPES = re.compile(
+    r"^\s*(text/[\w.+-]+|application/([\w.-]+\+)?(json|xml)|application/xhtml\+xml)\b", re.I
+)
+_CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.I)
 
 _PERSONAL = ("name", "telecom", "address", "photo", "contact", "communication", "text")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(.*)$")
@@ -102,7 +140,7 @@ class _Rewriter:
         if isinstance(node, str):
             if _DATE.match(node):
                 return self._date(node, days)
-            return self.matcher.scrub(node)
+            return self.text(node)
         return node
 
     def _date(self, value: str, days: int | None) -> str | None:
@@ -112,7 +150,12 @@ class _Rewriter:
             return _shift(value, days)
         return None
 
+    def text(self, value: str) -> str:
+        return scrub_contacts(self.matcher.scrub(value))
+
     def _walk_dict(self, node: dict[str, Any], days: int | None) -> dict[str, Any]:
+        if isinstance(node.get("data"), str) and "dimensions" not in node:
+            return self._attachment(node, days)  # not SampledData, whose data are numbers
         is_resource = "resourceType" in node
         out: dict[str, Any] = {}
         for name, value in node.items():
@@ -127,6 +170,23 @@ class _Rewriter:
                 walked = self.walk(value, days)
                 if walked is not None:
                     out[name] = walked
+        return out
+
+    def _attachment(self, node: dict[str, Any], days: int | None) -> dict[str, Any]:
+        """An Attachment (or Binary): text decoded, cleaned, encoded; other data dropped."""
+        rest = {k: v for k, v in node.items() if k not in ("data", "url", "hash", "size")}
+        out = self._walk_dict(rest, days)
+        text = attachment_text(node)
+        if text is not None:
+            data = self.text(text).encode("utf-8")
+            out["data"] = base64.b64encode(data).decode("ascii")
+            out["size"] = len(data)
+            if isinstance(node.get("contentType"), str):
+                out["contentType"] = _CHARSET.sub("charset=utf-8", node["contentType"])
+            return out
+        note = f"attachment data removed by de-identification ({node.get('contentType', '?')})"
+        extensions = [e for e in out.get("extension", []) if isinstance(e, dict)]
+        out["extension"] = [*extensions, {"url": REMOVED_ATTACHMENT_URL, "valueString": note}]
         return out
 
     def _identifier(self, ident: dict[str, Any]) -> dict[str, Any]:
@@ -153,21 +213,116 @@ def _subject_patient(resource: dict[str, Any], urls: dict[str, tuple[str, str]])
     return None
 
 
-def _patient_strings(patient: dict[str, Any]) -> set[str]:
-    """Names, identifiers, contact details and birth date of a Patient, for scrubbing."""
+def attachment_text(node: dict[str, Any]) -> str | None:
+    """The decoded text of an Attachment or Binary of a text type, else None.
+
+    Example:
+        >>> attachment_text({"contentType": "text/plain", "data": "aGVsbG8="})
+        'hello'
+        >>> attachment_text({"contentType": "image/png", "data": "aGVsbG8="}) is None
+        True
+    """
+    kind = str(node.get("contentType", ""))
+    if not _TEXT_TYPES.match(kind) or not isinstance(node.get("data"), str):
+        return None
+    try:
+        raw = base64.b64decode(node["data"], validate=False)
+    except (binascii.Error, ValueError):
+        return None
+    charset = _CHARSET.search(kind)
+    try:
+        return raw.decode(charset.group(1) if charset else "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        return None  # not text after all: dropped like binary data
+
+
+def personal_strings(resources: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
+    """Identifying strings of every person in ``resources``: (needles, names as PN).
+
+    Names come from every HumanName (patients, practitioners, related persons);
+    needles are telecom values, address parts, Patient identifiers and birth dates.
+    """
+    needles: set[str] = set()
+    names: set[str] = set()
+    for res in resources:
+        for name in _dicts(res.get("name")):
+            given = " ".join(_strings(name.get("given")))
+            names.add(f"{name.get('family', '')}^{given}")
+            if name.get("text"):
+                names.add(str(name["text"]))
+        for item in _dicts(res.get("telecom")):
+            if item.get("value"):
+                needles.add(str(item["value"]))
+        for address in _dicts(res.get("address")):
+            needles.update(_strings(address.get("line")))
+            needles.update(
+                str(address[k]) for k in ("city", "postalCode", "text") if address.get(k)
+            )
+        if res.get("resourceType") != "Patient":
+            continue
+        for item in _dicts(res.get("identifier")):
+            if item.get("value"):
+                needles.add(str(item["value"]))
+        birth = str(res.get("birthDate", ""))
+        if birth:
+            needles |= {birth} | date_variants(birth.replace("-", ""))
+    return needles, names
+
+
+def bundle_dates(resources: list[dict[str, Any]]) -> set[str]:
+    """Every full date of ``resources``, in the spellings free text uses.
+
+    Example:
+        >>> sorted(bundle_dates([{"effectiveDateTime": "2023-03-14T10:15:30Z"}]))[:2]
+        ['14.03.2023', '14/03/2023']
+    """
     found: set[str] = set()
-    for name in patient.get("name", []):
-        found.update(str(v) for v in name.get("given", []))
-        found.update(str(name[k]) for k in ("family", "text") if name.get(k))
-    for item in patient.get("identifier", []) + patient.get("telecom", []):
-        if item.get("value"):
-            found.add(str(item["value"]))
-    for address in patient.get("address", []):
-        found.update(str(v) for v in address.get("line", []))
-        found.update(str(address[k]) for k in ("city", "postalCode", "text") if address.get(k))
-    if patient.get("birthDate"):
-        found.add(str(patient["birthDate"]))
+    for text in _json_strings(resources):
+        match = _DATE.match(text)
+        if match is not None:
+            found |= date_variants("".join(match.groups()[:3]))
     return found
+
+
+def _json_strings(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _json_strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _json_strings(value)
+    elif isinstance(node, str):
+        yield node
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    items = value if isinstance(value, list) else [value]
+    return [v for v in items if isinstance(v, dict)]
+
+
+def _strings(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [v for v in items if isinstance(v, str) and v]
+
+
+def output_name(bundle: dict[str, Any], key: DeidKey, patient_id_system: str | None = None) -> str:
+    """The file name for the de-identified ``bundle``: its patient's pseudonym.
+
+    A bundle without a Patient is named by a keyed token of its content. The
+    input's own name (often a patient's name or MRN) is never used.
+
+    Example:
+        >>> b = {"resourceType": "Bundle", "entry": [{"resource": {
+        ...     "resourceType": "Patient", "identifier": [{"value": "MRN-1"}]}}]}
+        >>> key = DeidKey(bytes(32))
+        >>> output_name(b, key) == key.patient_id("MRN-1") + ".json"
+        True
+    """
+    for res in _resources(bundle):
+        if res.get("resourceType") == "Patient":
+            return key.patient_id(_patient_key(res, patient_id_system)) + ".json"
+    digest = hashlib.sha256(json.dumps(bundle, sort_keys=True).encode()).hexdigest()
+    return f"bundle-{key.token('fhir-file', digest)}.json"
 
 
 def deidentify_bundle(
@@ -196,14 +351,19 @@ def deidentify_bundle(
         if entry.get("fullUrl") and "id" in res:
             urls[str(entry["fullUrl"])] = (str(res.get("resourceType")), str(res["id"]))
     originals: dict[str, str] = {}
-    personal: set[str] = set()
     for res in resources:
         if res.get("resourceType") == "Patient":
             originals[str(res.get("id", ""))] = _patient_key(res, patient_id_system)
-            personal |= _patient_strings(res)
     shifts = {pid: key.day_shift(ref) for pid, ref in originals.items()}
-    rewriter = _Rewriter(key, options, urls, PhiMatcher(personal))
+    needles, names = personal_strings(resources)
+    if options.dates != "full":
+        needles |= bundle_dates(resources)  # dates written inside free text
+    rewriter = _Rewriter(key, options, urls, PhiMatcher(needles, names))
     out = {k: v for k, v in bundle.items() if k not in ("identifier", "timestamp", "meta", "entry")}
+    out["meta"] = {
+        "security": [_PSEUDED],
+        "tag": [{"system": DEID_TAG_SYSTEM, "code": f"dates-{options.dates}"}],
+    }
     out["entry"] = []
     for entry in bundle.get("entry", []):
         res = entry.get("resource")

@@ -1,24 +1,24 @@
 """Identifying strings found in a DICOM data set, and a matcher for them.
 
-Used twice: the de-identifier removes these strings from free text it keeps
-(Clean Descriptors, Clean Structured Content, and as a safety net in text
-attributes outside Table E.1-1), and the leak checker looks for them in output.
+Used twice: the de-identifier masks these strings in the text it keeps (Clean
+Descriptors, Clean Structured Content, safe-listed text outside Table E.1-1), and
+the leak checker looks for them in output (see :mod:`radcycle.privacy.matcher`).
 
 Example:
-    >>> matcher = PhiMatcher({"SMITH"} | date_variants("20240102"))
-    >>> matcher.find("CT chest smith 2024-01-02 follow-up")
-    ['smith', '2024-01-02']
-    >>> matcher.scrub("CT chest smith")
-    'CT chest *****'
+    >>> from pydicom.dataset import Dataset
+    >>> ds = Dataset()
+    >>> ds.PatientName, ds.PatientID, ds.StudyDate = "Li^Bo", "MRN-1", "20240102"
+    >>> matcher = identifying_strings(ds).matcher()
+    >>> matcher.find("CT chest BO LI 2024-01-02 follow-up, MRN-1")
+    ['BO LI', '2024-01-02', 'MRN-1']
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import re
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pydicom import config
@@ -27,8 +27,17 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
+from radcycle.privacy.matcher import (
+    MAX_LENGTH,
+    MIN_LENGTH,
+    PLACEHOLDERS,
+    PhiMatcher,
+    cached_matcher,
+)
+
 __all__ = [
     "PLACEHOLDERS",
+    "Identifiers",
     "PhiMatcher",
     "cached_matcher",
     "date_variants",
@@ -41,34 +50,6 @@ __all__ = [
     "text_values",
 ]
 
-# Shortest identifier we look for: shorter strings ("M", "12") occur by chance.
-MIN_LENGTH = 3
-# Longest: a longer value (a whole report) is not a useful needle.
-MAX_LENGTH = 200
-
-# Values that identify nobody; the de-identifier writes some of them as dummies.
-PLACEHOLDERS = frozenset(
-    {
-        "ANONYMOUS",
-        "ANONYMIZED",
-        "ANONYMISED",
-        "ANON",
-        "REMOVED",
-        "UNKNOWN",
-        "NONE",
-        "N/A",
-        "NULL",
-        "TEST",
-        "PSEUDONYM",
-        "PATIENT",
-        "DOCTOR",
-        "PHYSICIAN",
-        "DR.",
-        "MR.",
-        "MRS.",
-        "19000101",
-    }
-)
 
 # Attributes whose values identify a person or a visit (PS3.15 E.1: direct identifiers).
 IDENTIFIER_KEYWORDS = (
@@ -92,6 +73,11 @@ IDENTIFIER_KEYWORDS = (
     "ScheduledProcedureStepID",
     "FillerOrderNumberImagingServiceRequest",
     "PlacerOrderNumberImagingServiceRequest",
+    "PersonAddress",
+    "PersonTelephoneNumbers",
+    "PersonTelecomInformation",
+    "RegionOfResidence",
+    "ResponsibleOrganization",
 )
 INSTITUTION_KEYWORDS = ("InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName")
 BIRTH_DATE_KEYWORDS = ("PatientBirthDate",)
@@ -103,8 +89,6 @@ VISIT_DATE_KEYWORDS = (
     "InstanceCreationDate",
     "PerformedProcedureStepStartDate",
 )
-
-_NAME_SPLIT = re.compile(r"[\^=\s,]+")
 
 
 @contextlib.contextmanager
@@ -214,6 +198,12 @@ _KIND_BY_KEYWORD = (
 _KIND_OF_TAG: dict[int, str] = {int(tag_for_keyword(k) or 0): kind for k, kind in _KIND_BY_KEYWORD}
 
 
+# Versions of coding resources and templates: dates of documents, not of a patient.
+_VERSION_DATES = frozenset({0x00080106, 0x00080107, 0x0040DB06, 0x0040DB07})
+_DIGITS = re.compile(r"[0-9]")
+_PARTS = re.compile(r"[,;\n\r^]+")
+
+
 def _collect(ds: Dataset, found: dict[str, set[str]], codec: str | None = "latin-1") -> None:
     """One pass over ``ds`` (and its sequences), decoding only what can identify."""
     codec = simple_charset(ds, codec)
@@ -226,30 +216,48 @@ def _collect(ds: Dataset, found: dict[str, set[str]], codec: str | None = "latin
             for item in ds[tag].value or []:
                 _collect(item, found, codec)
         elif vr == "PN":
-            for text in text_values(ds, tag, codec):
-                found["identity"].add(text)
-                found["identity"].update(_NAME_SPLIT.split(text))
+            found["name"].update(text_values(ds, tag, codec))
         elif kind is not None:
             found[kind].update(text_values(ds, tag, codec))
+        elif vr in ("DA", "DT") and int(tag) not in _VERSION_DATES:
+            found["visit_date"].update(v[:8] for v in text_values(ds, tag, codec))
+
+
+def _variants(text: str) -> set[str]:
+    """``text``, its parts (an address line by line), and a phone number's digits."""
+    found = {text} | {p.strip() for p in _PARTS.split(text)}
+    digits = "".join(_DIGITS.findall(text))
+    if len(digits) >= 7:
+        found.add(digits)
+        if text.startswith("+") and " " in text:  # +44 20 7946 0958 -> 020 7946 0958
+            national = "0" + text.split(" ", 1)[1].strip()
+            found |= {national, "".join(_DIGITS.findall(national))}
+    return found
 
 
 def identifying_strings_by_kind(ds: Dataset) -> dict[str, set[str]]:
     """Identifying strings of ``ds`` sorted by kind.
 
-    Kinds: ``identity`` (person names whole and by component, identifiers, the birth
-    date), ``visit_date`` (study, series, acquisition and content dates) and
-    ``institution`` (name, address, department). Values shorter than three
+    Kinds: ``identity`` (identifiers, telephone numbers, addresses, the birth date),
+    ``name`` (every person name, whole, as a PN value), ``visit_date`` (every other
+    date of the file, study, series, acquisition and content dates included) and
+    ``institution`` (name, address, department). Identifiers shorter than three
     characters and placeholders (``ANONYMOUS``...) are left out.
     """
     found: dict[str, set[str]] = {
-        k: set() for k in ("identity", "birth", "visit_date", "institution")
+        k: set() for k in ("identity", "name", "birth", "visit_date", "institution")
     }
     _collect(ds, found)
     for date in found.pop("birth"):
         found["identity"] |= date_variants(date) or {date}
+    found["visit_date"] -= found["identity"]
     for date in list(found["visit_date"]):
         found["visit_date"] |= date_variants(date)
-    return {kind: {s for s in strings if _is_identifying(s)} for kind, strings in found.items()}
+    found["identity"] = set().union(*(_variants(s) for s in found["identity"]))
+    names = {n for n in found.pop("name") if n.strip("^= ").upper() not in PLACEHOLDERS}
+    kinds = {kind: {s for s in strings if _is_identifying(s)} for kind, strings in found.items()}
+    kinds["name"] = {n for n in names if n.strip("^= ")}
+    return kinds
 
 
 def _is_identifying(text: str) -> bool:
@@ -260,14 +268,26 @@ def _is_identifying(text: str) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Identifiers:
+    """The identifying strings of one data set: needles and person names."""
+
+    needles: frozenset[str]
+    names: frozenset[str]
+
+    def matcher(self) -> PhiMatcher:
+        """The (cached) matcher for these strings."""
+        return cached_matcher(self.needles, self.names)
+
+
 def identifying_strings(
     ds: Dataset, *, visit_dates: bool = True, institution: bool = True
-) -> set[str]:
+) -> Identifiers:
     """Identifying strings of ``ds`` (see :func:`identifying_strings_by_kind`).
 
     Args:
         ds: the original data set.
-        visit_dates: include the study, series, acquisition and content dates.
+        visit_dates: include the dates of the file (other than the birth date).
         institution: include institution name, address and department.
     """
     kinds = identifying_strings_by_kind(ds)
@@ -276,79 +296,4 @@ def identifying_strings(
         found |= kinds["visit_date"]
     if institution:
         found |= kinds["institution"]
-    return found
-
-
-@functools.lru_cache(maxsize=256)
-def cached_matcher(needles: frozenset[str]) -> PhiMatcher:
-    """A :class:`PhiMatcher` compiled once per set of needles.
-
-    The files of one patient share their identifiers, so a batch compiles each
-    patient's pattern once per process.
-    """
-    return PhiMatcher(needles)
-
-
-@dataclass(frozen=True)
-class PhiMatcher:
-    """Case-insensitive whole-token search for a set of identifying strings.
-
-    A match must not be glued to letters or digits on either side, so the name
-    ``ANN`` is not found inside ``SCANNER``.
-    """
-
-    needles: frozenset[str]
-    _pattern: re.Pattern[str] | None
-
-    def __init__(self, needles: Iterable[str]) -> None:
-        clean = frozenset(n.upper() for n in needles if MIN_LENGTH <= len(n) <= MAX_LENGTH)
-        object.__setattr__(self, "needles", clean)
-        pattern = None
-        if clean:
-            body = _trie_regex(sorted(clean))
-            pattern = re.compile(f"(?<![A-Za-z0-9])(?:{body})(?![A-Za-z0-9])", re.IGNORECASE)
-        object.__setattr__(self, "_pattern", pattern)
-
-    def find(self, text: str) -> list[str]:
-        """The identifying strings found in ``text``, as they are spelled there."""
-        if self._pattern is None or not text:
-            return []
-        return [m.group(0) for m in self._pattern.finditer(text)]
-
-    def scrub(self, text: str) -> str:
-        """``text`` with every identifying string replaced by asterisks of equal length."""
-        if self._pattern is None or not text:
-            return text
-        return self._pattern.sub(lambda m: "*" * len(m.group(0)), text)
-
-
-def _trie_regex(words: list[str]) -> str:
-    """One regular expression matching any of ``words``, factored by common prefixes.
-
-    A plain alternation of thousands of UIDs is slow in Python's backtracking engine;
-    a prefix tree keeps each match attempt proportional to the word length.
-    """
-    trie: dict[str, dict] = {}  # type: ignore[type-arg]
-    for word in words:
-        node = trie
-        for char in word:
-            node = node.setdefault(char, {})
-        node[""] = {}
-    return _emit(trie)
-
-
-def _emit(node: dict) -> str:  # type: ignore[type-arg]
-    branches = []
-    for char, child in sorted(node.items()):
-        if not char:
-            continue
-        # Collapse a chain of single children into one literal (keeps recursion shallow).
-        literal = char
-        while len(child) == 1 and "" not in child:
-            ((next_char, child),) = child.items()
-            literal += next_char
-        branches.append(re.escape(literal) + _emit(child))
-    if not branches:
-        return ""
-    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-    return f"(?:{body})?" if "" in node else body
+    return Identifiers(frozenset(found), frozenset(kinds["name"]))
