@@ -359,16 +359,23 @@ def test_fhir_output_rules(tmp_path: Path) -> None:
     bundle.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": []}))
     folder = tmp_path / "folder"
     folder.mkdir()
-    (folder / "b.json").write_text("earlier")
     (tmp_path / "taken.json").write_text("earlier")
     guard = Guard(tmp_path, tmp_path / "nothing")
-    for out in (bundle, folder, tmp_path / "taken.json"):
+    for out in (bundle, tmp_path / "taken.json"):
         result = runner.invoke(build_app(), ["deid", str(bundle), str(out), "--key", str(keyfile)])
         assert result.exit_code == 2, result.output
         assert "error:" in result.output
     guard.check()
-    forced = ["deid", str(bundle), str(folder), "--key", str(keyfile), "--force"]
-    assert runner.invoke(build_app(), forced).exit_code == 0
-    assert json.loads((folder / "b.json").read_text())["resourceType"] == "Bundle"
+    # Into a folder the output is named from the pseudonym; a second run finds it taken.
+    into_folder = ["deid", str(bundle), str(folder), "--key", str(keyfile)]
+    assert runner.invoke(build_app(), into_folder).exit_code == 0
+    (written,) = folder.iterdir()
+    assert written.name != "b.json"
+    written.write_text("earlier")
+    refused = runner.invoke(build_app(), into_folder)
+    assert refused.exit_code == 2, refused.output
+    assert written.read_text() == "earlier"
+    assert runner.invoke(build_app(), [*into_folder, "--force"]).exit_code == 0
+    assert json.loads(written.read_text())["resourceType"] == "Bundle"
     again = ["deid", str(bundle), str(bundle), "--key", str(keyfile), "--force"]
     assert runner.invoke(build_app(), again).exit_code == 2  # an input, even with --force

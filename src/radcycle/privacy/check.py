@@ -56,6 +56,7 @@ from radcycle.privacy.matcher import PhiMatcher
 from radcycle.privacy.phi import identifying_strings_by_kind, iter_elements, lenient
 from radcycle.privacy.private import safe_private_tags
 from radcycle.privacy.profile import DateMode, DeidOptions, cached_actions
+from radcycle.privacy.run_marker import MARKER_NAME
 from radcycle.privacy.unlisted import is_instance_uid, unlisted_action
 
 __all__ = [
@@ -73,7 +74,7 @@ __all__ = [
 ]
 
 # Written first and removed last by `radcycle deid`: present means an unfinished run.
-RUN_MARKER = ".radcycle-deid-running.json"
+RUN_MARKER = MARKER_NAME
 _OWN_FILES = frozenset({"deid-summary.json", "deid-manifest.enc"})
 # Numbers (IS, DS) and coded strings (CS) are not scanned: a series number 123456 is
 # not the patient ID 123456. Neither are the manufacturer's names below.
