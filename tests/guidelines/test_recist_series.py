@@ -21,11 +21,14 @@ D0 = date(2025, 1, 6)
 def _course(
     sums: list[float], new_at: set[int] | None = None, step_days: int = 42
 ) -> list[RecistFollowUp]:
-    """Follow-ups of one target lesion with the given long axes, 6 weeks apart."""
+    """Follow-ups of one target lesion with the given long axes, 6 weeks apart.
+
+    The new lesion is the same one (same TrackingIdentifier) at every exam in ``new_at``.
+    """
     new_at = new_at or set()
     out = []
     for i, value in enumerate(sums):
-        new = (lesion(f"new{i}", 12.0, "liver"),) if i in new_at else ()
+        new = (lesion("new", 12.0, "liver"),) if i in new_at else ()
         status = {"status": "disappeared"} if value == 0 else {}
         target = (
             LesionMeasurement(lesion_id="a", organ="lung", **status)  # type: ignore[arg-type]
