@@ -268,8 +268,12 @@ def fleischner(
         raise InputError("Fleischner 2017 needs at least one nodule")
     multiple = len(nodules) > 1
     before = priors or {}
-    looked_up = [_lookup(m, multiple, patient.high_risk, before.get(m.lesion_id)) for m in nodules]
-    row, where, category = max(looked_up, key=lambda found: found[0].urgency)
+    looked_up = [
+        (_lookup(m, multiple, patient.high_risk, before.get(m.lesion_id)), fleischner_size(m))
+        for m in nodules
+    ]
+    # The most urgent row; on a tie, the larger nodule ("the most suspicious nodule").
+    (row, where, category), _ = max(looked_up, key=lambda found: (found[0][0].urgency, found[1]))
     earliest, latest = due_dates(exam_date, row.interval)
     return GuidelineResult(
         guideline=GUIDELINE,
