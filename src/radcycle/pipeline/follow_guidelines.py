@@ -17,12 +17,17 @@ series measured as ``source``), then:
   interval in months; the first exam is the baseline round.
 * Fleischner 2017 per exam (:func:`~radcycle.guidelines.fleischner.fleischner`)
   where the patient's age is known; its own exclusions (known cancer, screening)
-  are inputs and make it "not applicable".
+  are inputs and make it "not applicable". The previous exam's nodules are its
+  priors (persistence and growth of a part-solid nodule's solid part).
+
+The reader's calls the images cannot give are context inputs: new lesions that
+are equivocal on a given exam (RECIST 1.1 section 4.3.5), and Lung-RADS airway
+nodules and atypical cysts by TrackingIdentifier.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -62,6 +67,11 @@ class GuidelineContext:
         known_cancer: a Fleischner 2017 exclusion.
         screening: the exams are lung cancer screening (Fleischner does not apply).
         slice_thickness_mm: RECIST measurability; taken from the baseline if None.
+        equivocal_new_lesions: (TrackingIdentifier, exam date) pairs where a new
+            lesion is equivocal on that exam (RECIST 1.1 section 4.3.5).
+        airway_nodules: TrackingIdentifier -> Lung-RADS airway level
+            (``"subsegmental"``, ``"segmental or more proximal"``).
+        atypical_cysts: TrackingIdentifier -> Lung-RADS atypical cyst finding.
     """
 
     immunotherapy: bool = False
@@ -70,6 +80,9 @@ class GuidelineContext:
     known_cancer: bool = False
     screening: bool = False
     slice_thickness_mm: float | None = None
+    equivocal_new_lesions: tuple[tuple[str, date], ...] = ()
+    airway_nodules: Mapping[str, str] = field(default_factory=dict)
+    atypical_cysts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -194,6 +207,7 @@ def _lung_rads_exam(
     dates: Sequence[date],
     per_scan: Sequence[tuple[LesionMeasurement, ...]],
     prior_categories: dict[str, str],
+    context: GuidelineContext,
 ) -> LungRadsExam:
     nodules = []
     previous = {m.lesion_id: m for m in per_scan[t - 1]} if t else {}
@@ -210,6 +224,8 @@ def _lung_rads_exam(
                 prior=_with_type(prior) if prior is not None else None,
                 months_since_prior=months if prior is not None else None,
                 prior_category=prior_categories.get(m.lesion_id) if prior is not None else None,
+                airway=context.airway_nodules.get(m.lesion_id),
+                cyst=context.atypical_cysts.get(m.lesion_id),
             )
         )
     return LungRadsExam(dates[t], tuple(nodules), baseline_round=t == 0)
@@ -243,7 +259,7 @@ def assess_scans(
     assessments: list[ScanAssessment] = []
     prior_categories: dict[str, str] = {}
     for t, exam_date in enumerate(dates):
-        exam = _lung_rads_exam(t, dates, per_scan, prior_categories)
+        exam = _lung_rads_exam(t, dates, per_scan, prior_categories, context)
         lr = lung_rads(exam) if exam.nodules else None
         prior_categories = {
             n.current.lesion_id: classify_nodule(n, baseline_round=t == 0).category
@@ -255,7 +271,13 @@ def assess_scans(
                 series_uids[t],
                 per_scan[t],
                 lr,
-                _fleischner(per_scan[t], context, _age(birth_date, exam_date), exam_date),
+                _fleischner(
+                    per_scan[t],
+                    context,
+                    _age(birth_date, exam_date),
+                    exam_date,
+                    per_scan[t - 1] if t else (),
+                ),
             )
         )
     thickness = context.slice_thickness_mm or slice_thickness_mm
@@ -268,8 +290,10 @@ def _fleischner(
     context: GuidelineContext,
     age: int | None,
     exam_date: date,
+    previous: Sequence[LesionMeasurement] = (),
 ) -> GuidelineResult | None:
     nodules = [_with_type(m) for m in lesions if _is_nodule(m)]
+    priors = {m.lesion_id: _with_type(m) for m in previous if _is_nodule(m)}
     if age is None or not nodules:
         return None
     patient = FleischnerPatient(
@@ -278,7 +302,7 @@ def _fleischner(
         known_cancer=context.known_cancer,
         screening=context.screening,
     )
-    return fleischner(nodules, patient, exam_date)
+    return fleischner(nodules, patient, exam_date, priors)
 
 
 def _recist(
@@ -294,8 +318,17 @@ def _recist(
         slice_thickness_mm=thickness,
         chosen_target_ids=context.chosen_target_ids,
     )
+    equivocal = set(context.equivocal_new_lesions)
     follow_ups = [
-        follow_up_from_tracked(baseline, dates[t], per_scan[t]) for t in range(1, len(dates))
+        follow_up_from_tracked(
+            baseline,
+            dates[t],
+            [
+                replace(m, equivocal=True) if (m.lesion_id, dates[t]) in equivocal else m
+                for m in per_scan[t]
+            ],
+        )
+        for t in range(1, len(dates))
     ]
     series = assess_series(baseline, follow_ups, RecistOptions(immunotherapy=context.immunotherapy))
     for i, tp in enumerate(series.timepoints, start=1):
@@ -330,6 +363,12 @@ def _recist(
                 "non_target": tp.non_target.value,
                 "new_lesions": tp.new_lesions,
                 "volume_change_from_baseline_pct": tp.volume_change_from_baseline_pct,
+                "new_lesion_ids": [m.lesion_id for m in tp.new_lesion_measurements],
+                "equivocal_new_lesion_ids": list(tp.equivocal_new_lesion_ids),
+                "progression_dated_from": None
+                if tp.progression_dated_from is None
+                else tp.progression_dated_from.isoformat(),
+                "notes": list(tp.notes),
                 "rule": tp.as_result().rule_fired,
             }
             for tp in series.timepoints
