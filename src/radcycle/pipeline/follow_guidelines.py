@@ -30,11 +30,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
-from radcycle.domain.findings import LesionMeasurement, LesionStatus, NoduleType
+from radcycle.domain.findings import LesionMeasurement, LesionStatus, NoduleType, parse_enum
 from radcycle.guidelines.fleischner import FleischnerPatient, fleischner
-from radcycle.guidelines.lungrads import LungRadsExam, LungRadsNodule, classify_nodule, lung_rads
+from radcycle.guidelines.lungrads import (
+    AirwayNodule,
+    CystFinding,
+    LungRadsExam,
+    LungRadsNodule,
+    classify_nodule,
+    lung_rads,
+)
 from radcycle.guidelines.recist import select_targets
 from radcycle.guidelines.recist_response import follow_up_from_tracked
 from radcycle.guidelines.recist_series import RecistOptions, assess_series
@@ -54,6 +62,7 @@ _STATUS = {
     PointStatus.NOT_EVALUATED: LesionStatus.NOT_EVALUATED,
 }
 _DAYS_PER_MONTH = 30.4375
+E = TypeVar("E", bound=StrEnum)
 
 
 @dataclass(frozen=True)
@@ -224,11 +233,16 @@ def _lung_rads_exam(
                 prior=_with_type(prior) if prior is not None else None,
                 months_since_prior=months if prior is not None else None,
                 prior_category=prior_categories.get(m.lesion_id) if prior is not None else None,
-                airway=context.airway_nodules.get(m.lesion_id),
-                cyst=context.atypical_cysts.get(m.lesion_id),
+                airway=_reader_call(AirwayNodule, context.airway_nodules, m.lesion_id),
+                cyst=_reader_call(CystFinding, context.atypical_cysts, m.lesion_id),
             )
         )
     return LungRadsExam(dates[t], tuple(nodules), baseline_round=t == 0)
+
+
+def _reader_call(kind: type[E], calls: Mapping[str, str], lesion_id: str) -> E | None:
+    value = calls.get(lesion_id)
+    return None if value is None else parse_enum(kind, value, f"{lesion_id}: {kind.__name__}")
 
 
 def _with_type(m: LesionMeasurement) -> LesionMeasurement:
