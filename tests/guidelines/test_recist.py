@@ -80,15 +80,21 @@ def test_sum_uses_short_axis_for_nodes() -> None:
 # --- target selection (section 4.2) ----------------------------------------------
 
 
-def test_selection_represents_every_involved_organ_then_largest() -> None:
-    # Five organs involved (liver, lung, nodes, bone, adrenal): one target each,
-    # not two liver and two lung lesions that leave bone and adrenal out (section 4.2).
-    lesions = [
+def _liver_and_lung() -> list[LesionMeasurement]:
+    return [
         lesion("liver1", 50.0, "liver"),
         lesion("liver2", 40.0, "liver"),
         lesion("liver3", 45.0, "liver"),
         lesion("lung1", 20.0, "lung"),
         lesion("lung2", 30.0, "lung"),
+    ]
+
+
+def test_selection_represents_every_involved_organ_then_largest() -> None:
+    # Five organs involved (liver, lung, nodes, bone, adrenal): one target each,
+    # not two liver and two lung lesions that leave bone and adrenal out (section 4.2).
+    lesions = [
+        *_liver_and_lung(),
         lesion("bone1", 15.0, "bone"),
         lesion("adrenal1", 12.0, "adrenal"),
         node("node1", 18.0),
@@ -104,14 +110,7 @@ def test_selection_represents_every_involved_organ_then_largest() -> None:
 
 
 def test_selection_fills_free_slots_largest_first_two_per_organ() -> None:
-    lesions = [
-        lesion("liver1", 50.0, "liver"),
-        lesion("liver2", 40.0, "liver"),
-        lesion("liver3", 45.0, "liver"),
-        lesion("lung1", 20.0, "lung"),
-        lesion("lung2", 30.0, "lung"),
-    ]
-    ids = [t.lesion_id for t in select_targets(lesions, D0).targets]
+    ids = [t.lesion_id for t in select_targets(_liver_and_lung(), D0).targets]
     assert ids == ["liver1", "liver3", "lung2", "lung1"]
 
 
