@@ -288,9 +288,20 @@ def classify_nodule(nodule: LungRadsNodule, *, baseline_round: bool) -> NoduleCa
 def _stage(nodule: LungRadsNodule, baseline_round: bool, growth: float | None) -> str:
     if nodule.prior is None:
         return "baseline" if baseline_round else "new"
+    if _solid_part_appeared(nodule):
+        return "growing"  # "new or growing ... solid component"
     if growth is not None and growth > GROWTH_MM:
         return "growing"
     return "stable"
+
+
+def _solid_part_appeared(nodule: LungRadsNodule) -> bool:
+    prior = nodule.prior
+    return (
+        prior is not None
+        and prior.nodule_type is NoduleType.GROUND_GLASS
+        and nodule.current.nodule_type is NoduleType.PART_SOLID
+    )
 
 
 def _prior_category(nodule: LungRadsNodule) -> tuple[str | None, str]:
@@ -321,7 +332,9 @@ def _category(
     if nodule.airway is not None:
         return _airway(nodule.airway, stage)
     where = f"{stage} {m.nodule_type}, mean {size:.1f} mm"
-    if growth is not None and stage == "growing":
+    if _solid_part_appeared(nodule):
+        where += ", new solid component in a ground-glass nodule"
+    elif growth is not None and stage == "growing":
         where += f", grew {growth:.1f} mm (> 1.5 mm){_interval_note(nodule)}"
     if stage == "stable" and _crossed_threshold(nodule):
         alone = LungRadsNodule(m, features=nodule.features - {NoduleFeature.SUSPICIOUS})
