@@ -78,6 +78,12 @@ class _Row:
 
 
 _NO_FU = _Row("No routine follow-up", None, 0)
+_SUSPICIOUS = _Row(
+    "CT at 3-6 months to confirm persistence; solid component >= 6 mm: highly suspicious "
+    "if persistent",
+    FollowUpInterval(3, 6),
+    3,
+)
 _WORKUP = _Row("PET/CT, biopsy or resection should be considered", None, 5)
 _ANNUAL_5Y = _Row(
     "Persistent and unchanged with solid component < 6 mm: annual CT for 5 years",
@@ -202,7 +208,7 @@ def _part_solid(
     if grown is not None:
         return _WORKUP, grown, "growing solid component"
     if solid >= SOLID_PART_SUSPICIOUS_MM:
-        row = _TABLE[("part-solid", False, ">=6", False)]
+        row = _SUSPICIOUS
         why = f"solid component {solid} mm >= 6 mm: highly suspicious"
         if prior is not None:
             why = f"persistent, {why}"
