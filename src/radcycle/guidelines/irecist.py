@@ -19,8 +19,8 @@ Table 2; iRECIST FAQ on the confirmation window):
   RECIST 1.1 progression (a first new lesion, a target sum at PD); or, where new
   lesions were present at iUPD, another new lesion appeared, the sum of the new
   lesion targets (measurable new lesions, at most 5 and 2 per organ, chosen at
-  iUPD by the RECIST 1.1 rules) rose >= 5 mm, or the reader saw any increase of
-  the new non-target lesions;
+  iUPD by the RECIST 1.1 rules) rose >= 5 mm, or any new non-target lesion
+  increased (measured larger than at iUPD, or the reader's call);
 * window: the confirming exam is 4 to 8 weeks after iUPD. An exam less than 4
   weeks after iUPD confirms only by new lesions (a first one or another one);
   otherwise it stays iUPD. An exam more than 8 weeks after iUPD still confirms,
@@ -142,15 +142,18 @@ def _growth_reason(tp: TimepointAssessment, p: _Pending) -> str | None:
 
 
 def _new_lesion_growth(tp: TimepointAssessment, p: _Pending) -> str | None:
+    now = {m.lesion_id: lesion_diameter(m) for m in tp.new_lesion_measurements}
+    then = {m.lesion_id: lesion_diameter(m) for m in p.iupd.new_lesion_measurements}
     if p.new_targets:
-        now = {m.lesion_id: lesion_diameter(m) for m in tp.new_lesion_measurements}
-        then = {m.lesion_id: lesion_diameter(m) for m in p.iupd.new_lesion_measurements}
         values = [(now.get(i), then.get(i)) for i in p.new_targets]
         if all(a is not None and b is not None for a, b in values):
             rise = sum(a or 0.0 for a, _ in values) - sum(b or 0.0 for _, b in values)
             if rise >= ICPD_FURTHER_INCREASE_MM - _EPS:
                 return f"new lesion targets grew {rise:.1f} mm in sum (>= 5 mm) since iUPD"
-    non_targets = len(p.iupd.new_lesion_measurements) > len(p.new_targets)
+    non_targets = [i for i in then if i not in p.new_targets]
+    grown = [i for i in non_targets if (now.get(i) or 0.0) > (then[i] or 0.0) + _EPS and then[i]]
+    if grown:
+        return f"new non-target lesion(s) {', '.join(sorted(grown))} measured larger than at iUPD"
     if non_targets and p.new_non_target_increase:
         return "new non-target lesion(s) increased since iUPD"
     return None
