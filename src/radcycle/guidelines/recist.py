@@ -56,7 +56,7 @@ NODE_PATHOLOGICAL_MM = 10.0
 # Section 4.2: at most 5 targets in total, 2 per organ.
 MAX_TARGETS = 5
 MAX_TARGETS_PER_ORGAN = 2
-# Schwartz et al. 2016 (RECIST working group): all lymph nodes are one organ.
+# RECIST 1.1 working group clarifications: "nodes are considered to be one organ".
 NODE_ORGAN = "lymph nodes"
 # Section 4.3.1: PR -30 % from baseline; PD +20 % over nadir and +5 mm absolute.
 PR_CHANGE_PCT = -30.0
@@ -309,9 +309,9 @@ def organ_key(lesion: LesionMeasurement) -> str:
     """The organ a lesion counts in for the per-organ target limit.
 
     All lymph nodes are one organ, whatever their station (RECIST 1.1 section 4.2
-    and the RECIST working group's clarification, Schwartz et al., Eur J Cancer
-    2016;62:132-137: "lymph nodes ... are considered one organ", so at most two
-    nodal targets in all).
+    and the RECIST working group's questions and clarifications: "nodes are
+    considered to be one organ. If there are multiple chains/regions, consider
+    selecting one from each"), so at most two nodal targets in all.
 
     Example:
         >>> organ_key(LesionMeasurement(lesion_id="n", organ="hilum", is_lymph_node=True))

@@ -186,13 +186,28 @@ def _is_complete_response(targets: Sequence[LesionMeasurement]) -> bool:
     return True
 
 
-def _reappeared(targets: Sequence[LesionMeasurement]) -> list[str]:
-    # After CR every non-nodal target was gone: any diameter > 0 now is a return.
-    return [
-        m.lesion_id
-        for m in targets
-        if not m.is_lymph_node and (lesion_diameter(m) or 0.0) > TOLERANCE
-    ]
+# RECIST 1.1 questions and clarifications (RECIST working group, "Does a new lesion
+# always result in PD?"): lesions that disappear and reappear are PD when "CR
+# (overall) was definitively assigned at the previous assessment"; the question it
+# answers counts a target node back at >= 10 mm short axis as reappeared.
+REAPPEARANCE_SOURCE = "RECIST 1.1 working group clarification on lesions that reappear"
+
+
+def _reappeared(lesions: Sequence[LesionMeasurement]) -> list[str]:
+    # After an overall CR every non-nodal lesion was gone and every node < 10 mm.
+    back = []
+    for m in lesions:
+        if m.status is LesionStatus.NOT_EVALUATED:
+            continue
+        size = lesion_diameter(m)
+        if m.is_lymph_node:
+            returned = size is not None and size >= NODE_PATHOLOGICAL_MM - TOLERANCE
+            returned = returned or (m.status is LesionStatus.PRESENT)
+        else:
+            returned = m.status is LesionStatus.PRESENT or (size or 0.0) > TOLERANCE
+        if returned:
+            back.append(m.lesion_id)
+    return back
 
 
 def _meets_pd(current: float, nadir: float) -> bool:
@@ -217,19 +232,19 @@ def target_response(
         baseline_sum: baseline sum of diameters (PR reference).
         nadir_sum: smallest sum on study before this exam, baseline included
             (PD reference).
-        after_complete_response: the last evaluated target response was CR; a
-            non-nodal target seen again is then PD (see below).
+        after_complete_response: the overall response at the last evaluated
+            exam was CR; a target seen again is then PD (see below).
 
     A missing measurement gives NE, unless the lesions measured already add up
     to PD (section 4.4.2). CR needs every non-nodal target gone and every target
     node < 10 mm short axis, even though the sum of such nodes is not zero.
 
-    A target that reappears after a complete response is PD, whatever the sum
-    (RECIST working group, Schwartz et al., Eur J Cancer 2016;62:132-137: a lesion
-    that disappeared and reappears is measured and added to the sum; "if the
-    patient had a CR, the reappearance is PD"). After PR or SD the reappeared
-    lesion only enters the sum. A target node never disappears in RECIST terms,
-    so a node back at >= 10 mm is judged by the sum (our reading).
+    A target that reappears after an overall complete response is PD, whatever
+    the sum: "lesions that disappear and reappear do not automatically result in
+    PD unless ... CR (overall) was definitively assigned at the previous
+    assessment" (RECIST 1.1 working group clarifications). A non-nodal target
+    reappears when it has any diameter again; a target node when its short axis
+    is >= 10 mm again. After PR or SD a reappeared lesion only enters the sum.
 
     Example:
         >>> t = [LesionMeasurement(lesion_id="a", long_axis_mm=70.0)]
@@ -258,7 +273,7 @@ def target_response(
     if back:
         reason = (
             f"target(s) {', '.join(back)} reappeared after complete response -> PD "
-            "(RECIST working group clarification, Schwartz et al. 2016)"
+            f"({REAPPEARANCE_SOURCE})"
         )
         return TargetAssessment(
             TargetResponse.PD, known, from_baseline, from_nadir, nadir_mm, reason
@@ -294,17 +309,23 @@ def _classify_targets(
 
 
 def non_target_response(
-    current: Sequence[LesionMeasurement], *, unequivocal_progression: bool = False
+    current: Sequence[LesionMeasurement],
+    *,
+    unequivocal_progression: bool = False,
+    after_complete_response: bool = False,
 ) -> NonTargetResponse:
     """Non-target response at one exam (RECIST 1.1 sections 4.3.3 and 4.3.4).
 
     Args:
         current: this exam's record of every baseline non-target lesion.
         unequivocal_progression: the radiologist's call (a manual input).
+        after_complete_response: the overall response at the last evaluated exam
+            was CR; a non-target seen again (a node at >= 10 mm) is then PD.
 
-    PD only by the radiologist's unequivocal progression; NE when any is not
-    evaluated; CR when all are gone and every node < 10 mm short axis; else
-    Non-CR/Non-PD.
+    PD by the radiologist's unequivocal progression, or by a non-target that
+    reappears after an overall CR (RECIST 1.1 working group clarification); NE
+    when any is not evaluated; CR when all are gone and every node < 10 mm short
+    axis; else Non-CR/Non-PD.
 
     Example:
         >>> gone = LesionMeasurement(lesion_id="n", status="disappeared")
@@ -312,6 +333,8 @@ def non_target_response(
         'CR'
     """
     if unequivocal_progression:
+        return NonTargetResponse.PD
+    if after_complete_response and _reappeared(current):
         return NonTargetResponse.PD
     if not current:
         return NonTargetResponse.NONE
@@ -479,7 +502,8 @@ def assess_timepoint(
 
     Baseline lesions absent from ``follow_up.lesions`` count as not evaluated;
     fragments are added to the lesion they split from. ``after_complete_response``:
-    the last evaluated target response was CR (see :func:`target_response`).
+    the overall response at the last evaluated exam was CR (see
+    :func:`target_response`).
     """
     seen = {m.lesion_id: m for m in combine_fragments(follow_up.lesions)}
     targets = [_current(seen, t) for t in baseline.targets]
@@ -492,7 +516,9 @@ def assess_timepoint(
             targets, base, nadir, after_complete_response=after_complete_response
         )
     non_target = non_target_response(
-        non_targets, unequivocal_progression=follow_up.unequivocal_non_target_progression
+        non_targets,
+        unequivocal_progression=follow_up.unequivocal_non_target_progression,
+        after_complete_response=after_complete_response,
     )
     counted_new = [m for m in follow_up.new_lesions if new_lesion_present([m])]
     new = bool(counted_new)

@@ -19,7 +19,6 @@ from radcycle.guidelines.recist import GUIDELINE, RecistBaseline
 from radcycle.guidelines.recist_response import (
     OverallResponse,
     RecistFollowUp,
-    TargetResponse,
     TimepointAssessment,
     assess_timepoint,
 )
@@ -114,8 +113,8 @@ def assess_series(
         current = tp.target.sum_mm if tp.target else None
         if current is not None and nadir is not None:
             nadir = min(nadir, current)
-        if tp.target is not None and tp.target.response is not TargetResponse.NE:
-            in_cr = tp.target.response is TargetResponse.CR
+        if tp.response is not OverallResponse.NE:
+            in_cr = tp.response is OverallResponse.CR
     if options.immunotherapy:
         timepoints = apply_irecist(timepoints)
     best, reason = best_overall_response(baseline.exam_date, timepoints, options)
