@@ -21,11 +21,15 @@ Table 2; iRECIST FAQ on the confirmation window):
   lesion targets (measurable new lesions, at most 5 and 2 per organ, chosen at
   iUPD by the RECIST 1.1 rules) rose >= 5 mm, or any new non-target lesion
   increased (measured larger than at iUPD, or the reader's call);
-* window: the confirming exam is 4 to 8 weeks after iUPD. An exam less than 4
-  weeks after iUPD confirms only by new lesions (a first one or another one);
-  otherwise it stays iUPD. An exam more than 8 weeks after iUPD still confirms,
-  with a note that it is outside the window (our reading of the FAQ: a late
-  scan is the next assessment and may be used);
+* window (iRECIST FAQ): the confirming exam is 4 to 8 weeks after iUPD, with the
+  recommended variance of 2 days (26 to 58 days). "Scans done prior to 4 weeks
+  after 1st iUPD ... should not be used to define iCPD UNLESS the scans were also
+  performed to investigate a new clinical symptom or sign AND an (additional) new
+  lesion is identified": an earlier exam confirms only by a new lesion (a first
+  one or another one), and not at all when ``new_symptom_or_sign`` is False (None,
+  unknown, lets the new lesion confirm). An exam later than 58 days still
+  confirms, with a note that it is outside the window (our reading: a late scan
+  is still the next assessment);
 * still PD without any of these -> remains **iUPD** (still compared with the iUPD exam);
 * NE after iUPD -> NE, and the iUPD stays pending;
 * no PD -> the RECIST 1.1 response with an ``i`` prefix (iCR, iPR, iSD,
@@ -52,9 +56,11 @@ __all__ = ["IResponse", "apply_irecist", "progressing_categories"]
 
 # iRECIST: confirmation of progression needs a further increase of >= 5 mm.
 ICPD_FURTHER_INCREASE_MM = 5.0
-# iRECIST FAQ: the confirming assessment is 4 to 8 weeks after iUPD.
-CONFIRM_MIN_DAYS = 28
-CONFIRM_MAX_DAYS = 56
+# iRECIST FAQ: the confirming assessment is 4 to 8 weeks after iUPD, "with a
+# protocol defined variance permitted of a recommended +/- 2 days".
+CONFIRM_VARIANCE_DAYS = 2
+CONFIRM_MIN_DAYS = 28 - CONFIRM_VARIANCE_DAYS
+CONFIRM_MAX_DAYS = 56 + CONFIRM_VARIANCE_DAYS
 _EPS = 1e-9
 
 
@@ -168,11 +174,14 @@ def _rise(now: float | None, before: float | None) -> float | None:
 def _confirmation(tp: TimepointAssessment, p: _Pending) -> tuple[str | None, str]:
     """Why ``tp`` confirms the pending progression (or None), and a window note."""
     days = (tp.exam_date - p.iupd.exam_date).days
+    early = days < CONFIRM_MIN_DAYS
+    if early and tp.new_symptom_or_sign is False:
+        return None, f"; {days} days after iUPD, < 4 weeks and not for a new symptom: disregarded"
     reason = _new_lesion_reason(tp, p)
     if reason is not None:
-        return reason, ""
-    if days < CONFIRM_MIN_DAYS:
-        return None, f"; {days} days after iUPD, < 4 weeks: only new lesions can confirm"
+        return reason, f" ({days} days after iUPD)" if early else ""
+    if early:
+        return None, f"; {days} days after iUPD, < 4 weeks: only a new lesion can confirm"
     reason = _growth_reason(tp, p)
     late = f" ({days} days after iUPD, later than the 4-8 week window)"
     return reason, late if reason is not None and days > CONFIRM_MAX_DAYS else ""

@@ -96,6 +96,9 @@ class RecistFollowUp:
         new_non_target_increase: the reader sees new non-measurable lesions
             increased since the previous exam (iRECIST: "any increase" in new
             lesion non-targets confirms iCPD; Seymour et al. 2017, Table 2).
+        new_symptom_or_sign: the exam was done to investigate a new clinical
+            symptom or sign (iRECIST FAQ: a scan less than 4 weeks after iUPD may
+            confirm iCPD only then, by an additional new lesion); None if unknown.
     """
 
     exam_date: date
@@ -104,6 +107,7 @@ class RecistFollowUp:
     unequivocal_non_target_progression: bool = False
     non_target_increase_since_last: bool = False
     new_non_target_increase: bool = False
+    new_symptom_or_sign: bool | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lesions", tuple(self.lesions))
@@ -454,6 +458,7 @@ class TimepointAssessment:
     new_lesion_measurements: tuple[LesionMeasurement, ...] = ()
     equivocal_new_lesion_ids: tuple[str, ...] = ()
     new_non_target_increase: bool = False
+    new_symptom_or_sign: bool | None = None
     progression_dated_from: date | None = None
     irecist: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -546,6 +551,7 @@ def assess_timepoint(
         new_lesion_measurements=tuple(counted_new),
         equivocal_new_lesion_ids=tuple(m.lesion_id for m in follow_up.new_lesions if m.equivocal),
         new_non_target_increase=follow_up.new_non_target_increase,
+        new_symptom_or_sign=follow_up.new_symptom_or_sign,
     )
 
 

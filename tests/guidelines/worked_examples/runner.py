@@ -79,6 +79,7 @@ def _follow_up(record: Json) -> RecistFollowUp:
         unequivocal_non_target_progression=record.get("nt_pd", False),
         non_target_increase_since_last=record.get("nt_increase", False),
         new_non_target_increase=record.get("new_nt_increase", False),
+        new_symptom_or_sign=record.get("symptom"),
     )
 
 
