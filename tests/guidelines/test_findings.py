@@ -43,6 +43,9 @@ def test_strings_become_enums() -> None:
             "short_axis_mm",
         ),
         ({"lesion_id": "a", "tracking_uid": "1.02.3"}, "UID"),
+        ({"lesion_id": "a", "split_from": "a"}, "split_from must name another lesion"),
+        ({"lesion_id": "a", "merged_into": "a"}, "merged_into must name another lesion"),
+        ({"lesion_id": "a", "split_from": "b", "merged_into": "c"}, "both split"),
     ],
 )
 def test_invalid_records_are_refused(kwargs: dict[str, object], match: str) -> None:

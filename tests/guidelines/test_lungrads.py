@@ -60,7 +60,9 @@ def test_solid_new_boundaries(size: float, expected: str) -> None:
 @pytest.mark.parametrize(
     ("prior", "now", "expected"),
     [
-        (5.0, 6.5, "2"),  # +1.5 mm is not growth; stable 6.5 mm, prior 2 -> 2
+        # +1.5 mm is not growth, but 6.5 mm crosses the 6 mm threshold: v2022
+        # reclassifies by size even without growth -> 3
+        (5.0, 6.5, "3"),
         (5.0, 6.6, "4A"),  # +1.6 mm is growth, < 8 mm
         (7.0, 8.6, "4B"),  # growing >= 8 mm
     ],
@@ -81,8 +83,10 @@ def test_stepped_management_of_stable_nodules() -> None:
     assert cat(stable_4a, baseline_round=False) == "3"
     stable_3 = LungRadsNodule(nod(7.0), prior=nod(7.0), months_since_prior=6, prior_category="3")
     assert cat(stable_3, baseline_round=False) == "2"
+    # Without a prior category it is derived from the prior exam (7 mm: 3), so
+    # the stable nodule steps down to 2 (v2022 stepped management).
     unknown = LungRadsNodule(nod(7.0), prior=nod(7.0), months_since_prior=12)
-    assert cat(unknown, baseline_round=False) == "3"
+    assert cat(unknown, baseline_round=False) == "2"
 
 
 @pytest.mark.parametrize(

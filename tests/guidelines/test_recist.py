@@ -80,13 +80,21 @@ def test_sum_uses_short_axis_for_nodes() -> None:
 # --- target selection (section 4.2) ----------------------------------------------
 
 
-def test_selection_limits_five_total_two_per_organ_largest_first() -> None:
-    lesions = [
+def _liver_and_lung() -> list[LesionMeasurement]:
+    return [
         lesion("liver1", 50.0, "liver"),
         lesion("liver2", 40.0, "liver"),
         lesion("liver3", 45.0, "liver"),
         lesion("lung1", 20.0, "lung"),
         lesion("lung2", 30.0, "lung"),
+    ]
+
+
+def test_selection_represents_every_involved_organ_then_largest() -> None:
+    # Five organs involved (liver, lung, nodes, bone, adrenal): one target each,
+    # not two liver and two lung lesions that leave bone and adrenal out (section 4.2).
+    lesions = [
+        *_liver_and_lung(),
         lesion("bone1", 15.0, "bone"),
         lesion("adrenal1", 12.0, "adrenal"),
         node("node1", 18.0),
@@ -95,10 +103,24 @@ def test_selection_limits_five_total_two_per_organ_largest_first() -> None:
     ]
     b = select_targets(lesions, D0)
     ids = [t.lesion_id for t in b.targets]
-    assert ids == ["liver1", "liver3", "lung2", "lung1", "node1"]
+    assert ids == ["liver1", "lung2", "node1", "bone1", "adrenal1"]
     non_ids = {n.lesion_id for n in b.non_targets}
-    assert non_ids == {"liver2", "bone1", "adrenal1", "node2"}  # node3 is normal
-    assert b.baseline_sum == pytest.approx(50 + 45 + 30 + 20 + 18)
+    assert non_ids == {"liver2", "liver3", "lung1", "node2"}  # node3 is normal
+    assert b.baseline_sum == pytest.approx(50 + 30 + 18 + 15 + 12)
+
+
+def test_selection_fills_free_slots_largest_first_two_per_organ() -> None:
+    ids = [t.lesion_id for t in select_targets(_liver_and_lung(), D0).targets]
+    assert ids == ["liver1", "liver3", "lung2", "lung1"]
+
+
+def test_all_lymph_nodes_are_one_organ() -> None:
+    nodes = [node("n1", 30.0, "mediastinum"), node("n2", 25.0, "hilum"), node("n3", 20.0, "axilla")]
+    b = select_targets(nodes, D0)
+    assert [t.lesion_id for t in b.targets] == ["n1", "n2"]
+    assert [n.lesion_id for n in b.non_targets] == ["n3"]
+    with pytest.raises(InputError, match="lymph nodes are one organ"):
+        select_targets(nodes, D0, chosen_target_ids=["n1", "n2", "n3"])
 
 
 def test_selection_prefers_reproducible_lesions() -> None:

@@ -21,11 +21,14 @@ D0 = date(2025, 1, 6)
 def _course(
     sums: list[float], new_at: set[int] | None = None, step_days: int = 42
 ) -> list[RecistFollowUp]:
-    """Follow-ups of one target lesion with the given long axes, 6 weeks apart."""
+    """Follow-ups of one target lesion with the given long axes, 6 weeks apart.
+
+    The new lesion is the same one (same TrackingIdentifier) at every exam in ``new_at``.
+    """
     new_at = new_at or set()
     out = []
     for i, value in enumerate(sums):
-        new = (lesion(f"new{i}", 12.0, "liver"),) if i in new_at else ()
+        new = (lesion("new", 12.0, "liver"),) if i in new_at else ()
         status = {"status": "disappeared"} if value == 0 else {}
         target = (
             LesionMeasurement(lesion_id="a", organ="lung", **status)  # type: ignore[arg-type]
@@ -192,3 +195,14 @@ def test_non_target_only_patient() -> None:
     assert [tp.category for tp in series.timepoints] == ["Non-CR/Non-PD", "PD"]
     assert series.best_overall_response == "Non-CR/Non-PD"
     assert "Table 2" in series.timepoints[0].as_result().rule_fired
+
+
+def test_irecist_notes_name_the_window_and_the_reference() -> None:
+    early = assess_series(_baseline(), _course([62.0, 68.0], step_days=20), IMMUNO)
+    assert early.timepoints[1].category == "iUPD"
+    assert "< 4 weeks" in early.timepoints[1].notes[-1]
+    late = assess_series(_baseline(), _course([62.0, 68.0], step_days=60), IMMUNO)
+    assert late.timepoints[1].category == "iCPD"
+    assert "later than the 4-8 week window" in late.timepoints[1].notes[-1]
+    pending = assess_series(_baseline(), _course([62.0, 64.0]), IMMUNO)
+    assert "since iUPD of 2025-02-17" in pending.timepoints[1].notes[-1]

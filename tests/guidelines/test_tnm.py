@@ -57,17 +57,24 @@ def test_descriptors_raise_t(size: float, descriptor: TDescriptor, expected: str
     )
 
 
-def test_part_solid_uses_solid_component_and_flags_t1mi() -> None:
+def test_subsolid_codes_tis_t1mi_or_t_by_solid_part() -> None:
+    # IASLC (Travis et al. 2016): these are coded, not only mentioned.
     m = LesionMeasurement(
         lesion_id="T", long_axis_mm=28.0, nodule_type="part-solid", solid_component_mm=4.0
     )
-    r = t_category(m)
-    assert r.category == "cT1a"
-    assert "T1mi" in r.rule_fired
+    assert t_category(m).category == "cT1mi"
+    wide = LesionMeasurement(
+        lesion_id="T", long_axis_mm=31.0, nodule_type="part-solid", solid_component_mm=4.0
+    )
+    assert t_category(wide).category == "cT1a"
+    invasive = LesionMeasurement(
+        lesion_id="T", long_axis_mm=28.0, nodule_type="part-solid", solid_component_mm=12.0
+    )
+    assert t_category(invasive).category == "cT1b"
     ggn = t_category(
         LesionMeasurement(lesion_id="G", long_axis_mm=18.0, nodule_type="ground-glass")
     )
-    assert "Tis" in ggn.rule_fired
+    assert ggn.category == "cTis"
 
 
 def test_bad_inputs() -> None:

@@ -71,3 +71,39 @@ def test_lung_rads_uses_the_prior_of_the_same_nodule_and_fleischner_needs_age() 
     assert first.fleischner.category.startswith("single solid")
     no_age, _ = assess_scans(DATES, UIDS, tracks, GuidelineContext())
     assert no_age[0].fleischner is None
+
+
+def test_equivocal_new_lesion_waits_and_dates_progression_back() -> None:
+    base = [_obs(0.0, 30.0, 20.0)]
+    scans = [
+        ScanLesions("1.1", tuple(base)),
+        ScanLesions("1.2", (*base, _obs(-60.0, 9.0, 7.0))),
+        ScanLesions("1.3", (*base, _obs(-60.0, 14.0, 10.0))),
+    ]
+    tracks = track_lesions(scans, patient_key="P")
+    dates = [*DATES, date(2025, 7, 7)]
+    new_id = next(t.tracking_identifier for t in tracks if t.first_timepoint == 1)
+    context = GuidelineContext(equivocal_new_lesions=((new_id, dates[1]),))
+    _, recist = assess_scans(dates, [*UIDS, "1.2.40.3"], tracks, context)
+    first, second = recist["timepoints"]
+    assert first["category"] == "SD"
+    assert first["equivocal_new_lesion_ids"] == [new_id]
+    assert second["category"] == "PD"
+    assert second["new_lesion_ids"] == [new_id]
+    assert second["progression_dated_from"] == dates[1].isoformat()
+
+
+def test_airway_nodule_from_context_and_fleischner_sees_the_prior() -> None:
+    part = dict(nodule_type="part-solid", solid_component_mm=3.0)
+    grown = dict(nodule_type="part-solid", solid_component_mm=5.0)
+    tracks = _tracks([_obs(0.0, 10.0, 10.0, **part)], [_obs(0.0, 10.0, 10.0, **grown)])
+    ident = tracks[0].tracking_identifier
+    context = GuidelineContext(airway_nodules={ident: "segmental or more proximal"})
+    assessments, _ = assess_scans(DATES, UIDS, tracks, context, birth_date=date(1960, 5, 1))
+    first, second = assessments
+    assert first.lung_rads is not None
+    assert first.lung_rads.category == "4A"
+    assert second.lung_rads is not None
+    assert second.lung_rads.category == "4B"  # segmental airway nodule still there
+    assert second.fleischner is not None
+    assert "PET/CT, biopsy or resection" in second.fleischner.recommendation

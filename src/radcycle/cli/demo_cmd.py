@@ -89,6 +89,9 @@ def demo(
             targets="",
             high_risk=False,
             known_cancer=known_cancer,
+            equivocal=[],
+            airway=[],
+            cyst=[],
         )
         console.print(
             f"charts: {follow_dir / 'trajectories.png'}, {follow_dir / 'waterfall.png'}; "

@@ -8,6 +8,7 @@ next exam date; ``--out DIR`` also writes ``follow.json`` and two PNG charts.
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -50,6 +51,36 @@ def parse_lesion(text: str) -> LesionSeed:
         raise InputError("--lesion must be x,y,z[:organ] in LPS mm", value=text) from exc
     organ = organ.strip().lower() or "lung"
     return LesionSeed((x, y, z), organ, organ == "lymph node", f"--lesion {text}")
+
+
+def parse_reader_call(text: str, option: str) -> tuple[str, str]:
+    """``"lesion 2=segmental or more proximal"`` -> (TrackingIdentifier, value).
+
+    Example:
+        >>> parse_reader_call("lesion 2=subsegmental", "--airway")
+        ('lesion 2', 'subsegmental')
+    """
+    ident, sep, value = text.partition("=")
+    if not sep or not ident.strip() or not value.strip():
+        raise InputError(f"{option} must be 'TRACKING ID=VALUE'", value=text)
+    return ident.strip(), value.strip()
+
+
+def parse_equivocal(text: str) -> tuple[str, date]:
+    """``"lesion 4@2025-04-07"`` -> (TrackingIdentifier, exam date).
+
+    Example:
+        >>> parse_equivocal("lesion 4@2025-04-07")
+        ('lesion 4', datetime.date(2025, 4, 7))
+    """
+    ident, sep, day = text.rpartition("@")
+    try:
+        when = date.fromisoformat(day.strip())
+    except ValueError as exc:
+        raise InputError("--equivocal must be 'TRACKING ID@YYYY-MM-DD'", value=text) from exc
+    if not sep or not ident.strip():
+        raise InputError("--equivocal must be 'TRACKING ID@YYYY-MM-DD'", value=text)
+    return ident.strip(), when
 
 
 def _summary(result: FollowResult) -> None:
@@ -134,6 +165,20 @@ def follow(
     known_cancer: bool = typer.Option(
         False, "--known-cancer", help="Known primary cancer (Fleischner does not apply)."
     ),
+    equivocal: list[str] = typer.Option(
+        [],
+        "--equivocal",
+        help="A new lesion equivocal on one exam: 'lesion 4@2025-04-07' (RECIST 1.1 4.3.5).",
+    ),
+    airway: list[str] = typer.Option(
+        [],
+        "--airway",
+        help="Lung-RADS airway nodule: 'lesion 2=subsegmental' or "
+        "'lesion 2=segmental or more proximal'.",
+    ),
+    cyst: list[str] = typer.Option(
+        [], "--cyst", help="Lung-RADS atypical cyst: 'lesion 3=thick-walled cyst'."
+    ),
 ) -> None:
     """Follow a patient: registration, lesion tracking, RECIST, Lung-RADS, Fleischner."""
     if len(studies) < 2:
@@ -159,6 +204,9 @@ def follow(
         chosen_target_ids=chosen,
         high_risk=high_risk,
         known_cancer=known_cancer,
+        equivocal_new_lesions=tuple(parse_equivocal(t) for t in equivocal),
+        airway_nodules=dict(parse_reader_call(t, "--airway") for t in airway),
+        atypical_cysts=dict(parse_reader_call(t, "--cyst") for t in cyst),
     )
     result = follow_patient(scans, finder, FollowSettings(guidelines=context))
     document = result.to_dict()

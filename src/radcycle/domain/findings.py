@@ -93,6 +93,13 @@ class LesionMeasurement:
         reproducible: whether the lesion can be measured reproducibly (RECIST 1.1
             section 4.2 prefers such lesions as targets).
         source: provenance (series UID, mask, method) for the report.
+        equivocal: a new lesion that is not unequivocally new (RECIST 1.1 section
+            4.3.5): not counted until a later exam confirms it.
+        split_from: for a fragment of a lesion that split, the ``lesion_id`` of the
+            lesion it split from (RECIST 1.1: the fragments' diameters are added).
+        merged_into: for a lesion that coalesced with another, the ``lesion_id`` of
+            the lesion it merged into (RECIST 1.1: it counts 0 mm, the coalesced
+            lesion carries the whole diameter).
 
     Example:
         >>> m = LesionMeasurement(lesion_id="L1", organ="lung", long_axis_mm=12.0)
@@ -112,6 +119,9 @@ class LesionMeasurement:
     solid_component_mm: float | None = None
     reproducible: bool = True
     source: str = ""
+    equivocal: bool = False
+    split_from: str = ""
+    merged_into: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.lesion_id, str) or not self.lesion_id.strip():
@@ -122,6 +132,7 @@ class LesionMeasurement:
             _check_length(f"{self.lesion_id}: {name}", getattr(self, name))
         _check_length(f"{self.lesion_id}: volume_mm3", self.volume_mm3)
         self._check_axes()
+        self._check_links()
         if self.nodule_type is not None:
             object.__setattr__(
                 self, "nodule_type", parse_enum(NoduleType, self.nodule_type, "nodule_type")
@@ -139,6 +150,14 @@ class LesionMeasurement:
             raise InputError(
                 f"{self.lesion_id}: solid component larger than the nodule", value=(solid, long)
             )
+
+    def _check_links(self) -> None:
+        for name in ("split_from", "merged_into"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or value == self.lesion_id:
+                raise InputError(f"{self.lesion_id}: {name} must name another lesion", value=value)
+        if self.split_from and self.merged_into:
+            raise InputError(f"{self.lesion_id}: a lesion cannot both split from and merge into")
 
     def _resolve_status(self) -> LesionStatus:
         has_size = self.long_axis_mm is not None or self.short_axis_mm is not None

@@ -14,11 +14,23 @@ is looked up and the most urgent recommendation is kept (for solid nodules the
 table's "multiple" rows, for subsolid the "multiple subsolid" rows). "High risk"
 is the reader's judgement (smoking, exposure, family history, upper lobe,
 emphysema or fibrosis, ...), an input.
+
+Part-solid nodules (MacMahon 2017, Table 1 and its remarks): >= 6 mm, CT at 3-6
+months to confirm persistence; "if unchanged and solid component remains < 6 mm,
+annual CT should be performed for 5 years"; "persistent part-solid nodules with
+solid components >= 6 mm should be considered highly suspicious"; a solid
+component of more than 8 mm, or a persistent part-solid nodule whose solid part
+grows, calls for PET/CT, biopsy or resection, in the recommendation itself.
+With the prior exam's nodules (``priors``, matched by ``lesion_id``) a nodule is
+persistent; its solid part grows when its rounded size rose by >= 2 mm (the
+Fleischner measurement statement, Bankier et al., Radiology 2017;285:584-600:
+sizes rounded to the nearest millimetre, our reading of "growth" as >= 2 mm) or
+when a solid part appears in a nodule that was ground-glass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -30,6 +42,11 @@ __all__ = ["GUIDELINE", "FleischnerPatient", "fleischner", "fleischner_size"]
 
 GUIDELINE = "Fleischner 2017"
 MIN_AGE = 35
+# Part-solid: solid component > 8 mm (9 mm or more after rounding) -> PET/CT, biopsy
+# or resection; >= 6 mm highly suspicious; growth of the solid part >= 2 mm.
+SOLID_PART_SUSPICIOUS_MM = 6
+SOLID_PART_WORKUP_MM = 8
+SOLID_PART_GROWTH_MM = 2
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,18 @@ class _Row:
 
 
 _NO_FU = _Row("No routine follow-up", None, 0)
+_SUSPICIOUS = _Row(
+    "CT at 3-6 months to confirm persistence; solid component >= 6 mm: highly suspicious "
+    "if persistent",
+    FollowUpInterval(3, 6),
+    3,
+)
+_WORKUP = _Row("PET/CT, biopsy or resection should be considered", None, 5)
+_ANNUAL_5Y = _Row(
+    "Persistent and unchanged with solid component < 6 mm: annual CT for 5 years",
+    FollowUpInterval(12, 12),
+    2,
+)
 _OPTIONAL_12 = _Row("Optional CT at 12 months", FollowUpInterval(12, 12), 1)
 
 # (nodule kind, multiple, size band, high risk) -> row. Size bands: "<6", "6-8", ">8";
@@ -142,7 +171,9 @@ def _exclusion(patient: FleischnerPatient) -> str | None:
     return "; ".join(reasons) if reasons else None
 
 
-def _lookup(m: LesionMeasurement, multiple: bool, high_risk: bool) -> tuple[_Row, str, str]:
+def _lookup(
+    m: LesionMeasurement, multiple: bool, high_risk: bool, prior: LesionMeasurement | None
+) -> tuple[_Row, str, str]:
     """Table row, the words saying why, and the category text for one nodule."""
     size = fleischner_size(m)
     kind = (m.nodule_type or NoduleType.SOLID).value
@@ -155,23 +186,66 @@ def _lookup(m: LesionMeasurement, multiple: bool, high_risk: bool) -> tuple[_Row
     count = "multiple" if multiple else "single"
     risk = f", {'high' if high_risk else 'low'} risk" if kind == "solid" else ""
     where = f"{m.lesion_id}: {count} {kind} nodule, {size} mm{risk}"
-    solid = m.solid_component_mm
-    if kind == "part-solid" and solid is not None and round_half_up(solid, "1") >= 6:
-        # MacMahon 2017: persistent part-solid nodules with solid part >= 6 mm are
-        # highly suspicious.
-        where += " (solid component >= 6 mm: highly suspicious)"
-    return _TABLE[key], where, f"{count} {kind} {_BAND_TEXT[band]}"
+    category = f"{count} {kind} {_BAND_TEXT[band]}"
+    if kind == "part-solid" and band == ">=6":
+        found = _part_solid(m, prior)
+        if found is not None:
+            row, why, label = found
+            return row, f"{where}; {why}", f"{count} part-solid, {label}"
+    return _TABLE[key], where, category
+
+
+def _part_solid(
+    m: LesionMeasurement, prior: LesionMeasurement | None
+) -> tuple[_Row, str, str] | None:
+    """The part-solid rows beyond size: solid part > 8 mm, growing, persistent."""
+    if m.solid_component_mm is None:
+        return None
+    solid = int(round_half_up(m.solid_component_mm, "1"))
+    if solid > SOLID_PART_WORKUP_MM:
+        return _WORKUP, f"solid component {solid} mm > 8 mm", "solid component > 8 mm"
+    grown = _solid_growth(m, prior)
+    if grown is not None:
+        return _WORKUP, grown, "growing solid component"
+    if solid >= SOLID_PART_SUSPICIOUS_MM:
+        row = _SUSPICIOUS
+        why = f"solid component {solid} mm >= 6 mm: highly suspicious"
+        if prior is not None:
+            why = f"persistent, {why}"
+        return row, why, "solid component >= 6 mm, highly suspicious"
+    if prior is not None:
+        return _ANNUAL_5Y, f"persistent, solid component {solid} mm < 6 mm", "persistent"
+    return None
+
+
+def _solid_growth(m: LesionMeasurement, prior: LesionMeasurement | None) -> str | None:
+    if prior is None or m.solid_component_mm is None:
+        return None
+    if prior.nodule_type is NoduleType.GROUND_GLASS:
+        return "solid component appeared in a persistent ground-glass nodule"
+    if prior.nodule_type is not NoduleType.PART_SOLID or prior.solid_component_mm is None:
+        return None
+    now = int(round_half_up(m.solid_component_mm, "1"))
+    before = int(round_half_up(prior.solid_component_mm, "1"))
+    if now - before >= SOLID_PART_GROWTH_MM:
+        return f"solid component grew {before} -> {now} mm (>= 2 mm)"
+    return None
 
 
 _BAND_TEXT = {"<6": "< 6 mm", "6-8": "6-8 mm", ">8": "> 8 mm", ">=6": ">= 6 mm"}
 
 
 def fleischner(
-    nodules: Sequence[LesionMeasurement], patient: FleischnerPatient, exam_date: date | None = None
+    nodules: Sequence[LesionMeasurement],
+    patient: FleischnerPatient,
+    exam_date: date | None = None,
+    priors: Mapping[str, LesionMeasurement] | None = None,
 ) -> GuidelineResult:
     """Fleischner 2017 recommendation for incidental nodules on one CT.
 
-    A nodule without ``nodule_type`` is taken as solid.
+    A nodule without ``nodule_type`` is taken as solid. ``priors`` maps a
+    ``lesion_id`` to the same nodule on the previous CT (persistence and growth
+    of a part-solid nodule's solid component).
 
     Example:
         >>> n = LesionMeasurement(lesion_id="n1", long_axis_mm=7.0, short_axis_mm=6.0,
@@ -199,8 +273,13 @@ def fleischner(
     if not nodules:
         raise InputError("Fleischner 2017 needs at least one nodule")
     multiple = len(nodules) > 1
-    looked_up = [_lookup(m, multiple, patient.high_risk) for m in nodules]
-    row, where, category = max(looked_up, key=lambda found: found[0].urgency)
+    before = priors or {}
+    looked_up = [
+        (_lookup(m, multiple, patient.high_risk, before.get(m.lesion_id)), fleischner_size(m))
+        for m in nodules
+    ]
+    # The most urgent row; on a tie, the larger nodule ("the most suspicious nodule").
+    (row, where, category), _ = max(looked_up, key=lambda found: (found[0][0].urgency, found[1]))
     earliest, latest = due_dates(exam_date, row.interval)
     return GuidelineResult(
         guideline=GUIDELINE,

@@ -12,31 +12,46 @@ Rules encoded (Lung-RADS v2022 categories table; "a to < b" includes a):
 * 1: no nodules, or nodules with benign calcification or fat;
 * 2: solid < 6 mm at baseline or new < 4 mm; juxtapleural / perifissural solid,
   smooth, oval / lentiform / triangular, < 10 mm mean; part-solid < 6 mm total at
-  baseline; ground-glass < 30 mm, or >= 30 mm stable or slowly growing;
+  baseline; ground-glass < 30 mm at baseline, new or growing, or >= 30 mm stable
+  or slowly growing; subsegmental airway nodule at baseline, new or stable;
 * 3: solid 6 to < 8 mm at baseline or new 4 to < 6 mm; part-solid >= 6 mm total
   with solid component < 6 mm at baseline, or new < 6 mm total; ground-glass
-  >= 30 mm at baseline or new;
+  >= 30 mm at baseline or new, or growing (> 1.5 mm within 12 months) into or
+  within the >= 30 mm band (see below); atypical cyst: growing cystic component
+  of a thin-walled cyst;
 * 4A: solid 8 to < 15 mm at baseline, growing < 8 mm, or new 6 to < 8 mm;
   part-solid with solid component 6 to < 8 mm at baseline, or new or growing
-  solid component < 4 mm;
+  solid component < 4 mm; segmental or more proximal airway nodule at baseline
+  or new; atypical cyst: thick-walled, multilocular at baseline, or a cyst that
+  becomes multilocular;
 * 4B: solid >= 15 mm at baseline or new or growing >= 8 mm; part-solid with solid
   component >= 8 mm at baseline or new or growing solid component >= 4 mm;
+  segmental or more proximal airway nodule stable or growing; atypical cyst:
+  thick wall or nodularity growing, multilocular cyst growing, or more loculation
+  or a new or larger opacity in a multilocular cyst;
 * 4X: category 3 or 4 with additional features that raise suspicion (an input);
-* stepped management of a stable nodule on follow-up: prior 4A -> 3, prior 3 -> 2;
+* stepped management: "Category 3 nodules that are stable or decreased in size
+  at 6-month follow-up" become category 2 and "Category 4A nodules that are
+  stable or decreased in size at 3-month follow-up" category 3 (excluding
+  airway nodules). The prior category is an input (``prior_category``); without
+  it, it is derived from the prior measurement by the baseline-round rules;
 * 0: prior CT being located, part of the lungs not evaluable, or findings that
   suggest infection or inflammation (inputs);
 * S: significant or potentially significant other findings (an input modifier).
 
-Simplifications, documented: growth is counted whatever the interval (the rule
-names 12 months; slower growth is noted in the rule text); ground-glass growth is
-treated as slow growth; a stable nodule without a known prior category is
-classified by the baseline size rules.
+Ground-glass growth: "slow growth" is growth that does not reach > 1.5 mm within
+12 months. A ground-glass nodule that grows > 1.5 mm within 12 months (or over an
+unknown interval) to >= 30 mm is neither stable nor slowly growing; the only
+other >= 30 mm row is category 3, so it is category 3 (our reading).
+
+Simplification left, documented: growth of a solid or part-solid nodule is
+counted whatever the interval (beyond 12 months the rule text says so).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 
@@ -46,7 +61,9 @@ from radcycle.guidelines.results import FollowUpInterval, GuidelineResult, due_d
 
 __all__ = [
     "GUIDELINE",
+    "AirwayNodule",
     "Category0Reason",
+    "CystFinding",
     "LungRadsExam",
     "LungRadsNodule",
     "NoduleCategory",
@@ -72,6 +89,39 @@ class NoduleFeature(StrEnum):
     SUSPICIOUS = "additional features that increase suspicion (4X)"
 
 
+class AirwayNodule(StrEnum):
+    """An endobronchial (airway) nodule and where it lies (Lung-RADS v2022)."""
+
+    SUBSEGMENTAL = "subsegmental"
+    SEGMENTAL_OR_PROXIMAL = "segmental or more proximal"
+
+
+class CystFinding(StrEnum):
+    """Atypical pulmonary cyst findings (Lung-RADS v2022), with their category."""
+
+    THIN_WALLED_GROWING = "growing cystic component of a thin-walled cyst"
+    THICK_WALLED = "thick-walled cyst"
+    MULTILOCULAR_BASELINE = "multilocular cyst at baseline"
+    BECOMES_MULTILOCULAR = "thin- or thick-walled cyst that becomes multilocular"
+    THICK_WALL_GROWING = "thick-walled cyst with growing wall thickness or nodularity"
+    MULTILOCULAR_GROWING = "growing multilocular cyst (mean diameter)"
+    MULTILOCULAR_MORE = (
+        "multilocular cyst with increased loculation or new or increased opacity "
+        "(nodular, ground-glass or consolidation)"
+    )
+
+
+_CYST_CATEGORY = {
+    CystFinding.THIN_WALLED_GROWING: "3",
+    CystFinding.THICK_WALLED: "4A",
+    CystFinding.MULTILOCULAR_BASELINE: "4A",
+    CystFinding.BECOMES_MULTILOCULAR: "4A",
+    CystFinding.THICK_WALL_GROWING: "4B",
+    CystFinding.MULTILOCULAR_GROWING: "4B",
+    CystFinding.MULTILOCULAR_MORE: "4B",
+}
+
+
 class Category0Reason(StrEnum):
     """Why an exam is incomplete (category 0)."""
 
@@ -90,7 +140,10 @@ class LungRadsNodule:
         prior: the same nodule on the previous screening exam, if it was seen.
         months_since_prior: interval to that exam (for the growth rule's 12 months).
         features: reader's observations (:class:`NoduleFeature`).
-        prior_category: the nodule's category at the last exam, for stepped management.
+        prior_category: the nodule's category at the last exam, for stepped
+            management; derived from ``prior`` by the baseline-round rules if None.
+        airway: an airway (endobronchial) nodule and its level, if it is one.
+        cyst: the atypical pulmonary cyst finding, if it is one.
     """
 
     current: LesionMeasurement
@@ -98,9 +151,18 @@ class LungRadsNodule:
     months_since_prior: float | None = None
     features: frozenset[NoduleFeature] = field(default_factory=frozenset)
     prior_category: str | None = None
+    airway: AirwayNodule | None = None
+    cyst: CystFinding | None = None
 
     def __post_init__(self) -> None:
-        if self.current.nodule_type is None:
+        if self.airway is not None:
+            object.__setattr__(self, "airway", parse_enum(AirwayNodule, self.airway, "airway"))
+        if self.cyst is not None:
+            object.__setattr__(self, "cyst", parse_enum(CystFinding, self.cyst, "cyst"))
+        if self.airway is not None and self.cyst is not None:
+            raise InputError(f"{self.current.lesion_id}: an airway nodule is not a cyst")
+        special = self.airway is not None or self.cyst is not None
+        if self.current.nodule_type is None and not special:
             raise InputError(f"{self.current.lesion_id}: Lung-RADS needs the nodule type")
         feats = frozenset(parse_enum(NoduleFeature, f, "feature") for f in self.features)
         object.__setattr__(self, "features", feats)
@@ -144,6 +206,7 @@ class NoduleCategory:
     rule: str
     mean_mm: float
     solid_mm: float | None
+    management_note: str = ""
 
 
 def mean_diameter(m: LesionMeasurement) -> float:
@@ -180,7 +243,9 @@ _SOLID_GROWING = ((8.0, "4A"),), "4B"
 # Part-solid, by solid component (total >= 6 mm): baseline and new-or-growing.
 _PART_SOLID_BASELINE = ((6.0, "3"), (8.0, "4A")), "4B"
 _PART_SOLID_NEW_OR_GROWING = ((4.0, "4A"),), "4B"
-# Stepped management of a stable nodule (v2022): 4A stable at 3 months -> 3, 3 at 6 -> 2.
+# Stepped management (v2022): "Category 4A nodules that are stable or decreased in
+# size at 3-month follow-up" -> 3; "Category 3 nodules ... at 6-month follow-up" -> 2.
+# A stable nodule of category 1 or 2 stays 2 (benign features keep 1).
 _STEP_DOWN = {"4A": "3", "3": "2", "2": "2", "1": "2"}
 
 
@@ -214,15 +279,43 @@ def classify_nodule(nodule: LungRadsNodule, *, baseline_round: bool) -> NoduleCa
     if NoduleFeature.SUSPICIOUS in nodule.features and category in ("3", "4A", "4B"):
         rule = f"{rule}; additional suspicious features raise category {category} to 4X"
         category = "4X"
-    return NoduleCategory(m.lesion_id, category, f"{GUIDELINE}: {rule}", size, solid)
+    note = ""
+    if nodule.airway is AirwayNodule.SEGMENTAL_OR_PROXIMAL and category == "4A":
+        note = "airway nodule: category 4B if it persists at follow-up (stable or growing)"
+    return NoduleCategory(m.lesion_id, category, f"{GUIDELINE}: {rule}", size, solid, note)
 
 
 def _stage(nodule: LungRadsNodule, baseline_round: bool, growth: float | None) -> str:
     if nodule.prior is None:
         return "baseline" if baseline_round else "new"
+    if _solid_part_appeared(nodule):
+        return "growing"  # "new or growing ... solid component"
     if growth is not None and growth > GROWTH_MM:
         return "growing"
     return "stable"
+
+
+def _solid_part_appeared(nodule: LungRadsNodule) -> bool:
+    prior = nodule.prior
+    return (
+        prior is not None
+        and prior.nodule_type is NoduleType.GROUND_GLASS
+        and nodule.current.nodule_type is NoduleType.PART_SOLID
+    )
+
+
+def _prior_category(nodule: LungRadsNodule) -> tuple[str | None, str]:
+    """The prior category given, or derived from the prior measurement."""
+    if nodule.prior_category is not None or nodule.prior is None:
+        return nodule.prior_category, ""
+    prior = nodule.prior
+    if prior.nodule_type is None:
+        prior = replace(prior, nodule_type=nodule.current.nodule_type)
+    if prior.nodule_type is NoduleType.PART_SOLID and prior.solid_component_mm is None:
+        return None, ""
+    kept = nodule.features - {NoduleFeature.SUSPICIOUS}
+    derived = classify_nodule(LungRadsNodule(prior, features=kept), baseline_round=True)
+    return derived.category, " (prior category derived from the prior exam, baseline rules)"
 
 
 def _category(
@@ -231,17 +324,32 @@ def _category(
     m = nodule.current
     if NoduleFeature.BENIGN_CALCIFICATION_OR_FAT in nodule.features:
         return "1", "benign calcification pattern or fat: category 1"
+    if nodule.cyst is not None:
+        category = _CYST_CATEGORY[nodule.cyst]
+        return category, f"atypical pulmonary cyst: {nodule.cyst.value}: category {category}"
     growth = _growth(nodule, m.nodule_type is NoduleType.PART_SOLID)
     stage = _stage(nodule, baseline_round, growth)
+    if nodule.airway is not None:
+        return _airway(nodule.airway, stage)
     where = f"{stage} {m.nodule_type}, mean {size:.1f} mm"
-    if growth is not None and stage == "growing":
+    if _solid_part_appeared(nodule):
+        where += ", new solid component in a ground-glass nodule"
+    elif growth is not None and stage == "growing":
         where += f", grew {growth:.1f} mm (> 1.5 mm){_interval_note(nodule)}"
-    if stage == "stable" and nodule.prior_category in _STEP_DOWN:
-        stepped = _STEP_DOWN[nodule.prior_category]
-        step = f"stable, prior {nodule.prior_category} -> {stepped} (stepped management)"
-        return stepped, f"{where}; {step}"
+    if stage == "stable" and _crossed_threshold(nodule):
+        alone = LungRadsNodule(m, features=nodule.features - {NoduleFeature.SUSPICIOUS})
+        by_size = _category(alone, size, solid, True)
+        return by_size[0], (
+            f"{where}; crossed a size threshold without growth, reclassified by size "
+            f"(v2022 size thresholds): {by_size[1]}"
+        )
+    prior_category, derived = _prior_category(nodule)
+    if stage == "stable" and prior_category in _STEP_DOWN:
+        stepped = _STEP_DOWN[prior_category]
+        step = f"stable or decreased, prior {prior_category}{derived} -> {stepped}"
+        return stepped, f"{where}; {step} (v2022 stepped management)"
     if m.nodule_type is NoduleType.GROUND_GLASS:
-        return _ground_glass(size, stage, where)
+        return _ground_glass(nodule, size, stage, where)
     if m.nodule_type is NoduleType.PART_SOLID and solid is not None:
         return _part_solid(size, solid, stage, where)
     benign_site = NoduleFeature.JUXTAPLEURAL_BENIGN in nodule.features
@@ -255,6 +363,41 @@ def _category(
     return category, f"{where}; {basis}: category {category}"
 
 
+def _size_band(m: LesionMeasurement, kind: NoduleType | None) -> int | None:
+    """Index of the baseline size band the measurement falls in (None if unknown)."""
+    size = mean_diameter(m)
+    if kind is NoduleType.GROUND_GLASS:
+        return int(size >= GROUND_GLASS_MAX_MM)
+    if kind is NoduleType.PART_SOLID:
+        if m.solid_component_mm is None:
+            return None
+        return 0 if size < 6.0 else 1 + sum(_solid_mm(m) >= v for v in (6.0, 8.0))
+    return sum(size >= v for v in (6.0, 8.0, 15.0))
+
+
+def _crossed_threshold(nodule: LungRadsNodule) -> bool:
+    # v2022 size thresholds "apply to nodules at first detection and that enlarge,
+    # reaching a higher size category ... even if not meeting the definition of
+    # growth, the nodule should be reclassified based on size".
+    prior, kind = nodule.prior, nodule.current.nodule_type
+    if prior is None or prior.nodule_type not in (None, kind):
+        return False
+    now, before = _size_band(nodule.current, kind), _size_band(prior, kind)
+    return now is not None and before is not None and now > before
+
+
+def _airway(airway: AirwayNodule, stage: str) -> tuple[str, str]:
+    # v2022: subsegmental "at baseline, new, or stable" -> 2; segmental or more
+    # proximal "at baseline or new" -> 4A, "stable or growing" -> 4B. A growing
+    # subsegmental one is not in the table: kept at 2 (our reading; 4X is the
+    # reader's where it looks suspicious).
+    where = f"{stage} airway nodule, {airway.value}"
+    if airway is AirwayNodule.SUBSEGMENTAL:
+        return "2", f"{where}: category 2"
+    category = "4A" if stage in ("baseline", "new") else "4B"
+    return category, f"{where}: category {category}"
+
+
 def _interval_note(nodule: LungRadsNodule) -> str:
     months = nodule.months_since_prior
     if months is not None and months > GROWTH_MONTHS:
@@ -262,11 +405,17 @@ def _interval_note(nodule: LungRadsNodule) -> str:
     return ""
 
 
-def _ground_glass(size: float, stage: str, where: str) -> tuple[str, str]:
+def _ground_glass(nodule: LungRadsNodule, size: float, stage: str, where: str) -> tuple[str, str]:
     if size < GROUND_GLASS_MAX_MM:
-        return "2", f"{where}; ground-glass < 30 mm: category 2"
+        return "2", f"{where}; ground-glass < 30 mm at baseline, new or growing: category 2"
     if stage in ("baseline", "new"):
         return "3", f"{where}; ground-glass >= 30 mm at baseline or new: category 3"
+    months = nodule.months_since_prior
+    if stage == "growing" and (months is None or months <= GROWTH_MONTHS):
+        return "3", (
+            f"{where}; ground-glass grew > 1.5 mm within 12 months to >= 30 mm, neither "
+            "stable nor slowly growing: category 3"
+        )
     return "2", f"{where}; ground-glass >= 30 mm stable or slowly growing: category 2"
 
 
@@ -352,6 +501,9 @@ def lung_rads(exam: LungRadsExam) -> GuidelineResult:
         category, rule = "1", f"{GUIDELINE}: no lung nodules: category 1"
     text, interval = _MANAGEMENT[category]
     earliest, latest = due_dates(exam.exam_date, interval)
+    notes = sorted({r.management_note for r in results if r.category == category} - {""})
+    if notes:
+        text += "; " + "; ".join(notes)
     suffix = "S" if exam.significant_other_findings else ""
     if suffix:
         text += "; S: significant other finding, manage as clinically appropriate"
@@ -367,6 +519,11 @@ def lung_rads(exam: LungRadsExam) -> GuidelineResult:
             "exam_date": exam.exam_date,
             "baseline_round": exam.baseline_round,
             "nodules": [f"{r.lesion_id}: {r.category} ({r.mean_mm:.1f} mm)" for r in results],
+            "prior_categories": {
+                n.current.lesion_id: n.prior_category
+                for n in exam.nodules
+                if n.prior_category is not None
+            },
             "S": exam.significant_other_findings,
         },
     )

@@ -24,7 +24,7 @@ Nothing here reads files or the clock: dates are inputs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
@@ -35,8 +35,10 @@ __all__ = [
     "GUIDELINE",
     "Measurability",
     "RecistBaseline",
+    "combine_fragments",
     "lesion_diameter",
     "measurability",
+    "organ_key",
     "percent_change",
     "select_targets",
     "sum_of_diameters",
@@ -54,6 +56,8 @@ NODE_PATHOLOGICAL_MM = 10.0
 # Section 4.2: at most 5 targets in total, 2 per organ.
 MAX_TARGETS = 5
 MAX_TARGETS_PER_ORGAN = 2
+# RECIST 1.1 working group clarifications: "nodes are considered to be one organ".
+NODE_ORGAN = "lymph nodes"
 # Section 4.3.1: PR -30 % from baseline; PD +20 % over nadir and +5 mm absolute.
 PR_CHANGE_PCT = -30.0
 PD_CHANGE_PCT = 20.0
@@ -112,13 +116,17 @@ def lesion_diameter(lesion: LesionMeasurement) -> float | None:
     """The lesion's contribution to the sum of diameters, or None if unknown.
 
     Short axis for nodes, long axis otherwise (section 4.2); 5 mm when too small
-    to measure and 0 mm when gone (section 4.3.2).
+    to measure and 0 mm when gone (section 4.3.2); 0 mm for a lesion that merged
+    into another, whose diameter then covers both (section 4.3.2, lesions that
+    coalesce).
 
     Example:
         >>> lesion_diameter(LesionMeasurement(lesion_id="L", status="too small to measure"))
         5.0
     """
     status = lesion.status
+    if lesion.merged_into and status is not LesionStatus.NOT_EVALUATED:
+        return 0.0
     if status is LesionStatus.TOO_SMALL_TO_MEASURE:
         return TOO_SMALL_MM
     if status is LesionStatus.DISAPPEARED:
@@ -144,6 +152,55 @@ def sum_of_diameters(lesions: Iterable[LesionMeasurement]) -> float | None:
             return None
         total += value
     return total
+
+
+def combine_fragments(lesions: Iterable[LesionMeasurement]) -> tuple[LesionMeasurement, ...]:
+    """Add each fragment of a split lesion to the lesion it split from.
+
+    RECIST 1.1 section 4.3.2 (lesions that split or coalesce): "when non-nodal
+    lesions 'fragment', the longest diameters of the fragmented portions should be
+    added together". A fragment names its origin in ``split_from``; the result has
+    one record per origin, measured as the sum of the parts' diameters (not
+    evaluated if any part is). Records without ``split_from`` pass unchanged.
+
+    Example:
+        >>> parts = [LesionMeasurement(lesion_id="a", long_axis_mm=12.0),
+        ...          LesionMeasurement(lesion_id="a2", long_axis_mm=9.0, split_from="a")]
+        >>> [(m.lesion_id, m.long_axis_mm) for m in combine_fragments(parts)]
+        [('a', 21.0)]
+    """
+    items = tuple(lesions)
+    out = {m.lesion_id: m for m in items if not m.split_from}
+    for part in items:
+        if part.split_from:
+            out[part.split_from] = _joined(out.get(part.split_from), part)
+    return tuple(out.values())
+
+
+def _joined(whole: LesionMeasurement | None, part: LesionMeasurement) -> LesionMeasurement:
+    if whole is None:
+        return replace(part, lesion_id=part.split_from, split_from="", tracking_uid="")
+    a, b = lesion_diameter(whole), lesion_diameter(part)
+    source = f"{whole.source}; + fragment {part.lesion_id} (RECIST 1.1 section 4.3.2)".lstrip("; ")
+    if a is None or b is None:
+        return replace(whole, status=LesionStatus.NOT_EVALUATED, source=source)
+    if a + b <= 0:
+        return replace(whole, status=LesionStatus.DISAPPEARED, source=source)
+    longs = [m.long_axis_mm for m in (whole, part) if m.status is LesionStatus.MEASURED]
+    long = max(sum(v or 0.0 for v in longs), a + b)
+    short = (a + b) if whole.is_lymph_node else whole.short_axis_mm
+    if not whole.is_lymph_node and short is not None and short > long:
+        short = long
+    volumes = [m.volume_mm3 for m in (whole, part)]
+    volume = None if None in volumes else sum(v or 0.0 for v in volumes)
+    return replace(
+        whole,
+        long_axis_mm=long,
+        short_axis_mm=short,
+        volume_mm3=volume,
+        status=LesionStatus.MEASURED,
+        source=source,
+    )
 
 
 def percent_change(value: float, reference: float) -> float | None:
@@ -208,7 +265,9 @@ def select_targets(
     """Choose baseline targets and non-targets (RECIST 1.1 sections 3.1 and 4.2).
 
     Automatic choice: measurable lesions, reproducible ones first, then largest
-    first, at most 5 in total and 2 per organ. ``chosen_target_ids`` is the
+    first, at most 5 in total and 2 per organ (all lymph nodes together are one
+    organ); the best lesion of every involved organ is taken first, so that the
+    targets represent all involved organs (up to 5 organs). ``chosen_target_ids`` is the
     radiologist's override: those lesions become the targets (each must be
     measurable and within the limits). Remaining measurable lesions and
     pathological nodes become non-targets; normal nodes (< 10 mm) and lesions that
@@ -246,26 +305,70 @@ def select_targets(
     )
 
 
+def organ_key(lesion: LesionMeasurement) -> str:
+    """The organ a lesion counts in for the per-organ target limit.
+
+    All lymph nodes are one organ, whatever their station (RECIST 1.1 section 4.2
+    and the RECIST working group's questions and clarifications: "nodes are
+    considered to be one organ. If there are multiple chains/regions, consider
+    selecting one from each"), so at most two nodal targets in all.
+
+    Example:
+        >>> organ_key(LesionMeasurement(lesion_id="n", organ="hilum", is_lymph_node=True))
+        'lymph nodes'
+    """
+    return NODE_ORGAN if lesion.is_lymph_node else lesion.organ.strip().lower()
+
+
 def _auto_targets(
     lesions: Sequence[LesionMeasurement], classes: Mapping[str, Measurability]
 ) -> tuple[list[LesionMeasurement], list[str]]:
+    # Section 4.2: targets "should be selected on the basis of their size ..., be
+    # representative of all involved organs, but in addition should be those that
+    # lend themselves to reproducible repeated measurements". First the best
+    # lesion of every involved organ (organs in the order of their best lesion,
+    # at most 5), then the remaining slots by size, at most 2 per organ.
     candidates = sorted(
         (m for m in lesions if classes[m.lesion_id] is Measurability.MEASURABLE),
         key=_selection_key,
     )
-    targets: list[LesionMeasurement] = []
+    best_of_organ: dict[str, LesionMeasurement] = {}
+    for lesion in candidates:
+        best_of_organ.setdefault(organ_key(lesion), lesion)
+    chosen = {m.lesion_id for m in list(best_of_organ.values())[:MAX_TARGETS]}
     per_organ: dict[str, int] = {}
+    for lesion in candidates:
+        if lesion.lesion_id in chosen:
+            per_organ[organ_key(lesion)] = per_organ.get(organ_key(lesion), 0) + 1
     notes: list[str] = []
     for lesion in candidates:
-        organ = lesion.organ.lower()
-        if len(targets) >= MAX_TARGETS:
-            notes.append(f"{lesion.lesion_id}: non-target, 5 targets already (section 4.2)")
+        organ = organ_key(lesion)
+        if lesion.lesion_id in chosen:
+            continue
+        if len(chosen) >= MAX_TARGETS:
+            notes.append(_crowded_note(lesion, candidates, chosen))
         elif per_organ.get(organ, 0) >= MAX_TARGETS_PER_ORGAN:
             notes.append(f"{lesion.lesion_id}: non-target, 2 targets in {organ or 'organ'}")
         else:
-            targets.append(lesion)
+            chosen.add(lesion.lesion_id)
             per_organ[organ] = per_organ.get(organ, 0) + 1
-    return targets, notes
+    return [m for m in candidates if m.lesion_id in chosen], notes
+
+
+def _crowded_note(
+    lesion: LesionMeasurement, candidates: Sequence[LesionMeasurement], chosen: set[str]
+) -> str:
+    size = lesion_diameter(lesion) or 0.0
+    smaller = any(
+        m.lesion_id in chosen and (lesion_diameter(m) or 0.0) < size and m.reproducible
+        for m in candidates
+    )
+    if smaller:
+        return (
+            f"{lesion.lesion_id}: non-target, a smaller lesion was taken to represent "
+            "every involved organ (section 4.2)"
+        )
+    return f"{lesion.lesion_id}: non-target, 5 targets already (section 4.2)"
 
 
 def _chosen_targets(
@@ -285,10 +388,13 @@ def _chosen_targets(
             raise InputError(
                 f"{lesion.lesion_id} cannot be a target: {classes[lesion.lesion_id].value}"
             )
-    organs = [t.organ.lower() for t in targets]
+    organs = [organ_key(t) for t in targets]
     crowded = sorted({o for o in organs if organs.count(o) > MAX_TARGETS_PER_ORGAN})
     if crowded:
-        raise InputError("RECIST 1.1 allows at most 2 targets per organ", value=crowded)
+        raise InputError(
+            "RECIST 1.1 allows at most 2 targets per organ (all lymph nodes are one organ)",
+            value=crowded,
+        )
     return targets
 
 

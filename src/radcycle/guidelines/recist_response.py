@@ -21,6 +21,7 @@ from radcycle.guidelines.recist import (
     PR_CHANGE_PCT,
     TOLERANCE,
     RecistBaseline,
+    combine_fragments,
     lesion_diameter,
     percent_change,
     volume_sum,
@@ -82,13 +83,22 @@ class RecistFollowUp:
     Args:
         exam_date: date of the exam.
         lesions: this exam's measurements of the baseline targets and non-targets;
-            a baseline lesion missing here is "not evaluated".
-        new_lesions: unequivocal new lesions (section 4.3.5); new nodes with a
-            short axis < 10 mm are normal and are not counted.
+            a baseline lesion missing here is "not evaluated". Fragments of a
+            lesion that split (``split_from``) are added to it (section 4.3.2).
+        new_lesions: new lesions (section 4.3.5); new nodes with a short axis
+            < 10 mm are normal and are not counted, nor are ``equivocal`` ones
+            until a later exam shows them unequivocally.
         unequivocal_non_target_progression: the radiologist's judgement of
             unequivocal progression of non-target disease (section 4.3.4).
-        non_target_increase_since_last: further non-target growth since the last
-            exam (used by iRECIST to confirm progression).
+        non_target_increase_since_last: the reader sees non-target disease
+            increased since the previous exam (iRECIST: after iUPD this need not
+            be unequivocal progression; Seymour et al. 2017, Table 2).
+        new_non_target_increase: the reader sees new non-measurable lesions
+            increased since the previous exam (iRECIST: "any increase" in new
+            lesion non-targets confirms iCPD; Seymour et al. 2017, Table 2).
+        new_symptom_or_sign: the exam was done to investigate a new clinical
+            symptom or sign (iRECIST FAQ: a scan less than 4 weeks after iUPD may
+            confirm iCPD only then, by an additional new lesion); None if unknown.
     """
 
     exam_date: date
@@ -96,6 +106,8 @@ class RecistFollowUp:
     new_lesions: tuple[LesionMeasurement, ...] = ()
     unequivocal_non_target_progression: bool = False
     non_target_increase_since_last: bool = False
+    new_non_target_increase: bool = False
+    new_symptom_or_sign: bool | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lesions", tuple(self.lesions))
@@ -113,13 +125,16 @@ def follow_up_from_tracked(
     *,
     unequivocal_non_target_progression: bool = False,
     non_target_increase_since_last: bool = False,
+    new_non_target_increase: bool = False,
 ) -> RecistFollowUp:
     """Build a follow-up from every lesion tracked on one exam.
 
     Lesions whose ``lesion_id`` (TrackingIdentifier) is a baseline target or
     non-target are matched to it; lesions recorded at baseline but not followed
-    are ignored; every other lesion is a candidate new lesion (counted as new by
-    :func:`new_lesion_present`, so a new node < 10 mm short axis is not).
+    are ignored; a fragment whose ``split_from`` is followed goes with it; every
+    other lesion is a candidate new lesion (counted as new by
+    :func:`new_lesion_present`, so a new node < 10 mm short axis is not, nor an
+    equivocal one).
 
     Example:
         >>> from radcycle.guidelines.recist import select_targets
@@ -135,7 +150,7 @@ def follow_up_from_tracked(
     ignored = {m.lesion_id for m in baseline.excluded}
     matched, new = [], []
     for lesion in lesions:
-        if lesion.lesion_id in followed:
+        if lesion.lesion_id in followed or lesion.split_from in followed:
             matched.append(lesion)
         elif lesion.lesion_id not in ignored:
             new.append(lesion)
@@ -145,6 +160,7 @@ def follow_up_from_tracked(
         tuple(new),
         unequivocal_non_target_progression=unequivocal_non_target_progression,
         non_target_increase_since_last=non_target_increase_since_last,
+        new_non_target_increase=new_non_target_increase,
     )
 
 
@@ -174,6 +190,30 @@ def _is_complete_response(targets: Sequence[LesionMeasurement]) -> bool:
     return True
 
 
+# RECIST 1.1 questions and clarifications (RECIST working group, "Does a new lesion
+# always result in PD?"): lesions that disappear and reappear are PD when "CR
+# (overall) was definitively assigned at the previous assessment"; the question it
+# answers counts a target node back at >= 10 mm short axis as reappeared.
+REAPPEARANCE_SOURCE = "RECIST 1.1 working group clarification on lesions that reappear"
+
+
+def _reappeared(lesions: Sequence[LesionMeasurement]) -> list[str]:
+    # After an overall CR every non-nodal lesion was gone and every node < 10 mm.
+    back = []
+    for m in lesions:
+        if m.status is LesionStatus.NOT_EVALUATED:
+            continue
+        size = lesion_diameter(m)
+        if m.is_lymph_node:
+            returned = size is not None and size >= NODE_PATHOLOGICAL_MM - TOLERANCE
+            returned = returned or (m.status is LesionStatus.PRESENT)
+        else:
+            returned = m.status is LesionStatus.PRESENT or (size or 0.0) > TOLERANCE
+        if returned:
+            back.append(m.lesion_id)
+    return back
+
+
 def _meets_pd(current: float, nadir: float) -> bool:
     # Section 4.3.1: PD = +20 % over the nadir AND +5 mm absolute.
     increase = current - nadir
@@ -182,7 +222,11 @@ def _meets_pd(current: float, nadir: float) -> bool:
 
 
 def target_response(
-    current: Sequence[LesionMeasurement], baseline_sum: float, nadir_sum: float
+    current: Sequence[LesionMeasurement],
+    baseline_sum: float,
+    nadir_sum: float,
+    *,
+    after_complete_response: bool = False,
 ) -> TargetAssessment:
     """Target response at one exam (RECIST 1.1 sections 4.3.1, 4.3.2, 4.4.2).
 
@@ -192,10 +236,19 @@ def target_response(
         baseline_sum: baseline sum of diameters (PR reference).
         nadir_sum: smallest sum on study before this exam, baseline included
             (PD reference).
+        after_complete_response: the overall response at the last evaluated
+            exam was CR; a target seen again is then PD (see below).
 
     A missing measurement gives NE, unless the lesions measured already add up
     to PD (section 4.4.2). CR needs every non-nodal target gone and every target
     node < 10 mm short axis, even though the sum of such nodes is not zero.
+
+    A target that reappears after an overall complete response is PD, whatever
+    the sum: "lesions that disappear and reappear do not automatically result in
+    PD unless ... CR (overall) was definitively assigned at the previous
+    assessment" (RECIST 1.1 working group clarifications). A non-nodal target
+    reappears when it has any diameter again; a target node when its short axis
+    is >= 10 mm again. After PR or SD a reappeared lesion only enters the sum.
 
     Example:
         >>> t = [LesionMeasurement(lesion_id="a", long_axis_mm=70.0)]
@@ -220,6 +273,15 @@ def target_response(
         )  # fmt: skip
     from_baseline = percent_change(known, baseline_sum)
     from_nadir = percent_change(known, nadir_sum)
+    back = _reappeared(current) if after_complete_response else []
+    if back:
+        reason = (
+            f"target(s) {', '.join(back)} reappeared after complete response -> PD "
+            f"({REAPPEARANCE_SOURCE})"
+        )
+        return TargetAssessment(
+            TargetResponse.PD, known, from_baseline, from_nadir, nadir_mm, reason
+        )
     response, reason = _classify_targets(current, known, baseline_sum, nadir_sum)
     return TargetAssessment(response, known, from_baseline, from_nadir, nadir_mm, reason)
 
@@ -251,17 +313,23 @@ def _classify_targets(
 
 
 def non_target_response(
-    current: Sequence[LesionMeasurement], *, unequivocal_progression: bool = False
+    current: Sequence[LesionMeasurement],
+    *,
+    unequivocal_progression: bool = False,
+    after_complete_response: bool = False,
 ) -> NonTargetResponse:
     """Non-target response at one exam (RECIST 1.1 sections 4.3.3 and 4.3.4).
 
     Args:
         current: this exam's record of every baseline non-target lesion.
         unequivocal_progression: the radiologist's call (a manual input).
+        after_complete_response: the overall response at the last evaluated exam
+            was CR; a non-target seen again (a node at >= 10 mm) is then PD.
 
-    PD only by the radiologist's unequivocal progression; NE when any is not
-    evaluated; CR when all are gone and every node < 10 mm short axis; else
-    Non-CR/Non-PD.
+    PD by the radiologist's unequivocal progression, or by a non-target that
+    reappears after an overall CR (RECIST 1.1 working group clarification); NE
+    when any is not evaluated; CR when all are gone and every node < 10 mm short
+    axis; else Non-CR/Non-PD.
 
     Example:
         >>> gone = LesionMeasurement(lesion_id="n", status="disappeared")
@@ -269,6 +337,8 @@ def non_target_response(
         'CR'
     """
     if unequivocal_progression:
+        return NonTargetResponse.PD
+    if after_complete_response and _reappeared(current):
         return NonTargetResponse.PD
     if not current:
         return NonTargetResponse.NONE
@@ -291,10 +361,15 @@ def _non_target_resolved(lesion: LesionMeasurement) -> bool:
 def new_lesion_present(new_lesions: Iterable[LesionMeasurement]) -> bool:
     """Whether any unequivocal new lesion is present (section 4.3.5).
 
-    A new node with a measured short axis < 10 mm is normal and does not count.
+    A new node with a measured short axis < 10 mm is normal and does not count;
+    nor does an equivocal lesion ("if a new lesion is equivocal ... continued
+    therapy and follow-up evaluation will clarify if it represents truly new
+    disease").
     """
     for lesion in new_lesions:
         if lesion.status in (LesionStatus.DISAPPEARED, LesionStatus.NOT_EVALUATED):
+            continue
+        if lesion.equivocal:
             continue
         short = lesion.short_axis_mm
         if lesion.is_lymph_node and short is not None and short < NODE_PATHOLOGICAL_MM - TOLERANCE:
@@ -361,7 +436,11 @@ class TimepointAssessment:
     :func:`radcycle.guidelines.irecist.apply_irecist` for immunotherapy.
     ``target_measurements`` are the targets as used at this exam (in baseline
     order; a missing one appears with status ``not evaluated``). The new-lesion
-    count and sum cover the new lesions that count (section 4.3.5).
+    count and sum cover the new lesions that count (section 4.3.5), kept in
+    ``new_lesion_measurements``; ``equivocal_new_lesion_ids`` are those not yet
+    counted. ``progression_dated_from`` is the exam where a new lesion now
+    unequivocal was first seen as equivocal: "progression should be declared
+    using the date of the initial scan" (section 4.3.5).
     """
 
     exam_date: date
@@ -376,6 +455,11 @@ class TimepointAssessment:
     volume_change_from_baseline_pct: float | None = None
     non_target_increase_since_last: bool = False
     target_measurements: tuple[LesionMeasurement, ...] = ()
+    new_lesion_measurements: tuple[LesionMeasurement, ...] = ()
+    equivocal_new_lesion_ids: tuple[str, ...] = ()
+    new_non_target_increase: bool = False
+    new_symptom_or_sign: bool | None = None
+    progression_dated_from: date | None = None
     irecist: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -413,21 +497,33 @@ class TimepointAssessment:
 
 
 def assess_timepoint(
-    baseline: RecistBaseline, follow_up: RecistFollowUp, nadir_sum: float | None
+    baseline: RecistBaseline,
+    follow_up: RecistFollowUp,
+    nadir_sum: float | None,
+    *,
+    after_complete_response: bool = False,
 ) -> TimepointAssessment:
     """RECIST 1.1 at one follow-up, given the nadir before it.
 
-    Baseline lesions absent from ``follow_up.lesions`` count as not evaluated.
+    Baseline lesions absent from ``follow_up.lesions`` count as not evaluated;
+    fragments are added to the lesion they split from. ``after_complete_response``:
+    the overall response at the last evaluated exam was CR (see
+    :func:`target_response`).
     """
-    seen = {m.lesion_id: m for m in follow_up.lesions}
+    seen = {m.lesion_id: m for m in combine_fragments(follow_up.lesions)}
     targets = [_current(seen, t) for t in baseline.targets]
     non_targets = [_current(seen, n) for n in baseline.non_targets]
     target: TargetAssessment | None = None
     if baseline.targets:
         base = baseline.baseline_sum or 0.0
-        target = target_response(targets, base, base if nadir_sum is None else nadir_sum)
+        nadir = base if nadir_sum is None else nadir_sum
+        target = target_response(
+            targets, base, nadir, after_complete_response=after_complete_response
+        )
     non_target = non_target_response(
-        non_targets, unequivocal_progression=follow_up.unequivocal_non_target_progression
+        non_targets,
+        unequivocal_progression=follow_up.unequivocal_non_target_progression,
+        after_complete_response=after_complete_response,
     )
     counted_new = [m for m in follow_up.new_lesions if new_lesion_present([m])]
     new = bool(counted_new)
@@ -452,6 +548,10 @@ def assess_timepoint(
         volume_change_from_baseline_pct=volume_change,
         non_target_increase_since_last=follow_up.non_target_increase_since_last,
         target_measurements=tuple(targets),
+        new_lesion_measurements=tuple(counted_new),
+        equivocal_new_lesion_ids=tuple(m.lesion_id for m in follow_up.new_lesions if m.equivocal),
+        new_non_target_increase=follow_up.new_non_target_increase,
+        new_symptom_or_sign=follow_up.new_symptom_or_sign,
     )
 
 

@@ -10,7 +10,7 @@ it (Table 3), and iRECIST when the treatment is immunotherapy.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from radcycle.errors import InputError
@@ -104,16 +104,41 @@ def assess_series(
             )
     timepoints: list[TimepointAssessment] = []
     nadir = baseline.baseline_sum
+    in_cr = False
+    equivocal_since: dict[str, date] = {}
     for follow_up in ordered:
-        tp = assess_timepoint(baseline, follow_up, nadir)
+        tp = assess_timepoint(baseline, follow_up, nadir, after_complete_response=in_cr)
+        tp = _date_equivocal(tp, equivocal_since)
         timepoints.append(tp)
         current = tp.target.sum_mm if tp.target else None
         if current is not None and nadir is not None:
             nadir = min(nadir, current)
+        if tp.response is not OverallResponse.NE:
+            in_cr = tp.response is OverallResponse.CR
     if options.immunotherapy:
         timepoints = apply_irecist(timepoints)
     best, reason = best_overall_response(baseline.exam_date, timepoints, options)
     return RecistSeries(baseline, tuple(timepoints), best, reason, options)
+
+
+def _date_equivocal(tp: TimepointAssessment, since: dict[str, date]) -> TimepointAssessment:
+    """Date progression from the first equivocal sighting of a now-counted new lesion.
+
+    RECIST 1.1 section 4.3.5: "If repeat scans confirm there is definitely a new
+    lesion, then progression should be declared using the date of the initial
+    scan." ``since`` (lesion_id -> first equivocal exam) is updated in place.
+    """
+    for lesion_id in tp.equivocal_new_lesion_ids:
+        since.setdefault(lesion_id, tp.exam_date)
+    earlier = [since[m.lesion_id] for m in tp.new_lesion_measurements if m.lesion_id in since]
+    if not earlier or tp.response is not OverallResponse.PD:
+        return tp
+    first = min(earlier)
+    note = (
+        f"new lesion first seen equivocal on {first.isoformat()}, now unequivocal: "
+        "progression dated from that scan (RECIST 1.1 section 4.3.5)"
+    )
+    return replace(tp, progression_dated_from=first, notes=(*tp.notes, note))
 
 
 # Section 4.4.3: best response order, best first.

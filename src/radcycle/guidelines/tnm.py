@@ -20,9 +20,14 @@ the hilum; T3 for a separate nodule in the same lobe or invasion of the chest
 wall, parietal pleura, phrenic nerve or parietal pericardium; T4 for a separate
 nodule in another ipsilateral lobe or invasion of the diaphragm, mediastinum,
 heart, great vessels, trachea, recurrent laryngeal nerve, oesophagus, vertebral
-body or carina. Tis (adenocarcinoma in situ) and T1mi (minimally invasive) need
-pathology and are never assigned from size alone; a ground-glass or part-solid
-nodule with a small solid part is flagged for that.
+body or carina.
+
+Subsolid tumours (IASLC proposals for coding T categories for subsolid nodules,
+Travis et al., J Thorac Oncol 2016;11:1204-1223, adopted by TNM 8): a pure
+ground-glass nodule <= 3 cm is cTis; a part-solid nodule with a solid part
+<= 5 mm and a total size <= 3 cm is cT1mi; otherwise T is set by the size of the
+solid part (a pure ground-glass nodule > 3 cm, with no solid part, is cT1a). These
+are clinical categories from imaging; pathology (AIS, MIA) decides pTis / pT1mi.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from radcycle.guidelines.results import GuidelineResult
 __all__ = ["GUIDELINE", "TDescriptor", "t_category", "t_from_size"]
 
 GUIDELINE = "TNM 8 (lung), cTNM imaging only"
-ORDER = ("T1a", "T1b", "T1c", "T2a", "T2b", "T3", "T4")
+ORDER = ("Tis", "T1mi", "T1a", "T1b", "T1c", "T2a", "T2b", "T3", "T4")
 # TNM 8 lung T by size: upper bound in mm (inclusive) -> category.
 _SIZE_BANDS = (
     (10.0, "T1a"),
@@ -47,8 +52,11 @@ _SIZE_BANDS = (
     (50.0, "T2b"),
     (70.0, "T3"),
 )
-# IASLC: a solid part of <= 5 mm in a subsolid nodule may be T1mi (pathology only).
+# IASLC (Travis et al. 2016): cTis pure ground-glass <= 3 cm; cT1mi solid part
+# <= 5 mm with total <= 3 cm.
 _T1MI_SOLID_MM = 5.0
+_SUBSOLID_TOTAL_MM = 30.0
+_EPS = 1e-9
 
 
 class TDescriptor(StrEnum):
@@ -94,6 +102,30 @@ def t_from_size(size_mm: float) -> str:
     return "T4"
 
 
+def _t_by_size(tumour: LesionMeasurement) -> tuple[str, str]:
+    """T from size, with the IASLC subsolid rules; the category and why."""
+    total = tumour.long_axis_mm or 0.0
+    kind = tumour.nodule_type
+    small = total <= _SUBSOLID_TOTAL_MM + _EPS
+    if kind is NoduleType.GROUND_GLASS:
+        if small:
+            return "Tis", f"pure ground-glass nodule {total:.1f} mm <= 30 mm -> Tis (IASLC)"
+        return "T1a", (
+            f"pure ground-glass nodule {total:.1f} mm > 30 mm: T by the solid part, "
+            "none -> T1a (IASLC)"
+        )
+    if kind is NoduleType.PART_SOLID and tumour.solid_component_mm is not None:
+        solid = tumour.solid_component_mm
+        if solid <= _T1MI_SOLID_MM + _EPS and small:
+            return "T1mi", (
+                f"part-solid, solid part {solid:.1f} mm <= 5 mm and total {total:.1f} mm "
+                "<= 30 mm -> T1mi (IASLC)"
+            )
+        by_solid = t_from_size(solid) if solid > 0 else "T1a"
+        return by_solid, f"part-solid: solid part (invasive size) {solid:.1f} mm -> {by_solid}"
+    return t_from_size(total), f"largest dimension {total:.1f} mm -> {t_from_size(total)}"
+
+
 def t_category(
     tumour: LesionMeasurement, descriptors: Iterable[TDescriptor | str] = ()
 ) -> GuidelineResult:
@@ -111,22 +143,14 @@ def t_category(
     if tumour.long_axis_mm is None:
         raise InputError(f"{tumour.lesion_id}: TNM T category needs the largest dimension")
     found = [parse_enum(TDescriptor, d, "T descriptor") for d in descriptors]
-    size, basis = tumour.long_axis_mm, "largest dimension"
-    notes = []
-    if tumour.nodule_type is NoduleType.PART_SOLID and tumour.solid_component_mm is not None:
-        size, basis = tumour.solid_component_mm, "solid component (invasive size)"
-        if size <= _T1MI_SOLID_MM:
-            notes.append("solid part <= 5 mm: may be T1mi, which needs pathology")
-    if tumour.nodule_type is NoduleType.GROUND_GLASS:
-        notes.append("pure ground-glass: may be Tis (in situ), which needs pathology")
-    by_size = t_from_size(size) if size > 0 else "T1a"
-    category, reasons = by_size, [f"{basis} {size:.1f} mm -> {by_size}"]
+    by_size, basis = _t_by_size(tumour)
+    category, reasons = by_size, [basis]
     for descriptor in found:
         minimum = _DESCRIPTOR_T[descriptor]
         if ORDER.index(minimum) > ORDER.index(category):
             category = minimum
         reasons.append(f"{descriptor.value} -> at least {minimum}")
-    rule = "; ".join(reasons + notes)
+    rule = "; ".join(reasons)
     return GuidelineResult(
         guideline=GUIDELINE,
         category=f"c{category}",

@@ -17,19 +17,32 @@ series measured as ``source``), then:
   interval in months; the first exam is the baseline round.
 * Fleischner 2017 per exam (:func:`~radcycle.guidelines.fleischner.fleischner`)
   where the patient's age is known; its own exclusions (known cancer, screening)
-  are inputs and make it "not applicable".
+  are inputs and make it "not applicable". The previous exam's nodules are its
+  priors (persistence and growth of a part-solid nodule's solid part).
+
+The reader's calls the images cannot give are context inputs: new lesions that
+are equivocal on a given exam (RECIST 1.1 section 4.3.5), and Lung-RADS airway
+nodules and atypical cysts by TrackingIdentifier.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
-from radcycle.domain.findings import LesionMeasurement, LesionStatus, NoduleType
+from radcycle.domain.findings import LesionMeasurement, LesionStatus, NoduleType, parse_enum
 from radcycle.guidelines.fleischner import FleischnerPatient, fleischner
-from radcycle.guidelines.lungrads import LungRadsExam, LungRadsNodule, classify_nodule, lung_rads
+from radcycle.guidelines.lungrads import (
+    AirwayNodule,
+    CystFinding,
+    LungRadsExam,
+    LungRadsNodule,
+    classify_nodule,
+    lung_rads,
+)
 from radcycle.guidelines.recist import select_targets
 from radcycle.guidelines.recist_response import follow_up_from_tracked
 from radcycle.guidelines.recist_series import RecistOptions, assess_series
@@ -49,6 +62,7 @@ _STATUS = {
     PointStatus.NOT_EVALUATED: LesionStatus.NOT_EVALUATED,
 }
 _DAYS_PER_MONTH = 30.4375
+E = TypeVar("E", bound=StrEnum)
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,11 @@ class GuidelineContext:
         known_cancer: a Fleischner 2017 exclusion.
         screening: the exams are lung cancer screening (Fleischner does not apply).
         slice_thickness_mm: RECIST measurability; taken from the baseline if None.
+        equivocal_new_lesions: (TrackingIdentifier, exam date) pairs where a new
+            lesion is equivocal on that exam (RECIST 1.1 section 4.3.5).
+        airway_nodules: TrackingIdentifier -> Lung-RADS airway level
+            (``"subsegmental"``, ``"segmental or more proximal"``).
+        atypical_cysts: TrackingIdentifier -> Lung-RADS atypical cyst finding.
     """
 
     immunotherapy: bool = False
@@ -70,6 +89,9 @@ class GuidelineContext:
     known_cancer: bool = False
     screening: bool = False
     slice_thickness_mm: float | None = None
+    equivocal_new_lesions: tuple[tuple[str, date], ...] = ()
+    airway_nodules: Mapping[str, str] = field(default_factory=dict)
+    atypical_cysts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -194,6 +216,7 @@ def _lung_rads_exam(
     dates: Sequence[date],
     per_scan: Sequence[tuple[LesionMeasurement, ...]],
     prior_categories: dict[str, str],
+    context: GuidelineContext,
 ) -> LungRadsExam:
     nodules = []
     previous = {m.lesion_id: m for m in per_scan[t - 1]} if t else {}
@@ -210,9 +233,16 @@ def _lung_rads_exam(
                 prior=_with_type(prior) if prior is not None else None,
                 months_since_prior=months if prior is not None else None,
                 prior_category=prior_categories.get(m.lesion_id) if prior is not None else None,
+                airway=_reader_call(AirwayNodule, context.airway_nodules, m.lesion_id),
+                cyst=_reader_call(CystFinding, context.atypical_cysts, m.lesion_id),
             )
         )
     return LungRadsExam(dates[t], tuple(nodules), baseline_round=t == 0)
+
+
+def _reader_call(kind: type[E], calls: Mapping[str, str], lesion_id: str) -> E | None:
+    value = calls.get(lesion_id)
+    return None if value is None else parse_enum(kind, value, f"{lesion_id}: {kind.__name__}")
 
 
 def _with_type(m: LesionMeasurement) -> LesionMeasurement:
@@ -243,7 +273,7 @@ def assess_scans(
     assessments: list[ScanAssessment] = []
     prior_categories: dict[str, str] = {}
     for t, exam_date in enumerate(dates):
-        exam = _lung_rads_exam(t, dates, per_scan, prior_categories)
+        exam = _lung_rads_exam(t, dates, per_scan, prior_categories, context)
         lr = lung_rads(exam) if exam.nodules else None
         prior_categories = {
             n.current.lesion_id: classify_nodule(n, baseline_round=t == 0).category
@@ -255,7 +285,13 @@ def assess_scans(
                 series_uids[t],
                 per_scan[t],
                 lr,
-                _fleischner(per_scan[t], context, _age(birth_date, exam_date), exam_date),
+                _fleischner(
+                    per_scan[t],
+                    context,
+                    _age(birth_date, exam_date),
+                    exam_date,
+                    per_scan[t - 1] if t else (),
+                ),
             )
         )
     thickness = context.slice_thickness_mm or slice_thickness_mm
@@ -268,8 +304,10 @@ def _fleischner(
     context: GuidelineContext,
     age: int | None,
     exam_date: date,
+    previous: Sequence[LesionMeasurement] = (),
 ) -> GuidelineResult | None:
     nodules = [_with_type(m) for m in lesions if _is_nodule(m)]
+    priors = {m.lesion_id: _with_type(m) for m in previous if _is_nodule(m)}
     if age is None or not nodules:
         return None
     patient = FleischnerPatient(
@@ -278,7 +316,7 @@ def _fleischner(
         known_cancer=context.known_cancer,
         screening=context.screening,
     )
-    return fleischner(nodules, patient, exam_date)
+    return fleischner(nodules, patient, exam_date, priors)
 
 
 def _recist(
@@ -294,8 +332,17 @@ def _recist(
         slice_thickness_mm=thickness,
         chosen_target_ids=context.chosen_target_ids,
     )
+    equivocal = set(context.equivocal_new_lesions)
     follow_ups = [
-        follow_up_from_tracked(baseline, dates[t], per_scan[t]) for t in range(1, len(dates))
+        follow_up_from_tracked(
+            baseline,
+            dates[t],
+            [
+                replace(m, equivocal=True) if (m.lesion_id, dates[t]) in equivocal else m
+                for m in per_scan[t]
+            ],
+        )
+        for t in range(1, len(dates))
     ]
     series = assess_series(baseline, follow_ups, RecistOptions(immunotherapy=context.immunotherapy))
     for i, tp in enumerate(series.timepoints, start=1):
@@ -330,6 +377,12 @@ def _recist(
                 "non_target": tp.non_target.value,
                 "new_lesions": tp.new_lesions,
                 "volume_change_from_baseline_pct": tp.volume_change_from_baseline_pct,
+                "new_lesion_ids": [m.lesion_id for m in tp.new_lesion_measurements],
+                "equivocal_new_lesion_ids": list(tp.equivocal_new_lesion_ids),
+                "progression_dated_from": None
+                if tp.progression_dated_from is None
+                else tp.progression_dated_from.isoformat(),
+                "notes": list(tp.notes),
                 "rule": tp.as_result().rule_fired,
             }
             for tp in series.timepoints
