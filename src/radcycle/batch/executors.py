@@ -18,6 +18,7 @@ import os
 import resource
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -206,10 +207,13 @@ class RayPool:
             raise InputError("--ray needs Ray: pip install 'radcycle[batch]'") from exc
         self._ray = ray
         options: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
-        if address == "local":
-            ray.init(num_cpus=workers, include_dashboard=False, **options)
-        else:
-            ray.init(address=address, **options)
+        with warnings.catch_warnings():
+            # Ray's tip about a future default for accelerators: noise for CPU tasks.
+            warnings.filterwarnings("ignore", "Tip: In future versions of Ray", FutureWarning)
+            if address == "local":
+                ray.init(num_cpus=workers, include_dashboard=False, **options)
+            else:
+                ray.init(address=address, **options)
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.capacity = workers or max(1, cpus)
         self.name = f"ray {address}, {cpus} CPU(s) in the cluster"
