@@ -68,3 +68,15 @@ def test_other_options_on_the_same_run_are_refused(archive: Path, tmp_path: Path
     assert _invoke([*argv, "--workers", "1"])[0] == 0
     code, _ = _invoke([*argv, "--retain", "uids"])
     assert code == 2
+
+
+def test_options_mean_what_the_single_commands_flags_mean(archive: Path, tmp_path: Path) -> None:
+    key = tmp_path / "key.bin"
+    generate_keyfile(key)
+    single = ["deid", str(archive), str(tmp_path / "single"), "--key", str(key)]
+    assert _invoke([*single, "--retain-uids", "--dates", "full", "--clean-descriptors"])[0] == 0
+    batch = ["batch", "deid", str(archive), str(tmp_path / "batch"), "--key", str(key)]
+    options = ["--retain", "uids", "--dates", "full", "--clean", "descriptors"]
+    assert _invoke([*batch, *options, "--workers", "1"])[0] == 0
+    assert _dicom_files(tmp_path / "batch") == _dicom_files(tmp_path / "single")
+    assert _invoke([*batch, "--retain", "everything"])[0] == 2

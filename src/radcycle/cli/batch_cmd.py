@@ -180,27 +180,32 @@ def _radiomics(
     _finish(report, extra, as_json)
 
 
+# Annex E options by their command-line name -> the DeidOptions field they set.
+_RETAIN = {
+    "patient-characteristics": "retain_patient_chars",
+    "device": "retain_device",
+    "institution": "retain_institution",
+    "uids": "retain_uids",
+    "safe-private": "retain_safe_private",
+}
+_CLEAN = {
+    "descriptors": "clean_descriptors",
+    "structured-content": "clean_structured",
+    "pixel-data": "clean_pixel_data",
+}
+
+
 def _deid_options(dates: str, retain: list[str], clean: list[str]) -> DeidOptions:
-    retains = {"patient-characteristics", "device", "institution", "uids", "safe-private"}
-    cleans = {"descriptors", "structured-content", "pixel-data"}
-    unknown = sorted((set(retain) - retains) | (set(clean) - cleans))
+    unknown = sorted((set(retain) - set(_RETAIN)) | (set(clean) - set(_CLEAN)))
     if dates not in ("remove", "full", "modified") or unknown:
         raise InputError(
-            f"choose --dates from remove, full, modified; --retain from {sorted(retains)}; "
-            f"--clean from {sorted(cleans)}",
+            f"choose --dates from remove, full, modified; --retain from {sorted(_RETAIN)}; "
+            f"--clean from {sorted(_CLEAN)}",
             value=unknown or dates,
         )
-    return DeidOptions(
-        dates=dates,  # type: ignore[arg-type]
-        retain_patient_chars="patient-characteristics" in retain,
-        retain_device="device" in retain,
-        retain_institution="institution" in retain,
-        retain_uids="uids" in retain,
-        retain_safe_private="safe-private" in retain,
-        clean_descriptors="descriptors" in clean,
-        clean_structured="structured-content" in clean,
-        clean_pixel_data="pixel-data" in clean,
-    )
+    chosen = {_RETAIN[name] for name in retain} | {_CLEAN[name] for name in clean}
+    flags = {field: field in chosen for field in (*_RETAIN.values(), *_CLEAN.values())}
+    return DeidOptions(dates=dates, **flags)  # type: ignore[arg-type]
 
 
 @friendly_errors
