@@ -10,7 +10,9 @@ run each. ``$RADCYCLE_BENCH_BATCH_SET=pet`` keeps only the PET pairs (a quick ru
 Every contender is the whole command in a fresh process, timed from start to end
 (process start-up, worker start-up and Ray start-up included), with a fresh run
 folder. pyradiomics runs its default settings over the same pairs (its feature set
-differs: the comparison is of throughput). Scaling efficiency is the 2-worker rate
+differs: the comparison is of throughput). "compute s/item" is the mean time of
+the feature computation alone inside radcycle's tasks (image reading and the
+engine's overhead excluded). Scaling efficiency is the 2-worker rate
 over twice the 1-worker rate of the same engine. The peers' virtualenv comes from
 ``scripts/install-bench-peers.sh``; without it the pyradiomics rows say so.
 """
@@ -20,10 +22,11 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.table import Table
@@ -43,6 +46,7 @@ class Run:
     seconds: float | None = None
     peak_mb: float | None = None
     failed: int = 0
+    compute: list[float] = field(default_factory=list)
     note: str = ""
 
     @property
@@ -105,7 +109,15 @@ def _ours(workdir: Path, workers: int, ray: bool) -> Run:
         run.seconds = (run.seconds or 0.0) + elapsed
         run.failed += int(report["failed"])
         run.peak_mb = max(run.peak_mb or 0.0, float(report["peak_worker_rss_mb"]))
+        run.compute += _compute_seconds(Path(report["run"]))
     return run
+
+
+def _compute_seconds(run_dir: Path) -> list[float]:
+    """Each done item's feature computation time, as its task reported it."""
+    with sqlite3.connect(run_dir / "manifest.sqlite") as db:
+        rows = db.execute("SELECT summary FROM items WHERE status = 'done'").fetchall()
+    return [float(json.loads(r[0])["seconds"]) for r in rows]
 
 
 def _pyradiomics(workdir: Path, workers: int) -> Run:
@@ -152,6 +164,7 @@ def run(workdir: Path) -> Table:
     table = Table(title=title)
     for column in ("engine", "workers", "items", "seconds", "items/s", "scaling", "vs pyradiomics"):
         table.add_column(column, justify="left" if column == "engine" else "right")
+    table.add_column("compute s/item", justify="right")
     table.add_column("peak MiB/worker", justify="right")
     table.add_column("note")
     for r in runs:
@@ -166,6 +179,7 @@ def run(workdir: Path) -> Table:
             _cell(r.rate, ".3f"),
             _cell(scaling, ".0%"),
             _cell(ratio, ".2f"),
+            _cell(sum(r.compute) / len(r.compute) if r.compute else None, ".2f"),
             _cell(r.peak_mb, ".0f"),
             r.note or (f"{r.failed} failed" if r.failed else ""),
         )

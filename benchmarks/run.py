@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "deid": "benchmarks.bench_deid",
     "synth": "benchmarks.bench_synth",
     "batch": "benchmarks.bench_batch",
+    "batch-deid": "benchmarks.bench_batch_deid",
 }
 
 
