@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from radcycle.batch import BatchSpec, Item, LocalPool, run_batch
+from radcycle.batch import BatchSpec, Item, LocalPool, WorkerLostError, run_batch
 from radcycle.batch.manifest import open_manifest
 from radcycle.errors import InputError
 from tests.batch.tasks import runs, write_task
@@ -69,6 +69,24 @@ def test_killed_worker_its_items_run_again_exactly_once(tmp_path: Path) -> None:
         states = {s.key: s for s in manifest.states()}
     assert states["i02"].attempts == 2
     assert all(s.status == "done" for s in states.values())
+
+
+def test_submit_to_a_pool_broken_since_the_last_wait_reports_the_item_lost(
+    tmp_path: Path,
+) -> None:
+    pool = LocalPool(1)
+    spec = _spec(tmp_path, [])
+    args = (spec.params, str(tmp_path / "out"))
+    try:
+        dying = pool.submit(write_task, 0, {"name": "a", "text": "", "kill": "always"}, *args)
+        while not pool.wait([dying], timeout=5.0):
+            pass
+        late = pool.submit(write_task, 1, {"name": "b", "text": "b"}, *args)
+        assert pool.wait([late], timeout=0) == [late]
+        with pytest.raises(WorkerLostError):
+            pool.result(late)
+    finally:
+        pool.close()
 
 
 def test_item_that_always_kills_its_worker_fails_after_the_limit(tmp_path: Path) -> None:

@@ -165,7 +165,14 @@ class LocalPool:
     def submit(
         self, task: Task, seq: int, payload: dict[str, Any], params: dict[str, str], root: str
     ) -> object:
-        return self._executor().submit(execute, task, seq, payload, params, root)
+        try:
+            return self._executor().submit(execute, task, seq, payload, params, root)
+        except cf.process.BrokenProcessPool as exc:
+            # A worker died since the last wait: this item is lost with the pool, and
+            # the engine learns it from the handle, as for the items in flight.
+            lost: cf.Future[Outcome] = cf.Future()
+            lost.set_exception(exc)
+            return lost
 
     def wait(self, handles: Sequence[object], timeout: float) -> list[object]:
         futures = [h for h in handles if isinstance(h, cf.Future)]
