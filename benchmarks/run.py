@@ -24,6 +24,8 @@ BENCHMARKS: dict[str, str] = {
     "deid": "benchmarks.bench_deid",
     "planted": "benchmarks.bench_planted",
     "synth": "benchmarks.bench_synth",
+    "batch": "benchmarks.bench_batch",
+    "batch-deid": "benchmarks.bench_batch_deid",
 }
 
 

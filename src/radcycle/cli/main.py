@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "deid": "radcycle.cli.deid_cmd",
     "deid-keygen": "radcycle.cli.deid_cmd",
     "deid-check": "radcycle.cli.deid_cmd",
+    "batch": "radcycle.cli.batch_cmd",
 }
 
 app = typer.Typer(
@@ -68,6 +69,7 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
     else:
         modules = list(dict.fromkeys(COMMANDS.values()))
     registered = {c.name for c in app.registered_commands}
+    registered |= {g.name for g in app.registered_groups}
     for name in modules:
         module = importlib.import_module(name)
         names = {n for n, m in COMMANDS.items() if m == name}

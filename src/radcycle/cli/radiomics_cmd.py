@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 
 import typer
@@ -12,9 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from radcycle.cli.errors import friendly_errors
-from radcycle.imaging.radiomics import CONFIGS, compute_features, get_config
-from radcycle.io import read_image
-from radcycle.io.masks import read_mask
+from radcycle.imaging.radiomics import CONFIGS
+from radcycle.pipeline.radiomics import case_features
 
 console = Console()
 
@@ -38,12 +36,8 @@ def radiomics(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Compute IBSI 1 features; keys are the IBSI reference tags (morph_volume, ...)."""
-    get_config(config)  # an unknown name fails before any file is read
-    volume = read_image(image)
-    roi = read_mask(mask, volume, roi_name)
-    start = time.perf_counter()
-    features = compute_features(volume, roi, config)
-    seconds = time.perf_counter() - start
+    result = case_features(image, mask, config, roi_name)
+    features, seconds = result.features, result.seconds
     if as_json:
         data = {
             "image": str(image),
