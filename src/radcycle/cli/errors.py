@@ -61,3 +61,9 @@ def error_text(exc: RadcycleError, path: Path | None) -> str:
 def _first_path(values: Iterable[object]) -> Path | None:
     """The command's first single-file argument: the input an error is about."""
     return next((v for v in values if isinstance(v, Path)), None)
+
+
+def warn_all(notes: Iterable[str]) -> None:
+    """Print each note as ``warning: ...`` on stderr (user text escaped)."""
+    for note in notes:
+        err_console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False)

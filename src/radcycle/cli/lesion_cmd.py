@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from radcycle.cli.errors import friendly_errors
+from radcycle.cli.errors import friendly_errors, warn_all
 from radcycle.domain import Volume
 from radcycle.domain.lesion import LesionMeasurements
 from radcycle.errors import InputError
@@ -140,7 +140,9 @@ def detect(
 def measure(
     image: Path = typer.Argument(..., help="Image: DICOM series folder, NIfTI or NRRD."),
     mask: Path = typer.Argument(..., help="Mask on the image grid, an RTSTRUCT or a SEG."),
-    roi_name: str | None = typer.Option(None, "--roi", help="ROI name in an RTSTRUCT/SEG."),
+    roi_name: str | None = typer.Option(
+        None, "--roi", help="ROI name (RTSTRUCT), segment label (SEG) or label number (image)."
+    ),
     modality: str | None = typer.Option(None, "--modality", help="CT, MR or PT."),
     lung: bool = typer.Option(False, "--lung", help="Lung nodule: type and solid component."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -148,6 +150,7 @@ def measure(
     """Measure a lesion mask: RECIST axes, 3D diameter, volume, HU/SUV, Lung-RADS size."""
     volume = _with_modality(read_image(image), modality)
     roi = read_mask(mask, volume, roi_name)
+    warn_all(roi.metadata.get("warnings") or [])
     m = measure_lesion(volume, roi, modality=modality, lung=lung)
     if as_json:
         typer.echo(json.dumps({"image": str(image), "mask": str(mask), **m.to_dict()}, indent=2))

@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from radcycle.cli.errors import friendly_errors
+from radcycle.cli.errors import friendly_errors, warn_all
 from radcycle.imaging.radiomics import CONFIGS, compute_features, get_config
+from radcycle.imaging.radiomics.features import undefined_reasons
 from radcycle.io import read_image
 from radcycle.io.masks import read_mask
 
@@ -33,7 +34,7 @@ def radiomics(
         "default", "--config", help=f"Processing configuration: {', '.join(CONFIGS)}."
     ),
     roi_name: str | None = typer.Option(
-        None, "--roi", help="ROI name in an RTSTRUCT / segment label in a SEG."
+        None, "--roi", help="ROI name (RTSTRUCT), segment label (SEG) or label number (image)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -41,6 +42,7 @@ def radiomics(
     get_config(config)  # an unknown name fails before any file is read
     volume = read_image(image)
     roi = read_mask(mask, volume, roi_name)
+    warn_all(roi.metadata.get("warnings") or [])
     start = time.perf_counter()
     features = compute_features(volume, roi, config)
     seconds = time.perf_counter() - start
@@ -51,15 +53,19 @@ def radiomics(
             "config": config,
             "seconds": round(seconds, 3),
             "features": {k: _jsonable(v) for k, v in features.items()},
+            "undefined": undefined_reasons(volume, roi, features),
         }
         typer.echo(json.dumps(data, indent=2))
         return
     table = Table(title=f"{len(features)} features, config {config}, {seconds:.2f} s")
     table.add_column("tag")
     table.add_column("value", justify="right")
+    reasons = undefined_reasons(volume, roi, features)
     for tag, value in features.items():
-        table.add_row(tag, f"{value:.6g}")
+        table.add_row(tag, f"{value:.6g}" if tag not in reasons else "undefined")
     console.print(table)
+    if reasons:
+        console.print(f"{len(reasons)} feature(s) undefined: {next(iter(reasons.values()))}")
 
 
 def register(app: typer.Typer) -> None:
