@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "follow": "benchmarks.bench_follow",
     "lung": "benchmarks.bench_lung",
     "mining": "benchmarks.bench_mining",
+    "mining-runon": "benchmarks.bench_mining_runon",
     "radiomics": "benchmarks.bench_radiomics",
     "radiomics-mirp": "benchmarks.bench_radiomics_mirp",
     "deid": "benchmarks.bench_deid",

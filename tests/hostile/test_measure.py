@@ -16,7 +16,7 @@ def _image_and_labels(folder: Path, labels: tuple[int, ...] = (1, 2)) -> tuple[P
     image = write_volume(volume, folder / "ct.nii.gz")
     arr = np.zeros(volume.array.shape, dtype=np.uint8)
     for n, label in enumerate(labels):
-        arr[18:22, 40 + 20 * n : 44 + 20 * n, 40:44 + 4 * n] = label
+        arr[18:22, 40 + 20 * n : 44 + 20 * n, 40 : 44 + 4 * n] = label
     return image, write_volume(volume.with_array(arr), folder / "labels.nii.gz")
 
 

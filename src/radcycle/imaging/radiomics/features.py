@@ -104,9 +104,7 @@ def radiomics_for_lesion(volume: Volume, mask: Volume) -> dict[str, float]:
     return compute_features(volume, mask, "default")
 
 
-def undefined_reasons(
-    volume: Volume, mask: Volume, features: dict[str, float]
-) -> dict[str, str]:
+def undefined_reasons(volume: Volume, mask: Volume, features: dict[str, float]) -> dict[str, str]:
     """Why each NaN feature is undefined (IBSI 1 leaves them undefined, not 0).
 
     Example:
