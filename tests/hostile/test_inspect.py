@@ -27,3 +27,6 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_inspect_hostile(case: Case, tmp_path: Path) -> None:
     run_case("inspect", case, tmp_path)
+
+
+HOSTILE = {"inspect": CASES}

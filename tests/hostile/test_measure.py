@@ -61,3 +61,6 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_measure_hostile(case: Case, tmp_path: Path) -> None:
     run_case("measure", case, tmp_path)
+
+
+HOSTILE = {"measure": CASES}

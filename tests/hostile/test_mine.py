@@ -77,3 +77,6 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_mine_hostile(case: Case, tmp_path: Path) -> None:
     run_case("mine", case, tmp_path)
+
+
+HOSTILE = {"mine": CASES}

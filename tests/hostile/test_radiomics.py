@@ -57,3 +57,6 @@ def test_radiomics_hostile(case: Case, tmp_path: Path) -> None:
         nulls = {k for k, v in data["features"].items() if v is None}
         assert nulls
         assert nulls == set(data["undefined"])
+
+
+HOSTILE = {"radiomics": CASES}

@@ -134,3 +134,6 @@ def test_record_hostile(case: Case, tmp_path: Path) -> None:
     result = run_case("record", case, tmp_path)
     if case.exit_code == 0:
         json.loads(result.stdout, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+
+
+HOSTILE = {"record": CASES}

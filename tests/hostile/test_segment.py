@@ -140,3 +140,6 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_segment_hostile(case: Case, tmp_path: Path) -> None:
     run_case("segment", case, tmp_path)
+
+
+HOSTILE = {"segment": CASES}

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from radcycle.cli.errors import friendly_errors
+from radcycle.cli.errors import friendly_errors, warn_all
 from radcycle.errors import InputError
 from radcycle.io import read_image
 from radcycle.longitudinal.plots import trajectory_chart, waterfall_chart
@@ -46,6 +47,42 @@ def parse_lesion(text: str) -> LesionSeed:
         raise InputError("--lesion must be x,y,z[:organ] in LPS mm", value=text) from exc
     organ = organ.strip().lower() or "lung"
     return LesionSeed((x, y, z), organ, organ == "lymph node", f"--lesion {text}")
+
+
+def check_one_patient(scans: list[Scan], paths: list[Path]) -> None:
+    """Refuse studies of different PatientIDs: their lesions are not one patient's.
+
+    Raises:
+        InputError: two PatientIDs among the studies.
+    """
+    ids = {scan.patient_id: path for scan, path in zip(scans, paths, strict=True)}
+    known = {pid: path for pid, path in ids.items() if pid}
+    if len(known) > 1:
+        raise InputError(
+            "the studies belong to different patients (PatientID differs); "
+            "--allow-different-patients to follow them anyway",
+            path=", ".join(str(p) for p in known.values()),
+            tag="(0010,0020) PatientID",
+            value=sorted(known),
+        )
+
+
+def check_seeds_inside(baseline: Scan, seeds: list[LesionSeed], path: Path) -> None:
+    """Refuse a ``--lesion`` point that lies outside the baseline image.
+
+    Raises:
+        InputError: the point is outside the image's grid.
+    """
+    for seed in seeds:
+        if not baseline.volume.contains(seed.point_mm):
+            lo = baseline.volume.index_to_patient([[0, 0, 0]])[0]
+            hi = baseline.volume.index_to_patient([np.asarray(baseline.volume.shape_ijk) - 1])[0]
+            raise InputError(
+                f"{seed.label} lies outside the baseline image (which spans "
+                f"{np.round(lo, 1).tolist()} to {np.round(hi, 1).tolist()} mm LPS)",
+                path=path,
+                value=list(seed.point_mm),
+            )
 
 
 def _summary(result: FollowResult) -> None:
@@ -114,13 +151,22 @@ def follow(
     known_cancer: bool = typer.Option(
         False, "--known-cancer", help="Known primary cancer (Fleischner does not apply)."
     ),
+    different_patients: bool = typer.Option(
+        False,
+        "--allow-different-patients",
+        help="Follow studies whose PatientIDs differ (after a merge of records).",
+    ),
 ) -> None:
     """Follow a patient: registration, lesion tracking, RECIST, Lung-RADS, Fleischner."""
     if len(studies) < 2:
         raise InputError("follow needs a baseline and at least one follow-up study")
     seeds = [parse_lesion(text) for text in lesion]
     scans = [scan_from_volume(read_image(path)) for path in studies]
-    baseline_uid = min(scans, key=lambda s: s.exam_date).study_instance_uid
+    if not different_patients:
+        check_one_patient(scans, studies)
+    baseline = min(scans, key=lambda s: s.exam_date)
+    baseline_uid = baseline.study_instance_uid
+    check_seeds_inside(baseline, seeds, studies[scans.index(baseline)])
 
     def clicked(scan: Scan) -> list[LesionSeed]:
         # Lesions named on the baseline; on follow-ups they are found again at the
@@ -136,7 +182,14 @@ def follow(
         high_risk=high_risk,
         known_cancer=known_cancer,
     )
-    result = follow_patient(scans, finder, FollowSettings(guidelines=context))
+    settings = FollowSettings(guidelines=context, strict_baseline=bool(seeds))
+    result = follow_patient(scans, finder, settings)
+    warn_all(
+        f"{scan.exam_date}: registration to the baseline FAILED ({reg.reason}); lesions are "
+        "matched in the scanners' coordinates and may be wrong"
+        for scan, reg in zip(result.scans, result.registrations, strict=True)
+        if reg is not None and reg.failed
+    )
     document = result.to_dict()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from radcycle.cli.errors import friendly_errors, warn_all
@@ -133,6 +134,8 @@ def detect(
             f"{det.confidence:.2f}",
         )
     console.print(table)
+    for problem in result.series_problems:
+        console.print(f"[yellow]series problem[/] {problem['code']}: {escape(problem['message'])}")
     console.print(f"timings (s): {result.timings_s}")
 
 
