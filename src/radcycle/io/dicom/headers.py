@@ -410,6 +410,12 @@ def _header_from_fields(
             "units": _text(ds, "Units"),
             "body_part": _text(ds, "BodyPartExamined"),
             "gantry_tilt": _float(ds.get("GantryDetectorTilt"), None),
+            # acquisition facts image quality control reads (absent: "" or None)
+            "contrast_agent": _text(ds, "ContrastBolusAgent"),
+            "kvp": _float(ds.get("KVP"), None),
+            "exposure_mas": _float(ds.get("Exposure"), None),
+            "ctdi_vol": _float(ds.get("CTDIvol"), None),
+            "kernel": _text(ds, "ConvolutionKernel"),
         },
         rows=_int(ds.get("Rows"), 0) or 0,
         columns=_int(ds.get("Columns"), 0) or 0,
