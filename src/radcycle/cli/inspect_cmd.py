@@ -87,14 +87,29 @@ def inspect(
     path: Path = typer.Argument(..., help="A file or folder tree (DICOM, NIfTI, NRRD)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     all_files: bool = typer.Option(False, "--files", help="List every file, loaded ones too."),
+    quality: bool = typer.Option(
+        False, "--qc", help="Also load each series and assess its quality (as radcycle qc)."
+    ),
 ) -> None:
     """List patients -> studies -> series with geometry and problems, and each file's outcome."""
     result = _scan_with_progress(path, quiet=as_json)
     data = result.as_dict()
+    reports = []
+    if quality:
+        from radcycle.pipeline.quality import assess_path  # loads pixels: only when asked
+
+        reports = assess_path(path)
     if as_json:
+        if quality:
+            data["quality"] = [r.to_dict() for r in reports]
         typer.echo(json.dumps(data, indent=2, default=str))
-    else:
-        _print_tree(data, all_files)
+        return
+    _print_tree(data, all_files)
+    if reports:
+        from radcycle.cli.qc_cmd import print_quality
+
+        for item in reports:
+            print_quality(item)
 
 
 def register(app: typer.Typer) -> None:

@@ -134,6 +134,11 @@ def detect(
             f"{det.confidence:.2f}",
         )
     console.print(table)
+    if result.quality:
+        nodules = result.quality["verdicts"]["lung-nodules"]
+        console.print(f"image quality for nodule detection: {nodules['verdict']}")
+        for reason in nodules["reasons"]:
+            console.print(f"  {escape(str(reason))}", highlight=False)
     for problem in result.series_problems:
         console.print(f"[yellow]series problem[/] {problem['code']}: {escape(problem['message'])}")
     console.print(f"timings (s): {result.timings_s}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from radcycle.domain import Volume
 from radcycle.errors import RadcycleError
 from radcycle.imaging.qc import QualityReport, assess
 from radcycle.io import read_image
@@ -45,10 +46,12 @@ def assess_path(path: str | Path, modality: str | None = None) -> list[SeriesQua
 
     Raises:
         PathNotFoundError: the path does not exist.
+        RadcycleError: ``path`` is one image file that cannot be read (in a
+            folder, a series that cannot be read is listed with its error).
     """
     p = Path(path)
-    if p.is_file() and is_itk_image_path(p):
-        return [_one(str(p), lambda: read_image(p), modality)]
+    if p.is_file() and is_itk_image_path(p):  # the one file asked for: its error is the answer
+        return [SeriesQuality(str(p), assess(_with_modality(read_image(p), modality)))]
     scanned = scan_path(p)
     out = [
         _one(
@@ -67,6 +70,10 @@ def _one(source: str, load: Any, modality: str | None = None) -> SeriesQuality:
         volume = load()
     except RadcycleError as exc:
         return SeriesQuality(source, error=f"{type(exc).__name__}: {exc}")
+    return SeriesQuality(source, assess(_with_modality(volume, modality)))
+
+
+def _with_modality(volume: Volume, modality: str | None) -> Volume:
     if modality and not volume.metadata.get("modality"):
-        volume = volume.with_array(volume.array, modality=modality.upper())
-    return SeriesQuality(source, assess(volume))
+        return volume.with_array(volume.array, modality=modality.upper())
+    return volume
