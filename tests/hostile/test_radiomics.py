@@ -41,7 +41,13 @@ def _nan_roi(folder: Path) -> list[str]:
     return _roi(folder, image, _inner())
 
 
+def _robust(folder: Path, *extra: str) -> list[str]:
+    return [*_roi(folder, _cube(40.0), _inner()), "--robustness", *extra]
+
+
 CASES = [
+    Case("robustness-one-case", lambda f: _robust(f), 2, r"needs another case"),
+    Case("robustness-bad-case", lambda f: _robust(f, "--case", "x.nii"), 2, r"IMAGE:MASK.*x\.nii"),
     Case("uniform-zero-roi", lambda f: _roi(f, _cube(0.0), _inner()), 0, r"all equal \(0\)"),
     Case("uniform-roi", lambda f: _roi(f, _cube(40.0), _inner()), 0, r"all equal \(40\)"),
     Case("one-voxel-roi", _one_voxel, 0, "one voxel"),
