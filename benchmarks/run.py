@@ -24,6 +24,8 @@ BENCHMARKS: dict[str, str] = {
     "radiomics-mirp": "benchmarks.bench_radiomics_mirp",
     "deid": "benchmarks.bench_deid",
     "synth": "benchmarks.bench_synth",
+    "robustness": "benchmarks.bench_robustness",
+    "robustness-icc": "benchmarks.bench_robustness_icc",
 }
 
 
