@@ -30,6 +30,7 @@ __all__ = [
     "body_mask",
     "coverage",
     "discontinuities",
+    "edge_slices",
     "enhancement",
     "metal",
     "noise",
@@ -109,10 +110,7 @@ def coverage(
     lung_ml = float(lungs.sum() * voxel_ml)
     slices = np.flatnonzero(lungs.any(axis=(1, 2)))
     in_body = np.flatnonzero(body.any(axis=(1, 2)))
-    rows = [r for r in (0, -1) if r != posterior_edge]
-    edges: BoolArray = np.asarray(body[:, :, 0].any(axis=1) | body[:, :, -1].any(axis=1))
-    for r in rows:
-        edges |= body[:, r, :].any(axis=1)
+    edges = edge_slices(body, skip_row=posterior_edge)
     truncated = float(edges[in_body].mean()) if in_body.size else 0.0
     last = hu.shape[0] - 1
     return Coverage(
@@ -123,6 +121,19 @@ def coverage(
         body_slices=int(in_body.size),
         lung_slices=(int(slices[0]), int(slices[-1])) if slices.size else None,
     )
+
+
+def edge_slices(body: BoolArray, skip_row: int | None = None) -> BoolArray:
+    """Per slice, whether the body touches the field of view's edge.
+
+    Args:
+        skip_row: a row edge (0 or -1) not to count, the table side.
+    """
+    edges: BoolArray = np.asarray(body[:, :, 0].any(axis=1) | body[:, :, -1].any(axis=1))
+    for row in (0, -1):
+        if row != skip_row:
+            edges |= body[:, row, :].any(axis=1)
+    return edges
 
 
 def _sd(values: FloatArray) -> float | None:
@@ -195,9 +206,7 @@ def discontinuities(body: BoolArray, pixel_mm: float, ratio: float = 4.0) -> lis
         Indices ``k`` where slice ``k`` jumps from slice ``k - 1``.
     """
     # a body cut by the field of view's edge has no true outline to follow
-    edge = body[:, 0, :].any(axis=1) | body[:, -1, :].any(axis=1)
-    edge |= body[:, :, 0].any(axis=1) | body[:, :, -1].any(axis=1)
-    counts = np.where(edge, 0, body.sum(axis=(1, 2)))
+    counts = np.where(edge_slices(body), 0, body.sum(axis=(1, 2)))
     if body.shape[0] < 5 or (counts > 0).sum() < 5:
         return []
     j, i = np.indices(body.shape[1:])
