@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from radcycle.domain import Geometry, Volume
-from tests.hostile.cases import Case, chest_volume, ids, run_case, write_volume
+from tests.hostile.cases import (
+    Case,
+    chest_array,
+    chest_volume,
+    dicom_series,
+    ids,
+    run_case,
+    write_volume,
+)
 
 
 def _image_and_labels(folder: Path, labels: tuple[int, ...] = (1, 2)) -> tuple[Path, Path]:
@@ -46,7 +54,20 @@ def _detached(folder: Path, data_file: str) -> list[str]:
     return [str(image), str(folder / "mask.nhdr")]
 
 
+def _gap(folder: Path) -> list[str]:
+    series = dicom_series(folder / "ct", chest_array())
+    (series / "s0019.dcm").unlink()
+    _, mask = _image_and_labels(folder, (1,))
+    return [str(series), str(mask), "--json"]
+
+
 CASES = [
+    Case(
+        "interpolated-slice",
+        _gap,
+        exit_code=0,
+        says=r'warning: series problem missing-slices.*"series_problems": \[\s*\{\s*"code": "miss',
+    ),
     # RECIST axes of label 2 alone: 4 x 8 voxels in plane, so the long axis is 8 mm
     Case("label-chosen", lambda f: _label(f, "2"), exit_code=0, says=r'"long_axis_mm": 8\.'),
     Case("label-absent", lambda f: _label(f, "3"), says=r"label 3 is not in the mask.*\[1, 2\]"),

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -67,3 +67,15 @@ def warn_all(notes: Iterable[str]) -> None:
     """Print each note as ``warning: ...`` on stderr (user text escaped)."""
     for note in notes:
         err_console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False)
+
+
+def series_problems(metadata: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The reader's problems with a series, warned on stderr and returned for JSON.
+
+    Every command that reads an image calls this, so no result hides that its
+    series had missing, interpolated or duplicate slices, a tilt, or an unknown
+    spacing.
+    """
+    problems = [dict(p) for p in metadata.get("problems") or [] if isinstance(p, Mapping)]
+    warn_all(f"series problem {p.get('code')}: {p.get('message')}" for p in problems)
+    return problems

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from radcycle.cli.errors import friendly_errors, warn_all
+from radcycle.cli.errors import friendly_errors, series_problems, warn_all
 from radcycle.errors import InputError
 from radcycle.io import read_image
 from radcycle.longitudinal.plots import trajectory_chart, waterfall_chart
@@ -162,6 +162,8 @@ def follow(
         raise InputError("follow needs a baseline and at least one follow-up study")
     seeds = [parse_lesion(text) for text in lesion]
     scans = [scan_from_volume(read_image(path)) for path in studies]
+    for scan in scans:
+        series_problems(scan.volume.metadata)
     if not different_patients:
         check_one_patient(scans, studies)
     baseline = min(scans, key=lambda s: s.exam_date)

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from radcycle.cli.errors import friendly_errors, warn_all
+from radcycle.cli.errors import friendly_errors, series_problems, warn_all
 from radcycle.domain import Volume
 from radcycle.domain.lesion import LesionMeasurements
 from radcycle.errors import InputError
@@ -85,6 +85,7 @@ def segment(
     """Segment the lesion under a point (lung nodule, soft tissue on CT/MR, PET)."""
     point = parse_point(seed)
     volume = _with_modality(read_image(image), modality)
+    problems = series_problems(volume.metadata)
     result = segment_at_seed(volume, point, strategy=strategy)
     mask = result.mask.with_array(result.mask.array.astype("uint8"))
     written = write_image(mask, out)
@@ -97,6 +98,7 @@ def segment(
             "quality": result.quality,
             "details": result.details,
             "measurements": m.to_dict(),
+            "series_problems": problems,
         }
         typer.echo(json.dumps(data, indent=2))
         return
@@ -157,11 +159,13 @@ def measure(
 ) -> None:
     """Measure a lesion mask: RECIST axes, 3D diameter, volume, HU/SUV, Lung-RADS size."""
     volume = _with_modality(read_image(image), modality)
+    problems = series_problems(volume.metadata)
     roi = read_mask(mask, volume, roi_name)
     warn_all(roi.metadata.get("warnings") or [])
     m = measure_lesion(volume, roi, modality=modality, lung=lung)
     if as_json:
-        typer.echo(json.dumps({"image": str(image), "mask": str(mask), **m.to_dict()}, indent=2))
+        data = {"image": str(image), "mask": str(mask), **m.to_dict()}
+        typer.echo(json.dumps({**data, "series_problems": problems}, indent=2))
         return
     console.print(_measure_table(str(mask), m))
 

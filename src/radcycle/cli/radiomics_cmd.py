@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from radcycle.cli.errors import friendly_errors, warn_all
+from radcycle.cli.errors import friendly_errors, series_problems, warn_all
 from radcycle.domain import Volume
 from radcycle.errors import InputError
 from radcycle.imaging.radiomics import CONFIGS, compute_features, get_config
@@ -58,6 +58,7 @@ def radiomics(
     """Compute IBSI 1 features; keys are the IBSI reference tags (morph_volume, ...)."""
     get_config(config)  # an unknown name fails before any file is read
     volume = read_image(image)
+    problems = series_problems(volume.metadata)
     roi = read_mask(mask, volume, roi_name)
     warn_all(roi.metadata.get("warnings") or [])
     if robustness:
@@ -74,6 +75,7 @@ def radiomics(
             "seconds": round(seconds, 3),
             "features": {k: _jsonable(v) for k, v in features.items()},
             "undefined": undefined_reasons(volume, roi, features),
+            "series_problems": problems,
         }
         typer.echo(json.dumps(data, indent=2))
         return
