@@ -113,6 +113,16 @@ def _outside(folder: Path) -> list[str]:
 
 CASES = [
     Case("pixel-spacing-abc", _bad_spacing_text, says=r"PixelSpacing.*abc"),
+    Case(
+        "pixel-spacing-zero",
+        lambda f: _seg(_dicom(f, spacing_mm=(0.0, 0.0, 1.5)), f),
+        says=r"PixelSpacing \(0028,0030\) is not two positive numbers",
+    ),
+    Case(
+        "pixel-spacing-a-million-mm",
+        lambda f: _seg(_dicom(f, spacing_mm=(1e6, 1e6, 1.5)), f),
+        says=r"PixelSpacing \(0028,0030\) implausible",
+    ),
     Case("pixel-spacing-missing", _no_spacing, says=r"PixelSpacing \(0028,0030\) missing"),
     Case("imager-spacing-only", _imager_spacing_only, says=r"only ImagerPixelSpacing"),
     Case("orientation-missing", _no_orientation, says=r"ImageOrientationPatient"),
