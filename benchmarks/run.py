@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "follow": "benchmarks.bench_follow",
     "lung": "benchmarks.bench_lung",
     "mining": "benchmarks.bench_mining",
+    "mining-runon": "benchmarks.bench_mining_runon",
     "radiomics": "benchmarks.bench_radiomics",
     "radiomics-mirp": "benchmarks.bench_radiomics_mirp",
     "deid": "benchmarks.bench_deid",
@@ -26,6 +27,8 @@ BENCHMARKS: dict[str, str] = {
     "synth": "benchmarks.bench_synth",
     "batch": "benchmarks.bench_batch",
     "batch-deid": "benchmarks.bench_batch_deid",
+    "robustness": "benchmarks.bench_robustness",
+    "robustness-icc": "benchmarks.bench_robustness_icc",
 }
 
 

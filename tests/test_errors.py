@@ -24,3 +24,11 @@ def test_message_names_file_tag_and_value():
 def test_error_is_catchable_by_family():
     with pytest.raises(errors.InputError):
         raise errors.TruncatedFileError("cut short", path="a.dcm")
+
+
+def test_a_huge_value_is_cut_in_the_message() -> None:
+    from radcycle.errors import SeriesError
+
+    text = str(SeriesError("3000 series found", path="in", value=["1.2.3"] * 30000))
+    assert len(text) < 400
+    assert "characters)" in text

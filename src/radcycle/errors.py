@@ -48,6 +48,10 @@ __all__ = [
 ]
 
 
+# A value longer than this is cut in the message (a whole file is no message).
+_MAX_VALUE_CHARS = 200
+
+
 class RadcycleError(Exception):
     """Base of every error radcycle raises on purpose.
 
@@ -82,7 +86,10 @@ class RadcycleError(Exception):
         if self.tag:
             extra.append(f"tag {self.tag}")
         if self.value is not None:
-            extra.append(f"value {self.value!r}")
+            shown = repr(self.value)
+            if len(shown) > _MAX_VALUE_CHARS:
+                shown = f"{shown[:_MAX_VALUE_CHARS]}... ({len(shown)} characters)"
+            extra.append(f"value {shown}")
         if extra:
             text += f" [{', '.join(extra)}]"
         return text

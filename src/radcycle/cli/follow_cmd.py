@@ -11,11 +11,12 @@ import json
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from radcycle.cli.errors import friendly_errors
+from radcycle.cli.errors import friendly_errors, series_problems, warn_all
 from radcycle.errors import InputError
 from radcycle.io import read_image
 from radcycle.io.folder_lock import FolderLock
@@ -81,6 +82,42 @@ def parse_equivocal(text: str) -> tuple[str, date]:
     if not sep or not ident.strip():
         raise InputError("--equivocal must be 'TRACKING ID@YYYY-MM-DD'", value=text)
     return ident.strip(), when
+
+
+def check_one_patient(scans: list[Scan], paths: list[Path]) -> None:
+    """Refuse studies of different PatientIDs: their lesions are not one patient's.
+
+    Raises:
+        InputError: two PatientIDs among the studies.
+    """
+    ids = {scan.patient_id: path for scan, path in zip(scans, paths, strict=True)}
+    known = {pid: path for pid, path in ids.items() if pid}
+    if len(known) > 1:
+        raise InputError(
+            "the studies belong to different patients (PatientID differs); "
+            "--allow-different-patients to follow them anyway",
+            path=", ".join(str(p) for p in known.values()),
+            tag="(0010,0020) PatientID",
+            value=sorted(known),
+        )
+
+
+def check_seeds_inside(baseline: Scan, seeds: list[LesionSeed], path: Path) -> None:
+    """Refuse a ``--lesion`` point that lies outside the baseline image.
+
+    Raises:
+        InputError: the point is outside the image's grid.
+    """
+    for seed in seeds:
+        if not baseline.volume.contains(seed.point_mm):
+            lo = baseline.volume.index_to_patient([[0, 0, 0]])[0]
+            hi = baseline.volume.index_to_patient([np.asarray(baseline.volume.shape_ijk) - 1])[0]
+            raise InputError(
+                f"{seed.label} lies outside the baseline image (which spans "
+                f"{np.round(lo, 1).tolist()} to {np.round(hi, 1).tolist()} mm LPS)",
+                path=path,
+                value=list(seed.point_mm),
+            )
 
 
 def _summary(result: FollowResult) -> None:
@@ -179,6 +216,11 @@ def follow(
     cyst: list[str] = typer.Option(
         [], "--cyst", help="Lung-RADS atypical cyst: 'lesion 3=thick-walled cyst'."
     ),
+    different_patients: bool = typer.Option(
+        False,
+        "--allow-different-patients",
+        help="Follow studies whose PatientIDs differ (after a merge of records).",
+    ),
 ) -> None:
     """Follow a patient: registration, lesion tracking, RECIST, Lung-RADS, Fleischner."""
     if len(studies) < 2:
@@ -189,7 +231,13 @@ def follow(
         folder = OutputFolder(out, OutputRules.of(studies, force=force))
         folder.claim(*FOLLOW_FILES)
     scans = [scan_from_volume(read_image(path)) for path in studies]
-    baseline_uid = min(scans, key=lambda s: s.exam_date).study_instance_uid
+    for scan in scans:
+        series_problems(scan.volume.metadata)
+    if not different_patients:
+        check_one_patient(scans, studies)
+    baseline = min(scans, key=lambda s: s.exam_date)
+    baseline_uid = baseline.study_instance_uid
+    check_seeds_inside(baseline, seeds, studies[scans.index(baseline)])
 
     def clicked(scan: Scan) -> list[LesionSeed]:
         # Lesions named on the baseline; on follow-ups they are found again at the
@@ -208,7 +256,14 @@ def follow(
         airway_nodules=dict(parse_reader_call(t, "--airway") for t in airway),
         atypical_cysts=dict(parse_reader_call(t, "--cyst") for t in cyst),
     )
-    result = follow_patient(scans, finder, FollowSettings(guidelines=context))
+    settings = FollowSettings(guidelines=context, strict_baseline=bool(seeds))
+    result = follow_patient(scans, finder, settings)
+    warn_all(
+        f"{scan.exam_date}: registration to the baseline FAILED ({reg.reason}); lesions are "
+        "matched in the scanners' coordinates and may be wrong"
+        for scan, reg in zip(result.scans, result.registrations, strict=True)
+        if reg is not None and reg.failed
+    )
     document = result.to_dict()
     if folder is not None:
         _write_outputs(folder, result, document)

@@ -16,9 +16,10 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from radcycle.cli.errors import friendly_errors
+from radcycle.cli.errors import friendly_errors, series_problems, warn_all
 from radcycle.domain import Volume
 from radcycle.domain.lesion import LesionMeasurements
 from radcycle.errors import InputError
@@ -94,6 +95,7 @@ def segment(
     if not out.name.lower().endswith(MASK_SUFFIXES):  # one file: renamed into place whole
         raise InputError(f"--out must end in {', '.join(MASK_SUFFIXES)}", path=out)
     volume = _with_modality(read_image(image), modality)
+    problems = series_problems(volume.metadata)
     result = segment_at_seed(volume, point, strategy=strategy)
     mask = result.mask.with_array(result.mask.array.astype("uint8"))
     with atomic_output(out, rules) as temp:
@@ -108,6 +110,7 @@ def segment(
             "quality": result.quality,
             "details": result.details,
             "measurements": m.to_dict(),
+            "series_problems": problems,
         }
         typer.echo(json.dumps(data, indent=2))
         return
@@ -145,6 +148,13 @@ def detect(
             f"{det.confidence:.2f}",
         )
     console.print(table)
+    if result.quality:
+        nodules = result.quality["verdicts"]["lung-nodules"]
+        console.print(f"image quality for nodule detection: {nodules['verdict']}")
+        for reason in nodules["reasons"]:
+            console.print(f"  {escape(str(reason))}", highlight=False)
+    for problem in result.series_problems:
+        console.print(f"[yellow]series problem[/] {problem['code']}: {escape(problem['message'])}")
     console.print(f"timings (s): {result.timings_s}")
 
 
@@ -152,17 +162,22 @@ def detect(
 def measure(
     image: Path = typer.Argument(..., help="Image: DICOM series folder, NIfTI or NRRD."),
     mask: Path = typer.Argument(..., help="Mask on the image grid, an RTSTRUCT or a SEG."),
-    roi_name: str | None = typer.Option(None, "--roi", help="ROI name in an RTSTRUCT/SEG."),
+    roi_name: str | None = typer.Option(
+        None, "--roi", help="ROI name (RTSTRUCT), segment label (SEG) or label number (image)."
+    ),
     modality: str | None = typer.Option(None, "--modality", help="CT, MR or PT."),
     lung: bool = typer.Option(False, "--lung", help="Lung nodule: type and solid component."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Measure a lesion mask: RECIST axes, 3D diameter, volume, HU/SUV, Lung-RADS size."""
     volume = _with_modality(read_image(image), modality)
+    problems = series_problems(volume.metadata)
     roi = read_mask(mask, volume, roi_name)
+    warn_all(roi.metadata.get("warnings") or [])
     m = measure_lesion(volume, roi, modality=modality, lung=lung)
     if as_json:
-        typer.echo(json.dumps({"image": str(image), "mask": str(mask), **m.to_dict()}, indent=2))
+        data = {"image": str(image), "mask": str(mask), **m.to_dict()}
+        typer.echo(json.dumps({**data, "series_problems": problems}, indent=2))
         return
     console.print(_measure_table(str(mask), m))
 

@@ -19,6 +19,7 @@ from radcycle import __version__
 COMMANDS: dict[str, str] = {
     "demo": "radcycle.cli.demo_cmd",
     "inspect": "radcycle.cli.inspect_cmd",
+    "qc": "radcycle.cli.qc_cmd",
     "synth": "radcycle.cli.synth_cmd",
     "segment": "radcycle.cli.lesion_cmd",
     "detect": "radcycle.cli.lesion_cmd",

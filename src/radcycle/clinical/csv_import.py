@@ -40,9 +40,11 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Callable
 from datetime import date
 
+from radcycle.clinical.text import decode_text
 from radcycle.domain.clinical import (
     ClinicalRecord,
     Diagnosis,
@@ -81,9 +83,12 @@ def _number(row: Row, column: str) -> float | None:
     if not value:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError as exc:
         raise ValueError(f"column {column!r} is not a number: {value!r}") from exc
+    if not math.isfinite(number):
+        raise ValueError(f"column {column!r} is not a finite number: {value!r}")
+    return number
 
 
 def _lab(kind: str) -> Callable[[Row, str], LabResult]:
@@ -152,17 +157,16 @@ def parse_csv(text: str | bytes, *, source: str | None = None) -> ClinicalRecord
     """Read the CSV format described in this module into a clinical record.
 
     Args:
-        text: the CSV text (UTF-8 bytes accepted), with a header row.
+        text: the CSV text or bytes (encoding from its byte-order mark), with a header row.
         source: the file name, for error messages.
 
     Returns:
         The record; unreadable rows are listed in ``issues``.
 
     Raises:
-        DataFormatError: no header or no ``kind`` column.
+        DataFormatError: not text, no header or no ``kind`` column, or two patients.
     """
-    if isinstance(text, bytes):
-        text = text.decode("utf-8-sig")
+    text = decode_text(text, source=source)
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or "kind" not in [f.strip() for f in reader.fieldnames]:
         raise DataFormatError(
@@ -190,6 +194,13 @@ def parse_csv(text: str | bytes, *, source: str | None = None) -> ClinicalRecord
             issues.append(RecordIssue("csv", f"row {number}", str(exc)))
             continue
         if isinstance(fact, Patient):
+            if patient is not None and patient[0].patient_id != fact.patient_id:
+                raise DataFormatError(
+                    "the CSV holds two patients; split it into one file per patient",
+                    path=source,
+                    tag="kind=patient",
+                    value=[patient[0].patient_id, fact.patient_id],
+                )
             patient = (fact, src)
         else:
             parts[_FIELD_OF[type(fact)]].append(fact)

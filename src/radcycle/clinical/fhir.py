@@ -35,6 +35,7 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 
+from radcycle.clinical.text import decode_text
 from radcycle.domain.clinical import (
     ClinicalRecord,
     Diagnosis,
@@ -111,6 +112,7 @@ def parse_bundle(
     issues: list[RecordIssue] = []
     patient: tuple[Patient, str] | None = None
     medications = _medication_names(entries)
+    subject = _the_patient(entries, source)
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
@@ -119,6 +121,10 @@ def parse_bundle(
             )
             continue
         rtype, rid = str(resource.get("resourceType", "?")), str(resource.get("id", f"#{index}"))
+        other = _other_subject(resource, subject)
+        if other:
+            issues.append(RecordIssue(rtype, rid, f"about {other}, not Patient/{subject}"))
+            continue
         problem = _validate(rtype, resource)
         if problem:
             issues.append(RecordIssue(rtype, rid, problem))
@@ -144,6 +150,41 @@ def parse_bundle(
         issues=tuple(issues),
         **{name: tuple(values) for name, values in parts.items()},
     )
+
+
+def _the_patient(entries: list[Any], source: str | None) -> str | None:
+    """The id of the bundle's one Patient (None where there is none).
+
+    Raises:
+        DataFormatError: the bundle holds several patients (their records would mix).
+    """
+    ids = {
+        str(e["resource"].get("id", ""))
+        for e in entries
+        if isinstance(e, dict)
+        and isinstance(e.get("resource"), dict)
+        and e["resource"].get("resourceType") == "Patient"
+    }
+    if len(ids) > 1:
+        raise DataFormatError(
+            "the bundle holds several Patient resources; split it by subject first",
+            path=source,
+            tag="Patient.id",
+            value=sorted(ids)[:10],
+        )
+    return next(iter(ids), None)
+
+
+def _other_subject(resource: dict[str, Any], subject: str | None) -> str:
+    """``Patient/x`` where the resource is about another patient than ``subject``."""
+    if subject is None:
+        return ""
+    for key in ("subject", "patient"):
+        ref = resource.get(key)
+        text = str(ref.get("reference", "")) if isinstance(ref, dict) else ""
+        if text.startswith("Patient/") and text.removeprefix("Patient/") != subject:
+            return text
+    return ""
 
 
 def _medication_names(entries: list[Any]) -> dict[str, tuple[str, str]]:
@@ -180,12 +221,19 @@ def _load_json(data: str | bytes | dict[str, Any], source: str | None) -> dict[s
     if isinstance(data, dict):
         return data
     try:
-        loaded = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"not valid JSON: {exc}", path=source) from exc
+        loaded = json.loads(decode_text(data, source=source), parse_constant=_no_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise DataFormatError(f"not valid JSON: {str(exc)[:200]}", path=source) from exc
+    except RecursionError as exc:
+        raise DataFormatError("JSON nested too deeply to read", path=source) from exc
     if not isinstance(loaded, dict):
         raise DataFormatError("JSON top level is not an object", path=source)
     return loaded
+
+
+def _no_constant(name: str) -> object:
+    """JSON has no NaN or Infinity; Python's reader accepts them unless told."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _validate(rtype: str, resource: dict[str, Any]) -> str | None:

@@ -11,7 +11,9 @@ from datetime import date
 from typing import Any
 
 from radcycle.clinical.nlp.miner import MinedReport, mine_sections, mine_text
+from radcycle.clinical.nlp.sections import MINED_SECTIONS
 from radcycle.clinical.openi import looks_like_openi, parse_openi
+from radcycle.clinical.text import decode_text
 from radcycle.clinical.timeline import (
     LineOfTherapy,
     build_timeline,
@@ -20,6 +22,7 @@ from radcycle.clinical.timeline import (
     lines_of_therapy,
 )
 from radcycle.domain.clinical import ClinicalRecord
+from radcycle.errors import InputError
 
 __all__ = ["mine_document", "record_summary"]
 
@@ -28,13 +31,22 @@ def mine_document(data: str | bytes, *, source: str | None = None) -> MinedRepor
     """Mine a report given as plain text or as an Open-i XML document.
 
     Args:
-        data: the file content.
+        data: the file content (the encoding is found from its mark or declaration).
         source: the file name, for error messages.
+
+    Raises:
+        InputError: the document is empty, too large, or its mined sections are empty.
+        DataFormatError: the bytes are not text, or not well-formed XML.
     """
-    if looks_like_openi(data):
-        return mine_sections(parse_openi(data, source=source).sections)
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    return mine_text(text)
+    text = decode_text(data, source=source)
+    if not looks_like_openi(text):
+        return mine_text(text)
+    sections = parse_openi(text, source=source).sections
+    if not any(sections.get(name, "").strip() for name in MINED_SECTIONS):
+        raise InputError(
+            "the report holds no findings, impression or recommendation text", path=source
+        )
+    return mine_sections(sections)
 
 
 def _iso(value: date | None) -> str | None:

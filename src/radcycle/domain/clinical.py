@@ -85,6 +85,11 @@ class MedicationExposure:
     status: str = ""
     kind: str = "request"
 
+    def __post_init__(self) -> None:
+        # Readers turn a ValueError into an issue on the record (the row is kept out).
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ValueError(f"medication ends ({self.end}) before it starts ({self.start})")
+
 
 @dataclass(frozen=True)
 class ProcedureEvent:

@@ -41,6 +41,7 @@ from skimage import segmentation as skseg
 from radcycle.domain import Geometry, Volume
 from radcycle.domain.lesion import LesionLocation
 from radcycle.errors import AnalysisError
+from radcycle.imaging.inputs import modality_of, require_finite, require_mm_geometry
 from radcycle.imaging.masks import BoolArray, distance_mm, largest_components
 
 __all__ = [
@@ -233,11 +234,15 @@ def check_chest_ct(volume: Volume) -> None:
     Raises:
         AnalysisError: the modality is not CT, or the values are not HU.
     """
-    meta: Any = volume.metadata
-    modality = str(meta.get("modality") or meta.get("Modality") or "").upper()
-    if modality and modality != "CT":
-        raise AnalysisError("lung analysis needs a CT series", value=modality)
+    modality = modality_of(volume)
+    if modality != "CT":
+        raise AnalysisError(
+            "lung analysis needs a CT series in Hounsfield units (air near -1000 HU)",
+            value=modality,
+        )
+    require_mm_geometry(volume, "lung analysis")
     arr = volume.array
+    require_finite(arr, "lung analysis")
     lo, hi = float(np.min(arr)), float(np.max(arr))
     if lo > -900.0 or hi < 0.0 or hi > 40000.0:
         raise AnalysisError(

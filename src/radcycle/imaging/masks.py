@@ -26,6 +26,7 @@ __all__ = [
     "component_at",
     "crop_slices",
     "distance_mm",
+    "grid_difference",
     "largest_components",
     "points_inside",
     "voxel_of_point",
@@ -131,11 +132,34 @@ def check_mask_matches(volume: Volume, mask: Volume) -> BoolArray:
             )
         raise GeometryError(
             "the mask's grid differs from the image's; resample it first",
-            value={"image": volume.array.shape, "mask": mask.array.shape},
+            value=grid_difference(volume, mask),
         )
     out = np.asarray(mask.array > 0, dtype=bool)
     if not out.any():
         raise AnalysisError("the mask is empty (no voxel > 0)")
+    return out
+
+
+def grid_difference(image: Volume, mask: Volume) -> dict[str, object]:
+    """What differs between two grids: size, spacing, origin or direction (image, mask).
+
+    Example:
+        >>> from radcycle.domain import Geometry
+        >>> a = Volume(np.zeros((2, 2, 2)), Geometry((0, 0, 0), (1, 1, 1)))
+        >>> b = Volume(np.zeros((2, 2, 2)), Geometry((0, 0, 0.5), (1, 1, 1)))
+        >>> grid_difference(a, b)
+        {'origin_mm': ([0.0, 0.0, 0.0], [0.0, 0.0, 0.5])}
+    """
+    out: dict[str, object] = {}
+    if image.shape_ijk != mask.shape_ijk:
+        out["size_ijk"] = (image.shape_ijk, mask.shape_ijk)
+    for name, a, b, tol in (
+        ("spacing_mm", image.spacing, mask.spacing, 1e-3),
+        ("origin_mm", image.origin, mask.origin, 1e-3),
+        ("direction", image.direction, mask.direction, 1e-4),
+    ):
+        if not np.allclose(a, b, atol=tol):
+            out[name] = (np.round(a, 4).tolist(), np.round(b, 4).tolist())
     return out
 
 

@@ -36,6 +36,7 @@ from skimage import measure
 from radcycle.domain import Volume
 from radcycle.domain.lesion import LesionMeasurements
 from radcycle.errors import AnalysisError
+from radcycle.imaging.inputs import modality_of, require_finite, require_mm_geometry
 from radcycle.imaging.masks import BoolArray, array_spacing, bbox, check_mask_matches
 
 __all__ = [
@@ -225,14 +226,6 @@ def _intensity(
     }
 
 
-def _modality(volume: Volume, modality: str | None) -> str:
-    if modality:
-        return modality.upper()
-    meta: Any = volume.metadata
-    value = meta.get("modality") or meta.get("Modality") or "CT"
-    return "PT" if str(value).upper() in {"PT", "PET"} else str(value).upper()
-
-
 def measure_mask(
     volume: Volume, mask: BoolArray, *, modality: str | None = None, lung: bool = False
 ) -> LesionMeasurements:
@@ -245,15 +238,18 @@ def measure_mask(
         lung: also classify the nodule type and measure its solid component (CT).
 
     Raises:
-        AnalysisError: the mask is empty.
+        AnalysisError: the mask is empty, the image's millimetres are unknown, or
+            values in the lesion are NaN or infinite.
     """
+    require_mm_geometry(volume, "measurement")
     box = bbox(mask, margin=(2, 2, 2))
     if box is None:
         raise AnalysisError("the mask is empty (no voxel > 0)")
     sub = np.asarray(mask[box], dtype=bool)
     values = np.asarray(volume.array[box], dtype=np.float64)
+    require_finite(values, "measurement")
     spacing = array_spacing(volume)
-    mod = _modality(volume, modality)
+    mod = modality_of(volume, modality)
     long_axis, short_axis, k_best, ends = _recist(sub, spacing)
     offset = np.array([s.start for s in box], dtype=np.float64)
     centre_kji = np.argwhere(sub).mean(axis=0) + offset

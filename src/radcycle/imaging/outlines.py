@@ -28,8 +28,8 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 from skimage import segmentation as skseg
 
-from radcycle.domain import Volume
 from radcycle.errors import AnalysisError
+from radcycle.imaging.inputs import modality_of
 from radcycle.imaging.masks import (
     BoolArray,
     ball,
@@ -164,18 +164,6 @@ class OutlineContext:
     seed: tuple[int, int, int]
     spacing: tuple[float, float, float]
     modality: str = "CT"
-
-
-def modality_of(volume: Volume) -> str:
-    """The image's modality from its metadata (``PT`` for PET), else CT or MR by range."""
-    meta: Any = volume.metadata
-    value = str(meta.get("modality") or meta.get("Modality") or "").upper()
-    if value in {"PT", "PET"}:
-        return "PT"
-    if value:
-        return value
-    # No metadata: CT by its HU range (air at about -1000 present).
-    return "CT" if float(np.min(volume.array)) < -500 else "MR"
 
 
 def _seed_value(ctx: OutlineContext, radius_mm: float = 1.5) -> float:

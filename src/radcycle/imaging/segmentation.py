@@ -47,6 +47,7 @@ from scipy import ndimage as ndi
 from radcycle.domain import Volume
 from radcycle.errors import AnalysisError, InputError, RadcycleError
 from radcycle.imaging.blobs import Blob, blob_at, distances_from
+from radcycle.imaging.inputs import require_finite, require_mm_geometry
 from radcycle.imaging.masks import (
     BoolArray,
     array_spacing,
@@ -166,6 +167,10 @@ class SegmentationResult:
 
 
 Strategy = Callable[[OutlineContext], tuple[BoolArray, dict[str, Any]]]
+
+# Outlines use gradients and openings across slices: fewer voxels than this
+# along an axis is not a volume to outline in.
+_MIN_SLICES = 3
 
 #: Strategy per name, each with the ROI half-sizes (mm) it tries, smallest first.
 STRATEGIES: dict[str, tuple[Strategy, tuple[float, ...]]] = {
@@ -557,8 +562,16 @@ def segment_at_seed(
 
     Raises:
         InputError: the seed lies outside the image or, on CT, outside the body.
-        AnalysisError: nothing to segment at the seed.
+        AnalysisError: nothing to segment at the seed, NaN values, or a grid of
+            unknown millimetres.
     """
+    require_mm_geometry(volume, "segmentation")
+    require_finite(volume.array, "segmentation")
+    if min(volume.array.shape) < _MIN_SLICES:
+        raise AnalysisError(
+            f"click-to-segment needs at least {_MIN_SLICES} slices, rows and columns",
+            value=volume.shape_ijk,
+        )
     roi = segment_roi(volume, seed_mm, strategy=strategy, roi_mm=roi_mm)
     full = roi.full(volume.array.shape)
     return SegmentationResult(volume.with_array(full), roi.method, roi.quality, roi.details)

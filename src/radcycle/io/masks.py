@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from radcycle.domain import Volume
 from radcycle.errors import InputError, PathNotFoundError
 from radcycle.io.dicom.headers import read_header
@@ -18,7 +20,10 @@ from radcycle.io.dicom.rtstruct import read_rtstruct
 from radcycle.io.dicom.seg import read_seg
 from radcycle.io.images import is_itk_image_path, read_image
 
-__all__ = ["read_mask"]
+__all__ = ["read_mask", "select_label"]
+
+# More distinct values than this is not a label image (a probability map, an image).
+_MAX_LABELS = 1000
 
 # DICOM objects that hold ROIs rather than an image, and their readers.
 _ROI_READERS: dict[str, Callable[[Path, Volume], dict[str, Volume]]] = {
@@ -51,6 +56,9 @@ def read_mask(path: str | Path, reference: Volume, roi: str | None = None) -> Vo
     Raises:
         PathNotFoundError: ``path`` does not exist.
         InputError: the ROI is not there, or several are and none was chosen.
+
+    A label image (several integer labels) gives the voxels of label ``roi``; without
+    ``roi`` all labels are merged and ``metadata["warnings"]`` says so.
     """
     p = Path(path)
     if not p.exists():
@@ -58,7 +66,7 @@ def read_mask(path: str | Path, reference: Volume, roi: str | None = None) -> Vo
     target, kind = _roi_object(p)
     reader = _ROI_READERS.get(kind)
     if reader is None:
-        return read_image(p)
+        return select_label(read_image(p), roi, p)
     rois = reader(target, reference)
     if roi is None and len(rois) == 1:
         return next(iter(rois.values()))
@@ -67,3 +75,41 @@ def read_mask(path: str | Path, reference: Volume, roi: str | None = None) -> Vo
             f"choose an ROI with --roi; {kind} holds {sorted(rois)}", path=target, value=roi
         )
     return rois[roi]
+
+
+def select_label(mask: Volume, roi: str | None, path: Path) -> Volume:
+    """The voxels of label ``roi`` of a label image; all non-zero voxels without ``roi``.
+
+    Raises:
+        InputError: ``roi`` is not an integer label, or the image does not hold it.
+
+    Example:
+        >>> import numpy as np
+        >>> from radcycle.domain import Geometry
+        >>> arr = np.zeros((2, 2, 2), dtype=np.uint8); arr[0, 0, 0] = 1; arr[1, 1, 1] = 2
+        >>> labels = Volume(arr, Geometry((0, 0, 0), (1, 1, 1)))
+        >>> int(select_label(labels, "2", Path("m.nii")).array.sum())
+        1
+        >>> select_label(labels, None, Path("m.nii")).metadata["warnings"]
+        ['m.nii holds labels [1, 2], merged into one ROI; choose one with --roi N']
+    """
+    values = np.unique(mask.array[mask.array != 0])
+    labels = [int(v) for v in values] if values.size <= _MAX_LABELS else []
+    if labels and not np.array_equal(values, labels):
+        labels = []  # not integers: a mask of values, not of labels
+    if roi is None:
+        if len(labels) < 2:
+            return mask
+        note = f"{path} holds labels {labels}, merged into one ROI; choose one with --roi N"
+        return mask.with_array(mask.array, warnings=[note])
+    try:
+        wanted = int(roi)
+    except ValueError as exc:
+        raise InputError("--roi of a label image is a label number", path=path, value=roi) from exc
+    if wanted not in labels:
+        raise InputError(
+            f"label {wanted} is not in the mask; it holds labels {labels[:20]}",
+            path=path,
+            value=roi,
+        )
+    return mask.with_array((mask.array == wanted).astype(np.uint8))

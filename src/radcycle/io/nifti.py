@@ -16,7 +16,14 @@ import numpy as np
 import SimpleITK as sitk
 
 from radcycle.domain import Geometry, Volume
-from radcycle.errors import InputError
+from radcycle.errors import GeometryError, InputError
+from radcycle.io.itk_checks import (
+    check_data_file,
+    check_finite,
+    check_nifti_pixdim,
+    check_spacing,
+    nifti_values,
+)
 
 __all__ = ["from_sitk", "read_itk_image", "to_sitk", "write_itk_image"]
 
@@ -64,18 +71,35 @@ def read_itk_image(path: str | Path) -> Volume:
         (True, [1.0, 2.0, 3.0])
     """
     p = Path(path)
+    nifti = ".nii" in p.name.lower()
+    check_data_file(p)
+    if nifti:
+        check_nifti_pixdim(p)
     try:
         image = sitk.ReadImage(str(p))
     except RuntimeError as exc:
-        raise InputError(f"cannot read image: {str(exc).strip().splitlines()[-1]}", path=p) from exc
+        raise InputError(f"cannot read image: {_itk_reason(exc)}", path=p) from exc
     if image.GetDimension() == 4 and image.GetSize()[3] == 1:
         image = image[:, :, :, 0]
     if image.GetDimension() == 2:
         raise InputError("a 2D image where a 3D volume is needed", path=p, value=image.GetSize())
     try:
-        return from_sitk(image, source=str(p), format=p.suffix.lstrip(".").lower())
+        volume = from_sitk(image, source=str(p), format=p.suffix.lstrip(".").lower())
     except InputError as exc:
         raise InputError(exc.message, path=p, value=exc.value) from exc
+    except GeometryError as exc:
+        raise GeometryError(exc.message, path=p, tag=exc.tag, value=exc.value) from exc
+    check_spacing(p, tuple(float(v) for v in volume.spacing))
+    stored = nifti_values(p) if nifti else volume.array
+    if stored is not None:
+        check_finite(p, stored)
+    return volume
+
+
+def _itk_reason(exc: RuntimeError) -> str:
+    """The last line of an ITK error, without the source-file noise, kept short."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "unknown ITK error")[:300]
 
 
 def write_itk_image(volume: Volume, path: str | Path) -> Path:

@@ -80,12 +80,15 @@ class FollowSettings:
         tracking: passed to :func:`~radcycle.longitudinal.tracking.track_lesions`.
         guidelines: patient context for the guideline engines.
         look_again: look for unproposed tracked lesions at their mapped position.
+        strict_baseline: a lesion proposed on the baseline that cannot be measured
+            there is an error (the radiologist named it), not a note.
     """
 
     registration: RegistrationSettings = field(default_factory=RegistrationSettings)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
     guidelines: GuidelineContext = field(default_factory=GuidelineContext)
     look_again: bool = True
+    strict_baseline: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,11 @@ def detector_finder(settings: DetectionSettings | None = None) -> LesionFinder:
 
 
 def _observations(
-    scan: Scan, t: int, seeds: Sequence[LesionSeed], masks: dict[tuple[int, str], LesionMask]
+    scan: Scan,
+    t: int,
+    seeds: Sequence[LesionSeed],
+    masks: dict[tuple[int, str], LesionMask],
+    strict: bool = False,
 ) -> tuple[list[Observation], list[str]]:
     found, notes = [], []
     for i, seed in enumerate(seeds):
@@ -158,6 +165,12 @@ def _observations(
             obs, mask, _ = measure_seed(scan, seed, key)
         except (AnalysisError, InputError) as exc:
             where = tuple(round(float(v), 1) for v in seed.point_mm)
+            if strict:
+                raise InputError(
+                    f"{seed.label or 'a lesion'} cannot be measured on the baseline "
+                    f"({scan.exam_date}): {exc.message}",
+                    value=list(where),
+                ) from exc
             notes.append(f"{scan.exam_date}: lesion at {where} not measured: {exc}")
             continue
         found.append(obs)
@@ -220,7 +233,8 @@ def follow_patient(
     masks: dict[tuple[int, str], LesionMask] = {}
     matrices = [reg.matrix if reg is not None else np.eye(4) for reg in registrations]
     for t, (scan, reg) in enumerate(zip(ordered, registrations, strict=True)):
-        found, problems = _observations(scan, t, finder(scan), masks)
+        strict = settings.strict_baseline and t == 0
+        found, problems = _observations(scan, t, finder(scan), masks, strict)
         notes.extend(problems)
         failed = bool(reg is not None and reg.failed)
         lesion_sets.append(ScanLesions(scan.study_instance_uid, tuple(found), matrices[t], failed))

@@ -32,6 +32,7 @@ from radcycle.domain.lesion import Detection
 from radcycle.errors import RadcycleError
 from radcycle.imaging.detection import DetectionSettings, detect_nodules
 from radcycle.imaging.lungs import check_chest_ct, segment_lungs
+from radcycle.imaging.qc import assess
 from radcycle.imaging.radiomics import radiomics_for_lesion
 from radcycle.io import read_image
 
@@ -49,12 +50,20 @@ class LungAnalysis:
         lung_volumes_ml: right, left and airway volumes (mL).
         timings_s: seconds per step (``lungs``, ``detection``, ``radiomics``).
         series_uid: SeriesInstanceUID of the CT, where known.
+        series_problems: what the reader found wrong with the series (missing or
+            interpolated slices, tilt, ...), carried so no result hides them.
+        interpolated_slices: indices of slices the reader filled by interpolation
+            (no nodule seen there was seen by the scanner).
+        quality: the image quality report (:func:`radcycle.imaging.qc.assess`).
     """
 
     nodules: tuple[Detection, ...]
     lung_volumes_ml: dict[str, float]
     timings_s: dict[str, float] = field(default_factory=dict)
     series_uid: str | None = None
+    series_problems: tuple[dict[str, str], ...] = ()
+    interpolated_slices: tuple[int, ...] = ()
+    quality: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: positions in LPS mm, radiomics values NaN-free (``None``)."""
@@ -70,6 +79,9 @@ class LungAnalysis:
             "series_instance_uid": self.series_uid,
             "coordinate_system": "DICOM LPS, mm",
             "lung_volumes_ml": self.lung_volumes_ml,
+            "series_problems": [dict(p) for p in self.series_problems],
+            "interpolated_slices": list(self.interpolated_slices),
+            "quality": self.quality,
             "nodules": nodules,
             "timings_s": self.timings_s,
         }
@@ -112,7 +124,12 @@ def analyse_lungs(
     timings["radiomics"] = round(time.perf_counter() - start, 3)
     meta: Any = volume.metadata
     uid = meta.get("series_instance_uid") or meta.get("SeriesInstanceUID")
-    return LungAnalysis(tuple(nodules), lungs.lung_volumes_ml(), timings, uid)
+    problems = tuple(dict(p) for p in meta.get("problems") or ())
+    interpolated = tuple(int(k) for k in meta.get("interpolated_slices") or ())
+    quality = assess(volume).to_dict()
+    return LungAnalysis(
+        tuple(nodules), lungs.lung_volumes_ml(), timings, uid, problems, interpolated, quality
+    )
 
 
 def analyse_lung_image(path: str | Path, *, radiomics: bool = True) -> LungAnalysis:

@@ -27,6 +27,8 @@ Example:
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -186,8 +188,38 @@ class _Trigger:
     end: int
 
 
+def _start(t: _Trigger) -> int:
+    return t.start
+
+
+def _end(t: _Trigger) -> int:
+    return t.end
+
+
+class _Spans:
+    """Character spans merged into disjoint intervals, asked whether they cover a point."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
+        merged: list[list[int]] = []
+        for s, e in sorted(spans):
+            if merged and s <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        self._starts = [m[0] for m in merged]
+        self._ends = [m[1] for m in merged]
+
+    def covers(self, point: int) -> bool:
+        i = bisect_right(self._starts, point) - 1
+        return i >= 0 and point < self._ends[i]
+
+
 class SentenceContext:
     """Triggers found once in a sentence, then queried per mention span.
+
+    Every query looks only at the triggers within scope of the mention (found
+    by bisection), so a sentence with many mentions costs time in proportion
+    to its length, not to its length squared.
 
     Args:
         sentence: the sentence, lower case (spans refer to this string).
@@ -195,29 +227,47 @@ class SentenceContext:
 
     def __init__(self, sentence: str) -> None:
         self.sentence = sentence
-        pseudo = [(m.start(), m.end()) for m in _PATTERNS["pseudo"].finditer(sentence)]
+        pseudo = _Spans((m.start(), m.end()) for m in _PATTERNS["pseudo"].finditer(sentence))
         found: list[_Trigger] = []
         for kind in ("pre_neg", "post_neg", "pre_unc", "post_unc", "term"):
             for match in _PATTERNS[kind].finditer(sentence):
-                if not any(s <= match.start() < e for s, e in pseudo):
+                if not pseudo.covers(match.start()):
                     found.append(_Trigger(kind, match.start(), match.end()))
         # An uncertainty phrase containing a negation word ("cannot be excluded",
         # "not ruled out") is uncertainty only: drop negations inside it.
-        unc = [t for t in found if t.kind.endswith("_unc")]
-        self.triggers = [
-            t
-            for t in found
-            if not (t.kind.endswith("_neg") and any(u.start <= t.start < u.end for u in unc))
-        ]
+        unc = _Spans((t.start, t.end) for t in found if t.kind.endswith("_unc"))
+        self.triggers = [t for t in found if not (t.kind.endswith("_neg") and unc.covers(t.start))]
         self._terms = [t for t in self.triggers if t.kind == "term"]
+        self._term_starts = [t.start for t in self._terms]
+        words = list(_WORD_RE.finditer(sentence))
+        self._word_starts = [w.start() for w in words]
+        self._word_ends = [w.end() for w in words]
+        self._pre = sorted((t for t in self.triggers if t.kind.startswith("pre")), key=_end)
+        self._pre_ends = [t.end for t in self._pre]
+        self._post = sorted((t for t in self.triggers if t.kind.startswith("post")), key=_start)
+        self._post_starts = [t.start for t in self._post]
         # A question ("... pneumonia?") asserts nothing.
         self.question = sentence.rstrip().endswith("?")
 
     def _words_between(self, start: int, end: int) -> int:
-        return len(_WORD_RE.findall(self.sentence, start, end))
+        """Words overlapping ``sentence[start:end]`` (as ``findall`` with pos/endpos)."""
+        return bisect_left(self._word_starts, end) - bisect_right(self._word_ends, start)
 
     def _terminated(self, start: int, end: int) -> bool:
-        return any(start <= t.start and t.end <= end for t in self._terms)
+        # terms come from one pattern: no overlaps, so ends grow with starts
+        i = bisect_left(self._term_starts, start)
+        return i < len(self._terms) and self._terms[i].end <= end
+
+    def _in_scope(self, start: int, end: int) -> list[_Trigger]:
+        """Triggers that could reach the mention: within the scope limit in words."""
+        # beyond these words the gap holds more words than the scope allows
+        first = bisect_left(self._word_starts, start) - MAX_SCOPE_WORDS - 1
+        lo = self._word_starts[first] if first > 0 else 0
+        pre = self._pre[bisect_left(self._pre_ends, lo) : bisect_right(self._pre_ends, start)]
+        last = bisect_left(self._word_starts, end) + MAX_POST_SCOPE_WORDS + 1
+        hi = self._word_ends[last] if last < len(self._word_ends) else len(self.sentence)
+        post = self._post[bisect_left(self._post_starts, end) : bisect_right(self._post_starts, hi)]
+        return [*pre, *post]
 
     def _reach(self, trigger: _Trigger, start: int, end: int) -> int | None:
         """Distance in words from trigger to mention if the trigger's scope covers it."""
@@ -246,8 +296,8 @@ class SentenceContext:
             return False
         reached = {
             trigger.kind[-3:]
-            for trigger in self.triggers
-            if trigger.kind != "term" and self._reach(trigger, start, end) is not None
+            for trigger in self._in_scope(start, end)
+            if self._reach(trigger, start, end) is not None
         }
         # A negated hedge is a negation: "no suspicious opacity", "no definite effusion".
         if "neg" in reached:

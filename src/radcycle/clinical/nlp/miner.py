@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -50,6 +51,10 @@ __all__ = [
 
 # A size belongs to a mention when it is at most this many characters away.
 _SIZE_REACH = 40
+# Longer than any size expression ("12.5 x 10 x 8 mm"): where to look for sizes.
+_SIZE_WINDOW = 60
+# A clause is read at most this far (characters) either side of its mention.
+_CLAUSE_REACH = 300
 
 
 @dataclass(frozen=True)
@@ -215,13 +220,21 @@ def _mine_sentence(sentence: str, lower: str, section: str) -> list[MinedFinding
     if not mentions:
         return []
     context = SentenceContext(lower)
-    sizes = find_sizes(lower)
+    sizes = sorted(find_sizes(lower), key=lambda s: s.start)
+    size_starts = [s.start for s in sizes]
+    clauses = _Clauses(lower)
     kinds = changes(lower)
     result = []
     for mention in mentions:
-        clause = _clause(lower, mention)
+        clause = clauses.around(mention)
+        # sizes that can lie within reach (a size is far shorter than _SIZE_WINDOW)
+        near = sizes[
+            bisect_left(size_starts, mention.start - _SIZE_REACH - _SIZE_WINDOW) : bisect_right(
+                size_starts, mention.end + _SIZE_REACH
+            )
+        ]
         size = min(
-            (s for s in sizes if _distance(s.start, s.end, mention) <= _SIZE_REACH),
+            (s for s in near if _distance(s.start, s.end, mention) <= _SIZE_REACH),
             key=lambda s: _distance(s.start, s.end, mention),
             default=None,
         )
@@ -245,8 +258,22 @@ def _distance(start: int, end: int, mention: Mention) -> int:
     return max(mention.start - end, start - mention.end, 0)
 
 
-def _clause(lower: str, mention: Mention) -> str:
-    """The comma- or semicolon-delimited clause that holds the mention."""
-    left = max(lower.rfind(",", 0, mention.start), lower.rfind(";", 0, mention.start)) + 1
-    ends = [i for i in (lower.find(",", mention.end), lower.find(";", mention.end)) if i >= 0]
-    return lower[left : min(ends) if ends else len(lower)]
+class _Clauses:
+    """The comma- or semicolon-delimited clause that holds a mention.
+
+    A clause is cut to :data:`_CLAUSE_REACH` characters either side of the
+    mention, so a run-on sentence without commas costs no more per mention.
+    """
+
+    def __init__(self, lower: str) -> None:
+        self.lower = lower
+        self.cuts = [i for i, c in enumerate(lower) if c in ",;"]
+
+    def around(self, mention: Mention) -> str:
+        i = bisect_left(self.cuts, mention.start)
+        left = self.cuts[i - 1] + 1 if i else 0
+        j = bisect_left(self.cuts, mention.end)
+        right = self.cuts[j] if j < len(self.cuts) else len(self.lower)
+        left = max(left, mention.start - _CLAUSE_REACH)
+        right = min(right, mention.end + _CLAUSE_REACH)
+        return self.lower[left:right]

@@ -9,6 +9,8 @@ import numpy as np
 
 from radcycle.domain import Volume
 from radcycle.errors import GeometryError, InputError
+from radcycle.imaging.inputs import require_finite
+from radcycle.imaging.masks import grid_difference
 from radcycle.imaging.radiomics.configs import RadiomicsConfig, get_config
 from radcycle.imaging.radiomics.intensity import (
     histogram_features,
@@ -20,7 +22,7 @@ from radcycle.imaging.radiomics.morphology import morphology_features
 from radcycle.imaging.radiomics.preprocess import Prepared, discretise, prepare
 from radcycle.imaging.radiomics.texture import texture_features
 
-__all__ = ["compute_features", "compute_prepared", "radiomics_for_lesion"]
+__all__ = ["compute_features", "compute_prepared", "radiomics_for_lesion", "undefined_reasons"]
 
 Family = Callable[[Prepared, RadiomicsConfig], dict[str, float]]
 
@@ -88,11 +90,11 @@ def compute_features(
     cfg = get_config(config)
     if mask.array.shape != volume.array.shape or not mask.geometry.is_close(volume.geometry):
         raise GeometryError(
-            "the mask grid does not match the image grid",
-            value={"image": volume.shape_ijk, "mask": mask.shape_ijk},
+            "the mask grid does not match the image grid", value=grid_difference(volume, mask)
         )
     if not np.any(mask.array):
         raise InputError("the ROI mask is empty (no voxel inside)")
+    require_finite(np.asarray(volume.array)[np.asarray(mask.array) != 0], "radiomics ROI")
     prepared = prepare(volume.array, mask.array, volume.spacing[::-1], cfg)
     return compute_prepared(prepared, cfg)
 
@@ -100,3 +102,22 @@ def compute_features(
 def radiomics_for_lesion(volume: Volume, mask: Volume) -> dict[str, float]:
     """Radiomics of one lesion with the ``default`` configuration (lesion pipeline)."""
     return compute_features(volume, mask, "default")
+
+
+def undefined_reasons(volume: Volume, mask: Volume, features: dict[str, float]) -> dict[str, str]:
+    """Why each NaN feature is undefined (IBSI 1 leaves them undefined, not 0).
+
+    Example:
+        >>> from radcycle.domain import Geometry
+        >>> img = Volume(np.full((4, 4, 4), 7.0), Geometry((0, 0, 0), (1, 1, 1)))
+        >>> undefined_reasons(img, img.with_array(np.ones((4, 4, 4))), {"a": float("nan")})
+        {'a': 'undefined for this ROI: its intensities are all equal (7)'}
+    """
+    inside = np.asarray(volume.array)[np.asarray(mask.array) != 0]
+    if inside.size == 1:
+        reason = "undefined for this ROI: it holds one voxel"
+    elif inside.size and float(inside.min()) == float(inside.max()):
+        reason = f"undefined for this ROI: its intensities are all equal ({float(inside[0]):g})"
+    else:
+        reason = "undefined for this ROI (a division by zero in its definition)"
+    return {tag: reason for tag, value in features.items() if not np.isfinite(value)}

@@ -68,7 +68,8 @@ def _stats(x: FloatArray, prefix: str) -> dict[str, float]:
             "rmad": float(np.abs(robust - robust.mean()).mean()),
             "medad": float(np.abs(x - median).mean()),
             "cov": float(sd / mean),
-            "qcod": (p75 - p25) / (p75 + p25),
+            # undefined (NaN) where p75 + p25 is 0, e.g. a uniform ROI of value 0
+            "qcod": float(np.divide(p75 - p25, p75 + p25)),
         }
     return {f"{prefix}_{k}": v for k, v in out.items()}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,6 +187,52 @@ class FrameRef:
     pixel_spacing: tuple[float, ...] | None
     rescale_slope: float
     rescale_intercept: float
+    #: Why the in-plane spacing is not known ("" where PixelSpacing is valid).
+    spacing_problem: str = ""
+
+
+#: In-plane pixel spacing a radiological image can have (mm); outside it the
+#: header is wrong, not the patient.
+PLAUSIBLE_PIXEL_MM = (0.01, 50.0)
+
+
+def spacing_problem(raw: Any, spacing: tuple[float, ...] | None, imager: Any) -> str:
+    """Why ``PixelSpacing`` cannot be trusted, or ``""`` where it can.
+
+    Args:
+        raw: the PixelSpacing value as read (None where absent).
+        spacing: the same parsed to numbers (None where unreadable).
+        imager: ImagerPixelSpacing (0018,1164), spacing at the detector, not
+            in the patient.
+
+    Example:
+        >>> spacing_problem(["0.7", "0.7"], (0.7, 0.7), None)
+        ''
+        >>> spacing_problem(None, None, ["0.2", "0.2"])
+        'PixelSpacing (0028,0030) missing; only ImagerPixelSpacing (0018,1164) 0.2/0.2'
+        >>> spacing_problem("abc", None, None)
+        "PixelSpacing (0028,0030) is not two positive numbers: 'abc'"
+    """
+    lo, hi = PLAUSIBLE_PIXEL_MM
+    if spacing is not None and all(math.isfinite(v) and v > 0 for v in spacing):
+        if all(lo <= v <= hi for v in spacing):
+            return ""
+        return f"PixelSpacing (0028,0030) implausible: {_raw_text(raw)!r} mm (not {lo}-{hi})"
+    if raw is None or raw == "":
+        if imager is not None and imager != "":
+            only = f"only ImagerPixelSpacing (0018,1164) {_raw_text(imager)}"
+            return f"PixelSpacing (0028,0030) missing; {only}"
+        return "PixelSpacing (0028,0030) missing"
+    return f"PixelSpacing (0028,0030) is not two positive numbers: {_raw_text(raw)!r}"
+
+
+def _raw_text(value: Any) -> str:
+    if isinstance(value, str | bytes):
+        return str(value)[:64]
+    try:
+        return "/".join(str(v) for v in value)[:64]
+    except TypeError:
+        return str(value)[:64]
 
 
 @dataclass(frozen=True)
@@ -240,7 +287,9 @@ def _frame_refs(ds: _FieldSource, header: ImageHeader) -> tuple[FrameRef, ...]:
     intercept = _float(ds.get("RescaleIntercept"), 0.0) or 0.0
     iop = _floats(ds.get("ImageOrientationPatient"), 6)
     ipp = _floats(ds.get("ImagePositionPatient"), 3)
-    spacing = _floats(ds.get("PixelSpacing"), 2)
+    raw_spacing = ds.get("PixelSpacing")
+    spacing = _floats(raw_spacing, 2)
+    bad = spacing_problem(raw_spacing, spacing, ds.get("ImagerPixelSpacing"))
     nframes = header.number_of_frames
     shared = ds.get("SharedFunctionalGroupsSequence")
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
@@ -268,11 +317,12 @@ def _frame_refs(ds: _FieldSource, header: ImageHeader) -> tuple[FrameRef, ...]:
                 spacing,
                 slope,
                 intercept,
+                bad,
             )
             for i, off in enumerate(list(offsets)[:nframes])
         )
     return tuple(
-        FrameRef(header, i, ipp if nframes == 1 else None, iop, spacing, slope, intercept)
+        FrameRef(header, i, ipp if nframes == 1 else None, iop, spacing, slope, intercept, bad)
         for i in range(nframes)
     )
 
@@ -293,14 +343,17 @@ def _enhanced_frame(
 
     slope = _float(lookup("PixelValueTransformationSequence", "RescaleSlope"), rescale[0])
     intercept = _float(lookup("PixelValueTransformationSequence", "RescaleIntercept"), rescale[1])
+    raw_spacing = lookup("PixelMeasuresSequence", "PixelSpacing")
+    spacing = _floats(raw_spacing, 2)
     return FrameRef(
         header,
         index,
         _floats(lookup("PlanePositionSequence", "ImagePositionPatient"), 3),
         _floats(lookup("PlaneOrientationSequence", "ImageOrientationPatient"), 6),
-        _floats(lookup("PixelMeasuresSequence", "PixelSpacing"), 2),
+        spacing,
         1.0 if slope is None else slope,
         0.0 if intercept is None else intercept,
+        spacing_problem(raw_spacing, spacing, None),
     )
 
 
@@ -357,6 +410,12 @@ def _header_from_fields(
             "units": _text(ds, "Units"),
             "body_part": _text(ds, "BodyPartExamined"),
             "gantry_tilt": _float(ds.get("GantryDetectorTilt"), None),
+            # acquisition facts image quality control reads (absent: "" or None)
+            "contrast_agent": _text(ds, "ContrastBolusAgent"),
+            "kvp": _float(ds.get("KVP"), None),
+            "exposure_mas": _float(ds.get("Exposure"), None),
+            "ctdi_vol": _float(ds.get("CTDIvol"), None),
+            "kernel": _text(ds, "ConvolutionKernel"),
         },
         rows=_int(ds.get("Rows"), 0) or 0,
         columns=_int(ds.get("Columns"), 0) or 0,

@@ -11,7 +11,14 @@ stacks. Every irregularity is reported as a problem on the stack:
 * ``non-uniform-spacing``: other spacing changes;
 * ``gantry-tilt``: positions not moving along the normal (sheared stack);
 * ``mixed-orientation``: several stacks in one series;
-* ``no-position``: frames without ImagePositionPatient (nominal geometry).
+* ``no-position``: frames without ImagePositionPatient (nominal geometry);
+* ``unknown-pixel-spacing``: PixelSpacing missing, unreadable, zero or
+  implausible (or only ImagerPixelSpacing): the grid is nominal (1 mm) and no
+  measurement in millimetres may be made on it;
+* ``no-orientation``: ImageOrientationPatient missing: axial is assumed, so
+  the slice spacing and every distance across slices are unknown.
+
+:data:`UNKNOWN_GEOMETRY` lists the codes under which millimetres mean nothing.
 
 Missing or irregular slices are filled by linear interpolation onto a uniform
 grid and tilted stacks are resampled onto an orthogonal grid, so the Volume's
@@ -37,7 +44,17 @@ from radcycle.io.dicom.pixels import read_frames
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Problem", "Stack", "build_stacks", "load_stack", "read_dicom_volume"]
+__all__ = [
+    "UNKNOWN_GEOMETRY",
+    "Problem",
+    "Stack",
+    "build_stacks",
+    "load_stack",
+    "read_dicom_volume",
+]
+
+#: Problem codes under which the grid's millimetres are nominal, not measured.
+UNKNOWN_GEOMETRY = ("unknown-pixel-spacing", "no-orientation")
 
 _POS_TOL_MM = 0.01
 _TILT_TOL_DEG = 0.5
@@ -194,10 +211,31 @@ def _split_acquisitions(frames: list[FrameRef]) -> list[list[FrameRef]]:
 
 
 def _pixel_spacing(frame: FrameRef) -> tuple[float, float]:
-    if frame.pixel_spacing and all(v > 0 for v in frame.pixel_spacing):
+    if frame.pixel_spacing and not frame.spacing_problem:
         # PixelSpacing is (row spacing, column spacing) = (dj, di).
         return float(frame.pixel_spacing[1]), float(frame.pixel_spacing[0])
     return 1.0, 1.0
+
+
+def _geometry_problems(first: FrameRef) -> list[Problem]:
+    """What the header leaves unknown about the grid (nominal values are used)."""
+    problems = []
+    if first.spacing_problem:
+        problems.append(
+            Problem(
+                "unknown-pixel-spacing",
+                f"{first.spacing_problem}; the grid is nominal (1 mm) and sizes in mm are refused",
+            )
+        )
+    if first.orientation is None:
+        problems.append(
+            Problem(
+                "no-orientation",
+                "ImageOrientationPatient (0020,0037) missing or unreadable; axial assumed, "
+                "so slice spacing and sizes in mm are refused",
+            )
+        )
+    return problems
 
 
 def _make_stack(study: str, series: str, frames: list[FrameRef]) -> Stack:
@@ -205,7 +243,7 @@ def _make_stack(study: str, series: str, frames: list[FrameRef]) -> Stack:
     direction = _direction(first.orientation)
     normal = direction[:, 2]
     di, dj = _pixel_spacing(first)
-    problems: list[Problem] = []
+    problems = _geometry_problems(first)
     if any(f.position is None for f in frames):
         problems.append(
             Problem(
@@ -359,14 +397,64 @@ def _correct_tilt(stack: Stack, values: np.ndarray) -> np.ndarray:
     return out
 
 
+# A grid this many times longer than the frames it is built from is a header
+# error (a position a million mm away), not missing slices to fill.
+_MAX_FILL_RATIO = 4
+
+
+def _check_grid_size(stack: Stack) -> None:
+    n = len(stack.frames)
+    if stack.n_slices > _MAX_FILL_RATIO * n + 8:
+        raise SeriesError(
+            f"{n} frames would span {stack.n_slices} slices at {stack.geometry.spacing[2]:.3g} mm;"
+            " an ImagePositionPatient is implausible",
+            path=stack.header.path,
+            tag="(0020,0032) ImagePositionPatient",
+            value=[round(float(v), 1) for v in stack.offsets_mm[[0, -1]]],
+        )
+
+
+def _check_rescale(stack: Stack, slopes: np.ndarray, intercepts: np.ndarray) -> None:
+    for name, tag, values in (
+        ("RescaleSlope", "(0028,1053)", slopes),
+        ("RescaleIntercept", "(0028,1052)", intercepts),
+    ):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise InputError(
+                f"{name} is not a finite number",
+                path=stack.frames[k].header.path,
+                tag=f"{tag} {name}",
+                value=float(values[k]),
+            )
+
+
+def _check_finite(stack: Stack, values: np.ndarray) -> None:
+    """Refuse NaN or infinite voxels (float pixel data): they are not 0, nor tissue."""
+    if np.issubdtype(values.dtype, np.integer):
+        return
+    finite = np.isfinite(values)
+    if not finite.all():
+        k = int(np.argmax(~finite.reshape(len(finite), -1).all(axis=1)))
+        raise InputError(
+            f"{int((~finite).sum())} voxel(s) are NaN or infinite",
+            path=stack.frames[k].header.path,
+            tag="(7FE0,0008) FloatPixelData",
+        )
+
+
 def load_stack(
     stack: Stack, workers: int = 2, progress: Callable[[int], None] | None = None
 ) -> Volume:
     """Read the pixel data of a stack into a Volume (modality LUT applied)."""
-    raw = read_frames(stack.frames, workers=workers, progress=progress)
+    _check_grid_size(stack)
     slopes = np.array([f.rescale_slope for f in stack.frames], dtype=np.float64)
     intercepts = np.array([f.rescale_intercept for f in stack.frames], dtype=np.float64)
+    _check_rescale(stack, slopes, intercepts)
+    raw = read_frames(stack.frames, workers=workers, progress=progress)
     values = _rescale(raw, slopes, intercepts)
+    _check_finite(stack, values)
     if any(p.code == "gantry-tilt" for p in stack.problems):
         values = _correct_tilt(stack, values)
     values, interpolated = _resample_to_grid(stack, values)
