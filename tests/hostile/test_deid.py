@@ -12,6 +12,7 @@ from tests.hostile.cases import Case, ids, run_case
 def _key(folder: Path, data: bytes) -> Path:
     path = folder / "k.key"
     path.write_bytes(data)
+    path.chmod(0o600)  # a readable key file is refused before its content is read
     return path
 
 
