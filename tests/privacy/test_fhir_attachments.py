@@ -16,6 +16,7 @@ from radcycle.privacy.keys import DeidKey, load_keyfile
 from radcycle.privacy.profile import DeidOptions
 
 from .planting import present
+from .test_fhir_deid import _bundle as fhir_bundle
 
 SECRETS = (
     "Quarrington",
@@ -34,14 +35,7 @@ def _b64(text: str) -> str:
 
 
 def _bundle() -> dict[str, Any]:
-    patient = {
-        "resourceType": "Patient",
-        "id": "p1",
-        "identifier": [{"system": "urn:mrn", "value": "MRN-884422"}],
-        "name": [{"family": "Quarrington", "given": ["Philomena"]}],
-        "telecom": [{"system": "phone", "value": "+44 20 7946 0958"}],
-        "birthDate": "1961-03-17",
-    }
+    patient = fhir_bundle()["entry"][0]["resource"]  # name, MRN, phone, birth date
     note = "Philomena QUARRINGTON (MRN-884422), born 17/03/1961, tel 020 7946 0958"
     document = {
         "resourceType": "DocumentReference",
