@@ -117,6 +117,7 @@ class _Run:
         self.report = BatchReport(executor.name, executor.capacity, len(spec.items))
         self.in_flight: dict[object, ItemState] = {}
         self.attempts: dict[int, int] = {}
+        self.lost_error = ""  # the last word of a dead worker, for the items it took along
 
     def run(self, queue: deque[ItemState]) -> None:
         while queue or self.in_flight:
@@ -130,7 +131,7 @@ class _Run:
                     self._record(self.executor.result(handle))
                 except WorkerLostError as exc:
                     lost.append(state)
-                    self._lost_error = str(exc)
+                    self.lost_error = str(exc)
             if lost:
                 queue.extendleft(reversed(self._retry(lost)))
 
@@ -172,7 +173,7 @@ class _Run:
         again = [s for s in lost if self.attempts[s.seq] < self.spec.max_attempts]
         for state in lost:
             if state not in again:
-                self._fail(state.seq, WORKER_LOST, f"worker died: {self._lost_error}")
+                self._fail(state.seq, WORKER_LOST, f"worker died: {self.lost_error}")
                 self._tell(None)
         self.manifest.requeue(s.seq for s in again)
         return sorted(again, key=lambda s: s.seq)
@@ -182,8 +183,6 @@ class _Run:
             report = self.report
             finished = report.done + report.failed
             self.progress(Progress(finished, report.total - report.skipped, report.failed, outcome))
-
-    _lost_error = ""
 
 
 def run_batch(
