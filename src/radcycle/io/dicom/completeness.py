@@ -69,15 +69,41 @@ def _encapsulated(ds: Dataset) -> bool:
 
 def _needed_bytes(ds: Dataset, bits: int | None) -> int | None:
     try:
-        rows, columns = int(ds.Rows), int(ds.Columns)
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
-        samples = int(ds.get("SamplesPerPixel", 1) or 1)
-        allocated = bits or int(ds.BitsAllocated)
-    except (AttributeError, TypeError, ValueError):
-        return None  # an incomplete image header is the reader's problem, not a size
-    if str(ds.get("PhotometricInterpretation", "")).strip() == "YBR_FULL_422":
+        rows, columns = _number(ds, 0x00280010), _number(ds, 0x00280011)
+        frames = _number(ds, 0x00280008) or 1
+        samples = _number(ds, 0x00280002) or 1
+        allocated = bits or _number(ds, 0x00280100)
+    except (TypeError, ValueError, UnicodeDecodeError, struct.error):
+        return None  # an unreadable image header is the reader's problem, not a size
+    if rows is None or columns is None or allocated is None:
+        return None
+    if _text(ds, 0x00280004) == "YBR_FULL_422":
         samples = 2
     return math.ceil(rows * columns * frames * samples * allocated / 8)
+
+
+# The header is read from the raw bytes where pydicom has not decoded them yet: a
+# decoded element is no longer copied verbatim by the fast writer.
+def _number(ds: Dataset, tag: int) -> int | None:
+    elem = ds.get_item(tag)
+    if elem is None or elem.value is None or elem.value == b"":
+        return None
+    if not isinstance(elem, RawDataElement):
+        return int(elem.value)
+    value = bytes(elem.value)
+    if tag == 0x00280008:  # Number of Frames is IS: digits as text
+        return int(value.decode("ascii").strip(" \x00") or 1)
+    little = ds.original_encoding[1] is not False
+    return int(struct.unpack("<H" if little else ">H", value[:2])[0])
+
+
+def _text(ds: Dataset, tag: int) -> str:
+    elem = ds.get_item(tag)
+    if elem is None or elem.value is None:
+        return ""
+    if isinstance(elem, RawDataElement):
+        return bytes(elem.value).decode("ascii", "replace").strip(" \x00")
+    return str(elem.value).strip()
 
 
 def _fragments_problem(value: bytes) -> str | None:
