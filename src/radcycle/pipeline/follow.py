@@ -230,7 +230,10 @@ def follow_patient(
         ctx = LookupContext(ordered, matrices, masks, settings.tracking.gate_mm, patient_key)
         tracks = _fill_missing([look_back(track, ctx) for track in tracks], ctx)
     trajectories = build_trajectories(tracks, dates, [s.series_instance_uid for s in ordered])
-    thickness = float(baseline.volume.metadata.get("slice_thickness") or baseline.volume.spacing[2])
+    acq = baseline.volume.acquisition
+    given = acq.slice_thickness_mm if acq is not None else None
+    thickness = float(given or baseline.volume.metadata.get("slice_thickness") or 0.0)
+    thickness = thickness or float(baseline.volume.spacing[2])
     assessments, recist = assess_scans(
         dates,
         [s.series_instance_uid for s in ordered],
