@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "radiomics-mirp": "benchmarks.bench_radiomics_mirp",
     "deid": "benchmarks.bench_deid",
     "synth": "benchmarks.bench_synth",
+    "reports": "benchmarks.bench_reports",
 }
 
 

@@ -19,6 +19,7 @@ from datetime import date
 from radcycle.domain import Fact
 from radcycle.reporting.report import Report
 from radcycle.reporting.verifier import verify_sentence
+from radcycle.reporting.wording import LOBES
 
 __all__ = ["Case", "SuiteScore", "adversarial_cases", "paraphrase_cases", "score"]
 
@@ -147,7 +148,9 @@ def adversarial_cases(report: Report) -> list[Case]:
     if lesion is not None:
         node = "A 14 mm lymph node in the right hilum."
         cases.append(Case("invented lymph node", node, lesion.fact_ids, False, lesion.id))
-        nodule = "There is also a 9 mm solid nodule in the left lower lobe."
+        taken = {f.value for f in report.facts if f.name == "lobe"}
+        free = next((name for code, name in LOBES.items() if code not in taken), LOBES["LLL"])
+        nodule = f"There is also a 9 mm solid nodule in the {free}."
         cases.append(Case("invented nodule", nodule, lesion.fact_ids, False, lesion.id))
     return cases
 

@@ -33,7 +33,9 @@ __all__ = ["Verdict", "verify_sentence"]
 _CHANGES = ("change_from_baseline", "change_from_nadir", "sum_change_from_baseline")
 _SIZE_NAMES = ("long_axis", "short_axis", "solid_component")
 _DAYS_PER_MONTH = 30.4375
-_MASS_MM = 30.0  # a lung lesion larger than 3 cm is a mass
+_MASS_MM = 30.0
+# The report states facts to 0.1; a paraphrase rounds the stated value again.
+_REPORT_ROUNDING = 0.05  # a lung lesion larger than 3 cm is a mass
 _LOBE_SIDE = {"RUL": "right", "RML": "right", "RLL": "right", "LUL": "left", "LLL": "left"}
 _GROWTH = {"PD", "iUPD", "iCPD"}
 _SHRINK = {"PR", "CR", "iPR", "iCR"}
@@ -68,8 +70,16 @@ class Verdict:
 class _Check:
     """Claims against one candidate set of facts; collects reasons and the facts used."""
 
-    def __init__(self, claims: Claims, facts: Sequence[Fact], everything: Sequence[Fact]) -> None:
+    def __init__(
+        self,
+        claims: Claims,
+        facts: Sequence[Fact],
+        everything: Sequence[Fact],
+        quoting: bool = False,
+    ) -> None:
         self.claims, self.facts, self.everything = claims, facts, everything
+        # only a sentence about the record or a prior report may rest on their words
+        self.quoting = quoting
         self.reasons: list[str] = []
         self.used: dict[str, Fact] = {}
 
@@ -82,6 +92,8 @@ class _Check:
 
     def quoted(self, phrase: str) -> list[Fact]:
         """Record and prior-report facts whose text holds ``phrase`` (what a source said)."""
+        if not self.quoting:
+            return []
         kinds = (FactKind.RECORD, FactKind.PRIOR_FINDING)
         return [f for f in self.facts if f.kind in kinds and phrase in str(f.value).lower()]
 
@@ -105,19 +117,26 @@ class _Check:
 
     def _quantities(self) -> None:
         # a sum or a slice thickness is only what a sentence about one says it is
-        sizes = (
-            *_SIZE_NAMES,
-            *(("sum_of_diameters",) if self.claims.sum else ()),
-            *(("slice_thickness",) if self.claims.slices else ()),
-        )
+        sizes: tuple[str, ...] = (*_SIZE_NAMES, *(("sum_of_diameters",) if self.claims.sum else ()))
+        if self.claims.slices:
+            sizes = ("slice_thickness",)
+        directions = self.claims.directions
+        sign = next(iter(directions)) if len(directions) == 1 and 0 not in directions else 0
         for q in self.claims.quantities:
+            # "increased by 16 %" is +16 %: a signed change where a direction is stated
+            wanted = q.value * sign if q.unit == "%" and sign else None
             hits = [
                 f
                 for f in self.facts
                 if f.unit == q.unit
                 and isinstance(f.value, int | float)
                 and not isinstance(f.value, bool)
-                and abs(abs(float(f.value)) - q.value) <= q.tolerance
+                and abs(
+                    (float(f.value) - wanted)
+                    if wanted is not None
+                    else abs(float(f.value)) - q.value
+                )
+                <= q.tolerance + _REPORT_ROUNDING
                 and (q.unit != "mm" or f.name in sizes)
             ]
             hits = hits or self.quoted(f"{q.value:g} {q.unit}")
@@ -227,6 +246,16 @@ class _Check:
 
     def _directions(self) -> None:
         changes = [f for f in self.named(*_CHANGES) if isinstance(f.value, int | float)]
+        stated = [q for q in self.claims.quantities if q.unit == "%"]
+        if stated:
+            # the change the sentence quantifies is the one its direction is about
+            changes = [
+                f
+                for f in changes
+                if any(
+                    abs(abs(float(f.value or 0)) - q.value) <= q.tolerance + 0.05 for q in stated
+                )
+            ]
         categories = {str(f.value) for f in self.named("recist_category", "irecist_category")}
         new = any(f.value == "new" for f in self.named("status"))
         for d in self.claims.directions:
@@ -303,8 +332,8 @@ def _lesion_claims(c: Claims) -> bool:
 
 
 def _candidates(claims: Claims, pool: Sequence[Fact]) -> list[list[Fact]]:
-    if claims.reported:
-        # what a prior report said is checked against that report's findings only
+    if claims.reported or (claims.findings and not claims.lesion_ids):
+        # what a prior report or the record says is checked against their words only
         return [[f for f in pool if f.kind in (FactKind.PRIOR_FINDING, FactKind.RECORD)]]
     common = [f for f in pool if f.tracking_identifier is None]
     lesions = list(dict.fromkeys(f.tracking_identifier for f in pool if f.tracking_identifier))
@@ -353,8 +382,9 @@ def verify_sentence(
         if lesion not in known:
             reasons.append(f"{lesion}: no such lesion in the analysis")
     best: _Check | None = None
+    quoting = claims.reported or (bool(claims.findings) and not claims.lesion_ids)
     for candidate in _candidates(claims, pool):
-        check = _Check(claims, candidate, facts)
+        check = _Check(claims, candidate, facts, quoting)
         check.run()
         if best is None or len(check.reasons) < len(best.reasons):
             best = check

@@ -39,8 +39,9 @@ RESPONSES = {
 # Within RECIST 1.1's thresholds (section 4.3.1: -30 % is PR, +20 % is PD) a change
 # of this size or less is called "unchanged" by the writer.
 _UNCHANGED_PCT = 2.0
-#: A lesion may be called stable while its change stays inside RECIST 1.1's SD range.
-STABLE_RANGE_PCT = (-30.0, 20.0)
+#: A lesion may be called stable (or unchanged) while its diameter changed by less
+#: than this, about the reproducibility of a manual diameter (2 mm of 20 mm).
+STABLE_RANGE_PCT = (-10.0, 10.0)
 
 #: Words of change and the direction each states (+1 larger, -1 smaller, 0 stable).
 CHANGE_WORDS = {
