@@ -160,3 +160,36 @@ def test_verify_refuses_a_file_without_facts(tmp_path: Path) -> None:
     text = tmp_path / "t.txt"
     text.write_text("Lesion 1 measures 5 mm.")
     _one_line_error(_invoke("verify", str(findings), str(text)))
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_suites_on_the_ibsi_lung_ct(shared_data: Path, tmp_path: Path) -> None:
+    # IBSI 1 PAT1: a real lung cancer CT without a StudyDate; the tumour is clicked.
+    image = shared_data / "ibsi" / "ibsi_1_ct_radiomics_phantom" / "dicom" / "image"
+    out = tmp_path / "pat1"
+    result = _invoke(
+        "analyze",
+        str(image),
+        "--lesion=-74.5,16.3,-18.7",
+        "--exam-date",
+        "2024-01-10",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "report.json").read_text())
+    jsonschema.validate(json.loads((out / "findings.json").read_text()), _schema())
+    facts = tuple(Fact.from_dict(f) for f in data["facts"])
+    sections = tuple(
+        Section(
+            s["name"],
+            tuple(Sentence(x["id"], x["text"], tuple(x["fact_ids"])) for x in s["sentences"]),
+        )
+        for s in data["sections"]
+    )
+    report = Report("1", "now", "deterministic", sections, facts)
+    assert "mass" in report.to_text()
+    adversarial = score(adversarial_cases(report), facts)
+    assert adversarial.catch_rate == 1.0, adversarial.misses
+    assert score(paraphrase_cases(report), facts).acceptance >= 0.95

@@ -17,7 +17,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,15 @@ def _publish(build: Callable[[Path], list[str]], out: Path, force: bool) -> list
     return names
 
 
+def _date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError("--exam-date must be YYYY-MM-DD", value=text) from exc
+
+
 def _backend(llm: str | None, model: str | None, gguf: Path | None) -> Any:
     if gguf is not None:
         return LlamaCppBackend(gguf)
@@ -119,6 +128,9 @@ def analyze(
     gguf: Path | None = typer.Option(
         None, "--gguf", help="Draft in process with this GGUF model (the 'llama' extra)."
     ),
+    exam_date: str | None = typer.Option(
+        None, "--exam-date", help="YYYY-MM-DD of a study whose headers have no StudyDate."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out folder."),
 ) -> None:
@@ -126,7 +138,9 @@ def analyze(
     _check_out(out, force)
     seeds = tuple(parse_lesion(text) for text in lesion)
     backend = _backend(llm, llm_model, gguf)
-    request = AnalysisInputs(tuple(inputs), fhir, tuple(prior_report), seeds)
+    request = AnalysisInputs(
+        tuple(inputs), fhir, tuple(prior_report), seeds, exam_date=_date(exam_date)
+    )
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

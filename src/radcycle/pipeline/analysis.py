@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,7 @@ class AnalysisInputs:
         fhir: the patient's FHIR R4 bundle, if any.
         prior_reports: earlier reports (plain text or Open-i XML).
         lesions: lesions clicked on the earliest study; none: the detector runs.
+        exam_date: the date of a study whose headers have no StudyDate (never guessed).
         settings: follow-up settings; None: defaults, with the guideline context
             (immunotherapy, known cancer) read from the FHIR record.
     """
@@ -79,6 +81,7 @@ class AnalysisInputs:
     prior_reports: tuple[Path, ...] = ()
     lesions: tuple[LesionSeed, ...] = ()
     settings: FollowSettings | None = None
+    exam_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -131,8 +134,12 @@ def _main_ct(stacks: Sequence[Stack]) -> tuple[dict[str, Stack], list[str]]:
     return best, skipped
 
 
-def read_studies(paths: Sequence[Path]) -> tuple[list[Scan], list[str]]:
+def read_studies(
+    paths: Sequence[Path], exam_date: date | None = None
+) -> tuple[list[Scan], list[str]]:
     """Read the main CT series of every study found under ``paths``.
+
+    ``exam_date`` is used only for a study whose headers carry no StudyDate.
 
     Returns:
         The scans (one per study) and the series skipped, in words.
@@ -147,7 +154,12 @@ def read_studies(paths: Sequence[Path]) -> tuple[list[Scan], list[str]]:
     if not best:
         where = ", ".join(str(p) for p in paths)
         raise SeriesError(f"no CT image series found in {where}")
-    scans = [scan_from_volume(load_stack(stack)) for stack in best.values()]
+    scans = []
+    for stack in best.values():
+        volume = load_stack(stack)
+        acq = volume.acquisition
+        given = exam_date if acq is None or acq.study_date is None else None
+        scans.append(scan_from_volume(volume, given))
     return scans, skipped
 
 
@@ -258,7 +270,7 @@ def analyze_patient(inputs: AnalysisInputs, progress: Progress | None = None) ->
             record = read_record(inputs.fhir)
         priors = [read_prior_report(p) for p in inputs.prior_reports]
     with _timed(timings, "read", progress):
-        scans, skipped = read_studies(inputs.studies)
+        scans, skipped = read_studies(inputs.studies, inputs.exam_date)
     seeds = inputs.lesions
     earliest = min(scans, key=lambda s: s.exam_date).study_instance_uid
 

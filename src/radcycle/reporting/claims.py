@@ -63,7 +63,8 @@ _QUANTITY = re.compile(
     re.I,
 )
 _MONTHS_INTERVAL = re.compile(r"\b(\d+)(?:\s*(?:-|to)\s*(\d+))?\s*months?\b", re.I)
-_LESION_ID = re.compile(r"\blesion\s+(\d+)\b", re.I)
+# "lesion 3", not "lung lesion 6 mm"
+_LESION_ID = re.compile(r"\blesion\s+(\d+)\b(?!\.\d|\s*(?:mm|cm|%|x\b))", re.I)
 _LOBE_WORDS = {name: code for code, name in LOBES.items()}
 _SIDE = re.compile(r"\b(left|right)\b", re.I)
 _KINDS = {
@@ -136,6 +137,7 @@ class Claims:
     sum: bool = False
     slices: bool = False
     reported: bool = False
+    no_prior: bool = False
 
     def is_empty(self) -> bool:
         return not any(
@@ -153,6 +155,7 @@ class Claims:
                 self.directions,
                 self.new,
                 self.no_new,
+                self.no_prior,
                 self.gone,
             )
         )
@@ -265,6 +268,7 @@ def read_claims(sentence: str) -> Claims:
     claims.gone = bool(_GONE.search(rest))
     claims.not_evaluated = bool(_NOT_EVALUATED.search(rest))
     claims.hedged = bool(_HEDGES.search(rest))
+    claims.no_prior = bool(re.search(r"\bno (?:prior|previous|earlier) (?:study|exam|CT)", lower))
     claims.sum = bool(re.search(r"\bsum\b", lower))
     claims.slices = bool(re.search(r"\b(slices?|thickness|collimation)\b", lower))
     claims.reported = bool(re.search(r"\b(prior|previous|earlier) report\b|\breported\b", lower))

@@ -286,6 +286,12 @@ class _Check:
             whole = [f for f in self.everything if f.name == "status" and f.value == "new"]
             if any(not when or f.time_point in when for f in whole):
                 self.fail("no new lesion: the facts hold a new lesion")
+        if self.claims.no_prior:
+            studies = {f.time_point for f in self.everything if f.name == "modality"}
+            if len(studies) > 1:
+                self.fail(f"no prior study: the facts hold {len(studies)} studies")
+            else:
+                self.use(self.named("modality")[:1])
         if self.claims.gone:
             hits = [f for f in status if f.value in ("disappeared", "merged")]
             if hits:
@@ -375,7 +381,8 @@ def verify_sentence(
         if unknown:
             reasons.append(f"cites unknown facts: {', '.join(unknown[:3])}")
         pool = [by_id[i] for i in cited if i in by_id]
-    if claims.is_empty():
+    quotes = _quotes(text, pool) if claims.is_empty() else []
+    if claims.is_empty() and not quotes:
         reasons.append("states nothing the facts can support")
     known = {(f.tracking_identifier or "").lower() for f in facts}
     for lesion in claims.lesion_ids:
@@ -392,4 +399,19 @@ def verify_sentence(
             break
     chosen = best if best is not None else _Check(claims, [], facts)
     reasons.extend(chosen.reasons)
-    return Verdict(text, not reasons, tuple(chosen.used), tuple(dict.fromkeys(reasons)))
+    used = (*chosen.used, *(f.id for f in quotes))
+    return Verdict(text, not reasons, used, tuple(dict.fromkeys(reasons)))
+
+
+def _quotes(text: str, pool: Sequence[Fact]) -> list[Fact]:
+    """Record or prior-report facts a sentence repeats word for word (a diagnosis)."""
+    lower = text.lower()
+    kinds = (FactKind.RECORD, FactKind.PRIOR_FINDING)
+    return [
+        f
+        for f in pool
+        if f.kind in kinds
+        and isinstance(f.value, str)
+        and len(f.value) > 3
+        and f.value.lower() in lower
+    ]

@@ -20,6 +20,7 @@ from radcycle.reporting.wording import LOBES, RESPONSES, direction_word, fmt_mm
 __all__ = ["FactIndex", "write_report"]
 
 Item = tuple[str, tuple[str, ...]]
+_MASS_MM = 30.0
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,11 @@ def _where(ix: FactIndex, tid: str) -> tuple[str, tuple[str, ...]]:
     organ, side, lobe, kind = (ix.get(n, tid) for n in ("organ", "side", "lobe", "kind"))
     noun = "lymph node" if kind is not None and kind.value == "lymph node" else "lesion"
     if organ is not None and organ.value == "lung" and noun == "lesion":
-        noun = f"{kind.value} nodule" if kind is not None else "nodule"
+        sizes = [f.value for f in ix.named("long_axis") if f.tracking_identifier == tid]
+        # a lung lesion larger than 3 cm is a mass, not a nodule (Fleischner glossary)
+        big = any(isinstance(v, float) and v >= _MASS_MM for v in sizes)
+        shape = "mass" if big else "nodule"
+        noun = f"{kind.value} {shape}" if kind is not None else shape
     place = ""
     if lobe is not None and str(lobe.value) in LOBES:
         place = f" in the {LOBES[str(lobe.value)]}"
@@ -111,6 +116,15 @@ def _where(ix: FactIndex, tid: str) -> tuple[str, tuple[str, ...]]:
     parent = ix.get("split_from", tid)
     split = f", split from {parent.value}" if parent is not None else ""
     text = f"{tid.capitalize()}: {noun}{place}{split}."
+    if "mass" in noun:
+        largest = max(
+            (f for f in ix.named("long_axis") if f.tracking_identifier == tid),
+            key=lambda f: float(f.value or 0),
+        )
+        return text, (
+            *_ids(organ, side if place and lobe is None else None),
+            *_ids(lobe if "lobe" in place else None, kind, parent, largest),
+        )
     return text, _ids(
         organ,
         side if place and lobe is None else None,
