@@ -1,0 +1,82 @@
+"""What the SR and SEG writers share: the source series, the device identity, codes.
+
+A writer is strict: the source datasets must be one series, each slice with its
+position and orientation; they are ordered along the slice normal, as
+``radcycle.io`` orders a volume's slices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+import radcycle
+from radcycle.errors import InputError
+from radcycle.reporting.export.codes import LOCAL_SCHEME, Concept
+
+__all__ = [
+    "MANUFACTURER",
+    "declare_local_scheme",
+    "hd_code",
+    "software_version",
+    "sorted_series",
+]
+
+MANUFACTURER = "radcycle"
+
+
+def software_version() -> str:
+    """The radcycle version written into SoftwareVersions and algorithm records."""
+    return str(radcycle.__version__)
+
+
+def hd_code(concept: Concept) -> Any:
+    """A highdicom ``CodedConcept`` from a :class:`~radcycle.reporting.export.codes.Concept`."""
+    import highdicom as hd
+
+    return hd.sr.CodedConcept(
+        value=concept.value, scheme_designator=concept.scheme, meaning=concept.meaning
+    )
+
+
+def _position(ds: Dataset) -> float:
+    normal = np.cross(
+        np.asarray(ds.ImageOrientationPatient[:3], dtype=np.float64),
+        np.asarray(ds.ImageOrientationPatient[3:], dtype=np.float64),
+    )
+    return float(np.dot(normal, np.asarray(ds.ImagePositionPatient, dtype=np.float64)))
+
+
+def sorted_series(datasets: Sequence[Dataset]) -> list[Dataset]:
+    """The source slices of one series, ordered along the slice normal (the ``k`` order).
+
+    Raises:
+        InputError: no datasets, several series, or a slice without position.
+    """
+    if not datasets:
+        raise InputError("no source images given for the export")
+    series = {str(ds.get("SeriesInstanceUID", "")) for ds in datasets}
+    if len(series) != 1:
+        raise InputError(
+            "the source images must be one series", tag="(0020,000E)", value=sorted(series)
+        )
+    for ds in datasets:
+        if "ImagePositionPatient" not in ds or "ImageOrientationPatient" not in ds:
+            raise InputError(
+                "a source image has no position or orientation",
+                tag="(0020,0032) ImagePositionPatient",
+                value=str(ds.get("SOPInstanceUID", "")),
+            )
+    return sorted(datasets, key=_position)
+
+
+def declare_local_scheme(ds: Dataset) -> None:
+    """Declare radcycle's private coding scheme (Coding Scheme Identification Sequence)."""
+    item = Dataset()
+    item.CodingSchemeDesignator = LOCAL_SCHEME
+    item.CodingSchemeName = "radcycle local concepts"
+    item.CodingSchemeResponsibleOrganization = MANUFACTURER
+    ds.CodingSchemeIdentificationSequence = [item]
