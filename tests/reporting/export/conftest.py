@@ -86,6 +86,21 @@ def _measurements(les: Lesion, tp: TimePoint, mask: npt.NDArray[np.bool_]) -> li
     ]
 
 
+def _gone(identifier: str, uid: str, tp: TimePoint) -> Measurement:
+    """A lesion seen before and gone now: a long axis without a value (RECIST 4.4.2)."""
+    return Measurement(
+        name="long_axis",
+        value=None,
+        unit="mm",
+        tracking_identifier=identifier,
+        tracking_uid=uid,
+        time_point=tp.label,
+        image=tp.image,
+        algorithm=ALGORITHM,
+        status="disappeared",
+    )
+
+
 def _timepoint(folder: Path, label: str) -> TimePoint:
     datasets = [pydicom.dcmread(p) for p in sorted(folder.glob("*.dcm"))]
     volume = read_image(folder)
@@ -108,7 +123,7 @@ def _response_facts(labels: list[str]) -> list[Fact]:
     return [
         Fact("f-recist-target", "response", "PR", None, None, labels[1], rule, "recist_target"),
         Fact("f-recist-overall", "response", "PR", None, None, labels[1], rule, "recist_overall"),
-        Fact("f-lr-L1", "guideline", "4B", None, "2.25.1001", labels[0], lr, "lung_rads"),
+        Fact("f-lr-L1", "guideline", "4B", None, "2.25.1001", labels[0], lr, "lung_rads", "L1"),
     ]
 
 
@@ -120,10 +135,13 @@ def build_patient(root: Path) -> Patient:
     specs: dict[str, dict[str, Any]] = {}
     for synth_tp, tp in zip(synthetic.timepoints, tps, strict=True):
         for truth in synth_tp.lesions:
-            if truth["status"] == "vanished" or truth["organ"] != "lung":
+            if truth["organ"] != "lung":
                 continue
             uid = f"2.25.{1000 + int(truth['lesion_id'][1:])}"
-            specs[uid] = truth
+            specs.setdefault(uid, truth)
+            if truth["status"] == "vanished":
+                measurements.setdefault(uid, []).append(_gone(truth["lesion_id"], uid, tp))
+                continue
             mask = _ellipsoid(tp.volume, truth)
             if not mask.any():
                 continue

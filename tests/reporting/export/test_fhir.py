@@ -40,10 +40,15 @@ def test_one_observation_per_measurement_reads_back(
             by_key[(parts["112040"], str(obs.effectiveDateTime), obs.code.coding[0].code)] = obs
     measurements = [m for les in patient.lesions for m in les.measurements]
     assert len(by_key) == len(measurements)
+    assert any(m.value is None for m in measurements)
     codes = {"long_axis": "103339001", "short_axis": "103340004", "volume": "118565006"}
     for m in measurements:
         obs = by_key[(m.tracking_uid, m.time_point, codes[m.name.value])]
         assert obs.status == "preliminary"
+        if m.value is None:  # a lesion gone: no number, and the reason
+            assert obs.valueQuantity is None
+            assert obs.dataAbsentReason.text == m.status
+            continue
         assert float(obs.valueQuantity.value) == pytest.approx(m.value)
         assert obs.valueQuantity.code == m.unit
         assert obs.valueQuantity.system == "http://unitsofmeasure.org"

@@ -57,7 +57,7 @@ def test_every_measurement_reads_back_with_its_lesion_and_segment(
     tp = patient.timepoints[t]
     groups = sr.content.get_volumetric_roi_measurement_groups()
     by_uid = {str(g.tracking_uid): g for g in groups}
-    expected = [les for les in patient.lesions if les.at(tp.label)]
+    expected = [les for les in patient.lesions if les.tracking_uid in tp.masks]
     assert set(by_uid) == {les.tracking_uid for les in expected}
     numbers = {str(s.TrackingUID): int(s.SegmentNumber) for s in seg.SegmentSequence}
     for les in expected:
@@ -67,7 +67,7 @@ def test_every_measurement_reads_back_with_its_lesion_and_segment(
         assert ref.referenced_sop_instance_uid == seg.SOPInstanceUID
         assert ref.referenced_segment_numbers == [numbers[les.tracking_uid]]
         for m in les.at(tp.label):
-            assert m.status == MEASURED
+            assert m.status == MEASURED, les.tracking_identifier
             concept = MEASUREMENT_CODES[m.name.value]
             found = group.get_measurements(name=_code(concept))
             assert len(found) == 1, (les.tracking_identifier, m.name)
@@ -108,6 +108,20 @@ def test_finding_site_laterality_and_draft_flags(
     assert side == ("24028007" if les.laterality == "right" else "7771000")
 
 
+def test_a_lesion_gone_says_so_without_a_number(
+    patient: Patient, written: list[tuple[Path, Dataset]]
+) -> None:
+    tp = patient.timepoints[1]
+    gone = [les for les in patient.lesions if les.at(tp.label) and les.tracking_uid not in tp.masks]
+    assert gone  # the synthetic story has a nodule vanish at the first follow-up
+    sr = _report(written[1][0])
+    for les in gone:
+        (group,) = sr.content.get_image_measurement_groups(tracking_uid=les.tracking_uid)
+        assert group.get_measurements() == []
+        values = {(e.name.value, e.value.value) for e in group.get_qualitative_evaluations()}
+        assert ("MSTATUS", "DISAPPEARED") in values
+
+
 def test_lung_rads_and_recist_evaluations(written: list[tuple[Path, Dataset]]) -> None:
     first = _report(written[0][0])
     l1 = first.content.get_volumetric_roi_measurement_groups(tracking_uid="2.25.1001")[0]
@@ -115,10 +129,15 @@ def test_lung_rads_and_recist_evaluations(written: list[tuple[Path, Dataset]]) -
     assert ("LRCAT", "LR-4B") in values
     assert ("NODTYPE", "SOLID") in values
     second = _report(written[1][0])
-    (response,) = second.content.get_image_measurement_groups()
+    (response,) = [
+        g
+        for g in second.content.get_image_measurement_groups()
+        if g.tracking_identifier == "RECIST 1.1 response"
+    ]
     values = {(e.name.value, e.value.value) for e in response.get_qualitative_evaluations()}
     assert values == {("112021", "126081"), ("112048", "112042"), ("RECISTOR", "OR-PR")}
-    assert not first.content.get_image_measurement_groups()
+    names = {g.tracking_identifier for g in first.content.get_image_measurement_groups()}
+    assert "RECIST 1.1 response" not in names  # no response fact at the baseline
 
 
 @pytest.mark.parametrize("t", [0, 1])
@@ -142,3 +161,45 @@ def test_refusals(patient: Patient, written: list[tuple[Path, Dataset]], tmp_pat
     with pytest.raises(InputError, match="no lesion"):
         write_sr(tmp_path / "x.dcm", patient.lesions, tp.datasets, time_point="1999-01-01")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_measurement_name_and_a_node_write_and_validate(
+    patient: Patient, tmp_path: Path
+) -> None:
+    from radcycle.domain.facts import Lesion
+    from radcycle.domain.measurement import Measurement, MeasurementName
+
+    tp = patient.timepoints[0]
+    template = patient.lesions[0].at(tp.label)[0]
+    values = {name: 10.0 + n for n, name in enumerate(MeasurementName)}
+    node = Lesion(
+        "N1",
+        "2.25.77",
+        organ="mediastinal lymph node",
+        kind="lymph node",
+        measurements=tuple(
+            Measurement(
+                name=name,
+                value=value,
+                unit=name.unit,
+                tracking_identifier="N1",
+                tracking_uid="2.25.77",
+                time_point=tp.label,
+                image=template.image,
+                algorithm=template.algorithm,
+            )
+            for name, value in values.items()
+        ),
+    )
+    mask = next(iter(tp.masks.values()))
+    seg = write_seg(tmp_path / "seg.dcm", [LesionMask(node, mask)], tp.datasets)
+    write_sr(tmp_path / "sr.dcm", [node], tp.datasets, time_point=tp.label, seg=seg)
+    (group,) = _report(tmp_path / "sr.dcm").content.get_volumetric_roi_measurement_groups()
+    assert group.finding_type.value == "52988006"  # Lesion, not Nodule
+    assert group.finding_sites[0].value.value == "62683002"  # mediastinal lymph node
+    for name, value in values.items():
+        (found,) = group.get_measurements(name=_code(MEASUREMENT_CODES[name.value]))
+        assert found.value == pytest.approx(value)
+        assert found.unit.value == name.unit
+    assert dciodvfy_errors(tmp_path / "sr.dcm") == []
+    assert dciodvfy_errors(tmp_path / "seg.dcm") == []

@@ -95,6 +95,7 @@ CURRENT_RESPONSE = Concept("DCM", "112048", "Current Response")
 OVERALL_RESPONSE = local_concept("RECISTOR", "RECIST 1.1 overall response")
 LUNG_RADS_CATEGORY = local_concept("LRCAT", "Lung-RADS v2022 category")
 NODULE_TYPE = local_concept("NODTYPE", "Nodule type")
+MEASUREMENT_STATUS = local_concept("MSTATUS", "Measurement status")
 
 _LOBES = {
     "RUL": ("right", Concept("SCT", "45653009", "Upper lobe of lung")),

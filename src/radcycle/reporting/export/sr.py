@@ -10,8 +10,8 @@ The mapping is direct; nothing is parsed from text:
 * its :class:`~radcycle.domain.measurement.Measurement` records as TID 300
   measurements (long axis, short axis, volume ... with UCUM units), each with the
   source images it was measured on (TID 320 source image for measurement);
-  a measurement without a value (gone, too small) is left out, as TID 300 has no
-  place for it;
+  a measurement without a value (gone, too small) has no place in TID 300: its
+  status is given as a qualitative evaluation instead;
 * qualitative evaluations: the nodule type, the lesion's Lung-RADS v2022 category,
   and a TID 1501 group for the patient's RECIST 1.1 response (method DCM 126081
   RECIST 1.1, target and non-target response in DICOM CID 6144, the overall
@@ -24,6 +24,7 @@ The SR is written PARTIAL and UNVERIFIED, and its SeriesDescription says
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ def _measurement(m: Measurement, by_uid: dict[str, Dataset]) -> Any:
     derivation = c.MEASUREMENT_DERIVATIONS.get(m.name.value)
     return hd.sr.Measurement(
         name=hd_code(c.MEASUREMENT_CODES[m.name.value]),
-        value=float(m.value or 0.0),
+        value=float(m.value) if m.value is not None else math.nan,
         unit=hd.sr.CodedConcept(value=m.unit, scheme_designator="UCUM", meaning=m.unit),
         tracking_identifier=None,
         algorithm_id=_algorithm(m.algorithm),
@@ -95,8 +96,13 @@ def _is_guideline(fact: Fact, guideline: str) -> bool:
     return guideline in words
 
 
-def _lesion_evaluations(lesion: Lesion, facts: Sequence[Fact]) -> list[Any]:
+def _lesion_evaluations(lesion: Lesion, time_point: str, facts: Sequence[Fact]) -> list[Any]:
     out = []
+    # a measurement without a value (gone, too small) says why, as TID 300 cannot
+    for status in dict.fromkeys(m.status for m in lesion.at(time_point)):
+        if status != MEASURED:
+            code = status.upper().replace(" ", "-")[:16]
+            out.append(_evaluation(c.MEASUREMENT_STATUS, c.local_concept(code, status)))
     if lesion.kind:
         out.append(
             _evaluation(c.NODULE_TYPE, c.local_concept(lesion.kind.upper()[:16], lesion.kind))
@@ -141,16 +147,31 @@ def _lesion_group(
             )
         ],
         "measurements": [_measurement(m, by_uid) for m in measured] or None,
-        "qualitative_evaluations": _lesion_evaluations(lesion, facts) or None,
+        "qualitative_evaluations": _lesion_evaluations(lesion, time_point, facts) or None,
     }
     if measured:
         common["algorithm_id"] = _algorithm(measured[0].algorithm)
     number = segments.get(lesion.tracking_uid)
     if seg is not None and number is not None:
         return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
-            referenced_segment=hd.sr.ReferencedSegment.from_segmentation(seg, number), **common
+            referenced_segment=_segment_reference(seg, number), **common
         )
     return hd.sr.MeasurementsAndQualitativeEvaluations(**common)
+
+
+def _segment_reference(seg: Dataset, number: int) -> Any:
+    """The segment and its source series (built here: highdicom's ``from_segmentation``
+    expects per-frame segment identification, which a one-segment SEG keeps shared)."""
+    import highdicom as hd
+
+    return hd.sr.ReferencedSegment(
+        sop_class_uid=str(seg.SOPClassUID),
+        sop_instance_uid=str(seg.SOPInstanceUID),
+        segment_number=number,
+        source_series=hd.sr.SourceSeriesForSegmentation(
+            str(seg.ReferencedSeriesSequence[0].SeriesInstanceUID)
+        ),
+    )
 
 
 def _response_part(fact: Fact) -> str:
