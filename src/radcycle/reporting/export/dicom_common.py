@@ -8,6 +8,7 @@ position and orientation; they are ordered along the slice normal, as
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ __all__ = [
     "MANUFACTURER",
     "declare_local_scheme",
     "hd_code",
+    "save",
     "software_version",
     "sorted_series",
 ]
@@ -80,3 +82,8 @@ def declare_local_scheme(ds: Dataset) -> None:
     item.CodingSchemeName = "radcycle local concepts"
     item.CodingSchemeResponsibleOrganization = MANUFACTURER
     ds.CodingSchemeIdentificationSequence = [item]
+
+
+def save(ds: Dataset, path: Path) -> None:
+    """Write a dataset as a DICOM file (preamble, file meta information)."""
+    ds.save_as(path, enforce_file_format=True)

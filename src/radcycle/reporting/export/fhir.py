@@ -38,7 +38,7 @@ from radcycle.domain.measurement import MEASURED, Measurement
 from radcycle.domain.provenance import ImageReference
 from radcycle.errors import DataFormatError, ExportError
 from radcycle.reporting.export import codes as c
-from radcycle.reporting.export.output import check_target, write_atomically
+from radcycle.reporting.export.output import export
 
 log = logging.getLogger(__name__)
 
@@ -303,6 +303,10 @@ def write_fhir(path: str | Path, bundle: Mapping[str, Any], *, force: bool = Fal
     Raises:
         ExportError: the file exists (without ``force``) or cannot be written.
     """
-    target = check_target(path, force)
-    data = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
-    return write_atomically(target, lambda tmp: tmp.write_text(data, encoding="utf-8"))
+    export(
+        path,
+        force,
+        lambda: json.dumps(bundle, indent=2, ensure_ascii=False) + "\n",
+        lambda data, tmp: tmp.write_text(data, encoding="utf-8"),
+    )
+    return Path(path)

@@ -27,7 +27,7 @@ from radcycle.reporting.export.document import (
     response_table,
 )
 from radcycle.reporting.export.keyimage import KeyImage
-from radcycle.reporting.export.output import check_target, write_atomically
+from radcycle.reporting.export.output import export
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +208,11 @@ def render_html(
         DataFormatError: report.json is malformed.
         ExportError: the file exists (without ``force``) or cannot be written.
     """
-    target = check_target(path, force)
-    text = build_html(report, key_images=key_images, charts=charts)
-    write_atomically(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    log.info("wrote HTML report to %s", target)
-    return target
+    export(
+        path,
+        force,
+        lambda: build_html(report, key_images=key_images, charts=charts),
+        lambda text, tmp: tmp.write_text(text, encoding="utf-8"),
+    )
+    log.info("wrote HTML report to %s", path)
+    return Path(path)

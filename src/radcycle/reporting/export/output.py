@@ -10,10 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from radcycle.errors import ExportError
 
-__all__ = ["check_target", "write_atomically"]
+__all__ = ["check_target", "export", "write_atomically"]
+
+T = TypeVar("T")
 
 
 def check_target(path: str | Path, force: bool) -> Path:
@@ -38,3 +41,17 @@ def write_atomically(target: Path, write: Callable[[Path], object]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def export(
+    path: str | Path, force: bool, build: Callable[[], T], save: Callable[[T, Path], object]
+) -> T:
+    """Check the target, build the result, save it atomically; return the result.
+
+    The target is checked first, so nothing is computed for an output that would
+    be refused.
+    """
+    target = check_target(path, force)
+    result = build()
+    write_atomically(target, lambda tmp: save(result, tmp))
+    return result

@@ -29,7 +29,7 @@ from radcycle.reporting.export.document import (
     response_table,
 )
 from radcycle.reporting.export.keyimage import KeyImage
-from radcycle.reporting.export.output import check_target, write_atomically
+from radcycle.reporting.export.output import export
 
 log = logging.getLogger(__name__)
 
@@ -250,21 +250,13 @@ def render_pdf(
     charts: Mapping[str, bytes] | None = None,
     force: bool = False,
 ) -> Path:
-    """Write the report as PDF.
-
-    Args:
-        report: the report.json document.
-        path: the ``.pdf`` file to write (its folder must exist).
-        key_images: lesion TrackingUID -> key image.
-        charts: title -> PNG (trajectory chart, waterfall).
-        force: replace an existing file.
-
-    Raises:
-        DataFormatError: report.json is malformed.
-        ExportError: the file exists (without ``force``) or cannot be written.
-    """
-    target = check_target(path, force)
-    data = build_pdf(report, key_images=key_images, charts=charts)
-    write_atomically(target, lambda tmp: tmp.write_bytes(data))
-    log.info("wrote PDF report to %s", target)
-    return target
+    """Write the report as PDF; arguments and errors as for
+    :func:`~radcycle.reporting.export.html.render_html`."""
+    export(
+        path,
+        force,
+        lambda: build_pdf(report, key_images=key_images, charts=charts),
+        lambda data, tmp: tmp.write_bytes(data),
+    )
+    log.info("wrote PDF report to %s", path)
+    return Path(path)

@@ -37,10 +37,11 @@ from radcycle.reporting.export.dicom_common import (
     MANUFACTURER,
     declare_local_scheme,
     hd_code,
+    save,
     software_version,
     sorted_series,
 )
-from radcycle.reporting.export.output import check_target, write_atomically
+from radcycle.reporting.export.output import export
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +182,8 @@ def write_seg(
         InputError: see :func:`build_seg`.
         ExportError: the file exists (without ``force``) or cannot be written.
     """
-    target = check_target(path, force)
-    seg = build_seg(lesion_masks, source_datasets, algorithm=algorithm)
-    write_atomically(target, lambda tmp: seg.save_as(tmp, enforce_file_format=True))
-    log.info("wrote SEG with %d segments to %s", len(lesion_masks), target)
+    seg = export(
+        path, force, lambda: build_seg(lesion_masks, source_datasets, algorithm=algorithm), save
+    )
+    log.info("wrote SEG with %d segments to %s", len(lesion_masks), path)
     return seg

@@ -41,10 +41,11 @@ from radcycle.reporting.export.dicom_common import (
     MANUFACTURER,
     declare_local_scheme,
     hd_code,
+    save,
     software_version,
     sorted_series,
 )
-from radcycle.reporting.export.output import check_target, write_atomically
+from radcycle.reporting.export.output import export
 
 log = logging.getLogger(__name__)
 
@@ -309,8 +310,13 @@ def write_sr(
         InputError: no lesion measured at ``time_point``, or bad source images.
         ExportError: the file exists (without ``force``) or cannot be written.
     """
-    target = check_target(path, force)
-    sr = build_sr(lesions, source_datasets, time_point=time_point, seg=seg, evaluations=evaluations)
-    write_atomically(target, lambda tmp: sr.save_as(tmp, enforce_file_format=True))
-    log.info("wrote SR of %s to %s", time_point, target)
+    sr = export(
+        path,
+        force,
+        lambda: build_sr(
+            lesions, source_datasets, time_point=time_point, seg=seg, evaluations=evaluations
+        ),
+        save,
+    )
+    log.info("wrote SR of %s to %s", time_point, path)
     return sr
