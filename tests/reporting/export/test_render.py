@@ -147,3 +147,68 @@ def test_pdf_says_draft_on_every_page_and_links_sentences(
     assert HOSTILE in text.replace("\n", " ")
     assert "Evidence" in text
     assert "RECIST 1.1 section 4.3.1" in text
+
+
+def test_html_script_parses(patient: Patient, tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is absent: the script's syntax is not checked")
+    text = build_html(build_report(patient))
+    (script,) = re.findall(r"<script>(.*?)</script>", text, re.S)
+    path = tmp_path / "report.js"
+    path.write_text(script, encoding="utf-8")
+    run = subprocess.run([node, "--check", str(path)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+
+
+# A minimal DOM for the report's script: enough to click a sentence and read the panel.
+_HARNESS = r"""
+const fs = require('fs');
+const [script, data, ids, keys] = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+class El {
+  constructor(tag) { this.tag = tag; this.children = []; this.hidden = true;
+    this.textContent = ''; this.listeners = {}; this.dataset = {}; this.attrs = {}; }
+  append(...c) { this.children.push(...c); }
+  replaceChildren() { this.children = []; }
+  addEventListener(type, f) { this.listeners[type] = f; }
+  cloneNode() { const c = new El(this.tag); c.attrs = { ...this.attrs }; return c; }
+  removeAttribute(name) { delete this.attrs[name]; }
+}
+const body = new El('div'), button = new El('button'), panel = new El('aside');
+panel.querySelector = (sel) => (sel === '.body' ? body : button);
+const byId = { 'evidence-data': Object.assign(new El('script'), { textContent: data }), panel };
+for (const k of keys) byId['key-' + k] = Object.assign(new El('figure'), { attrs: { id: k } });
+const anchors = ids.map((id) => Object.assign(new El('a'), { dataset: { id } }));
+global.document = { getElementById: (id) => byId[id] || null,
+  querySelectorAll: () => anchors, createElement: (tag) => new El(tag) };
+eval(script);
+anchors[0].listeners.click({ preventDefault() {} });
+const texts = [];
+const walk = (e) => { if (e.textContent) texts.push(e.textContent); e.children.forEach(walk); };
+walk(body);
+console.log(JSON.stringify({ hidden: panel.hidden, texts,
+  figures: body.children.filter((c) => c.tag === 'figure').length }));
+"""
+
+
+def test_a_click_on_a_sentence_shows_its_facts_and_key_image(
+    patient: Patient, key_images: dict[str, KeyImage], tmp_path: Path
+) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is absent: the script is not run")
+    text = build_html(build_report(patient), key_images=key_images)
+    (script,) = re.findall(r"<script>(.*?)</script>", text, re.S)
+    data = re.search(r'id="evidence-data">(.*?)</script>', text, re.S)
+    assert data is not None
+    args = tmp_path / "args.json"
+    args.write_text(json.dumps([script, data.group(1), ["s1"], list(key_images)]))
+    harness = tmp_path / "harness.js"
+    harness.write_text(_HARNESS)
+    run = subprocess.run(
+        [node, str(harness), str(args)], capture_output=True, text=True, timeout=60, check=True
+    )
+    shown = json.loads(run.stdout)
+    assert shown["hidden"] is False
+    assert shown["figures"] == 1  # the key image of the lesion the sentence is about
+    assert any("long axis" in t and "mm" in t for t in shown["texts"])

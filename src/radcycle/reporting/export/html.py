@@ -60,7 +60,7 @@ function show(id) {
     li.textContent = 'no fact cited'; list.append(li); }
   body.append(list);
   for (const uid of ev.images) { const src = document.getElementById('key-' + uid);
-    if (src) body.append(src.cloneNode(true)); }
+    if (src) { const copy = src.cloneNode(true); copy.removeAttribute('id'); body.append(copy); } }
   panel.hidden = false;
 }
 for (const a of document.querySelectorAll('a.s')) {
