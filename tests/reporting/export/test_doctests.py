@@ -10,6 +10,7 @@ import pytest
 MODULES = [
     "radcycle.reporting.export.codes",
     "radcycle.reporting.export.document",
+    "radcycle.reporting.export.keyimage",
     "radcycle.reporting.export.seg",
     "radcycle.imaging.measurement",
 ]

@@ -18,7 +18,7 @@ from radcycle.imaging.masks import array_spacing
 from radcycle.imaging.measurement import axial_axes, axial_axis_ends, recist_slice
 from radcycle.reporting.export.codes import DRAFT_NOTICE
 from radcycle.reporting.export.html import build_html, render_html
-from radcycle.reporting.export.keyimage import KeyImage, key_image_png
+from radcycle.reporting.export.keyimage import KeyImage, key_image_for
 from radcycle.reporting.export.pdf import render_pdf
 from tests.reporting.export.conftest import HOSTILE, Patient, build_report
 
@@ -27,9 +27,7 @@ from tests.reporting.export.conftest import HOSTILE, Patient, build_report
 def key_images(patient: Patient) -> dict[str, KeyImage]:
     tp = patient.timepoints[1]
     return {
-        les.tracking_uid: key_image_png(
-            tp.volume, tp.masks[les.tracking_uid], label=f"{les.tracking_identifier} {les.lobe}"
-        )
+        les.tracking_uid: key_image_for(les, tp.volume, tp.masks[les.tracking_uid], tp.label)
         for les in patient.lesions
         if les.tracking_uid in tp.masks
     }
@@ -52,6 +50,10 @@ def test_key_image_shows_the_outline_on_the_recist_slice(
         outline = (pixels[..., 0] > 0.9) & (pixels[..., 1] > 0.7) & (pixels[..., 2] < 0.2)
         assert outline.sum() > 20, uid
         assert key.slice_index == recist_slice(tp.masks[uid], array_spacing(tp.volume))
+        les = next(x for x in patient.lesions if x.tracking_uid == uid)
+        (long_axis,) = [m.value for m in les.at(tp.label) if m.name.value == "long_axis"]
+        assert key.caption.startswith(f"{les.tracking_identifier} {les.laterality} {les.lobe}, ")
+        assert f"{long_axis:.1f} x " in key.caption
 
 
 def test_drawn_axes_have_the_measured_lengths(patient: Patient) -> None:

@@ -21,12 +21,21 @@ from matplotlib.figure import Figure
 from skimage import measure
 
 from radcycle.domain import Volume
+from radcycle.domain.facts import Lesion
+from radcycle.domain.measurement import MEASURED, MeasurementName
 from radcycle.errors import InputError
 from radcycle.imaging.masks import array_spacing
 from radcycle.imaging.measurement import axial_axis_ends, recist_slice
 from radcycle.reporting.export.codes import DRAFT_NOTICE
 
-__all__ = ["LUNG_WINDOW", "SOFT_TISSUE_WINDOW", "KeyImage", "key_image_png"]
+__all__ = [
+    "LUNG_WINDOW",
+    "SOFT_TISSUE_WINDOW",
+    "KeyImage",
+    "key_image_for",
+    "key_image_png",
+    "lesion_label",
+]
 
 #: (width, level) in HU.
 LUNG_WINDOW = (1500.0, -600.0)
@@ -120,3 +129,33 @@ def _draw(
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     return buffer.getvalue()
+
+
+def lesion_label(lesion: Lesion, time_point: str) -> str:
+    """A key image's title: tracking identifier, site and RECIST axes at that time point.
+
+    Example:
+        >>> lesion_label(Lesion("L1", "2.25.1", laterality="right", lobe="RUL"), "t0")
+        'L1 right RUL'
+    """
+    site = " ".join(w for w in (lesion.laterality, lesion.lobe or lesion.organ) if w)
+    values = {m.name: m.value for m in lesion.at(time_point) if m.status == MEASURED}
+    long_axis = values.get(MeasurementName.LONG_AXIS)
+    short_axis = values.get(MeasurementName.SHORT_AXIS)
+    size = ""
+    if long_axis is not None and short_axis is not None:
+        size = f", {long_axis:.1f} x {short_axis:.1f} mm"
+    elif long_axis is not None:
+        size = f", {long_axis:.1f} mm"
+    return (
+        f"{lesion.tracking_identifier} {site}".strip() + size + (f" ({time_point})" if size else "")
+    )
+
+
+def key_image_for(
+    lesion: Lesion, volume: Volume, mask: npt.NDArray[np.bool_], time_point: str
+) -> KeyImage:
+    """The key image of a tracked lesion at one time point: labelled with
+    :func:`lesion_label`, lung window for lung lesions, soft-tissue window otherwise."""
+    window = LUNG_WINDOW if (lesion.organ or "").lower() == "lung" else SOFT_TISSUE_WINDOW
+    return key_image_png(volume, mask, label=lesion_label(lesion, time_point), window=window)
