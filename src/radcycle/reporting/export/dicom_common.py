@@ -7,7 +7,9 @@ position and orientation; they are ordered along the slice normal, as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,11 @@ import radcycle
 from radcycle.errors import InputError
 from radcycle.reporting.export.codes import LOCAL_SCHEME, Concept
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "MANUFACTURER",
+    "build_logging_warnings",
     "declare_local_scheme",
     "hd_code",
     "save",
@@ -87,3 +92,17 @@ def declare_local_scheme(ds: Dataset) -> None:
 def save(ds: Dataset, path: Path) -> None:
     """Write a dataset as a DICOM file (preamble, file meta information)."""
     ds.save_as(path, enforce_file_format=True)
+
+
+def build_logging_warnings(build: Callable[[], Dataset]) -> Dataset:
+    """Run a highdicom constructor, logging its warnings instead of raising them.
+
+    highdicom warns about real-world values it copies from the source images (a
+    one-component PatientName, for instance); they are the source's, not ours.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = build()
+    for w in caught:
+        log.warning("%s", w.message)
+    return result

@@ -35,6 +35,7 @@ from radcycle.errors import ExportError, InputError
 from radcycle.reporting.export.codes import DRAFT_NOTICE, finding_type, site_codes
 from radcycle.reporting.export.dicom_common import (
     MANUFACTURER,
+    build_logging_warnings,
     declare_local_scheme,
     hd_code,
     save,
@@ -133,22 +134,24 @@ def build_seg(
     algo = algorithm or _default_algorithm()
     descriptions = [_description(n, m.lesion, algo) for n, m in enumerate(lesion_masks, start=1)]
     try:
-        seg = hd.seg.Segmentation(
-            source_images=slices,
-            pixel_array=pixels,
-            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-            segment_descriptions=descriptions,
-            series_instance_uid=hd.UID(),
-            series_number=SEG_SERIES_NUMBER,
-            sop_instance_uid=hd.UID(),
-            instance_number=1,
-            manufacturer=MANUFACTURER,
-            manufacturer_model_name=MANUFACTURER,
-            software_versions=software_version(),
-            device_serial_number="none",
-            content_description=DRAFT_NOTICE,
-            content_label="LESIONS",
-            transfer_syntax_uid=ExplicitVRLittleEndian,
+        seg = build_logging_warnings(
+            lambda: hd.seg.Segmentation(
+                source_images=slices,
+                pixel_array=pixels,
+                segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+                segment_descriptions=descriptions,
+                series_instance_uid=hd.UID(),
+                series_number=SEG_SERIES_NUMBER,
+                sop_instance_uid=hd.UID(),
+                instance_number=1,
+                manufacturer=MANUFACTURER,
+                manufacturer_model_name=MANUFACTURER,
+                software_versions=software_version(),
+                device_serial_number="none",
+                content_description=DRAFT_NOTICE,
+                content_label="LESIONS",
+                transfer_syntax_uid=ExplicitVRLittleEndian,
+            )
         )
     except (ValueError, TypeError, AttributeError) as exc:
         raise ExportError(f"cannot build the DICOM SEG: {exc}") from exc

@@ -39,6 +39,7 @@ from radcycle.errors import ExportError, InputError
 from radcycle.reporting.export import codes as c
 from radcycle.reporting.export.dicom_common import (
     MANUFACTURER,
+    build_logging_warnings,
     declare_local_scheme,
     hd_code,
     save,
@@ -259,17 +260,19 @@ def build_sr(
             procedure_reported=codes.SCT.ImagingProcedure,
             imaging_measurements=groups,
         )
-        sr = hd.sr.Comprehensive3DSR(
-            evidence=[*slices, *([seg] if seg is not None else [])],
-            content=report,
-            series_instance_uid=hd.UID(),
-            series_number=SR_SERIES_NUMBER,
-            sop_instance_uid=hd.UID(),
-            instance_number=1,
-            manufacturer=MANUFACTURER,
-            is_complete=False,
-            is_final=False,
-            is_verified=False,
+        sr = build_logging_warnings(
+            lambda: hd.sr.Comprehensive3DSR(
+                evidence=[*slices, *([seg] if seg is not None else [])],
+                content=report,
+                series_instance_uid=hd.UID(),
+                series_number=SR_SERIES_NUMBER,
+                sop_instance_uid=hd.UID(),
+                instance_number=1,
+                manufacturer=MANUFACTURER,
+                is_complete=False,
+                is_final=False,
+                is_verified=False,
+            )
         )
     except (ValueError, TypeError, AttributeError) as exc:
         raise ExportError(f"cannot build the DICOM SR: {exc}") from exc
