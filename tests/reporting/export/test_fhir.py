@@ -75,6 +75,7 @@ def test_imaging_studies_carry_uids_series_and_instances(
 def test_diagnostic_report(patient: Patient, bundle: dict[str, Any]) -> None:
     (report,) = _resources(bundle, "DiagnosticReport")
     assert report.status == "preliminary"
+    assert str(report.effectiveDateTime) == patient.timepoints[-1].label
     assert (report.code.coding[0].system, report.code.coding[0].code) == (
         "http://loinc.org",
         "18748-4",

@@ -190,9 +190,12 @@ def _sentences(report: Mapping[str, Any], section: str) -> list[str]:
 
 
 def _diagnostic_report(
-    report: Mapping[str, Any], text: str, subject: dict[str, Any], refs: tuple[list[str], list[str]]
+    report: Mapping[str, Any],
+    text: str,
+    subject: dict[str, Any],
+    refs: tuple[tuple[list[str], list[str]], list[dict[str, Any]]],
 ) -> dict[str, Any]:
-    studies, results = refs
+    (studies, results), observations = refs
     impression = " ".join(_sentences(report, "impression"))
     body: dict[str, Any] = {
         "status": "preliminary",
@@ -221,6 +224,9 @@ def _diagnostic_report(
     }
     if report.get("generated"):
         body["issued"] = str(report["generated"])
+    dates = [o["effectiveDateTime"] for o in observations if "effectiveDateTime" in o]
+    if dates:  # the report is about the latest study
+        body["effectiveDateTime"] = max(dates)
     return _resource("DiagnosticReport", _uuid("report", json.dumps(body, sort_keys=True)), body)
 
 
@@ -266,7 +272,7 @@ def build_fhir_bundle(
         if f.kind in (FactKind.RESPONSE, FactKind.GUIDELINE)
     ]
     ids = ([s["id"] for s in studies.values()], [o["id"] for o in observations])
-    diagnostic = _diagnostic_report(report, text, subject, ids)
+    diagnostic = _diagnostic_report(report, text, subject, (ids, observations))
     resources = [diagnostic, *studies.values(), *observations]
     bundle = {
         "resourceType": "Bundle",
