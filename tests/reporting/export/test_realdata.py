@@ -16,7 +16,7 @@ from radcycle.imaging.measurement import measure_mask
 from radcycle.io import read_image
 from radcycle.io.dicom.rtstruct import read_rtstruct
 from radcycle.io.dicom.seg import read_seg
-from radcycle.reporting.export.seg import LesionMask, write_seg
+from radcycle.reporting.export.seg import LesionSegment, write_seg
 from radcycle.reporting.export.sr import write_sr
 from tests.reporting.export.conftest import dciodvfy_errors
 
@@ -58,7 +58,7 @@ def test_pat1_gtv_round_trips_and_validates(
         ),
     )
     with caplog.at_level(logging.WARNING):
-        seg = write_seg(tmp_path / "seg.dcm", [LesionMask(lesion, mask)], datasets)
+        seg = write_seg(tmp_path / "seg.dcm", [LesionSegment(lesion, mask)], datasets)
         write_sr(tmp_path / "sr.dcm", [lesion], datasets, time_point="PAT1", seg=seg)
     # the source's one-component PatientName is reported, not raised
     assert any("person name" in r.getMessage() for r in caplog.records)

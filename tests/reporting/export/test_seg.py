@@ -10,14 +10,14 @@ import pytest
 from radcycle.errors import ExportError, InputError
 from radcycle.io.dicom.seg import read_seg
 from radcycle.reporting.export.codes import DRAFT_NOTICE
-from radcycle.reporting.export.seg import LesionMask, write_seg
+from radcycle.reporting.export.seg import LesionSegment, write_seg
 from tests.reporting.export.conftest import Patient, dciodvfy_errors
 
 
-def _masks(patient: Patient, t: int) -> list[LesionMask]:
+def _masks(patient: Patient, t: int) -> list[LesionSegment]:
     tp = patient.timepoints[t]
     return [
-        LesionMask(les, tp.masks[les.tracking_uid])
+        LesionSegment(les, tp.masks[les.tracking_uid])
         for les in patient.lesions
         if les.tracking_uid in tp.masks
     ]
@@ -72,7 +72,7 @@ def test_existing_output_is_kept_without_force(patient: Patient, seg_file: Path)
 
 def test_mask_off_the_grid_is_refused(patient: Patient, tmp_path: Path) -> None:
     les = patient.lesions[0]
-    bad = LesionMask(les, np.ones((3, 4, 5), dtype=bool))
+    bad = LesionSegment(les, np.ones((3, 4, 5), dtype=bool))
     with pytest.raises(InputError, match="not on the source grid"):
         write_seg(tmp_path / "seg.dcm", [bad], patient.timepoints[0].datasets)
     assert list(tmp_path.iterdir()) == []
@@ -80,7 +80,7 @@ def test_mask_off_the_grid_is_refused(patient: Patient, tmp_path: Path) -> None:
 
 def test_empty_mask_and_mixed_series_are_refused(patient: Patient, tmp_path: Path) -> None:
     tp = patient.timepoints[0]
-    empty = LesionMask(patient.lesions[0], np.zeros_like(tp.volume.array, dtype=bool))
+    empty = LesionSegment(patient.lesions[0], np.zeros_like(tp.volume.array, dtype=bool))
     with pytest.raises(InputError, match="empty"):
         write_seg(tmp_path / "a.dcm", [empty], tp.datasets)
     mixed = [*tp.datasets, patient.timepoints[1].datasets[0]]

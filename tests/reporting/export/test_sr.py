@@ -11,7 +11,7 @@ from pydicom.dataset import Dataset
 from radcycle.domain.measurement import MEASURED
 from radcycle.errors import ExportError, InputError
 from radcycle.reporting.export.codes import DRAFT_NOTICE, MEASUREMENT_CODES
-from radcycle.reporting.export.seg import LesionMask, write_seg
+from radcycle.reporting.export.seg import LesionSegment, write_seg
 from radcycle.reporting.export.sr import write_sr
 from tests.reporting.export.conftest import Patient, dciodvfy_errors
 
@@ -19,7 +19,7 @@ from tests.reporting.export.conftest import Patient, dciodvfy_errors
 def _write(patient: Patient, t: int, folder: Path) -> tuple[Path, Dataset]:
     tp = patient.timepoints[t]
     masks = [
-        LesionMask(les, tp.masks[les.tracking_uid])
+        LesionSegment(les, tp.masks[les.tracking_uid])
         for les in patient.lesions
         if les.tracking_uid in tp.masks
     ]
@@ -192,7 +192,7 @@ def test_every_measurement_name_and_a_node_write_and_validate(
         ),
     )
     mask = next(iter(tp.masks.values()))
-    seg = write_seg(tmp_path / "seg.dcm", [LesionMask(node, mask)], tp.datasets)
+    seg = write_seg(tmp_path / "seg.dcm", [LesionSegment(node, mask)], tp.datasets)
     write_sr(tmp_path / "sr.dcm", [node], tp.datasets, time_point=tp.label, seg=seg)
     (group,) = _report(tmp_path / "sr.dcm").content.get_volumetric_roi_measurement_groups()
     assert group.finding_type.value == "52988006"  # Lesion, not Nodule

@@ -11,7 +11,7 @@ ContentDescription say :data:`~radcycle.reporting.export.codes.DRAFT_NOTICE`.
 Example:
     >>> import numpy as np
     >>> from radcycle.domain.facts import Lesion
-    >>> mask = LesionMask(Lesion("L1", "2.25.1"), np.zeros((2, 4, 4), bool))
+    >>> mask = LesionSegment(Lesion("L1", "2.25.1"), np.zeros((2, 4, 4), bool))
     >>> mask.lesion.tracking_identifier, mask.mask.shape
     ('L1', (2, 4, 4))
 """
@@ -46,13 +46,13 @@ from radcycle.reporting.export.output import export
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SEG_SERIES_NUMBER", "LesionMask", "build_seg", "write_seg"]
+__all__ = ["SEG_SERIES_NUMBER", "LesionSegment", "build_seg", "write_seg"]
 
 SEG_SERIES_NUMBER = 9001
 
 
 @dataclass(frozen=True, eq=False)
-class LesionMask:
+class LesionSegment:
     """One lesion and its mask on the source series' grid.
 
     Args:
@@ -69,7 +69,12 @@ def _default_algorithm() -> AlgorithmRecord:
     return AlgorithmRecord("radcycle.segment", software_version())
 
 
-def _stack(masks: Sequence[LesionMask], slices: Sequence[Dataset]) -> npt.NDArray[np.uint8]:
+def _stack(
+    masks: Sequence[LesionSegment], slices: Sequence[Dataset]
+) -> tuple[npt.NDArray[np.uint8], slice]:
+    """The masks as one ``[k, j, i, segment]`` array over the slices they occupy, and
+    that slice range (the SEG is derived from those source images only: less memory
+    and time on a long series, the same voxels)."""
     shape = (len(slices), int(slices[0].Rows), int(slices[0].Columns))
     planes = []
     for item in masks:
@@ -83,7 +88,9 @@ def _stack(masks: Sequence[LesionMask], slices: Sequence[Dataset]) -> npt.NDArra
         if not array.any():
             raise InputError(f"mask of {item.lesion.tracking_identifier} is empty")
         planes.append(array.astype(bool))
-    return np.stack(planes, axis=-1).astype(np.uint8)
+    occupied = np.flatnonzero(np.any([p.any(axis=(1, 2)) for p in planes], axis=0))
+    rows = slice(int(occupied[0]), int(occupied[-1]) + 1)
+    return np.stack([p[rows] for p in planes], axis=-1).astype(np.uint8), rows
 
 
 def _description(number: int, lesion: Lesion, algorithm: AlgorithmRecord) -> Any:
@@ -110,7 +117,7 @@ def _description(number: int, lesion: Lesion, algorithm: AlgorithmRecord) -> Any
 
 
 def build_seg(
-    lesion_masks: Sequence[LesionMask],
+    lesion_segments: Sequence[LesionSegment],
     source_datasets: Sequence[Dataset],
     *,
     algorithm: AlgorithmRecord | None = None,
@@ -124,19 +131,19 @@ def build_seg(
     """
     import highdicom as hd
 
-    if not lesion_masks:
+    if not lesion_segments:
         raise InputError("a SEG needs at least one lesion mask")
-    uids = [m.lesion.tracking_uid for m in lesion_masks]
+    uids = [m.lesion.tracking_uid for m in lesion_segments]
     if len(set(uids)) != len(uids):
         raise InputError("two masks share a TrackingUID", value=uids)
     slices = sorted_series(source_datasets)
-    pixels = _stack(lesion_masks, slices)
+    pixels, rows = _stack(lesion_segments, slices)
     algo = algorithm or _default_algorithm()
-    descriptions = [_description(n, m.lesion, algo) for n, m in enumerate(lesion_masks, start=1)]
+    descriptions = [_description(n, m.lesion, algo) for n, m in enumerate(lesion_segments, start=1)]
     try:
         seg = build_logging_warnings(
             lambda: hd.seg.Segmentation(
-                source_images=slices,
+                source_images=slices[rows],
                 pixel_array=pixels,
                 segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
                 segment_descriptions=descriptions,
@@ -162,17 +169,17 @@ def build_seg(
 
 def write_seg(
     path: str | Path,
-    lesion_masks: Sequence[LesionMask],
+    lesion_segments: Sequence[LesionSegment],
     source_datasets: Sequence[Dataset],
     *,
     algorithm: AlgorithmRecord | None = None,
     force: bool = False,
 ) -> Dataset:
-    """Write the SEG of one time point: segment ``n`` is ``lesion_masks[n - 1]``.
+    """Write the SEG of one time point: segment ``n`` is ``lesion_segments[n - 1]``.
 
     Args:
         path: the ``.dcm`` file to write (its folder must exist).
-        lesion_masks: the lesions and their masks, in segment order.
+        lesion_segments: the lesions and their masks, in segment order.
         source_datasets: the source CT series (any order; sorted by position here).
         algorithm: the segmentation algorithm; radcycle's own by default.
         force: replace an existing file.
@@ -186,7 +193,7 @@ def write_seg(
         ExportError: the file exists (without ``force``) or cannot be written.
     """
     seg = export(
-        path, force, lambda: build_seg(lesion_masks, source_datasets, algorithm=algorithm), save
+        path, force, lambda: build_seg(lesion_segments, source_datasets, algorithm=algorithm), save
     )
-    log.info("wrote SEG with %d segments to %s", len(lesion_masks), path)
+    log.info("wrote SEG with %d segments to %s", len(lesion_segments), path)
     return seg
