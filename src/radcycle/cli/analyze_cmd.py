@@ -6,9 +6,10 @@ applies RECIST 1.1 / iRECIST, Lung-RADS and Fleischner; builds the facts; writes
 the deterministic report (or a model's, verified sentence by sentence).
 
 Writes ``findings.json`` (schema: ``radcycle/reporting/findings.schema.json``),
-``report.json``, ``report.txt``, ``trajectories.png`` and ``waterfall.png`` into a
-temporary folder beside ``--out``, then moves it into place: nothing half-written
-is ever left in ``--out``.
+``report.json``, ``report.txt``, ``report.html``, ``report.pdf``, ``fhir.json``,
+``seg_<date>.dcm`` and ``sr_<date>.dcm`` for each study date, ``trajectories.png``
+and ``waterfall.png`` into a temporary folder beside ``--out``, then moves it into
+place: nothing half-written is ever left in ``--out``.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from radcycle.cli.errors import friendly_errors
 from radcycle.cli.follow_cmd import parse_lesion
 from radcycle.errors import ExportError, InputError
-from radcycle.longitudinal.plots import trajectory_chart, waterfall_chart
 from radcycle.pipeline.analysis import AnalysisInputs, PatientAnalysis, analyze_patient
+from radcycle.pipeline.exports import charts, write_exports
 from radcycle.pipeline.facts import build_facts
 from radcycle.pipeline.findings import findings_document
 from radcycle.reporting.drafting import draft_report
@@ -39,8 +40,6 @@ from radcycle.reporting.writer import write_report
 
 console = Console(stderr=True)
 
-#: The files every analysis writes (exporters' files are added where available).
-OUTPUTS = ("findings.json", "report.json", "report.txt", "trajectories.png", "waterfall.png")
 
 
 def _check_out(out: Path, force: bool) -> None:
@@ -52,40 +51,42 @@ def _check_out(out: Path, force: bool) -> None:
         raise ExportError("the folder to write into does not exist", path=out.parent)
 
 
-def _charts(analysis: PatientAnalysis, folder: Path) -> None:
-    follow = analysis.follow
-    (folder / "trajectories.png").write_bytes(trajectory_chart(follow.trajectories))
-    changes = [
-        tp["change_from_baseline_pct"]
-        for tp in follow.recist.get("timepoints") or ()
-        if tp.get("change_from_baseline_pct") is not None
-    ]
-    waterfall = waterfall_chart(follow.trajectories, sum_best_pct=min(changes, default=None))
-    (folder / "waterfall.png").write_bytes(waterfall)
-
-
 def write_outputs(
-    analysis: PatientAnalysis, report: Report, findings: dict[str, Any], folder: Path
-) -> list[str]:
-    """Write every output of an analysis into ``folder``; return the file names."""
+    analysis: PatientAnalysis,
+    report: Report,
+    findings: dict[str, Any],
+    folder: Path,
+) -> tuple[list[str], list[str]]:
+    """Write every output of an analysis into ``folder``.
+
+    Returns:
+        The file names written, and warnings for exports left out.
+    """
+    document = report.to_dict()
+    text = report.to_text()
     (folder / "findings.json").write_text(json.dumps(findings, indent=2))
-    (folder / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
-    (folder / "report.txt").write_text(report.to_text())
-    _charts(analysis, folder)
-    return sorted(p.name for p in folder.iterdir())
+    (folder / "report.json").write_text(json.dumps(document, indent=2))
+    (folder / "report.txt").write_text(text)
+    for name, png in charts(analysis).items():
+        file = "trajectories.png" if name.startswith("Lesion") else "waterfall.png"
+        (folder / file).write_bytes(png)
+    warnings = write_exports(analysis, document, text, report.facts, folder)
+    return sorted(p.name for p in folder.iterdir()), warnings
 
 
-def _publish(build: Callable[[Path], list[str]], out: Path, force: bool) -> list[str]:
+def _publish(
+    build: Callable[[Path], tuple[list[str], list[str]]], out: Path, force: bool
+) -> tuple[list[str], list[str]]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        names = build(tmp)
+        written = build(tmp)
         if out.exists() and force:
             shutil.rmtree(out)
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return names
+    return written
 
 
 def _date(text: str | None) -> date | None:
@@ -164,14 +165,19 @@ def analyze(
             report = draft_report(report, backend)
         findings = findings_document(analysis, facts, generated)
         progress("write")
-        names = _publish(
+        names, warnings = _publish(
             lambda folder: write_outputs(analysis, report, findings, folder), out, force
         )
-    _summary(out, names, report, analysis, as_json)
+    _summary(out, names, report, analysis, as_json, warnings)
 
 
 def _summary(
-    out: Path, names: list[str], report: Report, analysis: PatientAnalysis, as_json: bool
+    out: Path,
+    names: list[str],
+    report: Report,
+    analysis: PatientAnalysis,
+    as_json: bool,
+    export_warnings: list[str],
 ) -> None:
     summary = {
         "out": str(out),
@@ -180,19 +186,18 @@ def _summary(
         "lesions": len(analysis.lesions),
         "studies": len(analysis.follow.scans),
         "rejections": len(report.rejections),
-        "warnings": list(report.warnings),
+        "warnings": [*report.warnings, *export_warnings],
         "timings_s": analysis.timings,
         "status": DRAFT_STATUS,
     }
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    for warning in report.warnings:
+    for warning in (*report.warnings, *export_warnings):
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     typer.echo(report.to_text())
-    typer.echo(f"report: {out / 'report.txt'} (also report.json, findings.json)")
-    if not out.joinpath("report.txt").exists():
-        raise InputError("the report was not written", path=out)
+    others = ", ".join(n for n in names if n != "report.txt")
+    typer.echo(f"report: {out / 'report.txt'} (also {others})")
 
 
 def register(app: typer.Typer) -> None:
