@@ -41,7 +41,6 @@ from radcycle.reporting.writer import write_report
 console = Console(stderr=True)
 
 
-
 def _check_out(out: Path, force: bool) -> None:
     if out.exists() and not force:
         raise ExportError("the output folder exists (use --force to replace it)", path=out)

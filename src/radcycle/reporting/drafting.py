@@ -16,7 +16,7 @@ import json
 import logging
 from dataclasses import replace
 
-from radcycle.reporting.llm import DRAFT_SCHEMA, DraftBackend, DraftingError, parse_draft
+from radcycle.reporting.llm import DraftBackend, DraftingError, draft_schema, parse_draft
 from radcycle.reporting.report import Rejection, Report, Section, Sentence
 from radcycle.reporting.verifier import verify_sentence
 
@@ -53,19 +53,23 @@ def build_prompt(report: Report) -> str:
     return json.dumps({"facts": facts, "outline": outline}, separators=(",", ":"))
 
 
-def draft_report(report: Report, backend: DraftBackend) -> Report:
+def draft_report(report: Report, backend: DraftBackend, max_chars: int = 400) -> Report:
     """Redraft a deterministic report with ``backend``, verified sentence by sentence.
 
     Args:
         report: from :func:`~radcycle.reporting.writer.write_report`.
         backend: the drafting model.
+        max_chars: longest sentence the answer's schema allows.
 
     Returns:
         The report with the model's supported sentences (``source: "llm"``), the
         deterministic ones elsewhere, the rejections and warnings.
     """
     try:
-        answer = parse_draft(backend.complete(SYSTEM_PROMPT, build_prompt(report), DRAFT_SCHEMA))
+        schema = draft_schema(
+            [s.id for s in report.sentences()], [f.id for f in report.facts], max_chars
+        )
+        answer = parse_draft(backend.complete(SYSTEM_PROMPT, build_prompt(report), schema))
     except DraftingError as exc:
         warning = f"drafting model unavailable, deterministic draft kept: {exc}"
         log.warning(warning)

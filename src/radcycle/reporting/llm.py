@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,39 +26,55 @@ import httpx
 from radcycle.errors import AnalysisError, InputError
 
 __all__ = [
-    "DRAFT_SCHEMA",
     "DraftBackend",
     "DraftingError",
     "HttpBackend",
     "HttpSettings",
     "LlamaCppBackend",
     "check_gguf",
+    "draft_schema",
     "parse_draft",
 ]
 
 log = logging.getLogger(__name__)
 
-#: The answer's shape: every sentence keeps the outline's id and lists its fact ids.
-DRAFT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "sentences": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string"},
-                    "text": {"type": "string"},
-                    "fact_ids": {"type": "array", "items": {"type": "string"}},
+
+def draft_schema(
+    sentence_ids: Sequence[str], fact_ids: Sequence[str], max_chars: int = 400
+) -> dict[str, Any]:
+    """The answer's JSON Schema: one sentence per outline id, citing only known facts.
+
+    Example:
+        >>> schema = draft_schema(["s1"], ["f-1"])
+        >>> schema["properties"]["sentences"]["maxItems"]
+        1
+    """
+    return {
+        "type": "object",
+        "properties": {
+            "sentences": {
+                "type": "array",
+                "maxItems": len(sentence_ids),
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"enum": list(sentence_ids)},
+                        "text": {"type": "string", "maxLength": max_chars},
+                        "fact_ids": {
+                            "type": "array",
+                            "maxItems": 12,
+                            "items": {"enum": list(fact_ids)},
+                        },
+                    },
+                    "required": ["id", "text", "fact_ids"],
+                    "additionalProperties": False,
                 },
-                "required": ["id", "text", "fact_ids"],
-                "additionalProperties": False,
-            },
-        }
-    },
-    "required": ["sentences"],
-    "additionalProperties": False,
-}
+            }
+        },
+        "required": ["sentences"],
+        "additionalProperties": False,
+    }
+
 
 _GGUF_MAGIC = b"GGUF"
 _RETRY_STATUS = (429, 500, 502, 503, 504)
@@ -248,7 +264,7 @@ class LlamaCppBackend:
 
 
 def parse_draft(text: str) -> list[dict[str, Any]]:
-    """The sentences of a model's answer, checked against :data:`DRAFT_SCHEMA`.
+    """The sentences of a model's answer, checked against :func:`draft_schema`'s shape.
 
     Raises:
         DraftingError: not JSON, or not the schema's shape.
