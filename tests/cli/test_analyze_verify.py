@@ -11,8 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from radcycle.cli.main import build_app
-from radcycle.domain import Fact
-from radcycle.reporting.report import Report, Section, Sentence
+from radcycle.reporting.report import Report
 from radcycle.reporting.suite import adversarial_cases, paraphrase_cases, score
 from radcycle.synth import generate_patient, write_patient
 
@@ -80,16 +79,8 @@ def test_verify_accepts_the_report_and_rejects_a_falsified_line(analysed: Path) 
 
 @pytest.mark.slow
 def test_adversarial_and_paraphrase_suites_on_a_real_analysis(analysed: Path) -> None:
-    data = json.loads((analysed / "report.json").read_text())
-    facts = tuple(Fact.from_dict(f) for f in data["facts"])
-    sections = tuple(
-        Section(
-            s["name"],
-            tuple(Sentence(x["id"], x["text"], tuple(x["fact_ids"])) for x in s["sentences"]),
-        )
-        for s in data["sections"]
-    )
-    report = Report("P", "now", "deterministic", sections, facts)
+    report = Report.from_dict(json.loads((analysed / "report.json").read_text()))
+    facts = report.facts
     adversarial = score(adversarial_cases(report), facts)
     assert adversarial.false_total > 20
     assert adversarial.catch_rate == 1.0, adversarial.misses
@@ -178,17 +169,9 @@ def test_suites_on_the_ibsi_lung_ct(shared_data: Path, tmp_path: Path) -> None:
         str(out),
     )
     assert result.exit_code == 0, result.output
-    data = json.loads((out / "report.json").read_text())
     jsonschema.validate(json.loads((out / "findings.json").read_text()), _schema())
-    facts = tuple(Fact.from_dict(f) for f in data["facts"])
-    sections = tuple(
-        Section(
-            s["name"],
-            tuple(Sentence(x["id"], x["text"], tuple(x["fact_ids"])) for x in s["sentences"]),
-        )
-        for s in data["sections"]
-    )
-    report = Report("1", "now", "deterministic", sections, facts)
+    report = Report.from_dict(json.loads((out / "report.json").read_text()))
+    facts = report.facts
     assert "mass" in report.to_text()
     adversarial = score(adversarial_cases(report), facts)
     assert adversarial.catch_rate == 1.0, adversarial.misses

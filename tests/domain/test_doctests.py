@@ -1,4 +1,4 @@
-"""The docstring examples of the shared domain records run and hold."""
+"""The docstring examples of the domain records and the report modules run and hold."""
 
 from __future__ import annotations
 
@@ -11,6 +11,15 @@ MODULES = [
     "radcycle.domain.provenance",
     "radcycle.domain.measurement",
     "radcycle.domain.facts",
+    "radcycle.longitudinal.measurements",
+    "radcycle.pipeline.facts",
+    "radcycle.reporting.claims",
+    "radcycle.reporting.llm",
+    "radcycle.reporting.report",
+    "radcycle.reporting.suite",
+    "radcycle.reporting.verifier",
+    "radcycle.reporting.wording",
+    "radcycle.reporting.writer",
 ]
 
 

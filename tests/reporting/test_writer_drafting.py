@@ -17,7 +17,7 @@ from radcycle.reporting.llm import (
     check_gguf,
     parse_draft,
 )
-from radcycle.reporting.report import DRAFT_STATUS
+from radcycle.reporting.report import DRAFT_STATUS, Report
 from radcycle.reporting.verifier import verify_sentence
 from radcycle.reporting.writer import write_report
 from tests.reporting.facts_fixture import sample_facts
@@ -158,3 +158,9 @@ def test_a_file_that_is_not_gguf_is_refused(tmp_path) -> None:
         check_gguf(bad)
     with pytest.raises(InputError, match="not a GGUF"):
         LlamaCppBackend(bad)
+
+
+def test_report_json_round_trip() -> None:
+    report = _report()
+    back = Report.from_dict(json.loads(json.dumps(report.to_dict())))
+    assert back.to_dict() == report.to_dict()

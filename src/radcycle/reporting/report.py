@@ -8,12 +8,12 @@ replaced each).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from radcycle.domain import Fact
-from radcycle.errors import InputError
+from radcycle.errors import DataFormatError, InputError
 
 __all__ = [
     "DRAFT_STATUS",
@@ -126,6 +126,45 @@ class Report:
             "rejections": [r.to_dict() for r in self.rejections],
             "warnings": list(self.warnings),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        """Rebuild from a ``report.json`` document.
+
+        Raises:
+            DataFormatError: a field is missing or malformed.
+        """
+        try:
+            sections = tuple(
+                Section(
+                    sec["name"],
+                    tuple(
+                        Sentence(
+                            s["id"],
+                            s["text"],
+                            tuple(s["fact_ids"]),
+                            s.get("source", "deterministic"),
+                            bool(s.get("verified", True)),
+                        )
+                        for s in sec["sentences"]
+                    ),
+                )
+                for sec in data["sections"]
+            )
+            return cls(
+                str((data.get("patient") or {}).get("id", "")),
+                str(data.get("generated", "")),
+                str(data.get("writer", "deterministic")),
+                sections,
+                tuple(Fact.from_dict(f) for f in data["facts"]),
+                tuple(
+                    Rejection(r["text"], tuple(r["reasons"]), r.get("replaced_by"))
+                    for r in data.get("rejections") or ()
+                ),
+                tuple(data.get("warnings") or ()),
+            )
+        except (KeyError, TypeError, InputError) as exc:
+            raise DataFormatError(f"report.json is malformed: {exc}") from exc
 
     def to_text(self) -> str:
         """Plain text: the status line, then each section with its title."""
