@@ -1,7 +1,7 @@
 """A tiny random-weight Llama GGUF written with the ``gguf`` package (about 100 KB).
 
-The vocabulary is three control tokens and the byte tokens 0x00-0x7F, so anything
-the model says is valid UTF-8 (ASCII). Nothing is downloaded.
+The vocabulary is three control tokens, the SentencePiece space and the byte
+tokens 0x00-0x7F, so anything the model says is valid UTF-8. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -10,16 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
-N_EMBD, N_FF, N_HEAD, N_LAYER, N_CTX = 32, 64, 2, 1, 4096
+N_EMBD, N_FF, N_HEAD, N_LAYER, N_CTX = 32, 64, 2, 1, 16384
 
 
 def write_tiny_llama(path: Path, seed: int = 0) -> Path:
     import gguf
 
     rng = np.random.default_rng(seed)
-    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(128)]
+    # SentencePiece writes a space as U+2581: one token for it, decoded as " "
+    tokens = ["<unk>", "<s>", "</s>", "\u2581"] + [f"<0x{b:02X}>" for b in range(128)]
     types = [gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL]
-    types += [gguf.TokenType.BYTE] * 128
+    types += [gguf.TokenType.NORMAL] + [gguf.TokenType.BYTE] * 128
     n_vocab = len(tokens)
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_context_length(N_CTX)
@@ -31,6 +32,8 @@ def write_tiny_llama(path: Path, seed: int = 0) -> Path:
     w.add_rope_dimension_count(N_EMBD // N_HEAD)
     w.add_layer_norm_rms_eps(1e-5)
     w.add_tokenizer_model("llama")
+    # no "\u2581" space prefix: it is not ASCII, and the byte tokens stop at 0x7F
+    w.add_add_space_prefix(False)
     w.add_token_list(tokens)
     w.add_token_scores([0.0] * n_vocab)
     w.add_token_types(types)
