@@ -95,6 +95,7 @@ def run(workdir: Path) -> Table:
     rows: dict[str, list[float]] = {"found": [], "total": [], "agree": [], "followups": []}
     diameter_errors: list[float] = []
     caught = false_total = accepted = true_total = 0
+    misses: list[tuple[str, str]] = []
     stages: dict[str, list[float]] = {}
     for seed in range(PATIENTS):
         patient = generate_patient(100 + seed, timepoints=3, slices=SLICES, matrix=512)
@@ -120,6 +121,7 @@ def run(workdir: Path) -> Table:
         adv = score(adversarial_cases(report), facts)
         par = score(paraphrase_cases(report), facts)
         caught, false_total = caught + adv.caught, false_total + adv.false_total
+        misses.extend((*adv.misses, *par.misses))
         accepted, true_total = accepted + par.accepted, true_total + par.true_total
     table = Table(title=f"radcycle analyze: {PATIENTS} synthetic patients, 3 x 512x512x{SLICES}")
     table.add_column("measure")
@@ -155,4 +157,6 @@ def run(workdir: Path) -> Table:
         "95%",
         f"{accept / 0.95:.2f}x",
     )
+    for kind, text in misses[:8]:
+        table.add_row(f"  missed ({kind})", text[:60], "", "")
     return table
