@@ -19,7 +19,7 @@ from datetime import date
 from radcycle.domain import Fact
 from radcycle.reporting.report import Report
 from radcycle.reporting.verifier import verify_sentence
-from radcycle.reporting.wording import LOBES
+from radcycle.reporting.wording import LOBES, STABLE_RANGE_PCT
 
 __all__ = ["Case", "SuiteScore", "adversarial_cases", "paraphrase_cases", "score"]
 
@@ -80,7 +80,12 @@ def _cm_for_mm(t: str) -> str:
 
 
 def _stable(t: str) -> str:
-    return re.sub(r"has (increased|decreased) by [\d.]+% from baseline", "is stable", t)
+    # only a change beyond the stable range makes "stable" false
+    def swap(m: re.Match[str]) -> str:
+        inside = STABLE_RANGE_PCT[0] < float(m[2]) < STABLE_RANGE_PCT[1]
+        return m[0] if inside else "is stable"
+
+    return re.sub(r"has (increased|decreased) by ([\d.]+)% from baseline", swap, t)
 
 
 def _reverse(t: str) -> str:
