@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, str] = {
     "batch-deid": "benchmarks.bench_batch_deid",
     "robustness": "benchmarks.bench_robustness",
     "robustness-icc": "benchmarks.bench_robustness_icc",
+    "reports": "benchmarks.bench_reports",
 }
 
 

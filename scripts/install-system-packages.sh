@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need (none yet beyond the base image).
+# Installs the Debian packages the tests need.
 # Each issue that brings a real component (Orthanc, Chromium, llama.cpp) adds it here.
+#   dicom3tools    dciodvfy, the DICOM validator run on the SR and SEG exports
+#   poppler-utils  pdftotext / pdftoppm, to read the PDF report back (text, page images)
 set -euo pipefail
-PACKAGES=()
+PACKAGES=(dicom3tools poppler-utils)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

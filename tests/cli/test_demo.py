@@ -22,6 +22,7 @@ def test_demo_runs_every_step(tmp_path: Path):
         "3. the clinical record",
         "4. lung nodules on the baseline CT",
         "5. follow-up over time",
+        "6. the draft report",
     )
     for step in steps:
         assert step in result.output
@@ -34,4 +35,8 @@ def test_demo_runs_every_step(tmp_path: Path):
     assert "--known-cancer" in text
     assert ("--immunotherapy" in text) == (truth["treatment"] == "pembrolizumab")
     assert "80 loaded" in result.output
+    report = out / "analysis" / "report.txt"
+    assert "NOT FOR DIAGNOSTIC USE" in report.read_text()
+    assert "report.txt" in result.output
+    assert json.loads((out / "analysis" / "findings.json").read_text())["lesions"]
     assert "not for diagnostic use without review" in " ".join(result.output.split())

@@ -212,3 +212,22 @@ def test_empty_and_missing_paths(tmp_path: Path):
     with pytest.raises(SeriesError, match="no readable image series"):
         read_image(tmp_path)
     assert scan_path(tmp_path).tally() == {"loaded": 0, "skipped": 0, "error": 0}
+
+
+def test_typed_acquisition_info_is_filled_once_on_reading(tmp_path: Path):
+    from datetime import date
+
+    write_series(tmp_path, _stack(3), [(0.0, 0.0, 2.0 * k) for k in range(3)], study="1.2.3")
+    v = read_image(tmp_path)
+    acq = v.acquisition
+    assert acq is not None
+    assert acq.image is not None
+    assert acq.modality == "CT"
+    assert acq.slice_thickness_mm == 2.0
+    assert acq.study_date == date(2024, 1, 5)
+    assert acq.patient_id == "P1"
+    assert acq.image.study_instance_uid == "1.2.3"
+    assert acq.image.frame_of_reference_uid == "1.2.3.4"
+    assert len(acq.image.sop_instance_uids) == 3
+    # a mask built on the same grid keeps the source facts
+    assert v.with_array(v.array > 0).acquisition == acq

@@ -107,3 +107,20 @@ def test_airway_nodule_from_context_and_fleischner_sees_the_prior() -> None:
     assert second.lung_rads.category == "4B"  # segmental airway nodule still there
     assert second.fleischner is not None
     assert "PET/CT, biopsy or resection" in second.fleischner.recommendation
+
+
+def test_split_part_solid_nodule_keeps_its_solid_component_and_is_assessed() -> None:
+    # Regression: the rebuilt parent lost its solid component, and Lung-RADS then
+    # stopped the whole follow-up on a part-solid nodule without one.
+    part_solid = dict(nodule_type="part-solid", solid_component_mm=6.0)
+    tracks = _tracks(
+        [_obs(4.0, 22.0, 12.0, **part_solid)],
+        [_obs(0.0, 10.0, 8.0, **part_solid), _obs(9.0, 8.0, 7.0, **part_solid)],
+    )
+    (whole,) = lesion_measurements(tracks, 1, UIDS[1])
+    assert whole.long_axis_mm == pytest.approx(18.0)
+    assert whole.solid_component_mm == pytest.approx(6.0)
+    assert whole.nodule_type is not None
+    assert whole.nodule_type.value == "part-solid"
+    assessments, _ = assess_scans(DATES, UIDS, tracks, GuidelineContext())
+    assert assessments[1].lung_rads is not None

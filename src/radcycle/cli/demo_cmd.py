@@ -9,7 +9,9 @@ step produced, so the demo shows exactly what a user would type:
 4. ``radcycle detect``: lung nodules found and measured on the baseline CT;
 5. ``radcycle follow``: registration, lesion tracking, RECIST 1.1 (iRECIST when the
    record shows immunotherapy), Lung-RADS and Fleischner (not applicable with a
-   known cancer), with trajectory and waterfall charts.
+   known cancer), with trajectory and waterfall charts;
+6. ``radcycle analyze``: the whole analysis of the patient (studies, record) to
+   findings.json and a draft report whose every sentence cites its facts.
 
 The treatment and diagnosis that steer step 5 are read from the record of step
 3, never assumed.
@@ -23,6 +25,7 @@ import typer
 from rich.console import Console
 from rich.rule import Rule
 
+from radcycle.cli.analyze_cmd import analyze
 from radcycle.cli.errors import friendly_errors
 from radcycle.cli.follow_cmd import follow
 from radcycle.cli.inspect_cmd import inspect
@@ -97,9 +100,32 @@ def demo(
             f"charts: {follow_dir / 'trajectories.png'}, {follow_dir / 'waterfall.png'}; "
             f"everything as JSON: {follow_dir / 'follow.json'}"
         )
+    report_dir = out / "analysis"
+    _step(
+        6,
+        "the draft report",
+        f"radcycle analyze {' '.join(str(p) for p in scans)} --fhir {bundle} --out {report_dir}",
+    )
+    analyze(
+        scans,
+        out=report_dir,
+        fhir=bundle,
+        prior_report=[],
+        lesion=[],
+        llm=None,
+        llm_model=None,
+        gguf=None,
+        exam_date=None,
+        as_json=False,
+        # an earlier demo's analysis is replaced, like its synthetic patient; a
+        # folder of anything else is refused
+        force=(report_dir / "findings.json").is_file(),
+    )
     console.print(Rule())
     console.print(
-        f"Everything is under [bold]{out}[/]. Outputs are not for diagnostic use without review."
+        f"The report is [bold]{report_dir / 'report.txt'}[/] (with report.json and "
+        f"findings.json); everything is under [bold]{out}[/]. "
+        "Outputs are not for diagnostic use without review."
     )
 
 

@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "measure": "radcycle.cli.lesion_cmd",
     "radiomics": "radcycle.cli.radiomics_cmd",
     "follow": "radcycle.cli.follow_cmd",
+    "analyze": "radcycle.cli.analyze_cmd",
+    "verify": "radcycle.cli.verify_cmd",
     "record": "radcycle.cli.record_cmd",
     "mine": "radcycle.cli.record_cmd",
     "deid": "radcycle.cli.deid_cmd",

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from radcycle.domain.provenance import AcquisitionInfo
 from radcycle.errors import GeometryError
 
 __all__ = ["Geometry", "Volume"]
@@ -143,6 +144,8 @@ class Volume:
         geometry: where the grid sits in patient space.
         metadata: free-form facts about the source (modality, UIDs, units, the
             files it came from). Keep provenance here.
+        acquisition: the typed facts other packages read (modality, image
+            reference, slice thickness, study date), filled once by ``io``.
 
     Example:
         >>> v = Volume(np.zeros((2, 3, 4)), Geometry((0, 0, 0), (1, 1, 2)))
@@ -155,6 +158,7 @@ class Volume:
     array: npt.NDArray[Any]
     geometry: Geometry
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    acquisition: AcquisitionInfo | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.array, np.ndarray):
@@ -214,4 +218,4 @@ class Volume:
                 "array shape differs from the volume's grid",
                 value={"array": array.shape, "grid": self.array.shape},
             )
-        return Volume(array, self.geometry, {**self.metadata, **metadata})
+        return Volume(array, self.geometry, {**self.metadata, **metadata}, self.acquisition)

@@ -43,11 +43,13 @@ __all__ = [
     "SOLID_HU",
     "SUV_PEAK_VOLUME_MM3",
     "axial_axes",
+    "axial_axis_ends",
     "classify_nodule_type",
     "lung_rads_mean_diameter",
     "max_diameter_3d",
     "measure_lesion",
     "measure_mask",
+    "recist_slice",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -111,12 +113,17 @@ def _contours_2d(slice_mask: BoolArray) -> list[FloatArray]:
     return [np.asarray(c, dtype=np.float64) - 1.0 for c in contours]
 
 
-def _longest_perpendicular_chord(edges: FloatArray, u: FloatArray, samples: int = 256) -> float:
-    """Longest chord of the outline perpendicular to ``u`` (RECIST short axis).
+def _perpendicular_chord(
+    edges: FloatArray, u: FloatArray, samples: int = 256
+) -> tuple[float, FloatArray, FloatArray]:
+    """Longest chord of the outline perpendicular to ``u`` (RECIST short axis), with its ends.
 
     Args:
         edges: ``(E, 2, 2)`` outline segments in mm.
         u: unit vector of the long axis.
+
+    Returns:
+        the chord's length (0 where there is none) and its two ends, in mm.
     """
     v = np.array([-u[1], u[0]])
     x = edges @ u  # (E, 2) position along the long axis
@@ -130,7 +137,11 @@ def _longest_perpendicular_chord(edges: FloatArray, u: FloatArray, samples: int 
     hi = np.where(crosses, yy, -np.inf).max(axis=0)
     lo = np.where(crosses, yy, np.inf).min(axis=0)
     valid = np.isfinite(hi) & np.isfinite(lo)
-    return float((hi - lo)[valid].max()) if valid.any() else 0.0
+    if not valid.any():
+        origin = np.zeros(2)
+        return 0.0, origin, origin
+    best = int(np.argmax(np.where(valid, hi - lo, -np.inf)))
+    return float(hi[best] - lo[best]), t[best] * u + lo[best] * v, t[best] * u + hi[best] * v
 
 
 def _outline_3d(mask: BoolArray) -> FloatArray:
@@ -139,6 +150,17 @@ def _outline_3d(mask: BoolArray) -> FloatArray:
     verts, _, _, _ = measure.marching_cubes(padded, 0.5)
     result: FloatArray = np.asarray(verts, dtype=np.float64) - 1.0
     return result
+
+
+def _long_axis(
+    slice_mask: BoolArray, spacing: FloatArray
+) -> tuple[FloatArray, FloatArray, float, FloatArray]:
+    """Ends (mm) and length of the long axis of a 2D mask, and its outline segments (mm)."""
+    contours = [c * spacing for c in _contours_2d(slice_mask)]
+    hull = _hull_points(np.concatenate(contours, axis=0))
+    a, b, dist = _farthest_pair(hull)
+    edges = np.concatenate([np.stack([c[:-1], c[1:]], axis=1) for c in contours], axis=0)
+    return hull[a], hull[b], dist, edges
 
 
 def axial_axes(
@@ -156,15 +178,41 @@ def axial_axes(
         [7.0, 3.0]
     """
     spacing = np.asarray(spacing_ji, dtype=np.float64)
-    contours = [c * spacing for c in _contours_2d(slice_mask)]
-    hull = _hull_points(np.concatenate(contours, axis=0))
-    a, b, dist = _farthest_pair(hull)
+    p, q, dist, edges = _long_axis(slice_mask, spacing)
     if dist == 0.0:
-        return 0.0, 0.0, hull[a] / spacing, hull[a] / spacing
-    u = (hull[b] - hull[a]) / dist
-    edges = np.concatenate([np.stack([c[:-1], c[1:]], axis=1) for c in contours], axis=0)
-    short_axis = _longest_perpendicular_chord(edges, u)
-    return dist, short_axis, hull[a] / spacing, hull[b] / spacing
+        return 0.0, 0.0, p / spacing, p / spacing
+    short_axis = _perpendicular_chord(edges, (q - p) / dist)[0]
+    return dist, short_axis, p / spacing, q / spacing
+
+
+def axial_axis_ends(
+    slice_mask: BoolArray, spacing_ji: tuple[float, float]
+) -> tuple[tuple[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]:
+    """End points of the long and the short axis of a 2D mask, as ``(j, i)`` indices.
+
+    The same axes as :func:`axial_axes` measures, for drawing them (key images).
+
+    Example:
+        >>> m = np.zeros((9, 9), bool); m[4, 1:8] = True; m[3:6, 4] = True
+        >>> (a, b), (c, d) = axial_axis_ends(m, (1.0, 1.0))
+        >>> round(float(abs(b[1] - a[1])), 1), round(float(abs(d[0] - c[0])), 1)
+        (7.0, 3.0)
+    """
+    spacing = np.asarray(spacing_ji, dtype=np.float64)
+    p, q, dist, edges = _long_axis(slice_mask, spacing)
+    if dist == 0.0:
+        return (p / spacing, p / spacing), (p / spacing, p / spacing)
+    _, c, d = _perpendicular_chord(edges, (q - p) / dist)
+    return (p / spacing, q / spacing), (c / spacing, d / spacing)
+
+
+def recist_slice(mask: BoolArray, spacing_kji: tuple[float, float, float]) -> int:
+    """Index ``k`` of the axial slice whose long axis is the lesion's RECIST long axis.
+
+    Raises:
+        AnalysisError: the mask is empty.
+    """
+    return _recist(mask, spacing_kji)[2]
 
 
 def max_diameter_3d(mask: BoolArray, spacing_kji: tuple[float, float, float]) -> float:

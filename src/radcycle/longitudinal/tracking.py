@@ -44,6 +44,7 @@ import numpy.typing as npt
 from pydicom.uid import generate_uid
 from scipy.optimize import linear_sum_assignment
 
+from radcycle.domain.provenance import AlgorithmRecord, ImageReference
 from radcycle.errors import InputError
 
 __all__ = [
@@ -92,6 +93,8 @@ class Observation:
         key: the caller's handle (e.g. the detection's index), returned untouched.
         source: provenance text (series UID, method).
         mean_hu: mean density inside the lesion (CT), for the appearance term.
+        image: the images it was measured on (structured provenance), if known.
+        algorithm: the algorithm that outlined and measured it, if known.
     """
 
     centre_mm: tuple[float, float, float]
@@ -105,6 +108,8 @@ class Observation:
     key: str = ""
     source: str = ""
     mean_hu: float | None = None
+    image: ImageReference | None = None
+    algorithm: AlgorithmRecord | None = None
 
     def __post_init__(self) -> None:
         centre = np.asarray(self.centre_mm, dtype=np.float64)

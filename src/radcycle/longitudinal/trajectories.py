@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
+from radcycle.domain.measurement import Measurement
 from radcycle.errors import InputError
+from radcycle.longitudinal.measurements import point_measurements
 from radcycle.longitudinal.tracking import PointStatus, Track
 
 __all__ = ["Trajectory", "TrajectoryPoint", "build_trajectories", "percent"]
@@ -79,7 +81,12 @@ class TrajectoryPoint:
 
 @dataclass(frozen=True)
 class Trajectory:
-    """A tracked lesion's measurements over time."""
+    """A tracked lesion's measurements over time.
+
+    ``measurements`` holds the same values as :class:`~radcycle.domain.Measurement`
+    records with their structured provenance (images, algorithm), for facts and
+    exports; ``points`` holds the derived changes for follow.json.
+    """
 
     tracking_identifier: str
     tracking_uid: str
@@ -88,6 +95,7 @@ class Trajectory:
     nodule_type: str | None
     parent: str | None
     points: tuple[TrajectoryPoint, ...]
+    measurements: tuple[Measurement, ...] = ()
 
     @property
     def best_change_pct(self) -> float | None:
@@ -199,4 +207,9 @@ def _trajectory(track: Track, dates: Sequence[date], series_uids: Sequence[str])
         nodule_type=obs.nodule_type if obs else None,
         parent=track.parent,
         points=tuple(points),
+        measurements=tuple(
+            m
+            for t in range(track.first_timepoint, len(dates))
+            for m in point_measurements(track, t, dates[t])
+        ),
     )

@@ -25,11 +25,12 @@ method that produced it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from radcycle.errors import AnalysisError, InputError
 from radcycle.imaging.detection import DetectionSettings, detect_nodules
@@ -102,6 +103,15 @@ class FollowResult:
     assessments: tuple[ScanAssessment, ...]
     recist: dict[str, Any]
     notes: tuple[str, ...] = ()
+    masks: Mapping[tuple[int, str], LesionMask] = field(default_factory=dict)
+
+    def mask_of(self, track: Track, t: int) -> npt.NDArray[np.bool_] | None:
+        """``track``'s mask on scan ``t``'s grid, where one was outlined or carried."""
+        point = track.points[t]
+        if point is None or point.observation is None:
+            return None
+        stored = self.masks.get((t, point.observation.key))
+        return None if stored is None else stored.full(self.scans[t].volume.array.shape)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``radcycle follow --json`` (LPS mm, ISO dates)."""
@@ -244,7 +254,10 @@ def follow_patient(
         ctx = LookupContext(ordered, matrices, masks, settings.tracking.gate_mm, patient_key)
         tracks = _fill_missing([look_back(track, ctx) for track in tracks], ctx)
     trajectories = build_trajectories(tracks, dates, [s.series_instance_uid for s in ordered])
-    thickness = float(baseline.volume.metadata.get("slice_thickness") or baseline.volume.spacing[2])
+    acq = baseline.volume.acquisition
+    given = acq.slice_thickness_mm if acq is not None else None
+    thickness = float(given or baseline.volume.metadata.get("slice_thickness") or 0.0)
+    thickness = thickness or float(baseline.volume.spacing[2])
     assessments, recist = assess_scans(
         dates,
         [s.series_instance_uid for s in ordered],
@@ -261,4 +274,5 @@ def follow_patient(
         assessments=tuple(assessments),
         recist=recist,
         notes=tuple(notes),
+        masks=masks,
     )

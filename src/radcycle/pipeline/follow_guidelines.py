@@ -170,15 +170,12 @@ def _add_fragments(
         whole = lesions[track.parent]
         if part is None or part.long_axis_mm is None or whole.long_axis_mm is None:
             continue
-        lesions[track.parent] = LesionMeasurement(
-            lesion_id=whole.lesion_id,
-            tracking_uid=whole.tracking_uid,
-            organ=whole.organ,
-            is_lymph_node=whole.is_lymph_node,
+        # dataclasses.replace keeps every other field of the parent (nodule type,
+        # solid component, status), so a split part-solid nodule stays assessable.
+        lesions[track.parent] = replace(
+            whole,
             long_axis_mm=whole.long_axis_mm + part.long_axis_mm,
-            short_axis_mm=whole.short_axis_mm,
             volume_mm3=(whole.volume_mm3 or 0.0) + (part.volume_mm3 or 0.0),
-            nodule_type=whole.nodule_type,
             source=f"{whole.source}; + fragment {part.lesion_id} (RECIST 1.1 Appendix I)",
         )
     return lesions

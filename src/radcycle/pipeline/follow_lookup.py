@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
-from radcycle.domain import Volume
+from radcycle.domain import AlgorithmRecord, ImageReference, Volume
 from radcycle.domain.lesion import LesionMeasurements
 from radcycle.errors import AnalysisError, InputError
 from radcycle.imaging.masks import array_spacing, bbox, crop_slices, voxel_of_point
@@ -51,6 +51,7 @@ __all__ = [
     "LesionSeed",
     "LookupContext",
     "Scan",
+    "image_reference",
     "look_again",
     "look_back",
     "measure_seed",
@@ -71,6 +72,10 @@ _MAX_GROWTH = 3.0
 _SUBSOLID = ("ground-glass", "part-solid")
 # On review of an earlier scan, a smaller outline is a vessel or noise, not the lesion.
 MIN_PRIOR_MM = 3.0
+# Names of the algorithms cited in the measurements' provenance.
+_OUTLINE_ALGORITHM = "radcycle.click-to-segment"
+_CARRY_ALGORITHM = "radcycle.carry-outline"
+_ALGORITHM_VERSION = "1"
 
 
 @dataclass(frozen=True)
@@ -143,9 +148,26 @@ def _parse_da(value: Any, what: str) -> date | None:
 def scan_from_volume(volume: Volume, exam_date: date | None = None) -> Scan:
     """A :class:`Scan` from a volume read by ``radcycle.io`` (dates from the headers).
 
+    The typed :class:`~radcycle.domain.AcquisitionInfo` that ``io`` fills is read
+    first; volumes built elsewhere fall back to the free-form metadata.
+
     Raises:
         InputError: no study date in the metadata and none given.
     """
+    acq = volume.acquisition
+    if acq is not None and acq.image is not None:
+        found = exam_date or acq.study_date
+        if found is None:
+            raise InputError("the scan has no StudyDate; give the exam date", tag="(0008,0020)")
+        return Scan(
+            volume=volume,
+            exam_date=found,
+            study_instance_uid=acq.image.study_instance_uid,
+            series_instance_uid=acq.image.series_instance_uid,
+            patient_id=acq.patient_id or "",
+            birth_date=acq.birth_date,
+            sop_instance_uids=acq.image.sop_instance_uids,
+        )
     meta: Any = volume.metadata
     study = meta.get("study") or {}
     found = exam_date or _parse_da(study.get("study_date"), "(0008,0020) StudyDate")
@@ -200,6 +222,12 @@ def measure_seed(
     sop = _sop_at(scan, m.axial_slice_mm)
     if sop:
         source += f"; long axis on SOPInstanceUID {sop}"
+    params = {"at_mm": ",".join(f"{v:g}" for v in where), "label": seed.label}
+    if seed.measurements is None:
+        params.update(method=seg.method, quality=seg.quality)
+        algorithm = AlgorithmRecord(_OUTLINE_ALGORITHM, _ALGORITHM_VERSION, params)
+    else:
+        algorithm = AlgorithmRecord(seed.method or "given", _ALGORITHM_VERSION, params)
     obs = Observation(
         centre_mm=m.centre_mm,
         long_axis_mm=m.long_axis_mm,
@@ -212,8 +240,30 @@ def measure_seed(
         key=key,
         source=f"{source}; {seed.label}" if seed.label else source,
         mean_hu=m.intensity.get("mean_hu"),
+        image=image_reference(scan, sop),
+        algorithm=algorithm,
     )
     return obs, mask, quality
+
+
+def image_reference(scan: Scan, sop_instance_uid: str = "") -> ImageReference | None:
+    """The scan's images as a structured reference (one instance where given).
+
+    None where the scan's UIDs are not valid DICOM UIDs (e.g. a NIfTI input).
+    """
+    acq = scan.volume.acquisition
+    base = acq.image if acq is not None else None
+    try:
+        return ImageReference(
+            scan.study_instance_uid,
+            scan.series_instance_uid,
+            (sop_instance_uid,) if sop_instance_uid else (),
+            base.sop_class_uid if base is not None else None,
+            base.frame_of_reference_uid if base is not None else None,
+            acq.modality if acq is not None else None,
+        )
+    except InputError:
+        return None
 
 
 def _sop_at(scan: Scan, point_mm: tuple[float, float, float]) -> str:
@@ -287,6 +337,12 @@ def propagate(
         solid_component_mm=scaled(before.solid_component_mm),
         mean_hu=before.mean_hu,
         key=key,
+        image=image_reference(scan),
+        algorithm=AlgorithmRecord(
+            _CARRY_ALGORITHM,
+            _ALGORITHM_VERSION,
+            {"scale": f"{s:.4f}", "from_series": previous.series_instance_uid},
+        ),
         source=(
             f"series {scan.series_instance_uid}; previous outline carried by a lesion-centred "
             f"similarity registration, scale {s:.4f} applied to the series "

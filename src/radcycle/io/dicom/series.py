@@ -31,13 +31,14 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from radcycle.domain import Geometry, Volume
+from radcycle.domain import AcquisitionInfo, Geometry, ImageReference, Volume
 from radcycle.errors import GeometryError, InputError, SeriesError
 from radcycle.io.dicom.headers import FrameRef, ImageHeader
 from radcycle.io.dicom.pixels import read_frames
@@ -477,7 +478,42 @@ def load_stack(
         "problems": [p.as_dict() for p in stack.problems],
         "interpolated_slices": interpolated,
     }
-    return Volume(values, stack.geometry, metadata)
+    return Volume(values, stack.geometry, metadata, acquisition_info(stack))
+
+
+def _da(text: str) -> date | None:
+    # Lenient on reading: a malformed DA is left out, not guessed.
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:8])) if len(text) >= 8 else None
+    except ValueError:
+        return None
+
+
+def acquisition_info(stack: Stack) -> AcquisitionInfo:
+    """The typed source facts of a stack (modality, UIDs, slice thickness, dates)."""
+    h = stack.header
+    frame_of_ref = str(h.series.get("frame_of_reference_uid", "") or "")
+    try:
+        image: ImageReference | None = ImageReference(
+            stack.study_instance_uid,
+            stack.series_instance_uid,
+            tuple(f.header.sop_instance_uid for f in stack.frames),
+            h.sop_class_uid or None,
+            frame_of_ref or None,
+            h.modality or None,
+        )
+    except InputError:
+        # real-world files with malformed UIDs are read; they are not cited
+        image = None
+    thickness = h.slice_thickness
+    return AcquisitionInfo(
+        modality=h.modality or None,
+        image=image,
+        slice_thickness_mm=thickness if thickness and thickness > 0 else None,
+        study_date=_da(str(h.study.get("study_date", "") or "").strip()),
+        patient_id=str(h.patient.get("patient_id", "") or "") or None,
+        birth_date=_da(str(h.patient.get("birth_date", "") or "").strip()),
+    )
 
 
 def read_dicom_volume(

@@ -1,0 +1,194 @@
+"""The report.json document read into what the HTML and PDF renderers show.
+
+:func:`read_report` checks the shape of report.json (sections -> sentences -> fact
+ids, facts) and gives a :class:`ReportView`: sections and sentences in order, the
+facts by id, the evidence of every sentence (its facts in words, and the tracking
+UIDs of the lesions they concern, for the key images), and the response table
+(lesions and guideline results across time points). Both renderers show exactly
+this, so HTML and PDF never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from radcycle.domain.facts import Fact, FactKind
+from radcycle.errors import DataFormatError, InputError
+
+__all__ = [
+    "ReportView",
+    "Section",
+    "Sentence",
+    "describe_fact",
+    "read_report",
+    "response_table",
+]
+
+# Measurements shown in the response table (RECIST diameters).
+_TABLE_MEASUREMENTS = ("long_axis", "short_axis")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One report sentence and the ids of the facts it states."""
+
+    id: str
+    text: str
+    fact_ids: tuple[str, ...]
+    source: str
+    verified: bool
+
+
+@dataclass(frozen=True)
+class Section:
+    """One report section (clinical information, technique ... recommendations)."""
+
+    name: str
+    title: str
+    sentences: tuple[Sentence, ...]
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """What a rendered report shows."""
+
+    status: str
+    patient_id: str
+    generated: str
+    writer: str
+    sections: tuple[Section, ...]
+    facts: Mapping[str, Fact]
+    rejections: tuple[Mapping[str, Any], ...]
+
+    def evidence(self, sentence: Sentence) -> list[Fact]:
+        """The facts a sentence cites, in citation order (unknown ids left out)."""
+        return [self.facts[i] for i in sentence.fact_ids if i in self.facts]
+
+    def lesions_of(self, sentence: Sentence) -> list[str]:
+        """Tracking UIDs of the lesions a sentence's facts concern, first-cited first."""
+        uids = [f.tracking_uid for f in self.evidence(sentence) if f.tracking_uid]
+        return list(dict.fromkeys(uids))
+
+
+def _sentence(data: Mapping[str, Any], where: str) -> Sentence:
+    try:
+        return Sentence(
+            id=str(data["id"]),
+            text=str(data["text"]),
+            fact_ids=tuple(str(i) for i in data.get("fact_ids") or ()),
+            source=str(data.get("source", "")),
+            verified=bool(data.get("verified", False)),
+        )
+    except (KeyError, TypeError) as exc:
+        raise DataFormatError(f"{where}: sentence lacks field {exc}") from exc
+
+
+def _section(data: Mapping[str, Any], n: int) -> Section:
+    where = f"report.json sections[{n}]"
+    if not isinstance(data, Mapping) or "name" not in data:
+        raise DataFormatError(f"{where}: not a section with a name")
+    sentences = data.get("sentences") or ()
+    if not isinstance(sentences, Sequence):
+        raise DataFormatError(f"{where}: sentences is not a list")
+    return Section(
+        name=str(data["name"]),
+        title=str(data.get("title") or str(data["name"]).replace("_", " ").capitalize()),
+        sentences=tuple(_sentence(s, where) for s in sentences),
+    )
+
+
+def read_report(report: Mapping[str, Any]) -> ReportView:
+    """Read a report.json document.
+
+    Raises:
+        DataFormatError: a section, sentence or fact is malformed.
+
+    Example:
+        >>> view = read_report({"status": "draft", "sections": [{"name": "impression",
+        ...     "sentences": [{"id": "s1", "text": "No nodule.", "fact_ids": []}]}]})
+        >>> view.sections[0].title, view.sections[0].sentences[0].text
+        ('Impression', 'No nodule.')
+    """
+    if not isinstance(report, Mapping):
+        raise DataFormatError("report.json is not an object")
+    sections = report.get("sections") or ()
+    try:
+        facts = {f.id: f for f in (Fact.from_dict(d) for d in report.get("facts") or ())}
+    except (InputError, AttributeError) as exc:
+        raise DataFormatError(f"report.json facts: {exc}") from exc
+    patient = report.get("patient") or {}
+    return ReportView(
+        status=str(report.get("status") or ""),
+        patient_id=str(patient.get("id") or "unknown"),
+        generated=str(report.get("generated") or ""),
+        writer=str(report.get("writer") or ""),
+        sections=tuple(_section(s, n) for n, s in enumerate(sections)),
+        facts=facts,
+        rejections=tuple(r for r in report.get("rejections") or () if isinstance(r, Mapping)),
+    )
+
+
+def _number(value: float, unit: str | None) -> str:
+    digits = 0 if unit == "mm3" or abs(value) >= 1000 else 1
+    return f"{value:.{digits}f}"
+
+
+def format_value(fact: Fact) -> str:
+    """A fact's value with its unit, as a report shows it.
+
+    Example:
+        >>> from radcycle.domain.facts import FactProvenance
+        >>> format_value(Fact("f1", "measurement", 21.63, "mm", None, None, FactProvenance()))
+        '21.6 mm'
+    """
+    value = fact.value
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        text = _number(float(value), fact.unit)
+    else:
+        text = "not given" if value is None else str(value)
+    return f"{text} {fact.unit}" if fact.unit and value is not None else text
+
+
+def describe_fact(fact: Fact) -> str:
+    """One line of evidence: what, value, lesion, time point, and where it came from."""
+    what = fact.name.replace("_", " ") or fact.kind.value
+    where = ", ".join(x for x in (fact.tracking_identifier, fact.time_point) if x)
+    source = []
+    prov = fact.provenance
+    if prov.rule is not None:
+        source.append(prov.rule.cite())
+    if prov.algorithm is not None:
+        source.append(f"{prov.algorithm.name} {prov.algorithm.version}")
+    source += [f"series {ref.series_instance_uid}" for ref in prov.images[:1]]
+    source += [x for x in (prov.mask, prov.fhir_resource, prov.prior_report) if x]
+    text = f"{what}: {format_value(fact)}"
+    text += f" ({where})" if where else ""
+    return text + (f" [{'; '.join(source)}]" if source else "")
+
+
+def response_table(view: ReportView) -> tuple[list[str], list[list[str]]]:
+    """Lesion diameters and guideline results across time points.
+
+    Returns:
+        the header (``""`` then the time points in order) and one row per lesion
+        measurement or guideline result (its label, then a cell per time point).
+    """
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    times: list[str] = []
+    for fact in view.facts.values():
+        shown = fact.kind in (FactKind.RESPONSE, FactKind.GUIDELINE) or (
+            fact.kind == FactKind.MEASUREMENT and fact.name in _TABLE_MEASUREMENTS
+        )
+        if not shown or not fact.time_point:
+            continue
+        key = (fact.tracking_identifier or "", fact.name.replace("_", " ") or fact.kind.value)
+        cells.setdefault(key, {})[fact.time_point] = format_value(fact)
+        times.append(fact.time_point)
+    order = sorted(set(times))
+    rows = [
+        [f"{who} {what}".strip(), *(cells[(who, what)].get(t, "") for t in order)]
+        for who, what in sorted(cells, key=lambda k: (k[0] == "", k))
+    ]
+    return ["", *order], rows
