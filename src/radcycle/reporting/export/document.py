@@ -61,6 +61,7 @@ class ReportView:
     sections: tuple[Section, ...]
     facts: Mapping[str, Fact]
     rejections: tuple[Mapping[str, Any], ...]
+    warnings: tuple[str, ...] = ()
 
     def evidence(self, sentence: Sentence) -> list[Fact]:
         """The facts a sentence cites, in citation order (unknown ids left out)."""
@@ -124,9 +125,15 @@ def read_report(report: Mapping[str, Any]) -> ReportView:
         patient_id=str(patient.get("id") or "unknown"),
         generated=str(report.get("generated") or ""),
         writer=str(report.get("writer") or ""),
-        sections=tuple(_section(s, n) for n, s in enumerate(sections)),
+        # a section without a sentence is not shown (as in the plain text)
+        sections=tuple(
+            section
+            for section in (_section(s, n) for n, s in enumerate(sections))
+            if section.sentences
+        ),
         facts=facts,
         rejections=tuple(r for r in report.get("rejections") or () if isinstance(r, Mapping)),
+        warnings=tuple(str(w) for w in report.get("warnings") or ()),
     )
 
 

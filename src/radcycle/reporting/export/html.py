@@ -170,6 +170,7 @@ def build_html(
         f'<p class="meta">Patient {escape(view.patient_id)} &middot; generated '
         f"{escape(view.generated)} &middot; writer {escape(view.writer)} &middot; "
         "click a sentence to see its evidence</p>",
+        *(f'<p class="meta">warning: {escape(w)}</p>' for w in view.warnings),
         *_sentences_html(view),
         *_table_html(view),
         *_key_images_html(view, key_images or {}),

@@ -220,6 +220,7 @@ def build_pdf(
             f"writer {escape(view.writer)}",
             st["small"],
         ),
+        *(Paragraph(f"warning: {escape(w)}", st["small"]) for w in view.warnings),
         *_sections(view, st),
         *_table(view, st),
         *_figures(key_images or {}, charts or {}, st),
