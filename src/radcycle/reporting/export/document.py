@@ -67,6 +67,23 @@ class ReportView:
         """The facts a sentence cites, in citation order (unknown ids left out)."""
         return [self.facts[i] for i in sentence.fact_ids if i in self.facts]
 
+    def paragraphs(self, section: Section) -> list[list[Sentence]]:
+        """A section's sentences in paragraphs: a new one where the lesion spoken of changes.
+
+        Sentences about no lesion stay in the paragraph they follow, so the findings
+        read lesion by lesion and the other sections stay one paragraph.
+        """
+        out: list[list[Sentence]] = []
+        current: str | None = None
+        for s in section.sentences:
+            lesions = self.lesions_of(s)
+            first = lesions[0] if lesions else None
+            if not out or (first is not None and current is not None and first != current):
+                out.append([])
+            current = first or current
+            out[-1].append(s)
+        return out
+
     def lesions_of(self, sentence: Sentence) -> list[str]:
         """Tracking UIDs of the lesions a sentence's facts concern, first-cited first."""
         uids = [f.tracking_uid for f in self.evidence(sentence) if f.tracking_uid]

@@ -77,14 +77,16 @@ def _data_uri(png: bytes) -> str:
 def _sentences_html(view: ReportView) -> list[str]:
     out = []
     for section in view.sections:
-        out.append(f"<h2>{escape(section.title)}</h2><p>")
-        for s in section.sentences:
-            cls = "s" if s.verified else "s unverified"
-            out.append(
-                f'<a class="{cls}" href="#ev-{escape(s.id)}" data-id="{escape(s.id)}" '
-                f'title="show the evidence">{escape(s.text)}</a> '
-            )
-        out.append("</p>")
+        out.append(f"<h2>{escape(section.title)}</h2>")
+        for paragraph in view.paragraphs(section):
+            out.append("<p>")
+            for s in paragraph:
+                cls = "s" if s.verified else "s unverified"
+                out.append(
+                    f'<a class="{cls}" href="#ev-{escape(s.id)}" data-id="{escape(s.id)}" '
+                    f'title="show the evidence">{escape(s.text)}</a> '
+                )
+            out.append("</p>")
     return out
 
 
