@@ -16,38 +16,12 @@ from typing import Any
 
 from radcycle.domain.facts import Fact, FactKind
 from radcycle.errors import DataFormatError, InputError
+from radcycle.reporting.report import Section, Sentence
 
-__all__ = [
-    "ReportView",
-    "Section",
-    "Sentence",
-    "describe_fact",
-    "read_report",
-    "response_table",
-]
+__all__ = ["ReportView", "describe_fact", "read_report", "response_table"]
 
 # Measurements shown in the response table (RECIST diameters).
 _TABLE_MEASUREMENTS = ("long_axis", "short_axis")
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """One report sentence and the ids of the facts it states."""
-
-    id: str
-    text: str
-    fact_ids: tuple[str, ...]
-    source: str
-    verified: bool
-
-
-@dataclass(frozen=True)
-class Section:
-    """One report section (clinical information, technique ... recommendations)."""
-
-    name: str
-    title: str
-    sentences: tuple[Sentence, ...]
 
 
 @dataclass(frozen=True)
@@ -99,7 +73,7 @@ def _sentence(data: Mapping[str, Any], where: str) -> Sentence:
             source=str(data.get("source", "")),
             verified=bool(data.get("verified", False)),
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise DataFormatError(f"{where}: sentence lacks field {exc}") from exc
 
 
@@ -110,11 +84,12 @@ def _section(data: Mapping[str, Any], n: int) -> Section:
     sentences = data.get("sentences") or ()
     if not isinstance(sentences, Sequence):
         raise DataFormatError(f"{where}: sentences is not a list")
-    return Section(
-        name=str(data["name"]),
-        title=str(data.get("title") or str(data["name"]).replace("_", " ").capitalize()),
-        sentences=tuple(_sentence(s, where) for s in sentences),
-    )
+    try:
+        return Section(str(data["name"]), tuple(_sentence(s, where) for s in sentences))
+    except InputError as exc:
+        if isinstance(exc, DataFormatError):
+            raise
+        raise DataFormatError(f"{where}: {exc.message}", value=data["name"]) from exc
 
 
 def read_report(report: Mapping[str, Any]) -> ReportView:
