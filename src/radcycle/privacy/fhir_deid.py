@@ -314,7 +314,7 @@ def output_name(bundle: dict[str, Any], key: DeidKey, patient_id_system: str | N
     Example:
         >>> b = {"resourceType": "Bundle", "entry": [{"resource": {
         ...     "resourceType": "Patient", "identifier": [{"value": "MRN-1"}]}}]}
-        >>> key = DeidKey(bytes(32))
+        >>> key = DeidKey(bytes(range(32)))
         >>> output_name(b, key) == key.patient_id("MRN-1") + ".json"
         True
     """
