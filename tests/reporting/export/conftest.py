@@ -239,6 +239,7 @@ def build_report(patient: Patient) -> dict[str, Any]:
             {"name": "impression", "title": "Impression", "sentences": sentences[1:]},
         ],
         "facts": [f.to_dict() for f in facts],
+        "warnings": ["the drafting model was not reached; deterministic sentences used"],
         "rejections": [
             {"text": "L1 is 80 mm.", "reasons": ["80 mm not in facts"], "replaced_by": "s1"}
         ],

@@ -108,6 +108,7 @@ def test_html_is_self_contained_escaped_and_says_draft(
     assert not re.search(r'(src|href)="(https?:)?//', text)
     assert 'src="data:image/png;base64,' in text
     assert "PR" in text
+    assert "warning: the drafting model was not reached" in text
     assert "L1 long axis" in text
 
 
@@ -214,3 +215,16 @@ def test_a_click_on_a_sentence_shows_its_facts_and_key_image(
     assert shown["hidden"] is False
     assert shown["figures"] == 1  # the key image of the lesion the sentence is about
     assert any("long axis" in t and "mm" in t for t in shown["texts"])
+
+
+def test_a_section_without_sentences_is_not_shown() -> None:
+    text = build_html(
+        {
+            "sections": [
+                {"name": "comparison", "title": "Comparison", "sentences": []},
+                {"name": "impression", "sentences": [{"id": "s1", "text": "No nodule."}]},
+            ]
+        }
+    )
+    assert "<h2>Comparison</h2>" not in text
+    assert "<h2>Impression</h2>" in text

@@ -16,38 +16,12 @@ from typing import Any
 
 from radcycle.domain.facts import Fact, FactKind
 from radcycle.errors import DataFormatError, InputError
+from radcycle.reporting.report import Section, Sentence
 
-__all__ = [
-    "ReportView",
-    "Section",
-    "Sentence",
-    "describe_fact",
-    "read_report",
-    "response_table",
-]
+__all__ = ["ReportView", "describe_fact", "read_report", "response_table"]
 
 # Measurements shown in the response table (RECIST diameters).
 _TABLE_MEASUREMENTS = ("long_axis", "short_axis")
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """One report sentence and the ids of the facts it states."""
-
-    id: str
-    text: str
-    fact_ids: tuple[str, ...]
-    source: str
-    verified: bool
-
-
-@dataclass(frozen=True)
-class Section:
-    """One report section (clinical information, technique ... recommendations)."""
-
-    name: str
-    title: str
-    sentences: tuple[Sentence, ...]
 
 
 @dataclass(frozen=True)
@@ -61,10 +35,28 @@ class ReportView:
     sections: tuple[Section, ...]
     facts: Mapping[str, Fact]
     rejections: tuple[Mapping[str, Any], ...]
+    warnings: tuple[str, ...] = ()
 
     def evidence(self, sentence: Sentence) -> list[Fact]:
         """The facts a sentence cites, in citation order (unknown ids left out)."""
         return [self.facts[i] for i in sentence.fact_ids if i in self.facts]
+
+    def paragraphs(self, section: Section) -> list[list[Sentence]]:
+        """A section's sentences in paragraphs: a new one where the lesion spoken of changes.
+
+        Sentences about no lesion stay in the paragraph they follow, so the findings
+        read lesion by lesion and the other sections stay one paragraph.
+        """
+        out: list[list[Sentence]] = []
+        current: str | None = None
+        for s in section.sentences:
+            lesions = self.lesions_of(s)
+            first = lesions[0] if lesions else None
+            if not out or (first is not None and current is not None and first != current):
+                out.append([])
+            current = first or current
+            out[-1].append(s)
+        return out
 
     def lesions_of(self, sentence: Sentence) -> list[str]:
         """Tracking UIDs of the lesions a sentence's facts concern, first-cited first."""
@@ -81,7 +73,7 @@ def _sentence(data: Mapping[str, Any], where: str) -> Sentence:
             source=str(data.get("source", "")),
             verified=bool(data.get("verified", False)),
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise DataFormatError(f"{where}: sentence lacks field {exc}") from exc
 
 
@@ -92,11 +84,12 @@ def _section(data: Mapping[str, Any], n: int) -> Section:
     sentences = data.get("sentences") or ()
     if not isinstance(sentences, Sequence):
         raise DataFormatError(f"{where}: sentences is not a list")
-    return Section(
-        name=str(data["name"]),
-        title=str(data.get("title") or str(data["name"]).replace("_", " ").capitalize()),
-        sentences=tuple(_sentence(s, where) for s in sentences),
-    )
+    try:
+        return Section(str(data["name"]), tuple(_sentence(s, where) for s in sentences))
+    except InputError as exc:
+        if isinstance(exc, DataFormatError):
+            raise
+        raise DataFormatError(f"{where}: {exc.message}", value=data["name"]) from exc
 
 
 def read_report(report: Mapping[str, Any]) -> ReportView:
@@ -124,9 +117,15 @@ def read_report(report: Mapping[str, Any]) -> ReportView:
         patient_id=str(patient.get("id") or "unknown"),
         generated=str(report.get("generated") or ""),
         writer=str(report.get("writer") or ""),
-        sections=tuple(_section(s, n) for n, s in enumerate(sections)),
+        # a section without a sentence is not shown (as in the plain text)
+        sections=tuple(
+            section
+            for section in (_section(s, n) for n, s in enumerate(sections))
+            if section.sentences
+        ),
         facts=facts,
         rejections=tuple(r for r in report.get("rejections") or () if isinstance(r, Mapping)),
+        warnings=tuple(str(w) for w in report.get("warnings") or ()),
     )
 
 

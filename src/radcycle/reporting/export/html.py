@@ -77,14 +77,16 @@ def _data_uri(png: bytes) -> str:
 def _sentences_html(view: ReportView) -> list[str]:
     out = []
     for section in view.sections:
-        out.append(f"<h2>{escape(section.title)}</h2><p>")
-        for s in section.sentences:
-            cls = "s" if s.verified else "s unverified"
-            out.append(
-                f'<a class="{cls}" href="#ev-{escape(s.id)}" data-id="{escape(s.id)}" '
-                f'title="show the evidence">{escape(s.text)}</a> '
-            )
-        out.append("</p>")
+        out.append(f"<h2>{escape(section.title)}</h2>")
+        for paragraph in view.paragraphs(section):
+            out.append("<p>")
+            for s in paragraph:
+                cls = "s" if s.verified else "s unverified"
+                out.append(
+                    f'<a class="{cls}" href="#ev-{escape(s.id)}" data-id="{escape(s.id)}" '
+                    f'title="show the evidence">{escape(s.text)}</a> '
+                )
+            out.append("</p>")
     return out
 
 
@@ -170,6 +172,7 @@ def build_html(
         f'<p class="meta">Patient {escape(view.patient_id)} &middot; generated '
         f"{escape(view.generated)} &middot; writer {escape(view.writer)} &middot; "
         "click a sentence to see its evidence</p>",
+        *(f'<p class="meta">warning: {escape(w)}</p>' for w in view.warnings),
         *_sentences_html(view),
         *_table_html(view),
         *_key_images_html(view, key_images or {}),

@@ -83,20 +83,25 @@ def _sections(view: ReportView, st: dict[str, Any]) -> list[Any]:
     from reportlab.platypus import Paragraph
 
     out: list[Any] = []
-    number = 0
+    numbers = _numbers(view)
     for section in view.sections:
         out.append(Paragraph(escape(section.title), st["h2"]))
-        parts = []
-        for s in section.sentences:
-            number += 1
-            mark = "" if s.verified else f' <font color="{_RED}">(unverified)</font>'
-            parts.append(
-                f'{escape(s.text)}{mark}<a href="#ev-{escape(s.id)}" color="{_LINK}">'
-                f"<super>[{number}]</super></a>"
-            )
-        if parts:
+        for paragraph in view.paragraphs(section):
+            parts = []
+            for s in paragraph:
+                mark = "" if s.verified else f' <font color="{_RED}">(unverified)</font>'
+                parts.append(
+                    f'{escape(s.text)}{mark}<a href="#ev-{escape(s.id)}" color="{_LINK}">'
+                    f"<super>[{numbers[s.id]}]</super></a>"
+                )
             out.append(Paragraph(" ".join(parts), st["body"]))
     return out
+
+
+def _numbers(view: ReportView) -> dict[str, int]:
+    """Each sentence's number in the report (its evidence entry's number)."""
+    ids = [s.id for section in view.sections for s in section.sentences]
+    return {sid: n for n, sid in enumerate(ids, start=1)}
 
 
 def _table(view: ReportView, st: dict[str, Any]) -> list[Any]:
@@ -153,10 +158,10 @@ def _evidence(view: ReportView, st: dict[str, Any]) -> list[Any]:
     from reportlab.platypus import Paragraph
 
     out: list[Any] = [Paragraph("Evidence", st["h2"])]
-    number = 0
+    numbers = _numbers(view)
     for section in view.sections:
         for s in section.sentences:
-            number += 1
+            number = numbers[s.id]
             facts = [describe_fact(f) for f in view.evidence(s)] or ["no fact cited"]
             lines = "<br/>".join(f"&bull; {escape(x)}" for x in facts)
             out.append(
@@ -220,6 +225,7 @@ def build_pdf(
             f"writer {escape(view.writer)}",
             st["small"],
         ),
+        *(Paragraph(f"warning: {escape(w)}", st["small"]) for w in view.warnings),
         *_sections(view, st),
         *_table(view, st),
         *_figures(key_images or {}, charts or {}, st),
