@@ -60,9 +60,12 @@ def read_cases(path: Path) -> list[Item]:
     """
     if not path.is_file():
         raise PathNotFoundError("no such cases CSV", path=path)
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-        fields = list(rows[0]) if rows else []
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataFormatError(f"the cases CSV is not text: {exc}", path=path) from exc
+    fields = list(rows[0]) if rows else []
     image, mask = _column(fields, ["image"]), _column(fields, ["mask"])
     if image is None or mask is None:
         raise DataFormatError("the cases CSV needs Image and Mask columns", path=path, value=fields)

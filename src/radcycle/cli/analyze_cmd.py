@@ -26,7 +26,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from radcycle.cli.errors import friendly_errors
+from radcycle.cli.errors import friendly_errors, refuse_overlap
 from radcycle.cli.follow_cmd import parse_lesion
 from radcycle.errors import ExportError, InputError
 from radcycle.pipeline.analysis import AnalysisInputs, PatientAnalysis, analyze_patient
@@ -41,7 +41,8 @@ from radcycle.reporting.writer import write_report
 console = Console(stderr=True)
 
 
-def _check_out(out: Path, force: bool) -> None:
+def _check_out(out: Path, force: bool, inputs: list[Path]) -> None:
+    refuse_overlap(out, inputs, inside_ok=True)
     if out.exists() and not force:
         raise ExportError("the output folder exists (use --force to replace it)", path=out)
     if out.exists() and not out.is_dir():
@@ -135,7 +136,7 @@ def analyze(
     force: bool = typer.Option(False, "--force", help="Replace an existing --out folder."),
 ) -> None:
     """Analyze one patient and write a verified draft report."""
-    _check_out(out, force)
+    _check_out(out, force, [*inputs, *([fhir] if fhir else []), *prior_report])
     seeds = tuple(parse_lesion(text) for text in lesion)
     backend = _backend(llm, llm_model, gguf)
     request = AnalysisInputs(

@@ -26,7 +26,7 @@ from radcycle.batch.deid import STAGING_DIR, deid_params, deid_task, patient_ite
 from radcycle.batch.executors import Executor
 from radcycle.batch.manifest import MANIFEST_NAME, open_manifest
 from radcycle.batch.radiomics import FORMATS, ITEMS_DIR, radiomics_task, read_cases, write_table
-from radcycle.cli.errors import friendly_errors
+from radcycle.cli.errors import friendly_errors, refuse_overlap
 from radcycle.errors import DataFormatError, ExportError, InputError
 from radcycle.imaging.radiomics import CONFIGS, get_config
 from radcycle.privacy.keys import load_keyfile
@@ -67,13 +67,16 @@ def _executor(workers: int | None, ray: str | None) -> Executor:
     return LocalPool(workers or 2)
 
 
-def _prepare(out: Path, run: Path | None, force: bool) -> Path:
+def _prepare(out: Path, run: Path | None, force: bool, inputs: list[Path]) -> Path:
     """The run folder; with ``--force`` an earlier run (and output) is removed first.
 
     Raises:
-        ExportError: ``out`` exists and belongs to no run of this folder, without --force.
+        ExportError: ``out`` exists and belongs to no run of this folder, without --force;
+            ``out`` or the run folder overlaps an input.
     """
     run_dir = run or out.with_name(out.name + ".run")
+    refuse_overlap(out, inputs)
+    refuse_overlap(run_dir, inputs)
     resuming = (run_dir / MANIFEST_NAME).is_file()
     if force:
         if run_dir.exists() and not resuming:
@@ -163,7 +166,7 @@ def _radiomics(
     if table_format not in FORMATS:
         raise DataFormatError(f"--format must be one of {', '.join(FORMATS)}", value=fmt)
     items = read_cases(cases)
-    run_dir = _prepare(out, run, force)
+    run_dir = _prepare(out, run, force, [cases])
     items_dir = run_dir / ITEMS_DIR
     params = {
         "command": "radiomics",
@@ -239,7 +242,7 @@ def _deid(
     options = _deid_options(dates, retain, clean)
     key = load_keyfile(keyfile)
     items = patient_items(source)
-    run_dir = _prepare(out, run, force)
+    run_dir = _prepare(out, run, force, [source, keyfile])
     params = deid_params(out.resolve(), keyfile.resolve(), key, options)
     spec = BatchSpec(deid_task, items, params, run_dir, out.resolve())
     report = _run(spec, _executor(workers, ray), as_json)

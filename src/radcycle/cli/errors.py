@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from radcycle.errors import RadcycleError
+from radcycle.errors import ExportError, RadcycleError
 
 #: The longest error a user is shown (characters); the rest is cut, and says so.
 MAX_ERROR_CHARS = 600
@@ -79,3 +79,24 @@ def series_problems(metadata: Mapping[str, Any]) -> list[dict[str, str]]:
     problems = [dict(p) for p in metadata.get("problems") or [] if isinstance(p, Mapping)]
     warn_all(f"series problem {p.get('code')}: {p.get('message')}" for p in problems)
     return problems
+
+
+def refuse_overlap(out: Path, inputs: Iterable[Path], *, inside_ok: bool = False) -> None:
+    """Refuse an output that is an input, holds one, or (unless ``inside_ok``) lies inside one.
+
+    Raises:
+        ExportError: ``out`` and an input share a path.
+
+    Example:
+        >>> refuse_overlap(Path("/tmp/out"), [Path("/tmp/in")])
+        >>> refuse_overlap(Path("/tmp/in/out"), [Path("/tmp/in")])
+        Traceback (most recent call last):
+        ...
+        radcycle.errors.ExportError: /tmp/in/out: the output overlaps an input [value '/tmp/in']
+    """
+    target = out.resolve()
+    for source in inputs:
+        here = source.resolve()
+        inside = here in target.parents and not inside_ok
+        if target == here or inside or target in here.parents:
+            raise ExportError("the output overlaps an input", path=out, value=str(source))

@@ -8,6 +8,7 @@ next exam date; ``--out DIR`` also writes ``follow.json`` and two PNG charts.
 from __future__ import annotations
 
 import json
+import math
 from datetime import date
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def parse_lesion(text: str) -> LesionSeed:
         x, y, z = (float(v) for v in point.split(","))
     except ValueError as exc:
         raise InputError("--lesion must be x,y,z[:organ] in LPS mm", value=text) from exc
+    if not all(math.isfinite(v) for v in (x, y, z)):
+        raise InputError("--lesion must be finite numbers x,y,z in LPS mm", value=text)
     organ = organ.strip().lower() or "lung"
     return LesionSeed((x, y, z), organ, organ == "lymph node", f"--lesion {text}")
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from radcycle.cli.errors import friendly_errors
+from radcycle.clinical.text import decode_text
 from radcycle.domain import Fact
 from radcycle.errors import DataFormatError, InputError
 from radcycle.reporting.claims import split_sentences
@@ -47,17 +48,12 @@ def load_facts(path: Path) -> tuple[Fact, ...]:
 
 
 def read_text(path: Path) -> str:
-    """A UTF-8 text file (a binary file is refused)."""
+    """The text of a file in any encoding :func:`decode_text` finds (binary or empty is refused)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", path=path) from exc
-    if b"\x00" in data:
-        raise DataFormatError("a binary file, not text", path=path)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"not UTF-8 text (byte {exc.start})", path=path) from exc
+    return decode_text(data, source=str(path))
 
 
 @friendly_errors

@@ -153,7 +153,7 @@ def read_studies(
     best, skipped = _main_ct(stacks)
     if not best:
         where = ", ".join(str(p) for p in paths)
-        raise SeriesError(f"no CT image series found in {where}")
+        raise SeriesError("no CT image series found", path=where)
     scans = []
     for stack in best.values():
         volume = load_stack(stack)
