@@ -13,6 +13,7 @@ MODULES = [
     "radcycle.batch.executors",
     "radcycle.batch.radiomics",
     "radcycle.batch.deid",
+    "radcycle.batch.analyze",
     "radcycle.pipeline.radiomics",
 ]
 

@@ -7,8 +7,9 @@ pool of processes, or a Ray cluster. Tasks receive paths, write their own output
 skips what is done, retries what failed, and resumes a killed run without
 duplicates or half-written outputs.
 
-Tasks: :mod:`radcycle.batch.radiomics` (a cohort's features, one row per case) and
-:mod:`radcycle.batch.deid` (an archive, one patient folder per item).
+Tasks: :mod:`radcycle.batch.radiomics` (a cohort's features, one row per case),
+:mod:`radcycle.batch.deid` and :mod:`radcycle.batch.analyze` (an archive, one
+patient folder per item).
 """
 
 from radcycle.batch.engine import BatchReport, BatchSpec, Progress, run_batch

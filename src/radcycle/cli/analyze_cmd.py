@@ -30,13 +30,10 @@ from radcycle.cli.errors import friendly_errors, refuse_overlap
 from radcycle.cli.follow_cmd import parse_lesion
 from radcycle.errors import ExportError, InputError
 from radcycle.pipeline.analysis import AnalysisInputs, PatientAnalysis, analyze_patient
-from radcycle.pipeline.exports import charts, write_exports
-from radcycle.pipeline.facts import build_facts
-from radcycle.pipeline.findings import findings_document
+from radcycle.pipeline.publish import deterministic_outputs, write_outputs
 from radcycle.reporting.drafting import draft_report
 from radcycle.reporting.llm import HttpBackend, HttpSettings, LlamaCppBackend
 from radcycle.reporting.report import DRAFT_STATUS, Report
-from radcycle.reporting.writer import write_report
 
 console = Console(stderr=True)
 
@@ -49,29 +46,6 @@ def _check_out(out: Path, force: bool, inputs: list[Path]) -> None:
         raise ExportError("the output is not a folder", path=out)
     if not out.parent.is_dir():
         raise ExportError("the folder to write into does not exist", path=out.parent)
-
-
-def write_outputs(
-    analysis: PatientAnalysis,
-    report: Report,
-    findings: dict[str, Any],
-    folder: Path,
-) -> tuple[list[str], list[str]]:
-    """Write every output of an analysis into ``folder``.
-
-    Returns:
-        The file names written, and warnings for exports left out.
-    """
-    document = report.to_dict()
-    text = report.to_text()
-    (folder / "findings.json").write_text(json.dumps(findings, indent=2))
-    (folder / "report.json").write_text(json.dumps(document, indent=2))
-    (folder / "report.txt").write_text(text)
-    for name, png in charts(analysis).items():
-        file = "trajectories.png" if name.startswith("Lesion") else "waterfall.png"
-        (folder / file).write_bytes(png)
-    warnings = write_exports(analysis, document, text, report.facts, folder)
-    return sorted(p.name for p in folder.iterdir()), warnings
 
 
 def _publish(
@@ -158,12 +132,10 @@ def analyze(
         analysis = analyze_patient(request, progress)
         progress("report")
         generated = datetime.now(UTC).isoformat(timespec="seconds")
-        facts = build_facts(analysis)
-        report = write_report(facts, analysis.patient_id, generated)
+        report, findings = deterministic_outputs(analysis, generated)
         if backend is not None:
             progress("drafting")
             report = draft_report(report, backend)
-        findings = findings_document(analysis, facts, generated)
         progress("write")
         names, warnings = _publish(
             lambda folder: write_outputs(analysis, report, findings, folder), out, force

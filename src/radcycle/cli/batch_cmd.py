@@ -1,4 +1,4 @@
-"""``radcycle batch radiomics|deid``: whole cohorts and archives, resumable, local or on Ray."""
+"""``radcycle batch radiomics|deid|analyze``: cohorts and archives, resumable, local or on Ray."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from radcycle.batch import BatchReport, BatchSpec, LocalPool, Progress, RayPool, run_batch
+from radcycle.batch.analyze import analyze_task
 from radcycle.batch.deid import STAGING_DIR, deid_params, deid_task, patient_items
 from radcycle.batch.executors import Executor
 from radcycle.batch.manifest import MANIFEST_NAME, open_manifest
@@ -252,6 +253,36 @@ def _deid(
     _finish(report, extra, as_json)
 
 
+@friendly_errors
+def _analyze(
+    source: Path = typer.Argument(
+        ..., help="Archive folder: each folder directly under it is one patient."
+    ),
+    out: Path = typer.Argument(..., help="Output folder: OUT/item-<n>/ per patient."),
+    workers: int | None = _WORKERS,
+    ray: str | None = _RAY,
+    run: Path | None = _RUN,
+    force: bool = _FORCE,
+    as_json: bool = _JSON,
+) -> None:
+    """Analyze an archive patient by patient, as `radcycle analyze` does for each.
+
+    Each folder directly under SOURCE is one patient (item): all its image series
+    are its studies, and a fhir_bundle.json in it is its FHIR record. Outputs go to
+    OUT/item-<n>/ (numbered, never named after the folder); the run folder's
+    manifest maps items to input folders: keep it with the originals.
+    Exit status 1 when any patient folder failed (no image series, unreadable).
+    """
+    items = patient_items(source)
+    run_dir = _prepare(out, run, force)
+    params = {"command": "analyze", "source": str(source.resolve()), "out": str(out.resolve())}
+    spec = BatchSpec(analyze_task, items, params, run_dir, out.resolve())
+    report = _run(spec, _executor(workers, ray), as_json)
+    _remove_empty(out / STAGING_DIR)
+    extra = {"command": "analyze", "out": str(out), "run": str(run_dir)}
+    _finish(report, extra, as_json)
+
+
 def _file_counts(run_dir: Path) -> dict[str, int]:
     with open_manifest(run_dir) as manifest:
         totals: dict[str, int] = {}
@@ -268,7 +299,11 @@ def _remove_empty(folder: Path) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``radcycle batch ...`` to ``app``."""
-    commands: dict[str, Callable[..., None]] = {"radiomics": _radiomics, "deid": _deid}
+    commands: dict[str, Callable[..., None]] = {
+        "radiomics": _radiomics,
+        "deid": _deid,
+        "analyze": _analyze,
+    }
     for name, command in commands.items():
         batch_app.command(name)(command)
     app.add_typer(batch_app, name="batch")
