@@ -1,4 +1,4 @@
-"""Hostile inputs to ``radcycle batch radiomics`` and ``batch deid``: bad tables, keys, outputs."""
+"""Hostile inputs to ``radcycle batch radiomics``, ``batch deid`` and ``batch analyze``."""
 
 from __future__ import annotations
 
@@ -91,6 +91,23 @@ CASES = [
         lambda f: [*_deid(f, f / "archive", _key(f)), "--force"],
         says=r"archive.*overlaps an input",
     ),
+    Case(
+        "analyze-input-missing",
+        lambda f: ["analyze", str(f / "nothere"), str(f / "out")],
+        says=r"nothere",
+    ),
+    Case(
+        "analyze-out-inside-input",
+        lambda f: ["analyze", str(_archive(f)), str(f / "archive" / "out")],
+        says=r"archive.*overlaps an input",
+    ),
+    Case(
+        "analyze-patient-without-images",
+        lambda f: ["analyze", str(_archive(f)), str(f / "out")],
+        exit_code=1,
+        says=r"no CT\s+image series",
+        never=r"\b1 done",
+    ),
 ]
 
 
@@ -99,7 +116,7 @@ def test_batch_hostile(case: Case, tmp_path: Path) -> None:
     run_case("batch", case, tmp_path)
     if case.name == "out-is-the-csv":
         assert (tmp_path / "cases.csv").read_bytes().startswith(b"ID,Image,Mask")
-    if case.name.startswith("deid-out"):
+    if (tmp_path / "archive").exists():  # whatever was refused, the input is untouched
         assert (tmp_path / "archive" / "p1" / "notes.txt").read_text() == "not DICOM\n"
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from radcycle.batch.executors import Executor, Outcome, Task, WorkerLostError, peak_rss_mb
 from radcycle.batch.manifest import Item, ItemState, Manifest, open_manifest
+from radcycle.batch.outputs import remove_orphan_parts
 
 __all__ = ["BatchReport", "BatchSpec", "Progress", "run_batch"]
 
@@ -210,6 +211,7 @@ def run_batch(
             run.run(queue)
         finally:
             executor.close()
+            remove_orphan_parts(spec.output_root)  # from workers killed mid-write
     report = run.report
     report.seconds = time.perf_counter() - start
     report.driver_rss_mb = peak_rss_mb()

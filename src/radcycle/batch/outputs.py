@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["PART_SUFFIX", "move_tree", "tree_checksum", "write_atomic"]
+__all__ = ["PART_SUFFIX", "move_tree", "remove_orphan_parts", "tree_checksum", "write_atomic"]
 
 PART_SUFFIX = ".part"
 _CHUNK = 1 << 20
+#: The temporary names :func:`write_atomic` makes: ``.<name>.<32 hex digits>.part``.
+_PART_NAME = re.compile(r"^\..+\.[0-9a-f]{32}" + re.escape(PART_SUFFIX) + "$")
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -41,6 +44,31 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.replace(part, path)
     finally:
         part.unlink(missing_ok=True)
+
+
+def remove_orphan_parts(root: Path) -> int:
+    """Remove the temporary files that killed tasks left under ``root``; return how many.
+
+    Only names :func:`write_atomic` makes are touched. Call it while holding the run's
+    lock, once no task is running: a worker killed mid-write (or one the pool stopped
+    when another died) cannot finish its rename any more.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     left = Path(tmp) / f".out.json.{'a' * 32}.part"
+        ...     _ = left.write_bytes(b"{"), (Path(tmp) / "keep.part").write_bytes(b"")
+        ...     remove_orphan_parts(Path(tmp)), sorted(p.name for p in Path(tmp).iterdir())
+        (1, ['keep.part'])
+    """
+    if not root.is_dir():
+        return 0
+    removed = 0
+    for path in root.rglob(f"*{PART_SUFFIX}"):
+        if _PART_NAME.match(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def file_checksum(path: Path) -> str:

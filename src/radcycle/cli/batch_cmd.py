@@ -274,7 +274,7 @@ def _analyze(
     Exit status 1 when any patient folder failed (no image series, unreadable).
     """
     items = patient_items(source)
-    run_dir = _prepare(out, run, force)
+    run_dir = _prepare(out, run, force, [source])
     params = {"command": "analyze", "source": str(source.resolve()), "out": str(out.resolve())}
     spec = BatchSpec(analyze_task, items, params, run_dir, out.resolve())
     report = _run(spec, _executor(workers, ray), as_json)
