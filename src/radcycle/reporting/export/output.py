@@ -1,46 +1,23 @@
-"""Writing an export safely: never over an existing file without ``force``, never half.
+"""Writing an export safely, through the project's one output helper.
 
-Files are written to a temporary name beside the target and moved into place, so
-a failed write leaves nothing half-written and the target is either the old file
-or the complete new one.
+The target is checked before anything is computed (never over an existing file
+without ``force``), then written under a temporary name beside it and moved into
+place by :func:`radcycle.io.output.atomic_output`, so a failed write leaves the
+old file or nothing, never half a file.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from radcycle.errors import ExportError
+from radcycle.errors import ExportError, UnsafeOutputError
+from radcycle.io.output import OutputRules, atomic_output
 
-__all__ = ["check_target", "export", "write_atomically"]
+__all__ = ["export"]
 
 T = TypeVar("T")
-
-
-def check_target(path: str | Path, force: bool) -> Path:
-    """The output path, refused where it exists and ``force`` is not given."""
-    target = Path(path)
-    if target.exists() and not force:
-        raise ExportError("the output exists (use --force to replace it)", path=target)
-    if not target.parent.is_dir():
-        raise ExportError("the output folder does not exist", path=target.parent)
-    return target
-
-
-def write_atomically(target: Path, write: Callable[[Path], object]) -> Path:
-    """Run ``write`` on a temporary file beside ``target``, then move it into place."""
-    # a fresh name beside the target (not mkstemp: the file gets the usual permissions)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(tmp)
-        tmp.replace(target)
-    except OSError as exc:
-        raise ExportError(f"cannot write: {exc.strerror}", path=target) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
 
 
 def export(
@@ -50,8 +27,20 @@ def export(
 
     The target is checked first, so nothing is computed for an output that would
     be refused.
+
+    Raises:
+        UnsafeOutputError: the target exists (without ``force``) or is a folder.
+        ExportError: it cannot be written.
     """
-    target = check_target(path, force)
+    target = Path(path)
+    rules = OutputRules(force=force)
+    rules.check(target)
     result = build()
-    write_atomically(target, lambda tmp: save(result, tmp))
+    try:
+        with atomic_output(target, rules) as temp:
+            save(result, temp)
+    except UnsafeOutputError:
+        raise
+    except OSError as exc:
+        raise ExportError(f"cannot write: {exc.strerror}", path=target) from exc
     return result
