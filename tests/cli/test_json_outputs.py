@@ -45,6 +45,7 @@ ELSEWHERE = {
     "batch deid": "tests/batch/test_deid.py::test_batch_deid_gives_the_single_commands_files",
     "batch analyze": "tests/batch/test_analyze.py::"
     "test_batch_analyze_gives_the_single_commands_findings",
+    "fl make-sites": "tests/fl/test_sites.py::test_cli_make_sites_json",
 }
 
 
