@@ -28,6 +28,7 @@ from typing import Any
 import typer
 
 from radcycle.cli.errors import friendly_errors, refuse_overlap, warn_all
+from radcycle.cli.options import json_option, out_option
 from radcycle.errors import ExportError, InputError
 from radcycle.pacs.listener import CompletedStudy, ListenerSettings, QueueFolder, StoreListener
 
@@ -121,13 +122,13 @@ def listen(
     analyze: bool = typer.Option(
         False, "--analyze", help="Run `radcycle analyze` on each completed study (needs --out)."
     ),
-    out: Path | None = typer.Option(
-        None, "--out", help="With --analyze: results go to OUT/<StudyInstanceUID>."
+    out: Path | None = out_option(
+        "With --analyze: each result goes to a new OUT/<StudyInstanceUID> (never replaced)."
     ),
     max_studies: int | None = typer.Option(
         None, "--max-studies", help="Stop after this many completed studies (and analyses)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per event."),
+    as_json: bool = json_option("Print one JSON object per line, one line per event."),
 ) -> None:
     """Receive DICOM studies (C-STORE SCP) and queue or analyze each complete one."""
     if analyze and out is None:

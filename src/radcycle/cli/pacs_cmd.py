@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from radcycle.cli.errors import friendly_errors, warn_all
+from radcycle.cli.options import force_option, json_option, out_option
 from radcycle.errors import ExportError, InputError, PacsError
 from radcycle.pacs.gateway import PacsGateway, StudyQuery, collect_instances, open_gateway
 
@@ -46,7 +47,7 @@ _USER = typer.Option(
 )
 _CALLING = typer.Option("RADCYCLE", "--calling-aet", help="Our AE title (DIMSE).")
 _TIMEOUT = typer.Option(60.0, "--timeout", help="Seconds to wait for the PACS.")
-_JSON = typer.Option(False, "--json", help="Print the result as JSON.")
+_JSON = json_option()
 
 
 @contextlib.contextmanager
@@ -136,7 +137,7 @@ def find(
 @friendly_errors
 def retrieve(
     study_uid: str = typer.Argument(..., help="The StudyInstanceUID to fetch."),
-    out: Path = typer.Option(..., "--out", help="Folder to create with the study's files."),
+    out: Path = out_option("Folder to create with the study's files.", required=True),
     pacs: str = _PACS,
     method: str = typer.Option("get", "--method", help="DIMSE only: get (C-GET) or move."),
     move_port: int = typer.Option(
@@ -145,7 +146,7 @@ def retrieve(
     user: str | None = _USER,
     calling_aet: str = _CALLING,
     timeout: float = _TIMEOUT,
-    force: bool = typer.Option(False, "--force", help="Replace an existing --out folder."),
+    force: bool = force_option("The whole --out folder is replaced."),
     as_json: bool = _JSON,
 ) -> None:
     """Fetch a study into a new folder: <SOPInstanceUID>.dcm files (WADO-RS, C-GET or C-MOVE)."""
