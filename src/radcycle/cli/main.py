@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "deid-check": "radcycle.cli.deid_cmd",
     "batch": "radcycle.cli.batch_cmd",
     "fl": "radcycle.cli.fl_cmd",
+    "pacs": "radcycle.cli.pacs_cmd",
+    "listen": "radcycle.cli.listen_cmd",
 }
 
 app = typer.Typer(
