@@ -36,7 +36,7 @@ from radcycle.domain.findings import LesionMeasurement
 from radcycle.errors import AnalysisError, InputError
 from radcycle.imaging.masks import array_spacing, bbox, crop_slices, voxel_of_point
 from radcycle.imaging.measurement import measure_mask
-from radcycle.imaging.registration import apply_matrix, refine_lesion
+from radcycle.imaging.registration import apply_matrix, refine_lesion, warp_mask
 from radcycle.imaging.segmentation import segment_at_seed
 from radcycle.longitudinal.tracking import (
     PointStatus,
@@ -50,6 +50,7 @@ __all__ = [
     "LesionSeed",
     "LookupContext",
     "Scan",
+    "carry",
     "image_reference",
     "look_again",
     "look_back",
@@ -304,7 +305,21 @@ def propagate(
     The diameters are the previous ones times the fitted scale (volume times its
     cube); the centre is the previous centre mapped by the refined transform.
     """
+    return carry(previous, scan, mask, before, initial, key)[0]
+
+
+def carry(
+    previous: Scan,
+    scan: Scan,
+    mask: BoolArray,
+    before: LesionMeasurement,
+    initial: FloatArray,
+    key: str,
+) -> tuple[LesionMeasurement, BoolArray]:
+    """:func:`propagate`, and the carried outline on ``scan``'s grid (kept for SEG and
+    key images, so nothing is outlined again to show it)."""
     fit = refine_lesion(previous.volume, scan.volume, mask, initial)
+    carried = warp_mask(mask, previous.volume, scan.volume, fit.matrix)
     centre = apply_matrix(fit.matrix, [before.centre])[0]
     s = fit.scale
 
@@ -333,7 +348,7 @@ def propagate(
             _ALGORITHM_VERSION,
             {"scale": f"{s:.4f}", "from_series": previous.series_instance_uid},
         ),
-    )
+    ), carried
 
 
 @dataclass(frozen=True)
@@ -477,9 +492,12 @@ def _propagated(
     initial = ctx.matrices[t] @ np.linalg.inv(ctx.matrices[t_prev])
     try:
         full = stored.full(previous.volume.array.shape)
-        obs = propagate(previous, ctx.scans[t], full, prev, initial, key)
+        obs, carried = carry(previous, ctx.scans[t], full, prev, initial, key)
     except (AnalysisError, InputError) as exc:
         return TrackPoint(PointStatus.NOT_EVALUATED, note=f"{reason}; carrying failed: {exc}")
+    outline = LesionMask.of(carried)
+    if outline is not None:
+        ctx.masks[(t, key)] = outline
     moved = float(np.linalg.norm(np.asarray(obs.centre) - mapped))
     note = f"{reason}; measured by carrying the {track.tracking_identifier} outline over"
     return _matched(obs, ctx, t, moved, note)
