@@ -19,6 +19,7 @@ from rich.table import Table
 
 from radcycle.cli.errors import friendly_errors, series_problems, warn_all
 from radcycle.errors import InputError
+from radcycle.imaging.registration import RegistrationResult
 from radcycle.io import read_image
 from radcycle.io.folder_lock import FolderLock
 from radcycle.io.output import OutputFolder, OutputRules
@@ -123,6 +124,19 @@ def check_seeds_inside(baseline: Scan, seeds: list[LesionSeed], path: Path) -> N
             )
 
 
+def registration_cell(reg: RegistrationResult) -> str:
+    """One table cell: the path used, its quality measures and FAILED where flagged."""
+    d = reg.details
+    if reg.path == "intensity":
+        measures = (
+            f"NCC {d.get('ncc', 0.0):.2f}, bone Dice {d.get('bone_dice', 0.0):.2f}, "
+            f"overlap {100 * d.get('overlap_fraction', 0.0):.0f}%"
+        )
+    else:
+        measures = f"Dice {reg.lung_dice:.2f}"
+    return f"{reg.kind} ({reg.path}), {measures}" + (" FAILED" if reg.failed else "")
+
+
 def _summary(result: FollowResult) -> None:
     lesions = Table(title="Lesion trajectories (diameter mm, change from baseline)")
     lesions.add_column("lesion")
@@ -153,9 +167,7 @@ def _summary(result: FollowResult) -> None:
     for scan, reg, a in zip(result.scans, result.registrations, result.assessments, strict=True):
         exams.add_row(
             scan.exam_date.isoformat(),
-            "baseline"
-            if reg is None
-            else f"{reg.kind}, Dice {reg.lung_dice:.2f}" + (" FAILED" if reg.failed else ""),
+            "baseline" if reg is None else registration_cell(reg),
             a.recist.category if a.recist else "baseline",
             f"{a.lung_rads.category} ({a.lung_rads.next_exam_date})" if a.lung_rads else "-",
             f"{a.fleischner.category} ({a.fleischner.next_exam_date})" if a.fleischner else "-",
