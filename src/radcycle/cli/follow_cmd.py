@@ -19,7 +19,11 @@ from rich.table import Table
 
 from radcycle.cli.errors import friendly_errors, series_problems, warn_all
 from radcycle.errors import InputError
-from radcycle.imaging.registration import RegistrationResult
+from radcycle.imaging.registration import (
+    REGISTRATION_PATHS,
+    RegistrationResult,
+    RegistrationSettings,
+)
 from radcycle.io import read_image
 from radcycle.io.folder_lock import FolderLock
 from radcycle.io.output import OutputFolder, OutputRules
@@ -56,6 +60,21 @@ def parse_lesion(text: str) -> LesionSeed:
         raise InputError("--lesion must be finite numbers x,y,z in LPS mm", value=text)
     organ = organ.strip().lower() or "lung"
     return LesionSeed((x, y, z), organ, organ == "lymph node", f"--lesion {text}")
+
+
+def registration_path(text: str) -> str:
+    """``--registration`` checked: ``auto``, ``lungs`` or ``intensity``.
+
+    Example:
+        >>> registration_path("Intensity")
+        'intensity'
+    """
+    value = text.strip().lower()
+    if value not in REGISTRATION_PATHS:
+        raise InputError(
+            f"--registration must be one of {', '.join(REGISTRATION_PATHS)}", value=text
+        )
+    return value
 
 
 def parse_reader_call(text: str, option: str) -> tuple[str, str]:
@@ -231,6 +250,12 @@ def follow(
     cyst: list[str] = typer.Option(
         [], "--cyst", help="Lung-RADS atypical cyst: 'lesion 3=thick-walled cyst'."
     ),
+    registration: str = typer.Option(
+        "auto",
+        "--registration",
+        help="auto: lung-driven where both scans show the lungs, intensity-based otherwise "
+        "(or where the lung path fails); lungs or intensity to force one path.",
+    ),
     different_patients: bool = typer.Option(
         False,
         "--allow-different-patients",
@@ -271,7 +296,11 @@ def follow(
         airway_nodules=dict(parse_reader_call(t, "--airway") for t in airway),
         atypical_cysts=dict(parse_reader_call(t, "--cyst") for t in cyst),
     )
-    settings = FollowSettings(guidelines=context, strict_baseline=bool(seeds))
+    settings = FollowSettings(
+        registration=RegistrationSettings(path=registration_path(registration)),
+        guidelines=context,
+        strict_baseline=bool(seeds),
+    )
     result = follow_patient(scans, finder, settings)
     warn_all(
         f"{scan.exam_date}: registration to the baseline FAILED ({reg.reason}); lesions are "

@@ -62,6 +62,7 @@ from radcycle.domain import Volume
 from radcycle.errors import AnalysisError, GeometryError
 
 __all__ = [
+    "REGISTRATION_PATHS",
     "LesionRegistration",
     "RegistrationResult",
     "RegistrationSettings",
@@ -87,7 +88,7 @@ _ITK_NATIVE = tuple(np.dtype(t) for t in (np.int16, np.uint16, np.int32, np.floa
 _MIN_LUNG_MM3 = 20_000.0
 # Cortical and trabecular bone on a coarse (block-mean) CT grid.
 _BONE_HU = 180.0
-_PATHS = ("auto", "lungs", "intensity")
+REGISTRATION_PATHS = ("auto", "lungs", "intensity")
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,10 @@ class RegistrationSettings:
     min_overlap: float = 0.2
 
     def __post_init__(self) -> None:
-        if self.path not in _PATHS:
-            raise AnalysisError(f"registration path must be one of {_PATHS}", value=self.path)
+        if self.path not in REGISTRATION_PATHS:
+            raise AnalysisError(
+                f"registration path must be one of {REGISTRATION_PATHS}", value=self.path
+            )
 
 
 @dataclass(frozen=True)
@@ -519,7 +522,7 @@ def _judge(
 
 
 def _ones_like(image: sitk.Image) -> sitk.Image:
-    ones = sitk.Image(image.GetSize(), sitk.sitkUInt8) + 1
+    ones: sitk.Image = sitk.Image(image.GetSize(), sitk.sitkUInt8) + 1
     ones.CopyInformation(image)
     return ones
 
