@@ -12,13 +12,13 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test,dev,bench,batch]'
+	$(BIN)/python -m pip install -q -e '.[test,dev,bench,batch,pacs]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/radcycle demo $(DEMO_DIR) --force
+	$(BIN)/radcycle demo --out $(DEMO_DIR) --force
 
 test: $(STAMP)
 	bash scripts/install-system-packages.sh

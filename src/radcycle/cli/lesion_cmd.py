@@ -1,6 +1,6 @@
 """``radcycle segment | detect | measure``: find, outline and measure lesions.
 
-* ``radcycle segment IMAGE --seed X,Y,Z --out MASK.nii.gz``: click-to-segment from
+* ``radcycle segment IMAGE --point X,Y,Z --out MASK.nii.gz``: click-to-segment from
   a point in patient LPS millimetres;
 * ``radcycle detect IMAGE --json``: full lung analysis of a chest CT (nodules with
   centre in LPS mm, measurements, type, location, confidence and reason);
@@ -20,8 +20,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from radcycle.cli.errors import friendly_errors, series_problems, warn_all
+from radcycle.cli.options import (
+    deprecated_alias,
+    force_option,
+    json_option,
+    out_option,
+    parse_point,
+    pick,
+    point_option,
+    require,
+)
 from radcycle.domain import Volume
-from radcycle.domain.lesion import LesionMeasurements
+from radcycle.domain.findings import LesionMeasurement
+from radcycle.domain.lesion import measurements_dict
 from radcycle.errors import InputError
 from radcycle.imaging.measurement import measure_lesion
 from radcycle.imaging.segmentation import STRATEGIES, segment_at_seed
@@ -37,25 +48,13 @@ console = Console()
 MASK_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha")
 
 
-def parse_point(text: str) -> tuple[float, float, float]:
-    """``"X,Y,Z"`` in mm to a point; a clear error otherwise."""
-    parts = [p.strip() for p in text.split(",")]
-    try:
-        values = [float(p) for p in parts]
-    except ValueError as exc:
-        raise InputError("--seed must be three numbers X,Y,Z in LPS mm", value=text) from exc
-    if len(values) != 3:
-        raise InputError("--seed must be three numbers X,Y,Z in LPS mm", value=text)
-    return (values[0], values[1], values[2])
-
-
 def _with_modality(volume: Volume, modality: str | None) -> Volume:
     if not modality:
         return volume
     return volume.with_array(volume.array, modality=modality.upper())
 
 
-def _measure_table(title: str, m: LesionMeasurements) -> Table:
+def _measure_table(title: str, m: LesionMeasurement) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("measurement")
     table.add_column("value", justify="right")
@@ -64,9 +63,9 @@ def _measure_table(title: str, m: LesionMeasurements) -> Table:
         ("short axis (mm)", m.short_axis_mm),
         ("3D max diameter (mm)", m.max_3d_diameter_mm),
         ("volume (mm3)", m.volume_mm3),
-        ("Lung-RADS mean diameter (mm)", m.mean_diameter_mm),
-        ("centre (LPS mm)", ", ".join(f"{v:.1f}" for v in m.centre_mm)),
-        ("nodule type", m.nodule_type or "-"),
+        ("Lung-RADS mean diameter (mm)", m.rounded_mean_diameter_mm),
+        ("centre (LPS mm)", ", ".join(f"{v:.1f}" for v in m.centre)),
+        ("nodule type", m.nodule_type.value if m.nodule_type else "-"),
         *[(k, v) for k, v in m.intensity.items()],
     ]
     for name, value in rows:
@@ -77,26 +76,28 @@ def _measure_table(title: str, m: LesionMeasurements) -> Table:
 @friendly_errors
 def segment(
     image: Path = typer.Argument(..., help="Image: DICOM series folder, NIfTI or NRRD."),
-    seed: str = typer.Option(..., "--seed", help="The click: X,Y,Z in patient LPS mm."),
-    out: Path = typer.Option(..., "--out", help="Mask to write (.nii.gz, .nrrd, .mha)."),
+    point: str | None = point_option(help="The click: X,Y,Z in patient LPS mm."),
+    out: Path = out_option("Mask to write (.nii.gz, .nrrd, .mha).", required=True),
     strategy: str | None = typer.Option(
         None, "--strategy", help=f"Force a method: {', '.join(STRATEGIES)}."
     ),
     modality: str | None = typer.Option(
         None, "--modality", help="CT, MR or PT where the file does not say (NIfTI)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
+    as_json: bool = json_option(),
+    force: bool = force_option(),
+    seed: str | None = deprecated_alias("--seed", "--point", metavar="X,Y,Z"),
 ) -> None:
     """Segment the lesion under a point (lung nodule, soft tissue on CT/MR, PET)."""
-    point = parse_point(seed)
+    text = require(pick(point, seed, new_flag="--point", old_flag="--seed"), "--point", "X,Y,Z")
+    at = parse_point(text).mm
     rules = OutputRules.of([image], force=force)
     rules.check(out)  # refused now rather than after the work
     if not out.name.lower().endswith(MASK_SUFFIXES):  # one file: renamed into place whole
         raise InputError(f"--out must end in {', '.join(MASK_SUFFIXES)}", path=out)
     volume = _with_modality(read_image(image), modality)
     problems = series_problems(volume.metadata)
-    result = segment_at_seed(volume, point, strategy=strategy)
+    result = segment_at_seed(volume, at, strategy=strategy)
     mask = result.mask.with_array(result.mask.array.astype("uint8"))
     with atomic_output(out, rules) as temp:
         write_image(mask, temp)
@@ -109,7 +110,7 @@ def segment(
             "method": result.method,
             "quality": result.quality,
             "details": result.details,
-            "measurements": m.to_dict(),
+            "measurements": measurements_dict(m),
             "series_problems": problems,
         }
         typer.echo(json.dumps(data, indent=2))
@@ -121,7 +122,7 @@ def segment(
 @friendly_errors
 def detect(
     image: Path = typer.Argument(..., help="Chest CT: DICOM series folder, NIfTI or NRRD."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = json_option(),
     radiomics: bool = typer.Option(
         True, "--radiomics/--no-radiomics", help="IBSI radiomics per nodule."
     ),
@@ -138,10 +139,10 @@ def detect(
         m, loc = det.measurements, det.location
         table.add_row(
             ", ".join(f"{v:.1f}" for v in det.centre_mm),
-            str(m.nodule_type),
-            f"{m.long_axis_mm:.1f}",
-            f"{m.short_axis_mm:.1f}",
-            f"{m.mean_diameter_mm:.1f}",
+            str(det.nodule_type),
+            f"{m.long_axis_mm or 0.0:.1f}",
+            f"{m.short_axis_mm or 0.0:.1f}",
+            f"{m.rounded_mean_diameter_mm:.1f}",
             f"{loc.side} {loc.zone} ({loc.lobe})"
             f"{' juxtapleural' if loc.juxtapleural else ''}"
             f"{' perifissural' if loc.perifissural else ''}",
@@ -167,7 +168,7 @@ def measure(
     ),
     modality: str | None = typer.Option(None, "--modality", help="CT, MR or PT."),
     lung: bool = typer.Option(False, "--lung", help="Lung nodule: type and solid component."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = json_option(),
 ) -> None:
     """Measure a lesion mask: RECIST axes, 3D diameter, volume, HU/SUV, Lung-RADS size."""
     volume = _with_modality(read_image(image), modality)
@@ -176,7 +177,7 @@ def measure(
     warn_all(roi.metadata.get("warnings") or [])
     m = measure_lesion(volume, roi, modality=modality, lung=lung)
     if as_json:
-        data = {"image": str(image), "mask": str(mask), **m.to_dict()}
+        data = {"image": str(image), "mask": str(mask), **measurements_dict(m)}
         typer.echo(json.dumps({**data, "series_problems": problems}, indent=2))
         return
     console.print(_measure_table(str(mask), m))

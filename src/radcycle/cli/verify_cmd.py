@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from radcycle.cli.errors import friendly_errors
+from radcycle.cli.options import json_option
 from radcycle.clinical.text import decode_text
 from radcycle.domain import Fact
 from radcycle.errors import DataFormatError, InputError
@@ -24,6 +25,11 @@ from radcycle.reporting.claims import split_sentences
 from radcycle.reporting.verifier import verify_sentence
 
 console = Console()
+
+
+# findings.json 1 and 2 (2 changed only the RECIST targets' provenance) and
+# report.json 1 hold facts of the same shape.
+_READABLE_VERSIONS = ("1", "2")
 
 
 def load_facts(path: Path) -> tuple[Fact, ...]:
@@ -38,6 +44,13 @@ def load_facts(path: Path) -> tuple[Fact, ...]:
         raise InputError(f"cannot read: {exc.strerror}", path=path) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataFormatError("not a JSON document", path=path) from exc
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version is not None and str(version) not in _READABLE_VERSIONS:
+        raise DataFormatError(
+            f"schema_version {version!r} is not one this radcycle reads "
+            f"({', '.join(_READABLE_VERSIONS)})",
+            path=path,
+        )
     items = data.get("facts") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise DataFormatError("no 'facts' list (expected findings.json or report.json)", path=path)
@@ -60,7 +73,7 @@ def read_text(path: Path) -> str:
 def verify(
     findings: Path = typer.Argument(..., help="findings.json (or report.json) of an analysis."),
     text_file: Path = typer.Argument(..., help="Text to check: one sentence a line, or prose."),
-    as_json: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
+    as_json: bool = json_option(),
 ) -> None:
     """Check each sentence of a text against the facts of an analysis."""
     facts = load_facts(findings)

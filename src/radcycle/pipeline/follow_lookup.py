@@ -38,14 +38,13 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from radcycle.domain import AlgorithmRecord, ImageReference, Volume
-from radcycle.domain.lesion import LesionMeasurements
+from radcycle.domain.findings import LesionMeasurement
 from radcycle.errors import AnalysisError, InputError
 from radcycle.imaging.masks import array_spacing, bbox, crop_slices, voxel_of_point
 from radcycle.imaging.measurement import measure_mask
 from radcycle.imaging.registration import apply_matrix, refine_lesion, warp_mask
 from radcycle.imaging.segmentation import segment_at_seed
 from radcycle.longitudinal.tracking import (
-    Observation,
     PointStatus,
     Track,
     TrackPoint,
@@ -128,7 +127,7 @@ class LesionSeed:
     organ: str = "lung"
     is_lymph_node: bool = False
     label: str = ""
-    measurements: LesionMeasurements | None = None
+    measurements: LesionMeasurement | None = None
     method: str = ""
     outline: LesionMask | None = None
 
@@ -203,7 +202,7 @@ def _point(v: FloatArray) -> tuple[float, float, float]:
 
 def measure_seed(
     scan: Scan, seed: LesionSeed, key: str
-) -> tuple[Observation, LesionMask | None, str]:
+) -> tuple[LesionMeasurement, LesionMask | None, str]:
     """Segment (unless the seed carries measurements) and measure one lesion.
 
     Raises:
@@ -213,9 +212,10 @@ def measure_seed(
     lung = seed.organ.lower() == "lung" and not seed.is_lymph_node
     where = _point(np.asarray(seed.point_mm))
     mask, quality = None, "given"
+    params = {"at_mm": ",".join(f"{v:g}" for v in where), "label": seed.label}
     if seed.measurements is not None:
         m, mask = seed.measurements, seed.outline
-        source = f"series {scan.series_instance_uid}; {seed.method or 'given'} at {where}"
+        algorithm = AlgorithmRecord(seed.method or "given", _ALGORITHM_VERSION, params)
     else:
         # a lymph node or a liver lesion is soft tissue even where it touches the
         # lung (a hilar node, a lesion under the dome): only lung lesions are routed
@@ -224,33 +224,18 @@ def measure_seed(
         full = np.asarray(seg.mask.array, dtype=bool)
         m = measure_mask(scan.volume, full, lung=lung)
         mask, quality = LesionMask.of(full), seg.quality
-        source = (
-            f"series {scan.series_instance_uid}; click-to-segment {seg.method} ({seg.quality}) "
-            f"at {where}; RECIST axes on the mask"
-        )
-    nodule_type = m.nodule_type if lung else None
-    solid = m.solid_mean_diameter_mm if nodule_type == "part-solid" else None
-    sop = _sop_at(scan, m.axial_slice_mm)
-    if sop:
-        source += f"; long axis on SOPInstanceUID {sop}"
-    params = {"at_mm": ",".join(f"{v:g}" for v in where), "label": seed.label}
-    if seed.measurements is None:
         params.update(method=seg.method, quality=seg.quality)
         algorithm = AlgorithmRecord(_OUTLINE_ALGORITHM, _ALGORITHM_VERSION, params)
-    else:
-        algorithm = AlgorithmRecord(seed.method or "given", _ALGORITHM_VERSION, params)
-    obs = Observation(
-        centre_mm=m.centre_mm,
-        long_axis_mm=m.long_axis_mm,
-        short_axis_mm=m.short_axis_mm,
-        volume_mm3=m.volume_mm3,
+    nodule_type = m.nodule_type if lung else None
+    solid = m.solid_component_mm if nodule_type == "part-solid" else None
+    sop = _sop_at(scan, m.axial_slice_mm) if m.axial_slice_mm is not None else ""
+    obs = replace(
+        m,
         organ=seed.organ,
         is_lymph_node=seed.is_lymph_node,
         nodule_type=nodule_type,
-        solid_component_mm=min(solid, m.long_axis_mm) if solid is not None else None,
+        solid_component_mm=solid,
         key=key,
-        source=f"{source}; {seed.label}" if seed.label else source,
-        mean_hu=m.intensity.get("mean_hu"),
         image=image_reference(scan, sop),
         algorithm=algorithm,
     )
@@ -286,7 +271,7 @@ def _sop_at(scan: Scan, point_mm: tuple[float, float, float]) -> str:
     return uids[k] if 0 <= k < len(uids) else ""
 
 
-def _aerated_below(obs: Observation) -> float:
+def _aerated_below(obs: LesionMeasurement) -> float:
     return _AERATED_SUBSOLID_HU if obs.nodule_type in _SUBSOLID else _AERATED_HU
 
 
@@ -321,10 +306,10 @@ def propagate(
     previous: Scan,
     scan: Scan,
     mask: BoolArray,
-    before: Observation,
+    before: LesionMeasurement,
     initial: FloatArray,
     key: str,
-) -> Observation:
+) -> LesionMeasurement:
     """Carry a lesion to ``scan`` by a lesion-centred similarity registration.
 
     The diameters are the previous ones times the fitted scale (volume times its
@@ -337,28 +322,33 @@ def _propagate(
     previous: Scan,
     scan: Scan,
     mask: BoolArray,
-    before: Observation,
+    before: LesionMeasurement,
     initial: FloatArray,
     key: str,
-) -> tuple[Observation, FloatArray]:
+) -> tuple[LesionMeasurement, FloatArray]:
     """:func:`propagate`, and the refined matrix (previous scan LPS -> ``scan`` LPS)."""
     fit = refine_lesion(previous.volume, scan.volume, mask, initial)
-    centre = apply_matrix(fit.matrix, [before.centre_mm])[0]
+    centre = apply_matrix(fit.matrix, [before.centre])[0]
     s = fit.scale
 
     def scaled(v: float | None, power: int = 1) -> float | None:
         return None if v is None else round(v * s**power, 2)
 
-    obs = Observation(
+    carried = replace(
+        before,
+        lesion_id="",
+        tracking_uid="",
+        time_point="",
+        status=None,
         centre_mm=_point(centre),
         long_axis_mm=scaled(before.long_axis_mm),
         short_axis_mm=scaled(before.short_axis_mm),
         volume_mm3=scaled(before.volume_mm3, 3),
-        organ=before.organ,
-        is_lymph_node=before.is_lymph_node,
-        nodule_type=before.nodule_type,
         solid_component_mm=scaled(before.solid_component_mm),
-        mean_hu=before.mean_hu,
+        max_3d_diameter_mm=scaled(before.max_3d_diameter_mm),
+        solid_long_axis_mm=scaled(before.solid_long_axis_mm),
+        axial_slice_mm=None,
+        long_axis_endpoints_mm=None,
         key=key,
         image=image_reference(scan),
         algorithm=AlgorithmRecord(
@@ -366,16 +356,11 @@ def _propagate(
             _ALGORITHM_VERSION,
             {"scale": f"{s:.4f}", "from_series": previous.series_instance_uid},
         ),
-        source=(
-            f"series {scan.series_instance_uid}; previous outline carried by a lesion-centred "
-            f"similarity registration, scale {s:.4f} applied to the series "
-            f"{previous.series_instance_uid} diameters"
-        ),
     )
-    return obs, fit.matrix
+    return carried, fit.matrix
 
 
-def _outline_points(scan: Scan, obs: Observation, mask: LesionMask | None) -> FloatArray:
+def _outline_points(scan: Scan, obs: LesionMeasurement, mask: LesionMask | None) -> FloatArray:
     """LPS points filling a lesion on its scan: its outline, else a ball of its radius."""
     if mask is not None:
         kji = np.argwhere(mask.crop) + np.array([b.start or 0 for b in mask.box])
@@ -387,12 +372,16 @@ def _outline_points(scan: Scan, obs: Observation, mask: LesionMask | None) -> Fl
     radius = max(obs.radius_mm, 1.0)
     axis = np.linspace(-radius, radius, 9)
     grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
-    inside: FloatArray = grid[np.linalg.norm(grid, axis=1) <= radius] + np.asarray(obs.centre_mm)
+    inside: FloatArray = grid[np.linalg.norm(grid, axis=1) <= radius] + np.asarray(obs.centre)
     return inside
 
 
 def coverage(
-    source: Scan, obs: Observation, mask: LesionMask | None, target: Scan, matrix: FloatArray
+    source: Scan,
+    obs: LesionMeasurement,
+    mask: LesionMask | None,
+    target: Scan,
+    matrix: FloatArray,
 ) -> float:
     """The fraction of a lesion of ``source`` that lies inside ``target``'s field of view.
 
@@ -472,7 +461,7 @@ def _search(
     track: Track,
     t: int,
     t_prev: int,
-    prev: Observation,
+    prev: LesionMeasurement,
     prev_centre: tuple[float, float, float],
     ctx: LookupContext,
 ) -> TrackPoint:
@@ -486,7 +475,7 @@ def _search(
         scan,
         ctx.matrices[t] @ np.linalg.inv(ctx.matrices[t_prev]),
     )
-    if inside < MIN_COVERAGE:
+    if inside < MIN_COVERAGE or not scan.volume.contains([mapped]):
         return TrackPoint(PointStatus.NOT_EVALUATED, note=outside_note(inside))
     radius = max(prev.radius_mm, 3.0)
     aerated = _aerated_below(prev)
@@ -506,7 +495,7 @@ def _search(
     reason = ""
     try:
         obs, mask, quality = measure_seed(scan, seed, key)
-        moved = float(np.linalg.norm(np.asarray(obs.centre_mm) - mapped))
+        moved = float(np.linalg.norm(np.asarray(obs.centre) - mapped))
         grown = obs.radius_mm > _MAX_GROWTH * max(prev.radius_mm, 2.5)
         cut = mask is not None and _touches_edge(mask, scan.volume.array.shape)
         if quality == "ok" and moved <= ctx.gate_mm and not grown and not cut:
@@ -576,9 +565,11 @@ def look_back(track: Track, ctx: LookupContext) -> Track:
     return replace(track, first_timepoint=start, tracking_uid=uid)
 
 
-def _matched(obs: Observation, ctx: LookupContext, t: int, moved: float, note: str) -> TrackPoint:
+def _matched(
+    obs: LesionMeasurement, ctx: LookupContext, t: int, moved: float, note: str
+) -> TrackPoint:
     inverse = np.linalg.inv(ctx.matrices[t])
-    back = apply_matrix(inverse, [obs.centre_mm])[0]
+    back = apply_matrix(inverse, [obs.centre])[0]
     return TrackPoint(PointStatus.MATCHED, obs, _point(back), moved, note)
 
 
@@ -586,7 +577,7 @@ def _propagated(
     track: Track,
     t: int,
     t_prev: int,
-    prev: Observation,
+    prev: LesionMeasurement,
     key: str,
     ctx: LookupContext,
     mapped: FloatArray,
@@ -610,6 +601,6 @@ def _propagated(
     carried = LesionMask.of(warp_mask(full, previous.volume, ctx.scans[t].volume, fitted))
     if carried is not None:
         ctx.masks[(t, key)] = carried
-    moved = float(np.linalg.norm(np.asarray(obs.centre_mm) - mapped))
+    moved = float(np.linalg.norm(np.asarray(obs.centre) - mapped))
     note = f"{reason}; measured by carrying the {track.tracking_identifier} outline over"
     return _matched(obs, ctx, t, moved, note)
