@@ -239,26 +239,27 @@ def pat1_cases(
     unknown = [n for n in chosen if n not in _PLANS]
     if unknown:
         raise InputError(f"unknown case(s); choose from {sorted(_PLANS)}", value=unknown)
-    base = measure_mask(image, tumour)
+    measured = measure_mask(image, tumour)
+    if measured.long_axis_mm is None:
+        raise InputError("the tumour mask has no measurable long axis")
+    base_mm, centre = measured.long_axis_mm, measured.centre
     base_volume = Volume(
         np.round(np.asarray(image.array)).astype(np.int16), image.geometry, {"modality": "CT"}
     )
     cases = []
     for name in chosen:
         description, cuts = _PLANS[name]
-        scans = [
-            RealCaseScan(base_volume, _BASE_DATE, 1.0, np.eye(4), base.long_axis_mm, 1.0, None)
-        ]
-        nadir = base.long_axis_mm
+        scans = [RealCaseScan(base_volume, _BASE_DATE, 1.0, np.eye(4), base_mm, 1.0, None)]
+        nadir = base_mm
         for t, (factor, motion, cut) in enumerate(zip(_FACTORS, _MOTIONS, cuts, strict=True)):
             volume, inside = _follow_up(image, tumour, factor, motion, cut, seed=t + 1)
-            now = factor * base.long_axis_mm
-            category = _category(base.long_axis_mm, nadir, now, inside)
+            now = factor * base_mm
+            category = _category(base_mm, nadir, now, inside)
             if category != "NE":
                 nadir = min(nadir, now)
             day = _BASE_DATE + _INTERVAL * (t + 1)
             scans.append(RealCaseScan(volume, day, factor, motion, round(now, 2), inside, category))
-        cases.append(RealCase(name, description, tuple(scans), base.centre_mm))
+        cases.append(RealCase(name, description, tuple(scans), centre))
     return cases
 
 
