@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "deid-keygen": "radcycle.cli.deid_cmd",
     "deid-check": "radcycle.cli.deid_cmd",
     "batch": "radcycle.cli.batch_cmd",
+    "pacs": "radcycle.cli.pacs_cmd",
+    "listen": "radcycle.cli.listen_cmd",
 }
 
 app = typer.Typer(

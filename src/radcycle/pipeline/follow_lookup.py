@@ -56,6 +56,7 @@ __all__ = [
     "LesionSeed",
     "LookupContext",
     "Scan",
+    "carry",
     "coverage",
     "image_reference",
     "look_again",
@@ -315,26 +316,38 @@ def propagate(
     The diameters are the previous ones times the fitted scale (volume times its
     cube); the centre is the previous centre mapped by the refined transform.
     """
-    return _propagate(previous, scan, mask, before, initial, key)[0]
+    return carry(previous, scan, mask, before, initial, key)[0]
 
 
-def _propagate(
+def _matrix_of_carry(obs: LesionMeasurement) -> FloatArray | None:
+    """The refined matrix a carried measurement was made with (kept in its algorithm record)."""
+    params = obs.algorithm.parameters if obs.algorithm is not None else {}
+    text = params.get("matrix_lps", "")
+    if not text:
+        return None
+    values = np.array([float(v) for v in str(text).split(",")], dtype=np.float64)
+    return values.reshape(4, 4) if values.size == 16 else None
+
+
+def carry(
     previous: Scan,
     scan: Scan,
     mask: BoolArray,
     before: LesionMeasurement,
     initial: FloatArray,
     key: str,
-) -> tuple[LesionMeasurement, FloatArray]:
-    """:func:`propagate`, and the refined matrix (previous scan LPS -> ``scan`` LPS)."""
+) -> tuple[LesionMeasurement, BoolArray]:
+    """:func:`propagate`, and the carried outline on ``scan``'s grid (kept for SEG and
+    key images, so nothing is outlined again to show it)."""
     fit = refine_lesion(previous.volume, scan.volume, mask, initial)
+    carried = warp_mask(mask, previous.volume, scan.volume, fit.matrix)
     centre = apply_matrix(fit.matrix, [before.centre])[0]
     s = fit.scale
 
     def scaled(v: float | None, power: int = 1) -> float | None:
         return None if v is None else round(v * s**power, 2)
 
-    carried = replace(
+    return replace(
         before,
         lesion_id="",
         tracking_uid="",
@@ -354,10 +367,13 @@ def _propagate(
         algorithm=AlgorithmRecord(
             _CARRY_ALGORITHM,
             _ALGORITHM_VERSION,
-            {"scale": f"{s:.4f}", "from_series": previous.series_instance_uid},
+            {
+                "scale": f"{s:.4f}",
+                "from_series": previous.series_instance_uid,
+                "matrix_lps": ",".join(f"{v:.6g}" for v in fit.matrix.flatten()),
+            },
         ),
-    )
-    return carried, fit.matrix
+    ), carried
 
 
 def _outline_points(scan: Scan, obs: LesionMeasurement, mask: LesionMask | None) -> FloatArray:
@@ -424,6 +440,15 @@ def _densest_hu(scan: Scan, point_mm: FloatArray, radius_mm: float) -> float | N
     return float(smooth.max())
 
 
+def outside_note(inside: float) -> str:
+    """Why a lesion cut by the field of view is not evaluable."""
+    return (
+        f"{100 * (1 - inside):.0f} % of the lesion lies outside this scan's field of view "
+        f"(more than {100 * (1 - MIN_COVERAGE):.0f} %): not evaluable (RECIST 1.1 section "
+        "4.4.2: NE)"
+    )
+
+
 @dataclass(frozen=True)
 class LookupContext:
     """What looking again needs: the scans, their baseline -> scan matrices, the masks."""
@@ -433,15 +458,6 @@ class LookupContext:
     masks: dict[tuple[int, str], LesionMask]
     gate_mm: float
     patient_key: str = ""
-
-
-def outside_note(inside: float) -> str:
-    """Why a lesion cut by the field of view is not evaluable."""
-    return (
-        f"{100 * (1 - inside):.0f} % of the lesion lies outside this scan's field of view "
-        f"(more than {100 * (1 - MIN_COVERAGE):.0f} %): not evaluable (RECIST 1.1 section "
-        "4.4.2: NE)"
-    )
 
 
 def look_again(track: Track, t: int, ctx: LookupContext) -> TrackPoint:
@@ -590,17 +606,18 @@ def _propagated(
     initial = ctx.matrices[t] @ np.linalg.inv(ctx.matrices[t_prev])
     try:
         full = stored.full(previous.volume.array.shape)
-        obs, fitted = _propagate(previous, ctx.scans[t], full, prev, initial, key)
+        obs, carried = carry(previous, ctx.scans[t], full, prev, initial, key)
     except (AnalysisError, InputError) as exc:
         return TrackPoint(PointStatus.NOT_EVALUATED, note=f"{reason}; carrying failed: {exc}")
     # The carried outline has the lesion's new size: a lesion grown out of the
     # field of view is not evaluable, whatever its diameter seems to be.
-    inside = coverage(previous, prev, stored, ctx.scans[t], fitted)
+    fitted = _matrix_of_carry(obs)
+    inside = 1.0 if fitted is None else coverage(previous, prev, stored, ctx.scans[t], fitted)
     if inside < MIN_COVERAGE:
         return TrackPoint(PointStatus.NOT_EVALUATED, note=f"{reason}; {outside_note(inside)}")
-    carried = LesionMask.of(warp_mask(full, previous.volume, ctx.scans[t].volume, fitted))
-    if carried is not None:
-        ctx.masks[(t, key)] = carried
+    outline = LesionMask.of(carried)
+    if outline is not None:
+        ctx.masks[(t, key)] = outline
     moved = float(np.linalg.norm(np.asarray(obs.centre) - mapped))
     note = f"{reason}; measured by carrying the {track.tracking_identifier} outline over"
     return _matched(obs, ctx, t, moved, note)
