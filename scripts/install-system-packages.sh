@@ -3,8 +3,11 @@
 # Each issue that brings a real component (Orthanc, Chromium, llama.cpp) adds it here.
 #   dicom3tools    dciodvfy, the DICOM validator run on the SR and SEG exports
 #   poppler-utils  pdftotext / pdftoppm, to read the PDF report back (text, page images)
+#   postgresql     the review service's store tested on PostgreSQL (a cluster per test run,
+#                  on a unix socket in a temp dir; the Debian service is never started)
+#   chromium       the real browser the review UI tests drive through Playwright
 set -euo pipefail
-PACKAGES=(dicom3tools poppler-utils)
+PACKAGES=(dicom3tools poppler-utils postgresql chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -34,6 +34,10 @@ COMMANDS: dict[str, str] = {
     "deid-keygen": "radcycle.cli.deid_cmd",
     "deid-check": "radcycle.cli.deid_cmd",
     "batch": "radcycle.cli.batch_cmd",
+    "serve": "radcycle.cli.serve_cmd",
+    "user": "radcycle.cli.serve_cmd",
+    "db": "radcycle.cli.serve_cmd",
+    "audit": "radcycle.cli.serve_cmd",
 }
 
 app = typer.Typer(
