@@ -12,7 +12,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
+<<<<<<< HEAD
 	$(BIN)/python -m pip install -q -e '.[test,dev,bench,batch,service]'
+=======
+	$(BIN)/python -m pip install -q -e '.[test,dev,bench,batch,pacs]'
+>>>>>>> main
 	touch $(STAMP)
 
 install: $(STAMP)
