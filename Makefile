@@ -12,11 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-<<<<<<< HEAD
-	$(BIN)/python -m pip install -q -e '.[test,dev,bench,batch,service]'
-=======
-	$(BIN)/python -m pip install -q -e '.[test,dev,bench,batch,pacs]'
->>>>>>> main
+	$(BIN)/python -m pip install -q -e '.[test,dev,bench,batch,pacs,service]'
 	touch $(STAMP)
 
 install: $(STAMP)
