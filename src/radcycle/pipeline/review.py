@@ -25,7 +25,7 @@ import hashlib
 import io
 import json
 import pickle
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +38,7 @@ import pydicom
 from PIL import Image
 from pydicom.dataset import Dataset
 
-from radcycle.domain import Fact
+from radcycle.domain import Fact, Geometry
 from radcycle.errors import DataFormatError, InputError
 from radcycle.pipeline.analysis import (
     AnalysisInputs,
@@ -51,13 +51,14 @@ from radcycle.pipeline.follow_guidelines import assess_scans
 from radcycle.pipeline.publish import deterministic_outputs, write_outputs
 from radcycle.reporting.claims import split_sentences
 from radcycle.reporting.export.keyimage import key_image_for
-from radcycle.reporting.report import Report
+from radcycle.reporting.report import SECTIONS, Report, Section, Sentence
 from radcycle.reporting.verifier import verify_sentence
 
 __all__ = [
     "ANALYSIS_FILE",
     "WINDOWS",
     "draft",
+    "edited_document",
     "evidence_png",
     "lesion_slices",
     "load_analysis",
@@ -66,7 +67,6 @@ __all__ = [
     "run_analysis",
     "save_analysis",
     "slice_png",
-    "verify_text",
     "write_signed",
 ]
 
@@ -128,11 +128,20 @@ def save_analysis(analysis: PatientAnalysis, path: Path) -> str:
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
     # Read-only metadata mappings are kept read-only when read back.
-    pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _proxy}
+    pickler.dispatch_table = {
+        **copyreg.dispatch_table,
+        MappingProxyType: _proxy,
+        Geometry: _geometry,
+    }
     pickler.dump(analysis)
     data = buffer.getvalue()
     path.write_bytes(data)
     return hashlib.sha256(data).hexdigest()
+
+
+def _geometry(g: Geometry) -> tuple[Any, tuple[Any, ...]]:
+    # Geometry refuses attribute setting, so it is rebuilt through its constructor.
+    return Geometry, (g.origin.copy(), g.spacing.copy(), g.direction.copy())
 
 
 def _read_only(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
@@ -263,13 +272,37 @@ def run_analysis(
     return analysis, save_analysis(analysis, folder / ANALYSIS_FILE)
 
 
-def verify_text(text: str, facts: Sequence[Fact]) -> list[dict[str, Any]]:
-    """Each sentence of an edited report checked against the facts (the verifier's verdicts)."""
-    out: list[dict[str, Any]] = []
+def edited_document(text: str, document: Mapping[str, Any]) -> dict[str, Any]:
+    """The report document of an edited text: its sections and sentences as written,
+    each sentence checked by the verifier against the draft's facts.
+
+    Section titles are the lines the plain-text report uses (``FINDINGS`` ...); a
+    sentence before any title goes to the findings. Each sentence keeps the facts
+    the verifier matched (its evidence) and ``verified`` says whether every claim
+    was supported; ``verdicts`` lists the verifier's answers.
+    """
+    facts = tuple(Fact.from_dict(f) for f in document.get("facts") or ())
+    titles = {title.upper(): name for name, title in SECTIONS.items()}
+    sentences: dict[str, list[Sentence]] = {name: [] for name in SECTIONS}
+    verdicts: list[dict[str, Any]] = []
+    current, n = "findings", 0
     for line in text.splitlines():
-        if not line.strip() or line.strip().isupper() or line.startswith(("Patient:", "RADIOLOGY")):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("RADIOLOGY REPORT", "Patient:")):
             continue
-        out.extend(verify_sentence(s, facts).to_dict() for s in split_sentences(line))
+        if stripped.upper() in titles and stripped.isupper():
+            current = titles[stripped.upper()]
+            continue
+        for sentence in split_sentences(stripped):
+            n += 1
+            verdict = verify_sentence(sentence, facts)
+            verdicts.append(verdict.to_dict())
+            sentences[current].append(
+                Sentence(f"s{n}", sentence, verdict.fact_ids, "radiologist", verdict.supported)
+            )
+    out = dict(document)
+    out["sections"] = [Section(name, tuple(items)).to_dict() for name, items in sentences.items()]
+    out["verdicts"] = verdicts
     return out
 
 

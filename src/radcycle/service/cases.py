@@ -23,14 +23,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from radcycle.domain import Fact
 from radcycle.pipeline.analysis import PatientAnalysis
 from radcycle.pipeline.review import (
     ANALYSIS_FILE,
     draft,
+    edited_document,
     load_analysis,
     new_lesion_uids,
-    verify_text,
     write_signed,
 )
 from radcycle.service.security import Principal
@@ -208,10 +207,8 @@ def edit(store: Store, case_id: int, text: str, base: int, who: Principal) -> tu
         case = _case(session, case_id)
         before = current(session, case)
         _editable(before)
-        facts = tuple(Fact.from_dict(f) for f in before.document.get("facts") or ())
-        verdicts = verify_text(text, facts)
-        document = dict(before.document)
-        document["verdicts"] = verdicts
+        document = edited_document(text, before.document)
+        verdicts = document["verdicts"]
         version = _new_version(case, base, "edited", document, text, who.user_id)
         _advance(session, case, base, version)
         unsupported = sum(1 for v in verdicts if not v["supported"])
