@@ -233,10 +233,8 @@ def test_review_edit_conflict_sign_amend_feedback(
     )
     assert reopened.status_code == 200
     amended_text = text + "Amendment: clinical history corrected.\n"
-    v = client.put(
-        f"/api/cases/{cid}/report", json={"text": amended_text, "version": reopened.json()["version"]},
-        headers=ana,
-    ).json()["version"]  # fmt: skip
+    body = {"text": amended_text, "version": reopened.json()["version"]}
+    v = client.put(f"/api/cases/{cid}/report", json=body, headers=ana).json()["version"]
     final = client.post(f"/api/cases/{cid}/sign", json={"version": v}, headers=ana)
     assert final.status_code == 200
     versions = client.get(f"/api/cases/{cid}/versions", headers=ana).json()

@@ -16,12 +16,13 @@ import sys
 from pathlib import Path
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from radcycle.cli.errors import friendly_errors
 from radcycle.errors import InputError
 from radcycle.store import audit
 from radcycle.store.audit import verify_chain
-from radcycle.store.db import Store, database_url, revision, upgrade
+from radcycle.store.db import Store, database_url, revision, safe_url, upgrade
 from radcycle.store.users import add_user
 
 DATA_HELP = "The service's data folder (cases, uploads, the SQLite database by default)."
@@ -37,10 +38,23 @@ def _data(data: Path | None) -> Path:
     return chosen
 
 
-def _open(data: Path) -> Store:
+def _open(data: Path, migrate: bool = True) -> Store:
+    """The store of ``data`` (its schema brought up to date unless ``migrate`` is off)."""
     data.mkdir(parents=True, exist_ok=True)
-    store = Store.open(database_url(data, os.environ))
-    upgrade(store)
+    url = database_url(data, os.environ)
+    if not migrate and url.startswith("sqlite:///") and not Path(url[10:]).is_file():
+        raise InputError("no radcycle database there (run `radcycle db upgrade`)", path=data)
+    store = Store.open(url)
+    try:
+        if migrate:
+            upgrade(store)
+        elif revision(store) is None:
+            raise InputError("no radcycle database there (run `radcycle db upgrade`)", path=data)
+    except SQLAlchemyError as exc:
+        store.close()
+        cause = getattr(exc, "orig", None) or exc
+        reason = (str(cause).splitlines() or [type(cause).__name__])[0]
+        raise InputError(f"cannot open the database: {reason}", value=safe_url(url)) from exc
     return store
 
 
@@ -64,6 +78,7 @@ def serve(
     from radcycle.service.settings import ServiceSettings
 
     folder = _data(data)
+    _open(folder).close()
     settings = ServiceSettings(
         data=folder,
         database_url=database_url(folder, os.environ),
@@ -131,8 +146,7 @@ def audit_verify(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Check the audit chain: any changed, deleted or reordered entry is reported (exit 1)."""
-    folder = _data(data)
-    store = Store.open(database_url(folder, os.environ))
+    store = _open(_data(data), migrate=False)
     try:
         with store.session() as session:
             report = verify_chain(session)

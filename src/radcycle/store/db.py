@@ -38,7 +38,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from radcycle.errors import InputError
 
-__all__ = ["ENV_URL", "Store", "database_url", "head_revision", "revision", "upgrade"]
+__all__ = [
+    "ENV_URL",
+    "Store",
+    "database_url",
+    "head_revision",
+    "revision",
+    "safe_url",
+    "upgrade",
+]
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +97,7 @@ class Store:
             else:
                 engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
         except (SQLAlchemyError, ValueError, ImportError) as exc:
-            raise InputError(f"cannot use the database URL: {exc}", value=_safe(url)) from exc
+            raise InputError(f"cannot use the database URL: {exc}", value=safe_url(url)) from exc
         return cls(url, engine, sessionmaker(engine, expire_on_commit=False))
 
     @contextmanager
@@ -102,8 +110,13 @@ class Store:
         self.engine.dispose()
 
 
-def _safe(url: str) -> str:
-    """The URL without its password (never logged or printed)."""
+def safe_url(url: str) -> str:
+    """The URL without its password (never logged or printed).
+
+    Example:
+        >>> safe_url("postgresql+psycopg://ana:secret@db/radcycle")
+        'postgresql+psycopg://ana:***@db/radcycle'
+    """
     head, sep, tail = url.partition("@")
     if not sep or "://" not in head:
         return url
