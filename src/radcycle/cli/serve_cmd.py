@@ -19,6 +19,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from radcycle.cli.errors import friendly_errors
+from radcycle.cli.options import json_option
 from radcycle.errors import InputError
 from radcycle.store import audit
 from radcycle.store.audit import verify_chain
@@ -69,7 +70,7 @@ def serve(
     secure_cookies: bool = typer.Option(
         False, "--secure-cookies", help="Send the session cookie over HTTPS only."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the address as JSON first."),
+    as_json: bool = json_option(),
 ) -> None:
     """Run the review service (API, web UI, analysis worker)."""
     import uvicorn
@@ -111,7 +112,7 @@ def user_add(
     name: str = typer.Argument(..., help="User name (letters, digits, '.', '_', '-')."),
     role: str = typer.Option(..., "--role", help="radiologist, technologist, viewer or admin."),
     data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = json_option(),
 ) -> None:
     """Add a user; the password comes from RADCYCLE_PASSWORD or standard input."""
     password = _password()
@@ -129,7 +130,7 @@ def user_add(
 @friendly_errors
 def db_upgrade(
     data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = json_option(),
 ) -> None:
     """Create or upgrade the database schema to this version's latest."""
     store = _open(_data(data))
@@ -143,7 +144,7 @@ def db_upgrade(
 @friendly_errors
 def audit_verify(
     data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = json_option(),
 ) -> None:
     """Check the audit chain: any changed, deleted or reordered entry is reported (exit 1)."""
     store = _open(_data(data), migrate=False)

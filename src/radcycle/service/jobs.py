@@ -108,7 +108,7 @@ def folder_uids(paths: list[Path]) -> list[str]:
 
 
 def recover(store: Store, settings: ServiceSettings) -> int:
-    """Put jobs left running back in the queue; clear half-built case folders.
+    """Put jobs left running back in the queue; clear half-built case and signed folders.
 
     Returns:
         How many jobs were put back.
@@ -118,7 +118,11 @@ def recover(store: Store, settings: ServiceSettings) -> int:
             update(Job).where(Job.status == "running").values(status="queued", stage="")
         )
         count = int(getattr(result, "rowcount", 0) or 0)
-        known = {Path(f).name for f in session.scalars(select(Case.folder))}
+        folders = [Path(f) for f in session.scalars(select(Case.folder))]
+        known = {f.name for f in folders}
+        signed = {
+            Path(f) for f in session.scalars(select(ReportVersion.signed_folder)) if f is not None
+        }
         if count:
             audit.append(session, "system", "job.recover", "jobs", {"requeued": count})
     for child in settings.cases.iterdir() if settings.cases.is_dir() else ():
@@ -126,6 +130,11 @@ def recover(store: Store, settings: ServiceSettings) -> int:
             child.name.startswith("job-") and child.name not in known
         ):
             shutil.rmtree(child, ignore_errors=True)
+    for folder in folders:
+        # A sign killed before its transaction committed leaves files no version owns.
+        for child in folder.glob("signed-v*") if folder.is_dir() else ():
+            if child not in signed:
+                shutil.rmtree(child, ignore_errors=True)
     if count:
         log.info("%d job(s) left running were queued again", count)
     return count
