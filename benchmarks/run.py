@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, str] = {
     "robustness": "benchmarks.bench_robustness",
     "robustness-icc": "benchmarks.bench_robustness_icc",
     "reports": "benchmarks.bench_reports",
+    "pacs": "benchmarks.bench_pacs",
 }
 
 
