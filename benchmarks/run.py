@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, str] = {
     "robustness-icc": "benchmarks.bench_robustness_icc",
     "reports": "benchmarks.bench_reports",
     "pacs": "benchmarks.bench_pacs",
+    "service-load": "benchmarks.bench_service_load",
 }
 
 

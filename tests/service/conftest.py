@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 
 from radcycle.service.app import create_app
+from radcycle.service.gateways import GatewayRegistry
 from radcycle.service.settings import ServiceSettings
 from radcycle.store.db import Store, upgrade
 from radcycle.store.users import add_user
@@ -111,9 +112,9 @@ def login(client: httpx.Client, name: str) -> dict[str, str]:
 class Running:
     """A real uvicorn server on a loopback port, in a thread."""
 
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: ServiceSettings, gateways: GatewayRegistry | None = None) -> None:
         self.settings = settings
-        self.app = create_app(settings)
+        self.app = create_app(settings, gateways)
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=0, log_level="warning", access_log=False
         )

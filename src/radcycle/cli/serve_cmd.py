@@ -4,7 +4,8 @@ The review service and its administration. Every command takes ``--data DIR``
 (the service's data folder; ``RADCYCLE_DATA`` or ``./radcycle-data`` by default)
 and uses ``RADCYCLE_DATABASE_URL`` when set (else ``DIR/radcycle.db``).
 A password is read from ``RADCYCLE_PASSWORD`` or standard input, never from the
-command line (which other users can see).
+command line (which other users can see). The PACS credentials of the service are
+``RADCYCLE_PACS_USERNAME`` and ``RADCYCLE_PACS_PASSWORD``.
 """
 
 from __future__ import annotations
@@ -86,7 +87,12 @@ def serve(
         secure_cookies=secure_cookies,
         roots=tuple(r.resolve() for r in root),
     )
-    app = create_app(settings)
+    from radcycle.cli.pacs_gateways import pacs_registry
+
+    pacs = pacs_registry(
+        os.environ.get("RADCYCLE_PACS_USERNAME"), os.environ.get("RADCYCLE_PACS_PASSWORD")
+    )
+    app = create_app(settings, pacs)
     url = f"http://{host}:{port}/"
     if as_json:
         typer.echo(json.dumps({"url": url, "data": str(folder)}))

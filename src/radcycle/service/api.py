@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
 from fastapi.responses import PlainTextResponse, Response
@@ -156,6 +157,8 @@ def submit_pacs(body: PacsJob, request: Request, who: Submitter) -> dict[str, An
     for uid in body.study_instance_uids:
         if len(uid) > 64 or not _UID.match(uid):
             raise HTTPException(422, "a StudyInstanceUID is digits and dots, at most 64")
+    if urlsplit(body.url).username or urlsplit(body.url).password:
+        raise HTTPException(422, "PACS credentials belong to the server's settings, not the URL")
     request.app.state.gateways.for_url(body.url)
     source = {"url": body.url, "study_instance_uids": sorted(set(body.study_instance_uids))}
     done = submit(
@@ -438,6 +441,37 @@ def sign(case_id: int, body: VersionBody, request: Request, who: Radiologist) ->
 def amend(case_id: int, body: VersionBody, request: Request, who: Radiologist) -> dict[str, Any]:
     number = _review(lambda: cases.amend(_store(request), case_id, body.version, who))
     return {"version": number}
+
+
+class PushBody(BaseModel):
+    url: str | None = Field(default=None, max_length=2048)
+
+
+@router.post("/cases/{case_id}/push", tags=["pacs"])
+def push(case_id: int, body: PushBody, request: Request, who: Radiologist) -> dict[str, Any]:
+    """Send the signed SR and SEG to a PACS (the job's own by default) and check them there."""
+    store = _store(request)
+    with store.session() as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise HTTPException(404, "no such case")
+        version = cases.current(session, case)
+        job = session.get(Job, case.job_id)
+        if version.signed_folder is None:
+            raise HTTPException(409, "only a signed report is sent to the PACS")
+        url = body.url or (job.source.get("url") if job is not None else None)
+        folder = Path(version.signed_folder)
+    if not url:
+        raise HTTPException(422, "no PACS URL (the case did not come from one)")
+    gateway = request.app.state.gateways.for_url(url)
+    files = sorted([*folder.glob("sr_*.dcm"), *folder.glob("seg_*.dcm")])
+    stored = gateway.store(url, files)
+    with store.session() as session:
+        audit.append(
+            session, who.name, "case.push", f"case {case_id}",
+            {"version": version.number, "instances": len(stored)},
+        )  # fmt: skip
+    return {"version": version.number, "stored": stored}
 
 
 @router.get("/feedback.json", tags=["feedback"])

@@ -36,7 +36,7 @@ from radcycle.store import audit
 from radcycle.store.db import Store
 from radcycle.store.models import Case, Job, Lesion, Patient, ReportVersion, Study
 
-__all__ = ["STAGES", "Submitted", "Worker", "recover", "submit"]
+__all__ = ["STAGES", "Submitted", "Worker", "recover", "run_queued", "submit"]
 
 log = logging.getLogger(__name__)
 
@@ -164,14 +164,14 @@ class Worker:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            job_id = self._claim()
+            job_id = self.claim()
             if job_id is None:
                 self._wake.wait(0.5)
                 self._wake.clear()
                 continue
-            self._run(job_id)
+            self.run_job(job_id)
 
-    def _claim(self) -> int | None:
+    def claim(self) -> int | None:
         with self.store.session() as session:
             job_id = session.scalar(
                 select(Job.id)
@@ -210,7 +210,7 @@ class Worker:
         fhir = Path(source["fhir"]) if source.get("fhir") else None
         return AnalysisInputs(paths, fhir)
 
-    def _run(self, job_id: int) -> None:
+    def run_job(self, job_id: int) -> None:
         with self.store.session() as session:
             job = session.get(Job, job_id)
             if job is None:
@@ -308,6 +308,16 @@ class Worker:
             )
             audit.append(session, "system", "case.create", f"case {case.id}", {"job": job.id})
         log.info("job %d done", job.id)
+
+
+def run_queued(store: Store, settings: ServiceSettings, gateways: GatewayRegistry) -> int:
+    """Run every queued job here and now (no server); how many ran."""
+    worker = Worker(store, settings, gateways)
+    count = 0
+    while (job_id := worker.claim()) is not None:
+        worker.run_job(job_id)
+        count += 1
+    return count
 
 
 def _patient(session: Session, key: str) -> Patient:

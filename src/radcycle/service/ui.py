@@ -112,16 +112,21 @@ def worklist_page(request: Request, who: Reader) -> HTMLResponse:
 
 
 def _case_page(request: Request, who: Principal, case_id: int, message: str | None,
-               status: int = 200) -> HTMLResponse:  # fmt: skip
+               status: int = 200, kept: str | None = None) -> HTMLResponse:  # fmt: skip
     with _store(request).session() as session:
         detail = case_detail(session, case_id)
     document = detail["report"]["document"]
     facts = {f["id"]: f for f in document.get("facts") or ()}
     dates = {s["date"]: t for t, s in enumerate(detail["studies"])}
     evidence = {}
+    latest = max(dates.values(), default=None)
     for fid, fact in facts.items():
-        if fact.get("tracking_uid") and fact.get("time_point") in dates:
-            evidence[fid] = [fact["tracking_uid"], dates[fact["time_point"]]]
+        if not fact.get("tracking_uid"):
+            continue
+        # a lesion fact without a date (its site, its kind) shows the latest study
+        t = dates.get(fact.get("time_point") or "", latest)
+        if t is not None:
+            evidence[fid] = [fact["tracking_uid"], t]
     return _page(
         "case.html",
         status,
@@ -130,6 +135,7 @@ def _case_page(request: Request, who: Principal, case_id: int, message: str | No
         facts=facts,
         evidence=evidence,
         message=message,
+        kept=kept,
         user=who,
         editable=detail["version_status"] not in {"signed", "amended"},
     )
@@ -140,13 +146,15 @@ def case_page(case_id: int, request: Request, who: Reader) -> HTMLResponse:
     return _case_page(request, who, case_id, None)
 
 
-def _act(request: Request, who: Principal, case_id: int, call: Any) -> Response:
+def _act(
+    request: Request, who: Principal, case_id: int, call: Any, kept: str | None = None
+) -> Response:
     try:
         call()
     except cases.NotFoundError as exc:
         raise HTTPException(404, str(exc)) from exc
     except (cases.ConflictError, cases.RefusedError) as exc:
-        return _case_page(request, who, case_id, str(exc), 409)
+        return _case_page(request, who, case_id, str(exc), 409, kept)
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
@@ -175,7 +183,7 @@ def edit_form(
     version: Annotated[int, Form()],
 ) -> Response:
     store = _store(request)
-    return _act(request, who, case_id, lambda: cases.edit(store, case_id, text, version, who))
+    return _act(request, who, case_id, lambda: cases.edit(store, case_id, text, version, who), text)
 
 
 @router.post("/cases/{case_id}/sign")
