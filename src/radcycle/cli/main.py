@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "user": "radcycle.cli.serve_cmd",
     "db": "radcycle.cli.serve_cmd",
     "audit": "radcycle.cli.serve_cmd",
+    "fl": "radcycle.cli.fl_cmd",
     "pacs": "radcycle.cli.pacs_cmd",
     "listen": "radcycle.cli.listen_cmd",
 }
