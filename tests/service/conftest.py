@@ -116,7 +116,7 @@ class Running:
         self.settings = settings
         self.app = create_app(settings, gateways)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=0, log_level="warning", access_log=False
+            self.app, host="127.0.0.1", port=0, log_level="warning", access_log=False, ws="none"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

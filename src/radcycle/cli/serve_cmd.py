@@ -98,7 +98,8 @@ def serve(
         typer.echo(json.dumps({"url": url, "data": str(folder)}))
     else:
         typer.echo(f"radcycle review service on {url} (data: {folder})", err=True)
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+    # No websockets: the service has none, and loading a websockets library is not needed.
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", ws="none")
 
 
 def _password() -> str:
