@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, str] = {
     "reports": "benchmarks.bench_reports",
     "pacs": "benchmarks.bench_pacs",
     "realcase": "benchmarks.bench_realcase",
+    "new-lesions": "benchmarks.bench_new_lesions",
 }
 
 
