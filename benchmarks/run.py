@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, str] = {
     "pacs": "benchmarks.bench_pacs",
     "service-load": "benchmarks.bench_service_load",
     "realcase": "benchmarks.bench_realcase",
+    "new-lesions": "benchmarks.bench_new_lesions",
 }
 
 

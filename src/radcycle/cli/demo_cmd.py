@@ -157,6 +157,8 @@ def _run_demo(out: Path, seed: int, timepoints: int, slices: int, force: bool) -
             airway=[],
             cyst=[],
             registration="auto",
+            confirm_new=[],
+            reject_new=[],
         )
         console.print(
             f"charts: {follow_dir / 'trajectories.png'}, {follow_dir / 'waterfall.png'}; "
@@ -178,6 +180,8 @@ def _run_demo(out: Path, seed: int, timepoints: int, slices: int, force: bool) -
         llm_model=None,
         gguf=None,
         exam_date=None,
+        confirm_new=[],
+        reject_new=[],
         as_json=False,
         # an earlier demo's analysis is replaced, like its synthetic patient; a
         # folder of anything else is refused
