@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, str] = {
     "robustness-icc": "benchmarks.bench_robustness_icc",
     "reports": "benchmarks.bench_reports",
     "pacs": "benchmarks.bench_pacs",
+    "realcase": "benchmarks.bench_realcase",
 }
 
 
