@@ -33,6 +33,7 @@ WRITERS = {
     "batch radiomics",
     "batch deid",
     "batch analyze",
+    "fl make-sites",
     "pacs retrieve",
     "listen",
 }

@@ -168,6 +168,34 @@ def test_only_allowed_calling_aets_get_an_association(
         assert assoc.is_rejected
 
 
+@pytest.mark.service
+def test_a_study_not_handed_on_before_a_restart_is_handed_on_after_it(
+    orthanc: LocalOrthanc, tmp_path: Path
+) -> None:
+    (template,) = make_study(tmp_path / "t", slices=1)
+    settings = ListenerSettings(
+        tmp_path / "in", port=LISTENER_PORT + 2, ae_title=LISTENER_AET, quiet_seconds=0.5
+    )
+    failed = threading.Event()
+
+    def broken(study: CompletedStudy) -> None:
+        failed.set()
+        raise RuntimeError("the job service is down")
+
+    study = generate_uid()
+    with StoreListener(settings, broken):
+        assert _send(_ct(template, study, generate_uid()), LISTENER_PORT + 2) == 0
+        assert failed.wait(5)
+    collect = Collect()
+    with StoreListener(settings, collect) as listener:
+        assert listener.recovered == [study]
+        assert collect.arrived.wait(5)
+    (again,) = collect.studies
+    assert (again.study_instance_uid, again.instances, again.received) == (study, 1, 0)
+    with StoreListener(settings, collect) as listener:
+        assert listener.recovered == []  # handed on as it is: not again
+
+
 def test_queue_folder_writes_one_file_per_study_never_replacing(tmp_path: Path) -> None:
     hook = QueueFolder(tmp_path / "queue")
     study = CompletedStudy("1.2.3", tmp_path / "1.2.3", 4, 4, ("A",), "t0", "t1")

@@ -168,7 +168,16 @@ def listen(
 
     listener = StoreListener(settings, hook)
     listener.start()
-    emit({"event": "listening", "host": host, "port": port, "aet": ae_title, "folder": str(folder)})
+    emit(
+        {
+            "event": "listening",
+            "host": host,
+            "port": port,
+            "aet": ae_title,
+            "folder": str(folder),
+            "recovered_studies": listener.recovered,
+        }
+    )
     previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
         while not done.wait(0.5):

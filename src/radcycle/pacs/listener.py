@@ -19,6 +19,10 @@ What it refuses, with a DIMSE failure status and nothing written:
   never overwritten; the same content again is accepted and left as it is.
 
 It listens on loopback unless told otherwise, and can be limited to calling AE titles.
+What was handed on is recorded in ``FOLDER/.handed-on/<StudyInstanceUID>.json``; at
+start, a study folder holding other instances than were handed on (the listener was
+stopped while it arrived, or before its hook ran) is tracked again and handed on once
+quiet, so a restart loses no study.
 
 Example:
     >>> tracker = StudyTracker(quiet_seconds=5)
@@ -31,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import threading
@@ -67,6 +72,7 @@ _OUT_OF_RESOURCES = 0xA700
 _CANNOT_UNDERSTAND = 0xC000
 _VERIFICATION = "1.2.840.10008.1.1"
 _PARTIAL = ".partial"
+_HANDED_ON = ".handed-on"
 
 
 @dataclass(frozen=True)
@@ -161,6 +167,11 @@ class StudyTracker:
             arrival.received += 1
             arrival.aets.add(calling_aet)
 
+    def resume(self, study_uid: str, folder: Path, now: float) -> None:
+        """A study found on disk at start, never handed on as it is: track it as arriving."""
+        with self._lock:
+            self._arrivals.setdefault(study_uid, _Arrival(folder, now, now))
+
     def pending(self) -> list[str]:
         """The studies still receiving."""
         with self._lock:
@@ -196,8 +207,6 @@ class QueueFolder:
         self.folder = OutputFolder(folder)
 
     def __call__(self, study: CompletedStudy) -> None:
-        import json
-
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         name = f"{stamp}-{study.study_instance_uid}.json"
         self.folder.write(name, json.dumps(study.to_json(), indent=2) + "\n")
@@ -229,6 +238,7 @@ class StoreListener:
         self._stop = threading.Event()
         self._server: Any = None
         self._monitor: threading.Thread | None = None
+        self.recovered: list[str] = []
 
     # -- receiving ---------------------------------------------------------------
 
@@ -290,13 +300,44 @@ class StoreListener:
         done = self.tracker.complete(time.time() if now is None else now)
         for study in done:
             log.info("study complete: %d instances in %s", study.instances, study.folder)
-            if self.hook is None:
-                continue
-            try:
-                self.hook(study)
-            except Exception:  # a failing hook must not stop the listener
-                log.exception("the hook failed on a completed study; the listener goes on")
+            if self.hook is not None:
+                try:
+                    self.hook(study)
+                except Exception:  # a failing hook must not stop the listener
+                    log.exception("the hook failed on a completed study; the listener goes on")
+                    continue  # not recorded: handed on again after a restart
+            self._record_handed_on(study)
         return done
+
+    def _record_handed_on(self, study: CompletedStudy) -> None:
+        record = {"instances": study.instances, "at": study.last_received}
+        handed = OutputFolder(self.settings.folder / _HANDED_ON)
+        handed.update(f"{study.study_instance_uid}.json", json.dumps(record) + "\n")
+
+    def _recover(self) -> list[str]:
+        """Track again the studies on disk that were never handed on as they are now.
+
+        A listener stopped (or killed) while a study was arriving, or before its hook
+        ran, leaves a study folder whose instances differ from what was last handed on;
+        it is handed on once quiet again, as if its last instance had just arrived.
+        """
+        root = self.settings.folder
+        found = []
+        for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name[0] != "."):
+            try:
+                uid = validate_uid(folder.name, "StudyInstanceUID")
+            except InputError:
+                continue
+            count = sum(1 for _ in folder.glob("*.dcm"))
+            record = root / _HANDED_ON / f"{uid}.json"
+            try:
+                handed = int(json.loads(record.read_text())["instances"])
+            except (OSError, ValueError, KeyError, TypeError):
+                handed = -1
+            if count and count != handed:
+                self.tracker.resume(uid, folder, time.time())
+                found.append(uid)
+        return found
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -312,6 +353,7 @@ class StoreListener:
         (s.folder / _PARTIAL).mkdir(exist_ok=True)
         for stale in (s.folder / _PARTIAL).iterdir():  # left by a listener that was killed
             stale.unlink(missing_ok=True)
+        self.recovered = self._recover()
         ae = AE(ae_title=s.ae_title)
         for context in AllStoragePresentationContexts:
             if context.abstract_syntax is not None:
