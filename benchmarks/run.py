@@ -32,7 +32,9 @@ BENCHMARKS: dict[str, str] = {
     "robustness-icc": "benchmarks.bench_robustness_icc",
     "reports": "benchmarks.bench_reports",
     "pacs": "benchmarks.bench_pacs",
+    "service-load": "benchmarks.bench_service_load",
     "realcase": "benchmarks.bench_realcase",
+    "new-lesions": "benchmarks.bench_new_lesions",
 }
 
 

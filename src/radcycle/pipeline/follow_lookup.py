@@ -122,6 +122,9 @@ class LesionSeed:
         method: how the proposer found and measured it (provenance).
         outline: the proposer's mask of the lesion, kept so that it can be
             carried to a later scan where a fresh outline fails.
+        confidence: the detector's confidence where a detector proposed it; None
+            for a lesion a person gave (a new lesion the detector alone found is
+            unconfirmed until a radiologist confirms it).
     """
 
     point_mm: tuple[float, float, float]
@@ -131,6 +134,7 @@ class LesionSeed:
     measurements: LesionMeasurement | None = None
     method: str = ""
     outline: LesionMask | None = None
+    confidence: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
