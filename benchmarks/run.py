@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, str] = {
     "service-load": "benchmarks.bench_service_load",
     "realcase": "benchmarks.bench_realcase",
     "new-lesions": "benchmarks.bench_new_lesions",
+    "federated": "benchmarks.bench_federated",
 }
 
 

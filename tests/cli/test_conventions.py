@@ -34,6 +34,8 @@ WRITERS = {
     "batch deid",
     "batch analyze",
     "fl make-sites",
+    "fl simulate",
+    "fl server",
     "pacs retrieve",
     "listen",
 }

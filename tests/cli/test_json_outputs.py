@@ -50,6 +50,9 @@ ELSEWHERE = {
     "batch analyze": "tests/batch/test_analyze.py::"
     "test_batch_analyze_gives_the_single_commands_findings",
     "fl make-sites": "tests/fl/test_sites.py::test_cli_make_sites_json",
+    "fl simulate": "tests/fl/test_segmenter.py::test_simulate_writes_the_model_its_entry_and_card",
+    "fl server": "tests/fl/test_segmenter.py::test_server_and_site_clients_as_processes",
+    "fl client": "tests/fl/test_segmenter.py::test_server_and_site_clients_as_processes",
     "pacs echo": "tests/pacs/test_cli.py::test_echo_over_both_protocols",
     "pacs find": "tests/pacs/test_cli.py::test_store_a_mixed_folder_find_it_and_retrieve_it",
     "pacs retrieve": "tests/pacs/test_cli.py::test_store_a_mixed_folder_find_it_and_retrieve_it",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from radcycle.cli.errors import friendly_errors
 from radcycle.cli.options import force_option, json_option, out_option, random_seed_option
+from radcycle.errors import InputError
 
 console = Console()
 err = Console(stderr=True)
@@ -49,7 +51,204 @@ def _make_sites(
     console.print(f"sites in {out}")
 
 
+_STRATEGY = typer.Option("fedavg", "--strategy", help="fedavg or fedprox.")
+_ROUNDS = typer.Option(5, "--rounds", min=1, help="Federated rounds.")
+_LOCAL = typer.Option(
+    20, "--local-steps", min=1, help="Optimiser steps each site trains per round."
+)
+_MU = typer.Option(0.01, "--mu", min=0.0, help="FedProx's proximal weight mu.")
+_BATCH = typer.Option(2, "--batch", min=1, help="Patches per step (as centralised training).")
+_CLIP = typer.Option(1.0, "--dp-clip", min=0.0, help="DP: L2 norm each site clips its update to.")
+_DELTA = typer.Option(
+    1e-5, "--dp-delta", min=0.0, max=1.0, help="DP: the delta of (epsilon, delta)."
+)
+_NAME = typer.Option("click-unet-fl", "--name", help="The federated model's name.")
+
+
+def _dp(epsilon: float | None, noise: float | None, clip: float, delta: float, rounds: int) -> Any:
+    from radcycle.fl.privacy import DPSettings, noise_for_epsilon
+
+    if epsilon is not None and noise is not None:
+        raise InputError("give --dp-epsilon or --dp-noise, not both")
+    if epsilon is not None:
+        noise = noise_for_epsilon(epsilon, rounds, delta)
+    if noise is None:
+        return None
+    return DPSettings(clip_norm=clip, noise_multiplier=noise, delta=delta)
+
+
+def _settings(batch: int, random_seed: int) -> Any:
+    from radcycle.models.training import TrainingSettings
+
+    return TrainingSettings(batch=batch, random_seed=random_seed, threads=1)
+
+
+def _report(record: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(record, indent=2))
+        return
+    dp = record.get("dp")
+    budget = f", DP epsilon {dp['epsilon']:.2f} (delta {dp['delta']:g})" if dp else ""
+    console.print(
+        f"{record['strategy']}: {record['rounds']} rounds over {len(record['sites'])} sites in "
+        f"{record['seconds']:.0f} s{budget}; loss per round "
+        + ", ".join("-" if x is None else f"{x:.3f}" for x in record["loss_per_round"])
+    )
+    console.print(f"wrote {record['model']}")
+
+
+@friendly_errors
+def _simulate(
+    sites: list[Path] = typer.Option(
+        ..., "--sites", help="A site folder (repeat: --sites A --sites B ...)."
+    ),
+    rounds: int = _ROUNDS,
+    strategy: str = _STRATEGY,
+    local_steps: int = _LOCAL,
+    mu: float = _MU,
+    batch: int = _BATCH,
+    dp_epsilon: float | None = typer.Option(
+        None, "--dp-epsilon", help="DP: each site's budget over all rounds (noise derived)."
+    ),
+    dp_noise: float | None = typer.Option(
+        None, "--dp-noise", help="DP: noise multiplier (noise std = multiplier x clip)."
+    ),
+    dp_clip: float = _CLIP,
+    dp_delta: float = _DELTA,
+    secagg: bool = typer.Option(
+        False, "--secagg", help="Aggregate with SecAgg+: the server sees only the sum."
+    ),
+    name: str = _NAME,
+    out: Path = out_option(
+        "Folder for the model (.onnx), its registry entry and card.", required=True
+    ),
+    force: bool = force_option(),
+    random_seed: int = random_seed_option(),
+    as_json: bool = json_option(),
+) -> None:
+    """Run the whole federation on this machine (Flower's simulation engine)."""
+    from radcycle.fl.federation import FederationSettings, simulate, site_paths
+    from radcycle.fl.segmenter import SegmenterLearner, initial_weights, write_model
+    from radcycle.fl.sites import read_site
+    from radcycle.io.output import OutputRules
+
+    rules = OutputRules.of(sites, force=force)
+    for target in (out / f"{name}.onnx", out / f"{name}.json", out / f"{name}.md"):
+        rules.check(target)
+    for site in sites:
+        read_site(site)
+    names = site_paths(sites)
+    config = FederationSettings(
+        strategy=strategy,
+        rounds=rounds,
+        local_steps=local_steps,
+        proximal_mu=mu,
+        dp=_dp(dp_epsilon, dp_noise, dp_clip, dp_delta, rounds),
+        random_seed=random_seed,
+        secagg=secagg,
+    )
+    training = _settings(batch, random_seed)
+    folders = [s.resolve() for s in sites]
+
+    def make_learner(index: int) -> Any:
+        return SegmenterLearner(folders[index], settings=training)
+
+    result = simulate(names, make_learner, initial_weights(settings=training), config)
+    record = {**result.to_json(), "command": "radcycle fl simulate"}
+    write_model(result.weights, out, record, name=name, settings=training, rules=rules)
+    _report({**record, "model": str(out / f"{name}.onnx")}, as_json)
+
+
+@friendly_errors
+def _server(
+    address: str = typer.Option("127.0.0.1:8088", "--address", help="host:port to listen on."),
+    clients: int = typer.Option(3, "--clients", min=1, help="Sites taking part (all, each round)."),
+    rounds: int = _ROUNDS,
+    strategy: str = _STRATEGY,
+    local_steps: int = _LOCAL,
+    mu: float = _MU,
+    batch: int = _BATCH,
+    name: str = _NAME,
+    out: Path = out_option(
+        "Folder for the model (.onnx), its registry entry and card.", required=True
+    ),
+    force: bool = force_option(),
+    random_seed: int = random_seed_option(),
+    as_json: bool = json_option(),
+) -> None:
+    """Run the federation's server: aggregate the sites' updates, write the model."""
+    from radcycle.fl.federation import FederationSettings, serve
+    from radcycle.fl.segmenter import initial_weights, write_model
+    from radcycle.io.output import OutputRules
+
+    rules = OutputRules.of([], force=force)
+    for target in (out / f"{name}.onnx", out / f"{name}.json", out / f"{name}.md"):
+        rules.check(target)
+    config = FederationSettings(
+        strategy=strategy,
+        rounds=rounds,
+        local_steps=local_steps,
+        proximal_mu=mu,
+        random_seed=random_seed,
+    )
+    training = _settings(batch, random_seed)
+    names = [f"site {i + 1}" for i in range(clients)]
+    result = serve(address, names, initial_weights(settings=training), config)
+    # DP is the sites' own (client-side): the server neither sets nor sees it
+    record = {**result.to_json(), "command": "radcycle fl server"}
+    write_model(result.weights, out, record, name=name, settings=training, rules=rules)
+    _report({**record, "model": str(out / f"{name}.onnx")}, as_json)
+
+
+@friendly_errors
+def _client(
+    site: Path = typer.Option(..., "--site", help="This site's folder (made by fl make-sites)."),
+    server: str = typer.Option(..., "--server", help="The server's host:port."),
+    batch: int = _BATCH,
+    dp_noise: float | None = typer.Option(
+        None, "--dp-noise", help="DP: noise multiplier (noise std = multiplier x clip)."
+    ),
+    dp_clip: float = _CLIP,
+    dp_delta: float = _DELTA,
+    site_index: int = typer.Option(
+        0, "--site-index", min=0, help="This site's number (noise seed)."
+    ),
+    random_seed: int = random_seed_option(),
+    as_json: bool = json_option(),
+) -> None:
+    """Run one site's client: train on this site's folder only, send model updates."""
+    from radcycle.fl.federation import connect
+    from radcycle.fl.segmenter import SegmenterLearner
+    from radcycle.fl.sites import read_site
+
+    described = read_site(site)
+    dp = _dp(None, dp_noise, dp_clip, dp_delta, 1)
+    learner = SegmenterLearner(site.resolve(), settings=_settings(batch, random_seed))
+    rounds = connect(server, learner, site_index, dp, random_seed)
+    record: dict[str, Any] = {
+        "site": described["site"],
+        "server": server,
+        "rounds": rounds,
+        "series": learner.series,
+        "dp": None
+        if dp is None
+        else {
+            "noise_multiplier": dp.noise_multiplier,
+            "clip_norm": dp.clip_norm,
+            "delta": dp.delta,
+            "epsilon": dp.epsilon(rounds) if rounds else 0.0,
+        },
+    }
+    if as_json:
+        typer.echo(json.dumps(record, indent=2))
+    else:
+        console.print(f"site {record['site']}: {rounds} rounds with {server}")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``radcycle fl ...`` to ``app``."""
     fl_app.command("make-sites")(_make_sites)
+    fl_app.command("simulate")(_simulate)
+    fl_app.command("server")(_server)
+    fl_app.command("client")(_client)
     app.add_typer(fl_app, name="fl")

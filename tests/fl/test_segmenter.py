@@ -1,0 +1,161 @@
+"""The segmenter federated: its learner, and the deployment as separate processes
+(a server and three site clients on loopback), each client watched by an audit
+hook on every file it opens."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("monai")
+
+from radcycle.fl.segmenter import SegmenterLearner, initial_weights
+from radcycle.fl.sites import make_sites
+from radcycle.models.training import TrainingSettings
+
+SETTINGS = TrainingSettings(batch=1, channels=(4, 8), threads=1, corrective_share=0.0)
+
+
+def _norm(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    return float(np.sqrt(sum(np.sum((x - y) ** 2) for x, y in zip(a, b, strict=True))))
+
+
+def test_learner_round_trips_weights_and_fedprox_pulls_back(patients: Path, tmp_path: Path) -> None:
+    make_sites(patients, tmp_path / "sites")
+    site = tmp_path / "sites" / "north"
+    start = initial_weights(settings=SETTINGS)
+    free = SegmenterLearner(site, settings=SETTINGS)
+    free.set_weights(start)
+    assert _norm(free.get_weights(), start) == 0.0
+    n, loss = free.fit(3, 0.0)
+    assert n == 3
+    assert np.isfinite(loss)
+    moved = _norm(free.get_weights(), start)
+    assert moved > 0
+    held = SegmenterLearner(site, settings=SETTINGS)
+    held.set_weights(start)
+    held.fit(3, 1e4)
+    assert _norm(held.get_weights(), start) < moved
+
+
+AUDITED = """
+import json, os, sys
+log = open(sys.argv[1], "w")
+def hook(event, args):
+    if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        log.write(os.fsdecode(args[0]) + "\\n")
+        log.flush()
+sys.addaudithook(hook)
+sys.argv = ["radcycle", *sys.argv[2:]]
+from radcycle.cli.main import main
+main()
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_server_and_site_clients_as_processes(patients: Path, tmp_path: Path) -> None:
+    sites = tmp_path / "sites"
+    make_sites(patients, sites)
+    names = ["north", "east", "south"]
+    address = f"127.0.0.1:{_free_port()}"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    common = ["--batch", "1", "--random-seed", "1"]
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "radcycle.cli.main", "fl", "server", "--address", address,
+            "--clients", "3", "--rounds", "2", "--local-steps", "2", "--strategy", "fedprox",
+            "--out", str(tmp_path / "model"), "--json", *common,
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    clients = []
+    try:
+        time.sleep(3)
+        for i, name in enumerate(names):
+            extra = ["--dp-noise", "0.5"] if name == "south" else []
+            argv = [
+                sys.executable, "-c", AUDITED, str(tmp_path / f"{name}.opened"), "fl", "client",
+                "--site", str(sites / name), "--server", address, "--site-index", str(i),
+                "--json", *common, *extra,
+            ]  # fmt: skip
+            clients.append(
+                subprocess.Popen(
+                    argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+                )
+            )
+        out, err = server.communicate(timeout=480)
+        assert server.returncode == 0, err[-3000:]
+        reports = []
+        for client in clients:
+            c_out, c_err = client.communicate(timeout=60)
+            assert client.returncode == 0, c_err[-3000:]
+            reports.append(json.loads(c_out))
+    finally:
+        for process in (server, *clients):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    record = json.loads(out)
+    assert record["strategy"] == "fedprox"
+    assert len(record["loss_per_round"]) == 2
+    assert all(b > 6 * 4 * record["parameters"] for b in record["bytes_per_round"])
+    assert [r["rounds"] for r in reports] == [2, 2, 2]
+    assert reports[2]["dp"]["epsilon"] > 0
+    assert reports[0]["dp"] is None
+    entry = json.loads((tmp_path / "model" / "click-unet-fl.json").read_text())
+    assert entry["training"]["procedure"].startswith("trained federated: sites")
+    assert "trained federated" in (tmp_path / "model" / "click-unet-fl.md").read_text()
+    assert (tmp_path / "model" / "click-unet-fl.onnx").stat().st_size > 4 * record["parameters"]
+    # every file a client opened under the data is its own site's (or what its links lead to)
+    roots = [sites.resolve(), patients.resolve()]
+    for name in names:
+        own = {p.resolve() for p in (sites / name).rglob("*")} | {
+            p.absolute() for p in (sites / name).rglob("*")
+        }
+        opened = (tmp_path / f"{name}.opened").read_text().splitlines()
+        data = [
+            Path(p) for p in opened if any(str(Path(p).resolve()).startswith(str(r)) for r in roots)
+        ]
+        assert data, name  # the hook saw the site's own files
+        strays = [p for p in data if p.absolute() not in own and p.resolve() not in own]
+        assert not strays, (name, strays[:5])
+
+
+@pytest.mark.slow
+def test_simulate_writes_the_model_its_entry_and_card(patients: Path, tmp_path: Path) -> None:
+    sites = tmp_path / "sites"
+    make_sites(patients, sites)
+    out = tmp_path / "model"
+    argv = [
+        sys.executable, "-m", "radcycle.cli.main", "fl", "simulate",
+        "--sites", str(sites / "north"), "--sites", str(sites / "east"),
+        "--sites", str(sites / "south"), "--rounds", "2", "--local-steps", "1",
+        "--batch", "1", "--dp-epsilon", "30", "--out", str(out), "--json",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=480, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads(done.stdout)
+    assert record["sites"] == ["north", "east", "south"]
+    assert record["dp"]["epsilon"] == pytest.approx(30.0, rel=1e-3)
+    assert len(record["bytes_per_round"]) == 2
+    entry = json.loads((out / "click-unet-fl.json").read_text())
+    assert "DP (epsilon 30.00" in entry["training"]["procedure"]
+    again = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert again.returncode == 2
+    assert "error:" in again.stderr
