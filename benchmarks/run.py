@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, str] = {
     "robustness": "benchmarks.bench_robustness",
     "robustness-icc": "benchmarks.bench_robustness_icc",
     "reports": "benchmarks.bench_reports",
+    "outline-snapshot": "benchmarks.outline_snapshot",
 }
 
 
