@@ -22,7 +22,7 @@ from rich.table import Table
 
 from benchmarks.common import Measurement, ratio_table
 from radcycle.imaging.registration import RegistrationSettings, apply_matrix, register
-from radcycle.longitudinal.tracking import Observation, ScanLesions, track_lesions
+from radcycle.longitudinal.tracking import ScanLesions, observed, track_lesions
 from radcycle.synth import generate_patient
 
 SLICES = int(os.environ.get("RADCYCLE_BENCH_SLICES", "300"))
@@ -70,7 +70,7 @@ def _scans(patient, matrix: np.ndarray) -> list[ScanLesions]:
     out = []
     for tp, m in zip(patient.timepoints, (np.eye(4), matrix), strict=True):
         obs = tuple(
-            Observation(
+            observed(
                 tuple(r["centre_mm"]), r["long_axis_mm"], r["short_axis_mm"], key=r["lesion_id"]
             )
             for r in tp.lesions

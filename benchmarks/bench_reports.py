@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-from radcycle.longitudinal.tracking import Observation, ScanLesions, track_lesions
+from radcycle.longitudinal.tracking import ScanLesions, observed, track_lesions
 from radcycle.pipeline.analysis import AnalysisInputs, analyze_patient
 from radcycle.pipeline.facts import build_facts
 from radcycle.pipeline.follow_guidelines import GuidelineContext, assess_scans
@@ -47,7 +47,7 @@ def _truth_recist(patient: Any) -> list[str]:
     scans = []
     for tp in patient.timepoints:
         obs = tuple(
-            Observation(
+            observed(
                 tuple(r["centre_mm"]),
                 r["long_axis_mm"],
                 r["short_axis_mm"],

@@ -3,8 +3,10 @@
 # Each issue that brings a real component (Orthanc, Chromium, llama.cpp) adds it here.
 #   dicom3tools    dciodvfy, the DICOM validator run on the SR and SEG exports
 #   poppler-utils  pdftotext / pdftoppm, to read the PDF report back (text, page images)
+#   orthanc, orthanc-dicomweb  the PACS the pacs tests and benchmark start (loopback only)
+#   iproute2       ip, to bring up loopback in Orthanc's own network namespace
 set -euo pipefail
-PACKAGES=(dicom3tools poppler-utils)
+PACKAGES=(dicom3tools poppler-utils orthanc orthanc-dicomweb iproute2)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -15,10 +15,12 @@ caller can catch them all at once, or pick the family it can handle::
     ├── GeometryError           invalid or inconsistent patient geometry
     ├── SeriesError             a series that cannot become one volume
     ├── AnalysisError           an algorithm that cannot run on what it was given
-    └── ExportError             a result that cannot be written
-        ├── UnsafeOutputError   a write onto an input, over an existing output
-        │                       (without --force) or outside the output folder
-        └── OutputLockedError   an output folder another run is writing to
+    ├── ExportError             a result that cannot be written
+    │   ├── UnsafeOutputError   a write onto an input, over an existing output
+    │   │                       (without --force) or outside the output folder
+    │   └── OutputLockedError   an output folder another run is writing to
+    └── PacsError               a PACS that cannot be reached, refuses a request
+                                or answers something unreadable
 
 Messages name the file, the DICOM tag and the offending value where there is one.
 Errors of the libraries underneath are translated with ``raise ... from exc`` so
@@ -39,6 +41,7 @@ __all__ = [
     "NotAnImageError",
     "NotDicomError",
     "OutputLockedError",
+    "PacsError",
     "PathNotFoundError",
     "RadcycleError",
     "SeriesError",
@@ -149,3 +152,7 @@ class UnsafeOutputError(ExportError):
 
 class OutputLockedError(ExportError):
     """An output folder that another run holds (see ``radcycle.io.folder_lock``)."""
+
+
+class PacsError(RadcycleError):
+    """A PACS (DICOMweb or DIMSE peer) that cannot be reached, refuses, or answers badly."""

@@ -109,10 +109,25 @@ def test_a_folder_with_no_image_series_is_refused(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["empty"]
 
 
+def _input_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    return folder
+
+
+def test_an_output_inside_an_input_folder_is_refused(tmp_path: Path) -> None:
+    folder = _input_folder(tmp_path)
+    result = _invoke("analyze", str(folder), "--out", str(folder / "out"))
+    _one_line_error(result)
+    assert "inside an input folder" in result.output
+    assert list(folder.iterdir()) == []
+
+
 def test_an_unparseable_fhir_bundle_is_refused(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle.json"
     bundle.write_text("{not json")
-    result = _invoke("analyze", str(tmp_path), "--fhir", str(bundle), "--out", str(tmp_path / "o"))
+    folder = _input_folder(tmp_path)
+    result = _invoke("analyze", str(folder), "--fhir", str(bundle), "--out", str(tmp_path / "o"))
     _one_line_error(result)
     assert not (tmp_path / "o").exists()
 
@@ -120,8 +135,9 @@ def test_an_unparseable_fhir_bundle_is_refused(tmp_path: Path) -> None:
 def test_a_binary_prior_report_is_refused(tmp_path: Path) -> None:
     prior = tmp_path / "prior.pdf"
     prior.write_bytes(b"%PDF-1.4\x00\x01\x02binary")
+    folder = _input_folder(tmp_path)
     result = _invoke(
-        "analyze", str(tmp_path), "--prior-report", str(prior), "--out", str(tmp_path / "o")
+        "analyze", str(folder), "--prior-report", str(prior), "--out", str(tmp_path / "o")
     )
     _one_line_error(result)
     assert "binary" in result.output
@@ -131,7 +147,7 @@ def test_an_existing_output_folder_is_refused_without_force(tmp_path: Path) -> N
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    result = _invoke("analyze", str(tmp_path), "--out", str(out))
+    result = _invoke("analyze", str(_input_folder(tmp_path)), "--out", str(out))
     _one_line_error(result)
     assert "--force" in result.output
     assert (out / "keep.txt").read_text() == "mine"
@@ -140,7 +156,8 @@ def test_an_existing_output_folder_is_refused_without_force(tmp_path: Path) -> N
 def test_a_gguf_that_is_not_one_is_refused(tmp_path: Path) -> None:
     model = tmp_path / "model.gguf"
     model.write_text("hello")
-    result = _invoke("analyze", str(tmp_path), "--gguf", str(model), "--out", str(tmp_path / "o"))
+    folder = _input_folder(tmp_path)
+    result = _invoke("analyze", str(folder), "--gguf", str(model), "--out", str(tmp_path / "o"))
     _one_line_error(result)
     assert "not a GGUF" in result.output
 

@@ -28,7 +28,8 @@ def test_strings_become_enums() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"lesion_id": ""}, "lesion_id"),
+        ({"lesion_id": "  "}, "lesion_id"),
+        ({"lesion_id": "", "tracking_uid": "1.2.3"}, "TrackingIdentifier"),
         ({"lesion_id": "a", "long_axis_mm": -1.0}, ">= 0"),
         ({"lesion_id": "a", "long_axis_mm": math.nan}, "finite"),
         ({"lesion_id": "a", "long_axis_mm": 5.0, "short_axis_mm": 6.0}, "short axis longer"),

@@ -76,6 +76,11 @@ CASES = [
     Case("lesion-not-finite", lambda f: _args(f, "--lesion", "nan,0,0"), says=r"--lesion.*nan"),
     Case("out-is-input", _out_is_input, says=r"out.*overlaps an input.*study"),
     Case("out-holds-input", _out_holds_input, says=r"overlaps an input.*study"),
+    Case(
+        "out-inside-input",
+        lambda f: [str(_empty(f)), "--out", str(f / "study" / "out")],
+        says=r"out: the output folder lies inside an input folder",
+    ),
 ]
 
 

@@ -8,7 +8,7 @@ from datetime import date
 from matplotlib.image import imread
 
 from radcycle.longitudinal.plots import trajectory_chart, waterfall_chart
-from radcycle.longitudinal.tracking import Observation, ScanLesions, track_lesions
+from radcycle.longitudinal.tracking import ScanLesions, observed, track_lesions
 from radcycle.longitudinal.trajectories import build_trajectories
 
 
@@ -16,7 +16,7 @@ def _trajectories(count: int):
     scans = [
         ScanLesions(
             f"1.{t}",
-            tuple(Observation((40.0 * i, 0.0, 0.0), 20.0 - 4 * t + 2 * i, 10.0) for i in range(3)),
+            tuple(observed((40.0 * i, 0.0, 0.0), 20.0 - 4 * t + 2 * i, 10.0) for i in range(3)),
         )
         for t in range(count)
     ]

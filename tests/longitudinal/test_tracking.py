@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from radcycle.domain.identity import validate_uid
 from radcycle.errors import InputError
 from radcycle.longitudinal.tracking import (
-    Observation,
     PointStatus,
     ScanLesions,
+    observed,
     to_baseline,
     track_lesions,
 )
@@ -41,7 +41,7 @@ BASE = [
 def _scan(
     key: str, m: np.ndarray, items: list[tuple[tuple[float, float, float], float, float, str]]
 ):
-    obs = tuple(Observation(_moved(m, c), long, short, key=name) for c, long, short, name in items)
+    obs = tuple(observed(_moved(m, c), long, short, key=name) for c, long, short, name in items)
     return ScanLesions(key, obs, m)
 
 
@@ -88,8 +88,8 @@ def test_gate_rejects_far_lesion() -> None:
 
 
 def test_nodes_never_match_lung_nodules() -> None:
-    a = ScanLesions("1", (Observation((0.0, 0.0, 0.0), 15.0, 12.0, is_lymph_node=True),))
-    b = ScanLesions("2", (Observation((1.0, 0.0, 0.0), 15.0, 12.0),))
+    a = ScanLesions("1", (observed((0.0, 0.0, 0.0), 15.0, 12.0, is_lymph_node=True),))
+    b = ScanLesions("2", (observed((1.0, 0.0, 0.0), 15.0, 12.0),))
     tracks = track_lesions([a, b], patient_key="P")
     assert len(tracks) == 2
 
@@ -113,13 +113,13 @@ def test_merge_and_split() -> None:
 
 @pytest.mark.parametrize("swap", [False, True])
 def test_appearance_breaks_a_tie_in_distance_and_size(swap: bool) -> None:
-    solid = Observation((0.0, 0.0, 0.0), 8.0, 7.0, nodule_type="solid", mean_hu=20.0, key="S")
-    glass = Observation(
+    solid = observed((0.0, 0.0, 0.0), 8.0, 7.0, nodule_type="solid", mean_hu=20.0, key="S")
+    glass = observed(
         (10.0, 0.0, 0.0), 8.0, 7.0, nodule_type="ground-glass", mean_hu=-650.0, key="G"
     )
     later = [
-        Observation((5.0, 0.0, 0.0), 8.0, 7.0, nodule_type="ground-glass", mean_hu=-640.0, key="G"),
-        Observation((5.0, 0.5, 0.0), 8.0, 7.0, nodule_type="solid", mean_hu=25.0, key="S"),
+        observed((5.0, 0.0, 0.0), 8.0, 7.0, nodule_type="ground-glass", mean_hu=-640.0, key="G"),
+        observed((5.0, 0.5, 0.0), 8.0, 7.0, nodule_type="solid", mean_hu=25.0, key="S"),
     ]
     if swap:
         later.reverse()
@@ -146,7 +146,7 @@ def test_rejects_empty_and_bad_input() -> None:
     with pytest.raises(InputError):
         track_lesions([], patient_key="P")
     with pytest.raises(InputError):
-        Observation((0.0, float("nan"), 0.0))
+        observed((0.0, float("nan"), 0.0))
     with pytest.raises(InputError):
         ScanLesions("1", (), np.eye(3))
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from radcycle.errors import InputError
-from radcycle.longitudinal.tracking import Observation, ScanLesions, track_lesions
+from radcycle.longitudinal.tracking import ScanLesions, observed, track_lesions
 from radcycle.longitudinal.trajectories import build_trajectories, percent
 
 DATES = [date(2025, 1, 10), date(2025, 4, 10), date(2025, 7, 10), date(2025, 10, 10)]
@@ -20,7 +20,7 @@ UIDS = ["1.2.1", "1.2.2", "1.2.3", "1.2.4"]
 def _course(longs: list[float], node: bool = False):
     scans = [
         ScanLesions(
-            f"1.{i}", (Observation((0.0, 0.0, 0.0), v, v * 0.8, v**3 / 2, is_lymph_node=node),)
+            f"1.{i}", (observed((0.0, 0.0, 0.0), v, v * 0.8, v**3 / 2, is_lymph_node=node),)
         )
         for i, v in enumerate(longs)
     ]

@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 from radcycle.cli.main import build_app
 from radcycle.domain.findings import LesionMeasurement
 from radcycle.domain.identity import validate_uid
-from radcycle.domain.lesion import LesionMeasurements
 from radcycle.guidelines.recist import select_targets
 from radcycle.guidelines.recist_response import follow_up_from_tracked
 from radcycle.guidelines.recist_series import assess_series
@@ -23,22 +22,21 @@ from radcycle.synth import generate_patient, write_patient
 runner = CliRunner()
 
 
-def _measurements(rec: dict, rng: np.random.Generator) -> LesionMeasurements:
+def _measurements(rec: dict, rng: np.random.Generator) -> LesionMeasurement:
     # A detector's own measurements: the truth with reader-like noise (+-0.3 mm).
     long = rec["long_axis_mm"] + float(rng.uniform(-0.3, 0.3))
     short = min(long, rec["short_axis_mm"] + float(rng.uniform(-0.3, 0.3)))
     centre = tuple(rec["centre_mm"])
-    return LesionMeasurements(
+    return LesionMeasurement(
         long_axis_mm=long,
         short_axis_mm=short,
         max_3d_diameter_mm=rec["max_3d_diameter_mm"],
         volume_mm3=rec["volume_mm3"],
-        mean_diameter_mm=round((long + short) / 2, 1),
         centre_mm=centre,
         axial_slice_mm=centre,
         long_axis_endpoints_mm=(centre, centre),
         nodule_type=rec["type"] if rec["organ"] == "lung" else None,
-        solid_mean_diameter_mm=rec["solid_component_mm"],
+        solid_component_mm=rec["solid_component_mm"],
     )
 
 

@@ -6,34 +6,34 @@ from datetime import date
 
 import pytest
 
-from radcycle.domain.findings import LesionStatus
-from radcycle.longitudinal.tracking import Observation, ScanLesions, track_lesions
+from radcycle.domain.findings import LesionMeasurement, LesionStatus
+from radcycle.longitudinal.tracking import ScanLesions, observed, track_lesions
 from radcycle.pipeline.follow_guidelines import GuidelineContext, assess_scans, lesion_measurements
 
 DATES = [date(2025, 1, 6), date(2025, 4, 7)]
 UIDS = ["1.2.40.1", "1.2.40.2"]
 
 
-def _obs(x: float, long: float, short: float, **kw) -> Observation:
-    return Observation((x, 0.0, 0.0), long, short, long**3 / 2, **kw)
+def _obs(x: float, long: float, short: float, **kw) -> LesionMeasurement:
+    return observed((x, 0.0, 0.0), long, short, long**3 / 2, **kw)
 
 
-def _tracks(before: list[Observation], after: list[Observation]):
+def _tracks(before: list[LesionMeasurement], after: list[LesionMeasurement]):
     scans = [ScanLesions("1.1", tuple(before)), ScanLesions("1.2", tuple(after))]
     return track_lesions(scans, patient_key="P")
 
 
 def test_split_fragments_add_to_their_parent() -> None:
     tracks = _tracks([_obs(4.0, 22.0, 12.0)], [_obs(0.0, 10.0, 8.0), _obs(9.0, 8.0, 7.0)])
-    (whole,) = lesion_measurements(tracks, 1, UIDS[1])
+    (whole,) = lesion_measurements(tracks, 1, DATES[1])
     assert whole.lesion_id == "lesion 1"
     assert whole.long_axis_mm == pytest.approx(18.0)  # 10 + 8 (RECIST 1.1 Appendix I)
-    assert "fragment" in whole.source
+    assert whole.fragments == ("lesion 2",)
 
 
 def test_merged_lesion_counts_zero_and_the_coalesced_one_carries_it() -> None:
     tracks = _tracks([_obs(0.0, 12.0, 9.0), _obs(9.0, 10.0, 8.0)], [_obs(4.0, 24.0, 12.0)])
-    found = {m.lesion_id: m for m in lesion_measurements(tracks, 1, UIDS[1])}
+    found = {m.lesion_id: m for m in lesion_measurements(tracks, 1, DATES[1])}
     assert found["lesion 1"].long_axis_mm == 24.0
     assert found["lesion 2"].status is LesionStatus.DISAPPEARED
     assessments, recist = assess_scans(DATES, UIDS, tracks, GuidelineContext())
@@ -117,10 +117,35 @@ def test_split_part_solid_nodule_keeps_its_solid_component_and_is_assessed() -> 
         [_obs(4.0, 22.0, 12.0, **part_solid)],
         [_obs(0.0, 10.0, 8.0, **part_solid), _obs(9.0, 8.0, 7.0, **part_solid)],
     )
-    (whole,) = lesion_measurements(tracks, 1, UIDS[1])
+    (whole,) = lesion_measurements(tracks, 1, DATES[1])
     assert whole.long_axis_mm == pytest.approx(18.0)
     assert whole.solid_component_mm == pytest.approx(6.0)
     assert whole.nodule_type is not None
     assert whole.nodule_type.value == "part-solid"
     assessments, _ = assess_scans(DATES, UIDS, tracks, GuidelineContext())
     assert assessments[1].lung_rads is not None
+
+
+def test_the_lesion_record_is_passed_on_with_its_provenance_unchanged() -> None:
+    from radcycle.domain import AlgorithmRecord, ImageReference
+    from radcycle.longitudinal.measurements import TRACKING_ALGORITHM, point_measurements
+
+    image = ImageReference("1.2.3", "1.2.3.4", ("1.2.3.4.5",), modality="CT")
+    algorithm = AlgorithmRecord("radcycle.click-to-segment", "1", {"method": "lung-nodule"})
+    seen = _obs(0.0, 14.0, 10.0, image=image, algorithm=algorithm)
+    tracks = _tracks([seen], [_obs(0.5, 12.0, 9.0)])
+    (record,) = lesion_measurements(tracks, 0, DATES[0])
+    assert record.image is image
+    assert record.algorithm is algorithm
+    assert (record.lesion_id, record.time_point) == ("lesion 1", DATES[0].isoformat())
+    # the TID 1500 items cite the same image and algorithm
+    items = point_measurements(tracks[0], 0, DATES[0])
+    assert {m.image for m in items} == {image}
+    assert {m.algorithm for m in items} == {algorithm}
+    assert items[0].tracking_uid == record.tracking_uid
+    # nothing proposed and no tracking outcome at all: tracking is cited, never prose
+    gone = _tracks([seen], [])
+    (missing,) = lesion_measurements(gone, 1, DATES[1])
+    assert missing.status is LesionStatus.NOT_EVALUATED
+    assert missing.algorithm == TRACKING_ALGORITHM
+    assert missing.note

@@ -9,9 +9,9 @@ import pytest
 
 from radcycle.domain import Geometry, Volume
 from radcycle.longitudinal.tracking import (
-    Observation,
     PointStatus,
     ScanLesions,
+    observed,
     track_lesions,
 )
 from radcycle.pipeline.follow_lookup import (
@@ -45,7 +45,7 @@ def _context(later: Volume, kind: str, radius: float) -> tuple[LookupContext, ob
         Scan(first, date(2025, 1, 1), "1.1", "1.1.1"),
         Scan(later, date(2025, 4, 1), "1.2", "1.2.1"),
     ]
-    before = Observation((48.0, 48.0, 40.0), 2 * radius, 2 * radius, nodule_type=kind, key="n")
+    before = observed((48.0, 48.0, 40.0), 2 * radius, 2 * radius, nodule_type=kind, key="n")
     tracks = track_lesions([ScanLesions("1.1", (before,)), ScanLesions("1.2", ())], patient_key="P")
     ctx = LookupContext(scans, [np.eye(4), np.eye(4)], {}, 12.0, "P")
     return ctx, tracks[0]
@@ -95,7 +95,9 @@ def test_nodes_and_liver_lesions_touching_the_lung_are_outlined_as_soft_tissue()
         assert quality == "ok"
         assert abs(obs.short_axis_mm - rec["short_axis_mm"]) <= 1.5, rec["lesion_id"]
         assert abs(obs.long_axis_mm - rec["long_axis_mm"]) <= 2.0, rec["lesion_id"]
-        assert "click-to-segment soft-tissue" in obs.source
+        assert obs.algorithm is not None
+        assert obs.algorithm.name == "radcycle.click-to-segment"
+        assert obs.algorithm.parameters["method"] == "soft-tissue"
 
 
 def test_a_hilar_node_clicked_without_a_strategy_is_soft_tissue() -> None:

@@ -27,7 +27,7 @@ from radcycle.guidelines.recist_series import assess_series
 from radcycle.imaging.measurement import measure_mask
 from radcycle.imaging.registration import apply_matrix, register
 from radcycle.io import read_image
-from radcycle.longitudinal.tracking import Observation
+from radcycle.longitudinal.tracking import observed
 from radcycle.pipeline.follow_lookup import Scan, propagate
 
 BASE_DATE, FOLLOW_DATE = date(2024, 1, 10), date(2024, 4, 10)
@@ -111,7 +111,7 @@ def test_pat1_rescaled_tumour_change_within_2_mm(pat1, factor: float, motion) ->
         np.linalg.norm(registration.map_points([centre])[0] - apply_matrix(motion, [centre])[0])
         < 2.0
     )
-    before = Observation(
+    before = observed(
         centre, baseline.long_axis_mm, baseline.short_axis_mm, baseline.volume_mm3, key="GTV"
     )
     scans = [

@@ -39,7 +39,16 @@ console = Console(stderr=True)
 
 
 def _check_out(out: Path, force: bool, inputs: list[Path]) -> None:
-    refuse_overlap(out, inputs, inside_ok=True)
+    target = out.resolve()
+    for source in inputs:
+        if source.is_dir() and source.resolve() in target.parents:
+            raise ExportError(
+                "the output folder lies inside an input folder "
+                "(a later run would read its SEG and SR as inputs); put it outside",
+                path=out,
+                value=str(source),
+            )
+    refuse_overlap(out, inputs)
     if out.exists() and not force:
         raise ExportError("the output folder exists (use --force to replace it)", path=out)
     if out.exists() and not out.is_dir():

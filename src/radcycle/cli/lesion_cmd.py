@@ -21,7 +21,8 @@ from rich.table import Table
 
 from radcycle.cli.errors import friendly_errors, series_problems, warn_all
 from radcycle.domain import Volume
-from radcycle.domain.lesion import LesionMeasurements
+from radcycle.domain.findings import LesionMeasurement
+from radcycle.domain.lesion import measurements_dict
 from radcycle.errors import InputError
 from radcycle.imaging.measurement import measure_lesion
 from radcycle.imaging.segmentation import STRATEGIES, segment_at_seed
@@ -55,7 +56,7 @@ def _with_modality(volume: Volume, modality: str | None) -> Volume:
     return volume.with_array(volume.array, modality=modality.upper())
 
 
-def _measure_table(title: str, m: LesionMeasurements) -> Table:
+def _measure_table(title: str, m: LesionMeasurement) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("measurement")
     table.add_column("value", justify="right")
@@ -64,9 +65,9 @@ def _measure_table(title: str, m: LesionMeasurements) -> Table:
         ("short axis (mm)", m.short_axis_mm),
         ("3D max diameter (mm)", m.max_3d_diameter_mm),
         ("volume (mm3)", m.volume_mm3),
-        ("Lung-RADS mean diameter (mm)", m.mean_diameter_mm),
-        ("centre (LPS mm)", ", ".join(f"{v:.1f}" for v in m.centre_mm)),
-        ("nodule type", m.nodule_type or "-"),
+        ("Lung-RADS mean diameter (mm)", m.rounded_mean_diameter_mm),
+        ("centre (LPS mm)", ", ".join(f"{v:.1f}" for v in m.centre)),
+        ("nodule type", m.nodule_type.value if m.nodule_type else "-"),
         *[(k, v) for k, v in m.intensity.items()],
     ]
     for name, value in rows:
@@ -109,7 +110,7 @@ def segment(
             "method": result.method,
             "quality": result.quality,
             "details": result.details,
-            "measurements": m.to_dict(),
+            "measurements": measurements_dict(m),
             "series_problems": problems,
         }
         typer.echo(json.dumps(data, indent=2))
@@ -138,10 +139,10 @@ def detect(
         m, loc = det.measurements, det.location
         table.add_row(
             ", ".join(f"{v:.1f}" for v in det.centre_mm),
-            str(m.nodule_type),
-            f"{m.long_axis_mm:.1f}",
-            f"{m.short_axis_mm:.1f}",
-            f"{m.mean_diameter_mm:.1f}",
+            str(det.nodule_type),
+            f"{m.long_axis_mm or 0.0:.1f}",
+            f"{m.short_axis_mm or 0.0:.1f}",
+            f"{m.rounded_mean_diameter_mm:.1f}",
             f"{loc.side} {loc.zone} ({loc.lobe})"
             f"{' juxtapleural' if loc.juxtapleural else ''}"
             f"{' perifissural' if loc.perifissural else ''}",
@@ -176,7 +177,7 @@ def measure(
     warn_all(roi.metadata.get("warnings") or [])
     m = measure_lesion(volume, roi, modality=modality, lung=lung)
     if as_json:
-        data = {"image": str(image), "mask": str(mask), **m.to_dict()}
+        data = {"image": str(image), "mask": str(mask), **measurements_dict(m)}
         typer.echo(json.dumps({**data, "series_problems": problems}, indent=2))
         return
     console.print(_measure_table(str(mask), m))

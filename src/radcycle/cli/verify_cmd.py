@@ -26,6 +26,11 @@ from radcycle.reporting.verifier import verify_sentence
 console = Console()
 
 
+# findings.json 1 and 2 (2 changed only the RECIST targets' provenance) and
+# report.json 1 hold facts of the same shape.
+_READABLE_VERSIONS = ("1", "2")
+
+
 def load_facts(path: Path) -> tuple[Fact, ...]:
     """The facts of a findings.json or report.json.
 
@@ -38,6 +43,13 @@ def load_facts(path: Path) -> tuple[Fact, ...]:
         raise InputError(f"cannot read: {exc.strerror}", path=path) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataFormatError("not a JSON document", path=path) from exc
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version is not None and str(version) not in _READABLE_VERSIONS:
+        raise DataFormatError(
+            f"schema_version {version!r} is not one this radcycle reads "
+            f"({', '.join(_READABLE_VERSIONS)})",
+            path=path,
+        )
     items = data.get("facts") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise DataFormatError("no 'facts' list (expected findings.json or report.json)", path=path)

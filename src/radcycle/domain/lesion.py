@@ -2,8 +2,9 @@
 
 Everything here is in patient coordinates (DICOM LPS, millimetres); no voxel index
 ever appears in these records, so they can go straight into findings.json.
-Each record carries its :class:`Provenance`: which series, which method, and why
-the result was kept, so a report can cite where every number came from.
+A detection's sizes are the one lesion record,
+:class:`~radcycle.domain.findings.LesionMeasurement`, with its image and
+algorithm; :class:`Provenance` adds why the detector kept the candidate.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from radcycle.domain.findings import LesionMeasurement
+
 __all__ = [
     "Detection",
     "LesionLocation",
-    "LesionMeasurements",
     "Provenance",
+    "measurements_dict",
 ]
 
 
@@ -64,43 +67,36 @@ class LesionLocation:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class LesionMeasurements:
-    """The size and density of one lesion, from its mask (all lengths in mm).
+def measurements_dict(m: LesionMeasurement) -> dict[str, Any]:
+    """The sizes and densities of a lesion measured from its mask, JSON-ready.
 
-    Args:
-        long_axis_mm: RECIST 1.1 longest diameter in the acquisition (axial) plane.
-        short_axis_mm: longest diameter perpendicular to it in the same slice.
-        max_3d_diameter_mm: the largest distance across the lesion in 3D.
-        volume_mm3: voxel count times voxel volume.
-        mean_diameter_mm: Lung-RADS v2022 size, mean of long and short axis, 0.1 mm.
-        centre_mm: centroid of the mask in LPS mm.
-        axial_slice_mm: LPS position of the centre of the slice that holds the long axis.
-        long_axis_endpoints_mm: the two LPS ends of the long axis (voxel centres).
-        intensity: named intensity figures (``mean_hu``, ``max_hu``, ``suv_max``,
-            ``suv_peak``, ...) depending on the modality.
-        nodule_type: ``solid``, ``part-solid``, ``ground-glass`` (CT lung) or ``None``.
-        solid_long_axis_mm: long axis of the solid component of a part-solid nodule.
-        solid_mean_diameter_mm: Lung-RADS mean diameter of that solid component.
-        voxel_count: number of voxels in the mask.
+    The shape ``radcycle lesion`` and ``radcycle detect`` print (all lengths in mm,
+    LPS coordinates): long and short axis, largest 3D diameter, volume, the
+    Lung-RADS mean diameter, centre, the long axis's slice and ends, intensity
+    figures, nodule type and the solid component of a part-solid nodule.
+
+    Example:
+        >>> measurements_dict(LesionMeasurement(long_axis_mm=7.0, short_axis_mm=6.1))[
+        ...     "mean_diameter_mm"]
+        6.6
     """
-
-    long_axis_mm: float
-    short_axis_mm: float
-    max_3d_diameter_mm: float
-    volume_mm3: float
-    mean_diameter_mm: float
-    centre_mm: tuple[float, float, float]
-    axial_slice_mm: tuple[float, float, float]
-    long_axis_endpoints_mm: tuple[tuple[float, float, float], tuple[float, float, float]]
-    intensity: dict[str, float] = field(default_factory=dict)
-    nodule_type: str | None = None
-    solid_long_axis_mm: float | None = None
-    solid_mean_diameter_mm: float | None = None
-    voxel_count: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    long, short = m.long_axis_mm, m.short_axis_mm
+    ends = m.long_axis_endpoints_mm
+    return {
+        "long_axis_mm": long,
+        "short_axis_mm": short,
+        "max_3d_diameter_mm": m.max_3d_diameter_mm,
+        "volume_mm3": m.volume_mm3,
+        "mean_diameter_mm": None if long is None or short is None else m.rounded_mean_diameter_mm,
+        "centre_mm": None if m.centre_mm is None else list(m.centre_mm),
+        "axial_slice_mm": None if m.axial_slice_mm is None else list(m.axial_slice_mm),
+        "long_axis_endpoints_mm": None if ends is None else [list(ends[0]), list(ends[1])],
+        "intensity": dict(m.intensity),
+        "nodule_type": None if m.nodule_type is None else m.nodule_type.value,
+        "solid_long_axis_mm": m.solid_long_axis_mm,
+        "solid_mean_diameter_mm": m.solid_component_mm,
+        "voxel_count": m.voxel_count,
+    }
 
 
 @dataclass(frozen=True)
@@ -118,17 +114,24 @@ class Detection:
 
     centre_mm: tuple[float, float, float]
     confidence: float
-    measurements: LesionMeasurements
+    measurements: LesionMeasurement
     location: LesionLocation
     provenance: Provenance
     radiomics: dict[str, float] = field(default_factory=dict)
 
     @property
     def nodule_type(self) -> str | None:
-        return self.measurements.nodule_type
+        kind = self.measurements.nodule_type
+        return None if kind is None else kind.value
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary (LPS mm, never voxel indices)."""
-        out = asdict(self)
-        out["type"] = self.measurements.nodule_type
-        return out
+        return {
+            "centre_mm": list(self.centre_mm),
+            "confidence": self.confidence,
+            "measurements": measurements_dict(self.measurements),
+            "location": self.location.to_dict(),
+            "provenance": asdict(self.provenance),
+            "radiomics": dict(self.radiomics),
+            "type": self.nodule_type,
+        }

@@ -181,11 +181,11 @@ def _joined(whole: LesionMeasurement | None, part: LesionMeasurement) -> LesionM
     if whole is None:
         return replace(part, lesion_id=part.split_from, split_from="", tracking_uid="")
     a, b = lesion_diameter(whole), lesion_diameter(part)
-    source = f"{whole.source}; + fragment {part.lesion_id} (RECIST 1.1 section 4.3.2)".lstrip("; ")
+    fragments = (*whole.fragments, part.lesion_id)
     if a is None or b is None:
-        return replace(whole, status=LesionStatus.NOT_EVALUATED, source=source)
+        return replace(whole, status=LesionStatus.NOT_EVALUATED, fragments=fragments)
     if a + b <= 0:
-        return replace(whole, status=LesionStatus.DISAPPEARED, source=source)
+        return replace(whole, status=LesionStatus.DISAPPEARED, fragments=fragments)
     longs = [m.long_axis_mm for m in (whole, part) if m.status is LesionStatus.MEASURED]
     long = max(sum(v or 0.0 for v in longs), a + b)
     short = (a + b) if whole.is_lymph_node else whole.short_axis_mm
@@ -199,7 +199,7 @@ def _joined(whole: LesionMeasurement | None, part: LesionMeasurement) -> LesionM
         short_axis_mm=short,
         volume_mm3=volume,
         status=LesionStatus.MEASURED,
-        source=source,
+        fragments=fragments,
     )
 
 

@@ -58,7 +58,8 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from radcycle.domain import Geometry, Volume
-from radcycle.domain.lesion import Detection, LesionMeasurements, Provenance
+from radcycle.domain.findings import LesionMeasurement
+from radcycle.domain.lesion import Detection, Provenance
 from radcycle.errors import RadcycleError
 from radcycle.imaging.fissures import fissure_lobe, is_perifissural
 from radcycle.imaging.hu import AERATED_BELOW_HU
@@ -302,9 +303,9 @@ def _candidates(volume: Volume, lungs: LungModel, settings: DetectionSettings) -
     return out[: settings.max_candidates] + pleural
 
 
-def _compactness(m: LesionMeasurements) -> float:
-    sphere = math.pi / 6.0 * max(m.max_3d_diameter_mm, 1e-6) ** 3
-    return min(1.0, m.volume_mm3 / sphere)
+def _compactness(m: LesionMeasurement) -> float:
+    sphere = math.pi / 6.0 * max(m.max_3d_diameter_mm or 0.0, 1e-6) ** 3
+    return min(1.0, (m.volume_mm3 or 0.0) / sphere)
 
 
 def _equivalent_diameter(mask: npt.NDArray[np.bool_], spacing: tuple[float, float, float]) -> float:
@@ -418,18 +419,18 @@ def _assess(
         return None, seg
     m = _measure(volume, seg)
     compact = _compactness(m)
-    if m.mean_diameter_mm < settings.min_diameter_mm or compact < min_compact:
+    if m.rounded_mean_diameter_mm < settings.min_diameter_mm or compact < min_compact:
         return None, seg
-    radius = 0.25 * (m.long_axis_mm + m.short_axis_mm)
-    location = lungs.locate(m.centre_mm, radius)
+    radius = 0.5 * m.rounded_mean_diameter_mm
+    location = lungs.locate(m.centre, radius)
     if location.side == "unknown":
         return None, seg
     location = replace(location, perifissural=is_perifissural(volume, seg.box, seg.mask))
-    location = fissure_lobe(volume, lungs, m.centre_mm, location)
+    location = fissure_lobe(volume, lungs, m.centre, location)
     reason = (
         f"blob: Hessian eigenvalue ratio {cand.blobness:.2f} >= {settings.min_blobness}; "
         f"segmented: {seg.method}, no leak; "
-        f"size: mean diameter {m.mean_diameter_mm} mm >= {settings.min_diameter_mm}; "
+        f"size: mean diameter {m.rounded_mean_diameter_mm} mm >= {settings.min_diameter_mm}; "
         f"compact: {compact:.2f} >= {min_compact}; "
         f"round: {round_:.2f} >= {min_round}{' (at the pleura)' if pleural else ''}; "
         f"isolated: {attached:.2f} of its shell dense "
@@ -455,7 +456,7 @@ def _assess(
         min(attached, settings.max_attached) if mass else attached,
         settings,
     )
-    return Detection(m.centre_mm, confidence, m, location, provenance), seg
+    return Detection(m.centre, confidence, m, location, provenance), seg
 
 
 @dataclass(frozen=True)
@@ -475,7 +476,7 @@ class ShapeTests:
 def shape_tests(
     mask: npt.NDArray[np.bool_],
     spacing: tuple[float, float, float],
-    measurements: LesionMeasurements,
+    measurements: LesionMeasurement,
     *,
     pleural: bool,
     settings: DetectionSettings | None = None,
@@ -499,7 +500,7 @@ def shape_tests(
     )
 
 
-def _measure(volume: Volume, seg: RoiSegmentation) -> LesionMeasurements:
+def _measure(volume: Volume, seg: RoiSegmentation) -> LesionMeasurement:
     """Measure on the crop (a sub-volume with the crop's own origin)."""
     box = seg.box
     origin = volume.index_to_patient([[box[2].start, box[1].start, box[0].start]])[0]

@@ -24,7 +24,6 @@ rounded to one decimal.
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
@@ -34,7 +33,7 @@ from scipy.spatial import ConvexHull, QhullError
 from skimage import measure
 
 from radcycle.domain import Volume
-from radcycle.domain.lesion import LesionMeasurements
+from radcycle.domain.findings import LesionMeasurement, NoduleType, lung_rads_mean_diameter
 from radcycle.errors import AnalysisError
 from radcycle.imaging import hu
 from radcycle.imaging.inputs import modality_of, require_finite, require_mm_geometry
@@ -68,19 +67,6 @@ _MIN_SOLID_DIAMETER_MM = 3.0
 # Nodules smaller than this (equivalent sphere) are typed by their peak density.
 _SMALL_NODULE_MM = 6.0
 _SMALL_SOLID_PEAK_HU = SOLID_HU
-
-
-def lung_rads_mean_diameter(long_axis_mm: float, short_axis_mm: float) -> float:
-    """Lung-RADS v2022 size: mean of long and short axis, rounded half up to 0.1 mm.
-
-    Example:
-        >>> lung_rads_mean_diameter(7.0, 6.1)
-        6.6
-        >>> lung_rads_mean_diameter(6.05, 6.0)
-        6.0
-    """
-    mean = (Decimal(repr(long_axis_mm)) + Decimal(repr(short_axis_mm))) / 2
-    return float(mean.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def _hull_points(points: FloatArray) -> FloatArray:
@@ -277,7 +263,7 @@ def _intensity(
 
 def measure_mask(
     volume: Volume, mask: BoolArray, *, modality: str | None = None, lung: bool = False
-) -> LesionMeasurements:
+) -> LesionMeasurement:
     """Measure the lesion marked by ``mask`` (same grid as ``volume``).
 
     Args:
@@ -308,26 +294,29 @@ def measure_mask(
     nodule_type = solid_long = solid_mean = None
     if lung and mod == "CT":
         nodule_type, solid_long, solid_mean = _solid_component(sub, values, spacing)
-    return LesionMeasurements(
-        long_axis_mm=round(long_axis, 2),
-        short_axis_mm=round(short_axis, 2),
+    long_mm = round(long_axis, 2)
+    if solid_mean is not None:
+        # the solid part's mean diameter, on its own slice, never above the nodule's
+        solid_mean = min(solid_mean, long_mm)
+    return LesionMeasurement(
+        long_axis_mm=long_mm,
+        short_axis_mm=min(round(short_axis, 2), long_mm),
         max_3d_diameter_mm=round(max_diameter_3d(sub, spacing), 2),
         volume_mm3=round(float(sub.sum()) * volume.voxel_volume_mm3, 2),
-        mean_diameter_mm=lung_rads_mean_diameter(round(long_axis, 2), round(short_axis, 2)),
         centre_mm=to_lps(centre_kji),
         axial_slice_mm=slice_centre,
         long_axis_endpoints_mm=(to_lps(ends_kji[0]), to_lps(ends_kji[1])),
         intensity={k: round(v, 3) for k, v in _intensity(values, sub, spacing, mod).items()},
-        nodule_type=nodule_type,
+        nodule_type=NoduleType(nodule_type) if nodule_type else None,
         solid_long_axis_mm=solid_long,
-        solid_mean_diameter_mm=solid_mean,
+        solid_component_mm=solid_mean,
         voxel_count=int(sub.sum()),
     )
 
 
 def measure_lesion(
     volume: Volume, mask: Volume, *, modality: str | None = None, lung: bool = False
-) -> LesionMeasurements:
+) -> LesionMeasurement:
     """Measure a lesion given as a mask Volume on the image's grid.
 
     Raises:

@@ -38,22 +38,23 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pydicom.uid import generate_uid
 from scipy.optimize import linear_sum_assignment
 
-from radcycle.domain.provenance import AlgorithmRecord, ImageReference
+from radcycle.domain.findings import LesionMeasurement
 from radcycle.errors import InputError
 
 __all__ = [
-    "Observation",
     "PointStatus",
     "ScanLesions",
     "Track",
     "TrackPoint",
     "TrackingSettings",
+    "observed",
     "to_baseline",
     "track_lesions",
     "tracking_uid",
@@ -77,54 +78,36 @@ class PointStatus(StrEnum):
     NOT_EVALUATED = "not evaluated"
 
 
-@dataclass(frozen=True)
-class Observation:
-    """One lesion seen on one scan, before tracking (lengths in mm, centre in LPS mm).
+def observed(
+    centre_mm: Sequence[float],
+    long_axis_mm: float | None = None,
+    short_axis_mm: float | None = None,
+    volume_mm3: float | None = None,
+    *,
+    mean_hu: float | None = None,
+    **fields: Any,
+) -> LesionMeasurement:
+    """A lesion seen on one scan, before tracking (a :class:`LesionMeasurement`).
 
-    Args:
-        centre_mm: centre in this scan's patient coordinates.
-        long_axis_mm: RECIST long axis, if measured.
-        short_axis_mm: RECIST short axis, if measured.
-        volume_mm3: volume, if measured.
-        organ: ``"lung"``, ``"lymph node"``, ``"liver"``, ...
-        is_lymph_node: nodes never match other lesions.
-        nodule_type: ``solid``, ``part-solid``, ``ground-glass`` or None.
-        solid_component_mm: solid part of a part-solid nodule.
-        key: the caller's handle (e.g. the detection's index), returned untouched.
-        source: provenance text (series UID, method).
-        mean_hu: mean density inside the lesion (CT), for the appearance term.
-        image: the images it was measured on (structured provenance), if known.
-        algorithm: the algorithm that outlined and measured it, if known.
+    Example:
+        >>> observed((0.0, 0.0, 0.0), 12.0, 9.0, organ="lung").radius_mm
+        6.0
     """
-
-    centre_mm: tuple[float, float, float]
-    long_axis_mm: float | None = None
-    short_axis_mm: float | None = None
-    volume_mm3: float | None = None
-    organ: str = "lung"
-    is_lymph_node: bool = False
-    nodule_type: str | None = None
-    solid_component_mm: float | None = None
-    key: str = ""
-    source: str = ""
-    mean_hu: float | None = None
-    image: ImageReference | None = None
-    algorithm: AlgorithmRecord | None = None
-
-    def __post_init__(self) -> None:
-        centre = np.asarray(self.centre_mm, dtype=np.float64)
-        if centre.shape != (3,) or not np.all(np.isfinite(centre)):
-            raise InputError("an observation needs a finite 3D centre", value=self.centre_mm)
-
-    @property
-    def radius_mm(self) -> float:
-        """Half the largest known diameter (0 when unmeasured)."""
-        sizes = [v for v in (self.long_axis_mm, self.short_axis_mm) if v is not None]
-        if sizes:
-            return max(sizes) / 2.0
-        if self.volume_mm3:
-            return float((3.0 * self.volume_mm3 / (4.0 * math.pi)) ** (1.0 / 3.0))
-        return 0.0
+    intensity = dict(fields.pop("intensity", {}) or {})
+    if mean_hu is not None:
+        intensity["mean_hu"] = mean_hu
+    fields.setdefault("organ", "lung")
+    centre = tuple(float(v) for v in centre_mm)
+    if len(centre) != 3:
+        raise InputError("an observation needs a finite 3D centre", value=centre_mm)
+    return LesionMeasurement(
+        centre_mm=(centre[0], centre[1], centre[2]),
+        long_axis_mm=long_axis_mm,
+        short_axis_mm=short_axis_mm,
+        volume_mm3=volume_mm3,
+        intensity=intensity,
+        **fields,
+    )
 
 
 @dataclass(frozen=True)
@@ -140,7 +123,7 @@ class ScanLesions:
     """
 
     study_key: str
-    observations: tuple[Observation, ...]
+    observations: tuple[LesionMeasurement, ...]
     baseline_to_scan: FloatArray = field(default_factory=lambda: np.eye(4))
     registration_failed: bool = False
 
@@ -150,6 +133,9 @@ class ScanLesions:
             raise InputError("baseline_to_scan must be a finite 4x4 matrix", value=m.shape)
         object.__setattr__(self, "baseline_to_scan", m)
         object.__setattr__(self, "observations", tuple(self.observations))
+        for obs in self.observations:
+            if obs.centre is None:
+                raise InputError("an observation needs a finite 3D centre", value=obs.name)
 
 
 @dataclass(frozen=True)
@@ -184,7 +170,7 @@ class TrackPoint:
     """
 
     status: PointStatus
-    observation: Observation | None = None
+    observation: LesionMeasurement | None = None
     centre_baseline_mm: tuple[float, float, float] | None = None
     distance_mm: float | None = None
     note: str = ""
@@ -242,19 +228,19 @@ def tracking_uid(patient_key: str, study_key: str, tracking_identifier: str) -> 
     return str(generate_uid(entropy_srcs=entropy))
 
 
-def _kind(obs: Observation) -> tuple[bool, str]:
+def _kind(obs: LesionMeasurement) -> tuple[bool, str]:
     return (obs.is_lymph_node, obs.organ.lower())
 
 
-def _diameter(obs: Observation) -> float:
+def _diameter(obs: LesionMeasurement) -> float:
     value = obs.short_axis_mm if obs.is_lymph_node else obs.long_axis_mm
     return float(value) if value is not None else 2.0 * obs.radius_mm
 
 
 def _cost(
-    prev: Observation,
+    prev: LesionMeasurement,
     prev_centre: FloatArray,
-    obs: Observation,
+    obs: LesionMeasurement,
     centre: FloatArray,
     gate_floor: float,
     settings: TrackingSettings,
@@ -273,7 +259,7 @@ def _cost(
     )
 
 
-def _looks(a: Observation, b: Observation) -> float:
+def _looks(a: LesionMeasurement, b: LesionMeasurement) -> float:
     """Appearance difference in [0, 2]: density (per 300 HU, capped) and nodule type."""
     out = 0.0
     if a.mean_hu is not None and b.mean_hu is not None:
@@ -286,13 +272,11 @@ def _looks(a: Observation, b: Observation) -> float:
 def _baseline_tracks(scan: ScanLesions, count: int, patient_key: str) -> list[Track]:
     # Numbered by baseline size, largest first (ties by position), so "lesion 1" is
     # the dominant lesion whatever order the detector listed them in.
-    order = sorted(
-        scan.observations, key=lambda o: (-_diameter(o), tuple(np.round(o.centre_mm, 3)))
-    )
+    order = sorted(scan.observations, key=lambda o: (-_diameter(o), tuple(np.round(o.centre, 3))))
     tracks = []
     for i, obs in enumerate(order, start=1):
         ident = f"lesion {i}"
-        centre = to_baseline(scan, obs.centre_mm)
+        centre = to_baseline(scan, obs.centre)
         point = TrackPoint(PointStatus.BASELINE, obs, _tuple(centre))
         points: list[TrackPoint | None] = [None] * count
         points[0] = point
@@ -323,8 +307,8 @@ def track_lesions(
         order of appearance.
 
     Example:
-        >>> a = ScanLesions("1.1", (Observation((0.0, 0.0, 0.0), 12.0, 9.0),))
-        >>> b = ScanLesions("1.2", (Observation((1.0, 0.0, 0.0), 10.0, 8.0),))
+        >>> a = ScanLesions("1.1", (observed((0.0, 0.0, 0.0), 12.0, 9.0),))
+        >>> b = ScanLesions("1.2", (observed((1.0, 0.0, 0.0), 10.0, 8.0),))
         >>> [p.status.value for p in track_lesions([a, b], patient_key="P")[0].points]
         ['baseline', 'matched']
     """
@@ -343,7 +327,7 @@ def _step(
 ) -> list[Track]:
     gate_floor = settings.failed_registration_gate_mm if scan.registration_failed else 0.0
     gate_floor = max(gate_floor, settings.gate_mm)
-    centres = [to_baseline(scan, o.centre_mm) for o in scan.observations]
+    centres = [to_baseline(scan, o.centre) for o in scan.observations]
     live = [(i, s) for i, tr in enumerate(tracks) if (s := tr.last_seen(t)) is not None]
     cost = np.full((len(live), len(centres)), _FORBIDDEN)
     for r, (_, (_, point)) in enumerate(live):
@@ -376,7 +360,7 @@ def _last_centre(track: Track, t: int) -> tuple[float, float, float]:
     return seen[1].centre_baseline_mm
 
 
-def _inside(centre: FloatArray, container: Observation, container_centre: FloatArray) -> bool:
+def _inside(centre: FloatArray, container: LesionMeasurement, container_centre: FloatArray) -> bool:
     # A lesion's centre within another's extent: they coalesced or fragmented
     # (RECIST 1.1 Appendix I); merely neighbouring lesions stay apart.
     return bool(np.linalg.norm(centre - container_centre) <= container.radius_mm)

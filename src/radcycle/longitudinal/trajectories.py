@@ -142,9 +142,9 @@ def build_trajectories(
         series_uids: SeriesInstanceUID of each scan (provenance).
 
     Example:
-        >>> from radcycle.longitudinal.tracking import Observation, ScanLesions, track_lesions
-        >>> scans = [ScanLesions("1.1", (Observation((0.0, 0.0, 0.0), 20.0, 15.0),)),
-        ...          ScanLesions("1.2", (Observation((0.0, 0.0, 0.0), 14.0, 10.0),))]
+        >>> from radcycle.longitudinal.tracking import ScanLesions, observed, track_lesions
+        >>> scans = [ScanLesions("1.1", (observed((0.0, 0.0, 0.0), 20.0, 15.0),)),
+        ...          ScanLesions("1.2", (observed((0.0, 0.0, 0.0), 14.0, 10.0),))]
         >>> tr = build_trajectories(track_lesions(scans, patient_key="P"),
         ...                         [date(2025, 1, 1), date(2025, 4, 1)], ["1.3", "1.4"])
         >>> tr[0].points[1].change_from_baseline_pct
@@ -204,7 +204,7 @@ def _trajectory(track: Track, dates: Sequence[date], series_uids: Sequence[str])
         tracking_uid=track.tracking_uid,
         organ=obs.organ if obs else "",
         is_lymph_node=node,
-        nodule_type=obs.nodule_type if obs else None,
+        nodule_type=obs.nodule_type.value if obs and obs.nodule_type else None,
         parent=track.parent,
         points=tuple(points),
         measurements=tuple(

@@ -21,7 +21,9 @@ from radcycle.reporting.report import DRAFT_STATUS
 
 __all__ = ["FINDINGS_SCHEMA_VERSION", "findings_document"]
 
-FINDINGS_SCHEMA_VERSION = "1"
+#: 2: RECIST targets and non-targets cite their image, algorithm and fragments as
+#: structured records (version 1 had a prose ``source`` text).
+FINDINGS_SCHEMA_VERSION = "2"
 
 
 def _lesion(lesion: Lesion, traj: Trajectory) -> dict[str, Any]:

@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from radcycle.domain.findings import LesionMeasurement
 from radcycle.errors import AnalysisError, InputError
 from radcycle.imaging.detection import DetectionSettings, detect_nodules
 from radcycle.imaging.registration import RegistrationResult, RegistrationSettings, register
 from radcycle.longitudinal.tracking import (
-    Observation,
     PointStatus,
     ScanLesions,
     Track,
@@ -57,6 +57,7 @@ from radcycle.pipeline.follow_lookup import (
 )
 
 __all__ = [
+    "FOLLOW_SCHEMA_VERSION",
     "FollowResult",
     "FollowSettings",
     "LesionFinder",
@@ -68,6 +69,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: follow.json version. 2: RECIST targets cite their image, algorithm and
+#: fragments as structured records (before, unversioned, a prose ``source``).
+FOLLOW_SCHEMA_VERSION = "2"
 
 LesionFinder = Callable[[Scan], Sequence[LesionSeed]]
 
@@ -116,6 +121,7 @@ class FollowResult:
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``radcycle follow --json`` (LPS mm, ISO dates)."""
         return {
+            "schema_version": FOLLOW_SCHEMA_VERSION,
             "patient_id": self.scans[0].patient_id,
             "coordinates": "DICOM patient coordinates (LPS), millimetres",
             "scans": [
@@ -167,7 +173,7 @@ def _observations(
     seeds: Sequence[LesionSeed],
     masks: dict[tuple[int, str], LesionMask],
     strict: bool = False,
-) -> tuple[list[Observation], list[str]]:
+) -> tuple[list[LesionMeasurement], list[str]]:
     found, notes = [], []
     for i, seed in enumerate(seeds):
         key = seed.label or f"t{t}:{i}"

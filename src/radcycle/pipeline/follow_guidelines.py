@@ -1,8 +1,9 @@
 """The guideline engines over a tracked course: RECIST 1.1, Lung-RADS v2022, Fleischner 2017.
 
-Tracked lesions become :class:`~radcycle.domain.findings.LesionMeasurement`
-records (TrackingIdentifier as ``lesion_id``, TrackingUniqueIdentifier, the
-series measured as ``source``), then:
+Tracked lesions are :class:`~radcycle.domain.findings.LesionMeasurement`
+records with their identity (TrackingIdentifier as ``lesion_id``,
+TrackingUniqueIdentifier, study date) and their image and algorithm unchanged
+(:func:`~radcycle.longitudinal.measurements.point_record`), then:
 
 * RECIST 1.1: baseline targets chosen by
   :func:`~radcycle.guidelines.recist.select_targets`, each follow-up built by
@@ -47,20 +48,11 @@ from radcycle.guidelines.recist import select_targets
 from radcycle.guidelines.recist_response import follow_up_from_tracked
 from radcycle.guidelines.recist_series import RecistOptions, assess_series
 from radcycle.guidelines.results import GuidelineResult
-from radcycle.longitudinal.tracking import PointStatus, Track
+from radcycle.longitudinal.measurements import point_record
+from radcycle.longitudinal.tracking import Track
 
 __all__ = ["GuidelineContext", "ScanAssessment", "assess_scans", "lesion_measurements"]
 
-_STATUS = {
-    PointStatus.BASELINE: LesionStatus.MEASURED,
-    PointStatus.MATCHED: LesionStatus.MEASURED,
-    PointStatus.NEW: LesionStatus.MEASURED,
-    PointStatus.SPLIT: LesionStatus.MEASURED,
-    PointStatus.MERGED: LesionStatus.DISAPPEARED,
-    PointStatus.DISAPPEARED: LesionStatus.DISAPPEARED,
-    PointStatus.MISSING: LesionStatus.NOT_EVALUATED,
-    PointStatus.NOT_EVALUATED: LesionStatus.NOT_EVALUATED,
-}
 _DAYS_PER_MONTH = 30.4375
 E = TypeVar("E", bound=StrEnum)
 
@@ -117,37 +109,13 @@ class ScanAssessment:
         }
 
 
-def _measurement(track: Track, t: int, series_uid: str) -> LesionMeasurement | None:
-    point = track.points[t]
-    if point is None:
+def _measurement(track: Track, t: int, exam_date: date) -> LesionMeasurement | None:
+    record = point_record(track, t, exam_date)
+    if record is None:
         return None
-    obs = point.observation
-    status = _STATUS[point.status]
-    if obs is None or status is not LesionStatus.MEASURED:
-        first = track.points[track.first_timepoint]
-        ref = first.observation if first is not None else None
-        return LesionMeasurement(
-            lesion_id=track.tracking_identifier,
-            tracking_uid=track.tracking_uid,
-            organ=ref.organ if ref else "",
-            is_lymph_node=bool(ref and ref.is_lymph_node),
-            status=status,
-            nodule_type=_nodule_type(ref.nodule_type if ref else None),
-            source=f"series {series_uid}; tracking: {point.note or point.status.value}",
-        )
-    return LesionMeasurement(
-        lesion_id=track.tracking_identifier,
-        tracking_uid=track.tracking_uid,
-        organ=obs.organ,
-        is_lymph_node=obs.is_lymph_node,
-        long_axis_mm=obs.long_axis_mm,
-        short_axis_mm=obs.short_axis_mm,
-        volume_mm3=obs.volume_mm3,
-        status=status,
-        nodule_type=_nodule_type(obs.nodule_type, obs.solid_component_mm),
-        solid_component_mm=obs.solid_component_mm,
-        source=obs.source,
-    )
+    if record.status is not LesionStatus.MEASURED:
+        return replace(record, nodule_type=_nodule_type(record.nodule_type))
+    return replace(record, nodule_type=_nodule_type(record.nodule_type, record.solid_component_mm))
 
 
 def _nodule_type(value: str | None, solid_mm: float | None = 0.0) -> NoduleType | None:
@@ -176,18 +144,18 @@ def _add_fragments(
             whole,
             long_axis_mm=whole.long_axis_mm + part.long_axis_mm,
             volume_mm3=(whole.volume_mm3 or 0.0) + (part.volume_mm3 or 0.0),
-            source=f"{whole.source}; + fragment {part.lesion_id} (RECIST 1.1 Appendix I)",
+            fragments=(*whole.fragments, part.lesion_id),
         )
     return lesions
 
 
 def lesion_measurements(
-    tracks: Sequence[Track], t: int, series_uid: str
+    tracks: Sequence[Track], t: int, exam_date: date
 ) -> tuple[LesionMeasurement, ...]:
     """Every tracked lesion at scan ``t`` as a guideline input."""
     found = {}
     for track in tracks:
-        m = _measurement(track, t, series_uid)
+        m = _measurement(track, t, exam_date)
         if m is not None:
             found[m.lesion_id] = m
     return tuple(_add_fragments(found, tracks, t).values())
@@ -266,7 +234,7 @@ def assess_scans(
         One :class:`ScanAssessment` per exam, and the RECIST summary (baseline
         targets and non-targets, the sum per exam, best overall response).
     """
-    per_scan = [lesion_measurements(tracks, t, uid) for t, uid in enumerate(series_uids)]
+    per_scan = [lesion_measurements(tracks, t, when) for t, when in enumerate(dates)]
     assessments: list[ScanAssessment] = []
     prior_categories: dict[str, str] = {}
     for t, exam_date in enumerate(dates):
@@ -397,5 +365,5 @@ def _lesion_dict(m: LesionMeasurement) -> dict[str, Any]:
         "is_lymph_node": m.is_lymph_node,
         "long_axis_mm": m.long_axis_mm,
         "short_axis_mm": m.short_axis_mm,
-        "source": m.source,
+        **m.provenance_dict(),
     }

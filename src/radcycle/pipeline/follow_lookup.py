@@ -32,7 +32,7 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from radcycle.domain import AlgorithmRecord, ImageReference, Volume
-from radcycle.domain.lesion import LesionMeasurements
+from radcycle.domain.findings import LesionMeasurement
 from radcycle.errors import AnalysisError, InputError
 from radcycle.imaging.hu import BODY_HU
 from radcycle.imaging.masks import array_spacing, bbox, crop_slices, voxel_of_point
@@ -40,7 +40,6 @@ from radcycle.imaging.measurement import measure_mask
 from radcycle.imaging.registration import apply_matrix, refine_lesion
 from radcycle.imaging.segmentation import segment_at_seed
 from radcycle.longitudinal.tracking import (
-    Observation,
     PointStatus,
     Track,
     TrackPoint,
@@ -118,7 +117,7 @@ class LesionSeed:
     organ: str = "lung"
     is_lymph_node: bool = False
     label: str = ""
-    measurements: LesionMeasurements | None = None
+    measurements: LesionMeasurement | None = None
     method: str = ""
     outline: LesionMask | None = None
 
@@ -193,7 +192,7 @@ def _point(v: FloatArray) -> tuple[float, float, float]:
 
 def measure_seed(
     scan: Scan, seed: LesionSeed, key: str
-) -> tuple[Observation, LesionMask | None, str]:
+) -> tuple[LesionMeasurement, LesionMask | None, str]:
     """Segment (unless the seed carries measurements) and measure one lesion.
 
     Raises:
@@ -203,9 +202,10 @@ def measure_seed(
     lung = seed.organ.lower() == "lung" and not seed.is_lymph_node
     where = _point(np.asarray(seed.point_mm))
     mask, quality = None, "given"
+    params = {"at_mm": ",".join(f"{v:g}" for v in where), "label": seed.label}
     if seed.measurements is not None:
         m, mask = seed.measurements, seed.outline
-        source = f"series {scan.series_instance_uid}; {seed.method or 'given'} at {where}"
+        algorithm = AlgorithmRecord(seed.method or "given", _ALGORITHM_VERSION, params)
     else:
         # a lymph node or a liver lesion is soft tissue even where it touches the
         # lung (a hilar node, a lesion under the dome): only lung lesions are routed
@@ -214,33 +214,18 @@ def measure_seed(
         full = np.asarray(seg.mask.array, dtype=bool)
         m = measure_mask(scan.volume, full, lung=lung)
         mask, quality = LesionMask.of(full), seg.quality
-        source = (
-            f"series {scan.series_instance_uid}; click-to-segment {seg.method} ({seg.quality}) "
-            f"at {where}; RECIST axes on the mask"
-        )
-    nodule_type = m.nodule_type if lung else None
-    solid = m.solid_mean_diameter_mm if nodule_type == "part-solid" else None
-    sop = _sop_at(scan, m.axial_slice_mm)
-    if sop:
-        source += f"; long axis on SOPInstanceUID {sop}"
-    params = {"at_mm": ",".join(f"{v:g}" for v in where), "label": seed.label}
-    if seed.measurements is None:
         params.update(method=seg.method, quality=seg.quality)
         algorithm = AlgorithmRecord(_OUTLINE_ALGORITHM, _ALGORITHM_VERSION, params)
-    else:
-        algorithm = AlgorithmRecord(seed.method or "given", _ALGORITHM_VERSION, params)
-    obs = Observation(
-        centre_mm=m.centre_mm,
-        long_axis_mm=m.long_axis_mm,
-        short_axis_mm=m.short_axis_mm,
-        volume_mm3=m.volume_mm3,
+    nodule_type = m.nodule_type if lung else None
+    solid = m.solid_component_mm if nodule_type == "part-solid" else None
+    sop = _sop_at(scan, m.axial_slice_mm) if m.axial_slice_mm is not None else ""
+    obs = replace(
+        m,
         organ=seed.organ,
         is_lymph_node=seed.is_lymph_node,
         nodule_type=nodule_type,
-        solid_component_mm=min(solid, m.long_axis_mm) if solid is not None else None,
+        solid_component_mm=solid,
         key=key,
-        source=f"{source}; {seed.label}" if seed.label else source,
-        mean_hu=m.intensity.get("mean_hu"),
         image=image_reference(scan, sop),
         algorithm=algorithm,
     )
@@ -276,7 +261,7 @@ def _sop_at(scan: Scan, point_mm: tuple[float, float, float]) -> str:
     return uids[k] if 0 <= k < len(uids) else ""
 
 
-def _aerated_below(obs: Observation) -> float:
+def _aerated_below(obs: LesionMeasurement) -> float:
     return _AERATED_SUBSOLID_HU if obs.nodule_type in _SUBSOLID else _AERATED_HU
 
 
@@ -311,43 +296,43 @@ def propagate(
     previous: Scan,
     scan: Scan,
     mask: BoolArray,
-    before: Observation,
+    before: LesionMeasurement,
     initial: FloatArray,
     key: str,
-) -> Observation:
+) -> LesionMeasurement:
     """Carry a lesion to ``scan`` by a lesion-centred similarity registration.
 
     The diameters are the previous ones times the fitted scale (volume times its
     cube); the centre is the previous centre mapped by the refined transform.
     """
     fit = refine_lesion(previous.volume, scan.volume, mask, initial)
-    centre = apply_matrix(fit.matrix, [before.centre_mm])[0]
+    centre = apply_matrix(fit.matrix, [before.centre])[0]
     s = fit.scale
 
     def scaled(v: float | None, power: int = 1) -> float | None:
         return None if v is None else round(v * s**power, 2)
 
-    return Observation(
+    return replace(
+        before,
+        lesion_id="",
+        tracking_uid="",
+        time_point="",
+        status=None,
         centre_mm=_point(centre),
         long_axis_mm=scaled(before.long_axis_mm),
         short_axis_mm=scaled(before.short_axis_mm),
         volume_mm3=scaled(before.volume_mm3, 3),
-        organ=before.organ,
-        is_lymph_node=before.is_lymph_node,
-        nodule_type=before.nodule_type,
         solid_component_mm=scaled(before.solid_component_mm),
-        mean_hu=before.mean_hu,
+        max_3d_diameter_mm=scaled(before.max_3d_diameter_mm),
+        solid_long_axis_mm=scaled(before.solid_long_axis_mm),
+        axial_slice_mm=None,
+        long_axis_endpoints_mm=None,
         key=key,
         image=image_reference(scan),
         algorithm=AlgorithmRecord(
             _CARRY_ALGORITHM,
             _ALGORITHM_VERSION,
             {"scale": f"{s:.4f}", "from_series": previous.series_instance_uid},
-        ),
-        source=(
-            f"series {scan.series_instance_uid}; previous outline carried by a lesion-centred "
-            f"similarity registration, scale {s:.4f} applied to the series "
-            f"{previous.series_instance_uid} diameters"
         ),
     )
 
@@ -380,7 +365,7 @@ def _search(
     track: Track,
     t: int,
     t_prev: int,
-    prev: Observation,
+    prev: LesionMeasurement,
     prev_centre: tuple[float, float, float],
     ctx: LookupContext,
 ) -> TrackPoint:
@@ -405,7 +390,7 @@ def _search(
     reason = ""
     try:
         obs, mask, quality = measure_seed(scan, seed, key)
-        moved = float(np.linalg.norm(np.asarray(obs.centre_mm) - mapped))
+        moved = float(np.linalg.norm(np.asarray(obs.centre) - mapped))
         grown = obs.radius_mm > _MAX_GROWTH * max(prev.radius_mm, 2.5)
         if quality == "ok" and moved <= ctx.gate_mm and not grown:
             if mask is not None:
@@ -468,9 +453,11 @@ def look_back(track: Track, ctx: LookupContext) -> Track:
     return replace(track, first_timepoint=start, tracking_uid=uid)
 
 
-def _matched(obs: Observation, ctx: LookupContext, t: int, moved: float, note: str) -> TrackPoint:
+def _matched(
+    obs: LesionMeasurement, ctx: LookupContext, t: int, moved: float, note: str
+) -> TrackPoint:
     inverse = np.linalg.inv(ctx.matrices[t])
-    back = apply_matrix(inverse, [obs.centre_mm])[0]
+    back = apply_matrix(inverse, [obs.centre])[0]
     return TrackPoint(PointStatus.MATCHED, obs, _point(back), moved, note)
 
 
@@ -478,7 +465,7 @@ def _propagated(
     track: Track,
     t: int,
     t_prev: int,
-    prev: Observation,
+    prev: LesionMeasurement,
     key: str,
     ctx: LookupContext,
     mapped: FloatArray,
@@ -494,6 +481,6 @@ def _propagated(
         obs = propagate(previous, ctx.scans[t], full, prev, initial, key)
     except (AnalysisError, InputError) as exc:
         return TrackPoint(PointStatus.NOT_EVALUATED, note=f"{reason}; carrying failed: {exc}")
-    moved = float(np.linalg.norm(np.asarray(obs.centre_mm) - mapped))
+    moved = float(np.linalg.norm(np.asarray(obs.centre) - mapped))
     note = f"{reason}; measured by carrying the {track.tracking_identifier} outline over"
     return _matched(obs, ctx, t, moved, note)
