@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/radcycle demo $(DEMO_DIR) --force
+	$(BIN)/radcycle demo --out $(DEMO_DIR) --force
 
 test: $(STAMP)
 	bash scripts/install-system-packages.sh

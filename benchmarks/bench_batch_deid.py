@@ -50,12 +50,12 @@ def run(workdir: Path) -> Table:
     generate_keyfile(key)
     radcycle = str(Path(sys.executable).parent / "radcycle")
     rows = []
-    single = [radcycle, "deid", str(archive), str(workdir / "single"), "--key", str(key)]
+    single = [radcycle, "deid", str(archive), "--out", str(workdir / "single"), "--key", str(key)]
     seconds, _ = _time([*single, "--workers", "2"])
     rows.append(("radcycle deid (single command)", 2, seconds, None))
     for workers in (1, 2):
         out = workdir / f"batch-{workers}"
-        argv = [radcycle, "batch", "deid", str(archive), str(out), "--key", str(key)]
+        argv = [radcycle, "batch", "deid", str(archive), "--out", str(out), "--key", str(key)]
         seconds, report = _time([*argv, "--workers", str(workers), "--json"])
         rows.append(("radcycle batch deid", workers, seconds, report.get("peak_worker_rss_mb")))
     baseline = rows[0][2]

@@ -68,7 +68,7 @@ def test_close_sees_a_real_difference() -> None:
 
 def test_batch_analyze_gives_the_single_commands_findings(archive: Path, tmp_path: Path) -> None:
     out = tmp_path / "batch"
-    argv = ["batch", "analyze", str(archive), str(out), "--workers", "2", "--json"]
+    argv = ["batch", "analyze", str(archive), "--out", str(out), "--workers", "2", "--json"]
     code, stdout = _invoke(argv)
     assert code == 1, stdout  # one patient folder failed
     report = json.loads(stdout)

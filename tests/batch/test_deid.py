@@ -36,10 +36,10 @@ def _dicom_files(root: Path) -> dict[str, bytes]:
 def test_batch_deid_gives_the_single_commands_files(archive: Path, tmp_path: Path) -> None:
     key = tmp_path / "key.bin"
     generate_keyfile(key)
-    code, _ = _invoke(["deid", str(archive), str(tmp_path / "single"), "--key", str(key)])
+    code, _ = _invoke(["deid", str(archive), "--out", str(tmp_path / "single"), "--key", str(key)])
     assert code == 0
     out = tmp_path / "batch"
-    argv = ["batch", "deid", str(archive), str(out), "--key", str(key), "--workers", "2"]
+    argv = ["batch", "deid", str(archive), "--out", str(out), "--key", str(key), "--workers", "2"]
     code, stdout = _invoke([*argv, "--json"])
     assert code == 0, stdout
     report = json.loads(stdout)
@@ -64,7 +64,7 @@ def test_batch_deid_gives_the_single_commands_files(archive: Path, tmp_path: Pat
 def test_other_options_on_the_same_run_are_refused(archive: Path, tmp_path: Path) -> None:
     key = tmp_path / "key.bin"
     generate_keyfile(key)
-    argv = ["batch", "deid", str(archive), str(tmp_path / "out"), "--key", str(key)]
+    argv = ["batch", "deid", str(archive), "--out", str(tmp_path / "out"), "--key", str(key)]
     assert _invoke([*argv, "--workers", "1"])[0] == 0
     code, _ = _invoke([*argv, "--retain", "uids"])
     assert code == 2
@@ -73,9 +73,9 @@ def test_other_options_on_the_same_run_are_refused(archive: Path, tmp_path: Path
 def test_options_mean_what_the_single_commands_flags_mean(archive: Path, tmp_path: Path) -> None:
     key = tmp_path / "key.bin"
     generate_keyfile(key)
-    single = ["deid", str(archive), str(tmp_path / "single"), "--key", str(key)]
+    single = ["deid", str(archive), "--out", str(tmp_path / "single"), "--key", str(key)]
     assert _invoke([*single, "--retain-uids", "--dates", "full", "--clean-descriptors"])[0] == 0
-    batch = ["batch", "deid", str(archive), str(tmp_path / "batch"), "--key", str(key)]
+    batch = ["batch", "deid", str(archive), "--out", str(tmp_path / "batch"), "--key", str(key)]
     options = ["--retain", "uids", "--dates", "full", "--clean", "descriptors"]
     assert _invoke([*batch, *options, "--workers", "1"])[0] == 0
     assert _dicom_files(tmp_path / "batch") == _dicom_files(tmp_path / "single")

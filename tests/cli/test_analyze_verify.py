@@ -33,9 +33,12 @@ def analysed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     studies = sorted(str(p) for p in folder.iterdir() if p.is_dir())
     out = root / "out"
     args = ["analyze", *reversed(studies), "--fhir", str(folder / "fhir_bundle.json")]
-    result = runner.invoke(build_app(), [*args, "--prior-report", str(prior), "--out", str(out)])
+    argv = [*args, "--prior-report", str(prior), "--out", str(out), "--json"]
+    result = runner.invoke(build_app(), argv)
     assert result.exit_code == 0, result.output
-    assert f"report: {out / 'report.txt'}" in result.output
+    summary = json.loads(result.stdout)  # --json: stdout is the summary alone
+    assert summary["out"] == str(out)
+    assert {"findings.json", "report.txt"} <= set(summary["files"])
     return out
 
 

@@ -11,7 +11,19 @@ from radcycle.cli.main import build_app
 def test_demo_runs_every_step(tmp_path: Path):
     out = tmp_path / "demo"
     result = CliRunner().invoke(
-        build_app(), ["demo", str(out), "--seed", "3", "--timepoints", "2", "--slices", "40"]
+        build_app(),
+        [
+            "demo",
+            "--out",
+            str(out),
+            "--random-seed",
+            "3",
+            "--timepoints",
+            "2",
+            "--slices",
+            "40",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     truth = json.loads((out / "patient" / "truth.json").read_text())
@@ -40,3 +52,9 @@ def test_demo_runs_every_step(tmp_path: Path):
     assert "report.txt" in result.output
     assert json.loads((out / "analysis" / "findings.json").read_text())["lesions"]
     assert "not for diagnostic use without review" in " ".join(result.output.split())
+    # with --json, stdout is one JSON document and the steps' text went to stderr
+    summary = json.loads(result.stdout)
+    assert summary["report"] == str(report)
+    assert {"findings.json", "report.json", "report.pdf"} <= set(summary["files"])
+    assert summary["status"].startswith("draft")
+    assert "1. a synthetic patient" in result.stderr

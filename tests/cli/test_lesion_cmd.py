@@ -42,7 +42,7 @@ def _nodule_seed() -> str:
 
 def test_segment_then_measure(chest_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "mask.nii.gz"
-    args = ["segment", str(chest_file), "--seed", _nodule_seed(), "--out", str(out), "--json"]
+    args = ["segment", str(chest_file), "--point", _nodule_seed(), "--out", str(out), "--json"]
     result = runner.invoke(build_app(), args)
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
@@ -76,9 +76,9 @@ def test_bad_input_gives_a_message_not_a_traceback(chest_file: Path, tmp_path: P
     app = build_app()
     cases = []
     out = str(tmp_path / "m.nii.gz")
-    cases.append(["segment", str(chest_file), "--seed", "900,0,0", "--out", out])
-    cases.append(["segment", str(chest_file), "--seed", "1,2", "--out", out])
-    cases.append(["segment", str(chest_file), "--seed", "-65,-50,-35", "--out", out])
+    cases.append(["segment", str(chest_file), "--point", "900,0,0", "--out", out])
+    cases.append(["segment", str(chest_file), "--point", "1,2", "--out", out])
+    cases.append(["segment", str(chest_file), "--point", "-65,-50,-35", "--out", out])
     empty = write_image(
         _chest().with_array(np.zeros((50, 110, 140), np.uint8)), tmp_path / "e.nrrd"
     )

@@ -41,13 +41,13 @@ def test_segment_never_replaces_the_image_nor_an_output(image: Path, tmp_path: P
     (tmp_path / "mask.nii.gz").write_bytes(b"an earlier mask")
     before = _digest(tmp_path)
     for out in (image, tmp_path / "mask.nii.gz", tmp_path / "x" / ".." / "ct.nii.gz"):
-        code, text = _run("segment", str(image), "--seed", "1,1,1", "--out", str(out))
+        code, text = _run("segment", str(image), "--point", "1,1,1", "--out", str(out))
         assert code == 2
         assert "error:" in text
-    code, text = _run("segment", str(image), "--seed", "1,1,1", "--out", str(image), "--force")
+    code, text = _run("segment", str(image), "--point", "1,1,1", "--out", str(image), "--force")
     assert code == 2
     assert "onto an input" in text
-    code, text = _run("segment", str(image), "--seed", "1,1,1", "--out", str(tmp_path / "m.nhdr"))
+    code, text = _run("segment", str(image), "--point", "1,1,1", "--out", str(tmp_path / "m.nhdr"))
     assert code == 2
     assert "--out must end in" in text
     assert _digest(tmp_path) == before
@@ -73,36 +73,36 @@ def test_follow_out_is_checked_before_the_work(tmp_path: Path) -> None:
 
 def test_synth_needs_force_to_replace_an_earlier_patient(tmp_path: Path) -> None:
     out = tmp_path / "p"
-    args = ("synth", str(out), "--timepoints", "1", "--slices", "16", "--matrix", "64")
+    args = ("synth", "--out", str(out), "--timepoints", "1", "--slices", "16", "--matrix", "64")
     assert _run(*args)[0] == 0
     before = _digest(out)
-    code, text = _run(*args, "--seed", "3")
+    code, text = _run(*args, "--random-seed", "3")
     assert code == 2
     assert "--force" in text
     assert _digest(out) == before
-    assert _run(*args, "--seed", "3", "--force")[0] == 0
+    assert _run(*args, "--random-seed", "3", "--force")[0] == 0
     assert _digest(out) != before
     assert not [p for p in out.rglob(".radcycle-tmp-*")]
-    code, _ = _run("synth", str(out / "truth.json"))
+    code, _ = _run("synth", "--out", str(out / "truth.json"))
     assert code == 2
 
 
 def test_keygen_writes_mode_0600_and_never_replaces(tmp_path: Path) -> None:
     key = tmp_path / "site.key"
-    assert _run("deid-keygen", str(key))[0] == 0
+    assert _run("deid-keygen", "--out", str(key))[0] == 0
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     first = key.read_bytes()
-    code, text = _run("deid-keygen", str(key))
+    code, text = _run("deid-keygen", "--out", str(key))
     assert code == 2
     assert "refusing to overwrite" in text
     assert key.read_bytes() == first
     key.chmod(0o644)
     data = tmp_path / "in"
     data.mkdir()
-    code, text = _run("deid", str(data), str(tmp_path / "out"), "--key", str(key))
+    code, text = _run("deid", str(data), "--out", str(tmp_path / "out"), "--key", str(key))
     assert code == 2
     assert "group or others" in text
     code, text = _run(
-        "deid", str(data), str(tmp_path / "out"), "--key", str(key), "--allow-readable-key"
+        "deid", str(data), "--out", str(tmp_path / "out"), "--key", str(key), "--allow-readable-key"
     )
     assert code == 0, text

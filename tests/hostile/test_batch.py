@@ -34,7 +34,7 @@ def _key(folder: Path, data: bytes | None = None) -> str:
 
 
 def _deid(folder: Path, out: Path, key: str) -> list[str]:
-    return ["deid", str(_archive(folder)), str(out), "--key", key]
+    return ["deid", str(_archive(folder)), "--out", str(out), "--key", key]
 
 
 CASES = [
@@ -68,7 +68,7 @@ CASES = [
     ),
     Case(
         "deid-input-missing",
-        lambda f: ["deid", str(f / "nothere"), str(f / "out"), "--key", _key(f)],
+        lambda f: ["deid", str(f / "nothere"), "--out", str(f / "out"), "--key", _key(f)],
         says=r"nothere",
     ),
     Case(
@@ -93,17 +93,17 @@ CASES = [
     ),
     Case(
         "analyze-input-missing",
-        lambda f: ["analyze", str(f / "nothere"), str(f / "out")],
+        lambda f: ["analyze", str(f / "nothere"), "--out", str(f / "out")],
         says=r"nothere",
     ),
     Case(
         "analyze-out-inside-input",
-        lambda f: ["analyze", str(_archive(f)), str(f / "archive" / "out")],
+        lambda f: ["analyze", str(_archive(f)), "--out", str(f / "archive" / "out")],
         says=r"archive.*overlaps an input",
     ),
     Case(
         "analyze-patient-without-images",
-        lambda f: ["analyze", str(_archive(f)), str(f / "out")],
+        lambda f: ["analyze", str(_archive(f)), "--out", str(f / "out")],
         exit_code=1,
         says=r"no CT\s+image series",
         never=r"\b1 done",

@@ -25,17 +25,19 @@ def _input(folder: Path) -> Path:
 DEID = [
     Case(
         "key-not-a-key",
-        lambda f: [str(_input(f)), str(f / "out"), "--key", str(_key(f, b"short"))],
+        lambda f: [str(_input(f)), "--out", str(f / "out"), "--key", str(_key(f, b"short"))],
         says=r"k\.key.*not a radcycle",
     ),
     Case(
         "key-missing",
-        lambda f: [str(_input(f)), str(f / "out"), "--key", str(f / "none.key")],
+        lambda f: [str(_input(f)), "--out", str(f / "out"), "--key", str(f / "none.key")],
         says=r"none\.key",
     ),
 ]
 KEYGEN = [
-    Case("never-overwrites", lambda f: [str(_key(f, b"precious"))], says=r"exists already"),
+    Case(
+        "never-overwrites", lambda f: ["--out", str(_key(f, b"precious"))], says=r"exists already"
+    ),
 ]
 CHECK = [
     Case("input-missing", lambda f: [str(f / "nothere")], says=r"nothere.*not found"),

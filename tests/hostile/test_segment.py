@@ -30,7 +30,7 @@ SHEAR = np.array([[1, 0.5, 0, 0], [0, 1, 0, 0], [0, 0, 1.5, 0]])
 
 
 def _seg(image: Path, folder: Path, seed: str = SEED) -> list[str]:
-    return [str(image), "--seed", seed, "--out", str(folder / "mask.nii.gz")]
+    return [str(image), "--point", seed, "--out", str(folder / "mask.nii.gz")]
 
 
 def _dicom(folder: Path, edit: object = None, **kw: object) -> Path:

@@ -16,12 +16,18 @@ def _file(folder: Path) -> Path:
 
 
 SYNTH = [
-    Case("no-timepoints", lambda f: [str(f / "p"), "--timepoints", "0"], says=r"timepoints.*0"),
-    Case("one-slice", lambda f: [str(f / "p"), "--slices", "1"], says=r"slices.*16 and 400"),
-    Case("output-is-a-file", lambda f: [str(_file(f))], says=r"a-file"),
+    Case(
+        "no-timepoints",
+        lambda f: ["--out", str(f / "p"), "--timepoints", "0"],
+        says=r"timepoints.*0",
+    ),
+    Case(
+        "one-slice", lambda f: ["--out", str(f / "p"), "--slices", "1"], says=r"slices.*16 and 400"
+    ),
+    Case("output-is-a-file", lambda f: ["--out", str(_file(f))], says=r"a-file"),
 ]
 DEMO = [
-    Case("output-is-a-file", lambda f: [str(_file(f))], says=r"a-file.*Not a directory"),
+    Case("output-is-a-file", lambda f: ["--out", str(_file(f))], says=r"a-file.*Not a directory"),
 ]
 HOSTILE = {"synth": SYNTH, "demo": DEMO}
 

@@ -19,8 +19,8 @@ runner = CliRunner()
 def test_keygen_deid_check(planted: Path, tmp_path: Path) -> None:
     app = build_app()
     keyfile = tmp_path / "deid.key"
-    assert runner.invoke(app, ["deid-keygen", str(keyfile)]).exit_code == 0
-    again = runner.invoke(app, ["deid-keygen", str(keyfile)])
+    assert runner.invoke(app, ["deid-keygen", "--out", str(keyfile)]).exit_code == 0
+    again = runner.invoke(app, ["deid-keygen", "--out", str(keyfile)])
     assert again.exit_code == 2
     assert "refusing to overwrite" in again.output
 
@@ -30,7 +30,7 @@ def test_keygen_deid_check(planted: Path, tmp_path: Path) -> None:
     assert {"private", "curve-overlay", "not-marked", "original-identity"} <= kinds
 
     out = tmp_path / "out"
-    args = ["deid", str(planted), str(out), "--key", str(keyfile), "--dates", "modified"]
+    args = ["deid", str(planted), "--out", str(out), "--key", str(keyfile), "--dates", "modified"]
     result = runner.invoke(app, [*args, "--clean-descriptors", "--clean-structured-content"])
     assert result.exit_code == 0, result.output
     assert "13 written" in result.output
@@ -50,14 +50,24 @@ def test_keygen_deid_check(planted: Path, tmp_path: Path) -> None:
 def test_deid_errors_are_friendly(tmp_path: Path) -> None:
     app = build_app()
     missing = runner.invoke(
-        app, ["deid", str(tmp_path / "nope"), str(tmp_path / "o"), "--key", "k"]
+        app, ["deid", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), "--key", "k"]
     )
     assert missing.exit_code == 2
     assert "error" in missing.output
     keyfile = tmp_path / "k"
-    runner.invoke(app, ["deid-keygen", str(keyfile)])
+    runner.invoke(app, ["deid-keygen", "--out", str(keyfile)])
     bad = runner.invoke(
-        app, ["deid", str(tmp_path), str(tmp_path / "o"), "--key", str(keyfile), "--dates", "x"]
+        app,
+        [
+            "deid",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "o"),
+            "--key",
+            str(keyfile),
+            "--dates",
+            "x",
+        ],
     )
     assert bad.exit_code == 2
     assert "--dates" in bad.output
@@ -66,7 +76,7 @@ def test_deid_errors_are_friendly(tmp_path: Path) -> None:
 def test_fhir_bundle_through_cli(tmp_path: Path) -> None:
     app = build_app()
     keyfile = tmp_path / "k"
-    runner.invoke(app, ["deid-keygen", str(keyfile)])
+    runner.invoke(app, ["deid-keygen", "--out", str(keyfile)])
     bundle = {
         "resourceType": "Bundle",
         "type": "collection",
@@ -83,7 +93,15 @@ def test_fhir_bundle_through_cli(tmp_path: Path) -> None:
     }
     (tmp_path / "b.json").write_text(json.dumps(bundle))
     result = runner.invoke(
-        app, ["deid", str(tmp_path / "b.json"), str(tmp_path / "o.json"), "--key", str(keyfile)]
+        app,
+        [
+            "deid",
+            str(tmp_path / "b.json"),
+            "--out",
+            str(tmp_path / "o.json"),
+            "--key",
+            str(keyfile),
+        ],
     )
     assert result.exit_code == 0, result.output
     out = json.loads((tmp_path / "o.json").read_text())

@@ -111,7 +111,7 @@ def test_text_attachments_cleaned_binary_dropped_with_a_note(key: DeidKey) -> No
 def test_cli_names_output_from_pseudonym_and_checker_agrees(tmp_path: Path) -> None:
     app, runner = build_app(), CliRunner()
     keyfile = tmp_path / "k"
-    runner.invoke(app, ["deid-keygen", str(keyfile)])
+    runner.invoke(app, ["deid-keygen", "--out", str(keyfile)])
     src = tmp_path / "in"
     src.mkdir()
     (src / "Quarrington_MRN-884422.json").write_text(json.dumps(_bundle()), encoding="utf-8")
@@ -119,7 +119,14 @@ def test_cli_names_output_from_pseudonym_and_checker_agrees(tmp_path: Path) -> N
     assert {"Quarrington", "MRN-884422"} <= {leak.detail for leak in before.leaks}
     out = tmp_path / "out"
     out.mkdir()
-    args = ["deid", str(src / "Quarrington_MRN-884422.json"), str(out), "--key", str(keyfile)]
+    args = [
+        "deid",
+        str(src / "Quarrington_MRN-884422.json"),
+        "--out",
+        str(out),
+        "--key",
+        str(keyfile),
+    ]
     result = runner.invoke(app, [*args, "--dates", "modified"])
     assert result.exit_code == 0, result.output
     pseudonym = load_keyfile(keyfile).patient_id("MRN-884422")

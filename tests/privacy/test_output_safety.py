@@ -170,7 +170,9 @@ def test_cli_refusals_are_errors_not_tracebacks(planted: Path, tmp_path: Path) -
     generate_keyfile(keyfile)
     guard = Guard(tmp_path, tmp_path / "nothing")
     for out in (planted, planted / "deid", planted / "notes.txt"):
-        result = runner.invoke(build_app(), ["deid", str(planted), str(out), "--key", str(keyfile)])
+        result = runner.invoke(
+            build_app(), ["deid", str(planted), "--out", str(out), "--key", str(keyfile)]
+        )
         assert result.exit_code == 2, result.output
         assert "error:" in result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -259,7 +261,7 @@ def test_concurrent_runs_never_mix(planted: Path, tmp_path: Path) -> None:
     generate_keyfile(keyfile)
     out = tmp_path / "out"
     guard = Guard(tmp_path, out)
-    command = [sys.executable, "-m", "radcycle.cli.main", "deid", str(planted), str(out)]
+    command = [sys.executable, "-m", "radcycle.cli.main", "deid", str(planted), "--out", str(out)]
     runs = [
         subprocess.Popen(
             [*command, "--key", str(keyfile), "--workers", "1"],
@@ -325,7 +327,9 @@ def test_truncated_pixel_data_fails_with_the_reason(tmp_path: Path, key: DeidKey
     keyfile = tmp_path / "k.key"
     key = generate_keyfile(keyfile)
     guard = Guard(tmp_path, out)
-    result = runner.invoke(build_app(), ["deid", str(src), str(out), "--key", str(keyfile)])
+    result = runner.invoke(
+        build_app(), ["deid", str(src), "--out", str(out), "--key", str(keyfile)]
+    )
     guard.check()
     assert result.exit_code == 1, result.output
     text = " ".join(result.output.split())
@@ -345,7 +349,9 @@ def test_a_file_name_that_is_not_utf8_is_processed(tmp_path: Path) -> None:
     odd.write_bytes((src / "plain.dcm").read_bytes())
     keyfile = tmp_path / "k.key"
     key = generate_keyfile(keyfile)
-    result = runner.invoke(build_app(), ["deid", str(src), str(out), "--key", str(keyfile)])
+    result = runner.invoke(
+        build_app(), ["deid", str(src), "--out", str(out), "--key", str(keyfile)]
+    )
     assert result.exit_code == 0, result.output
     assert "2 written" in result.output
     records = {r.source: r for r in read_manifest(out, key)}
@@ -362,12 +368,14 @@ def test_fhir_output_rules(tmp_path: Path) -> None:
     (tmp_path / "taken.json").write_text("earlier")
     guard = Guard(tmp_path, tmp_path / "nothing")
     for out in (bundle, tmp_path / "taken.json"):
-        result = runner.invoke(build_app(), ["deid", str(bundle), str(out), "--key", str(keyfile)])
+        result = runner.invoke(
+            build_app(), ["deid", str(bundle), "--out", str(out), "--key", str(keyfile)]
+        )
         assert result.exit_code == 2, result.output
         assert "error:" in result.output
     guard.check()
     # Into a folder the output is named from the pseudonym; a second run finds it taken.
-    into_folder = ["deid", str(bundle), str(folder), "--key", str(keyfile)]
+    into_folder = ["deid", str(bundle), "--out", str(folder), "--key", str(keyfile)]
     assert runner.invoke(build_app(), into_folder).exit_code == 0
     (written,) = folder.iterdir()
     assert written.name != "b.json"
@@ -377,5 +385,5 @@ def test_fhir_output_rules(tmp_path: Path) -> None:
     assert written.read_text() == "earlier"
     assert runner.invoke(build_app(), [*into_folder, "--force"]).exit_code == 0
     assert json.loads(written.read_text())["resourceType"] == "Bundle"
-    again = ["deid", str(bundle), str(bundle), "--key", str(keyfile), "--force"]
+    again = ["deid", str(bundle), "--out", str(bundle), "--key", str(keyfile), "--force"]
     assert runner.invoke(build_app(), again).exit_code == 2  # an input, even with --force

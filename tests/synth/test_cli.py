@@ -15,8 +15,9 @@ def test_synth_writes_a_patient(tmp_path: Path) -> None:
     out = tmp_path / "p"
     args = [
         "synth",
+        "--out",
         str(out),
-        "--seed",
+        "--random-seed",
         "4",
         "--timepoints",
         "2",
@@ -45,7 +46,7 @@ def test_synth_writes_a_patient(tmp_path: Path) -> None:
     ],
 )
 def test_synth_rejects_bad_arguments(tmp_path: Path, args: list[str], word: str) -> None:
-    result = CliRunner().invoke(build_app(), ["synth", str(tmp_path / "x"), *args])
+    result = CliRunner().invoke(build_app(), ["synth", "--out", str(tmp_path / "x"), *args])
     assert result.exit_code == 2
     assert word in result.output
     assert "Traceback" not in result.output
@@ -54,7 +55,17 @@ def test_synth_rejects_bad_arguments(tmp_path: Path, args: list[str], word: str)
 
 def test_synth_refuses_a_folder_with_other_files(tmp_path: Path) -> None:
     (tmp_path / "mine.txt").write_text("x")
-    args = ["synth", str(tmp_path), "--slices", "16", "--matrix", "64", "--timepoints", "1"]
+    args = [
+        "synth",
+        "--out",
+        str(tmp_path),
+        "--slices",
+        "16",
+        "--matrix",
+        "64",
+        "--timepoints",
+        "1",
+    ]
     result = CliRunner().invoke(build_app(), args)
     assert result.exit_code == 2
     assert "did not write" in result.output

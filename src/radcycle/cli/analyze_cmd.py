@@ -28,6 +28,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from radcycle.cli.errors import friendly_errors, refuse_overlap
 from radcycle.cli.follow_cmd import parse_lesion
+from radcycle.cli.options import force_option, json_option, out_option, point_option
 from radcycle.errors import ExportError, InputError
 from radcycle.pipeline.analysis import AnalysisInputs, PatientAnalysis, analyze_patient
 from radcycle.pipeline.publish import deterministic_outputs, write_outputs
@@ -94,15 +95,16 @@ def analyze(
     inputs: list[Path] = typer.Argument(
         ..., help="The patient's studies: DICOM folders or files, any order."
     ),
-    out: Path = typer.Option(..., "--out", help="Output folder (refused if it exists)."),
+    out: Path = out_option("Output folder (refused if it exists).", required=True),
     fhir: Path | None = typer.Option(None, "--fhir", help="The patient's FHIR R4 bundle."),
     prior_report: list[Path] = typer.Option(
         [], "--prior-report", help="A prior report, plain text or Open-i XML (repeatable)."
     ),
-    lesion: list[str] = typer.Option(
-        [],
+    lesion: list[str] = point_option(
         "--lesion",
-        help="A lesion on the earliest study: x,y,z[:organ] in LPS mm (repeatable). "
+        multiple=True,
+        organ=True,
+        help="A lesion on the earliest study: X,Y,Z[:organ] in LPS mm (repeatable). "
         "Without any, the lung nodule detector runs on every study.",
     ),
     llm: str | None = typer.Option(
@@ -115,8 +117,8 @@ def analyze(
     exam_date: str | None = typer.Option(
         None, "--exam-date", help="YYYY-MM-DD of a study whose headers have no StudyDate."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing --out folder."),
+    as_json: bool = json_option(),
+    force: bool = force_option("Here: the whole --out folder."),
 ) -> None:
     """Analyze one patient and write a verified draft report."""
     _check_out(out, force, [*inputs, *([fhir] if fhir else []), *prior_report])

@@ -28,6 +28,14 @@ from radcycle.batch.executors import Executor
 from radcycle.batch.manifest import MANIFEST_NAME, open_manifest
 from radcycle.batch.radiomics import FORMATS, ITEMS_DIR, radiomics_task, read_cases, write_table
 from radcycle.cli.errors import friendly_errors, refuse_overlap
+from radcycle.cli.options import (
+    deprecated_argument,
+    force_option,
+    json_option,
+    out_option,
+    pick,
+    require,
+)
 from radcycle.errors import DataFormatError, ExportError, InputError
 from radcycle.imaging.radiomics import CONFIGS, get_config
 from radcycle.privacy.keys import load_keyfile
@@ -50,8 +58,14 @@ _RAY = typer.Option(
     help="Run on Ray: a cluster address (host:port), 'auto', or 'local' for a private one.",
 )
 _RUN = typer.Option(None, "--run", help="Run folder (manifest); default OUT.run beside OUT.")
-_FORCE = typer.Option(False, "--force", help="Start over: replace the run folder and outputs.")
-_JSON = typer.Option(False, "--json", help="Print the summary as JSON.")
+_FORCE = force_option("Here: start over, replacing the run folder and the outputs.")
+_JSON = json_option()
+_OUT_ARG = deprecated_argument("--out")
+
+
+def _out(out: Path | None, out_arg: Path | None) -> Path:
+    chosen = pick(out, out_arg, new_flag="--out", old_flag="OUT as a positional argument")
+    return require(chosen, "--out", "DIR (the output folder)")
 
 
 class _RateColumn(ProgressColumn):
@@ -142,7 +156,7 @@ def _finish(report: BatchReport, extra: Mapping[str, object], as_json: bool) -> 
 @friendly_errors
 def _radiomics(
     cases: Path = typer.Argument(..., help="Cases CSV: columns Image, Mask (pyradiomics), ID."),
-    out: Path = typer.Option(..., "--out", help="Feature table: FEATURES.parquet or .csv."),
+    out: Path = out_option("Feature table: FEATURES.parquet or .csv.", required=True),
     config: str = typer.Option(
         "default", "--config", help=f"Processing configuration: {', '.join(CONFIGS)}."
     ),
@@ -215,7 +229,7 @@ def _deid_options(dates: str, retain: list[str], clean: list[str]) -> DeidOption
 @friendly_errors
 def _deid(
     source: Path = typer.Argument(..., help="Archive folder: one folder per patient."),
-    out: Path = typer.Argument(..., help="Output folder."),
+    out: Path | None = out_option("Output folder."),
     keyfile: Path = typer.Option(..., "--key", help="Key file made by `radcycle deid-keygen`."),
     dates: str = typer.Option("remove", help="Dates: remove, full, or modified (keyed shift)."),
     retain: list[str] = typer.Option(
@@ -234,12 +248,14 @@ def _deid(
     run: Path | None = _RUN,
     force: bool = _FORCE,
     as_json: bool = _JSON,
+    out_arg: Path | None = _OUT_ARG,
 ) -> None:
     """De-identify an archive patient by patient, as `radcycle deid` does for each.
 
     The run folder holds the input paths: keep it with the originals.
     Exit status 1 when any patient folder failed.
     """
+    out = _out(out, out_arg)
     options = _deid_options(dates, retain, clean)
     key = load_keyfile(keyfile)
     items = patient_items(source)
@@ -258,12 +274,13 @@ def _analyze(
     source: Path = typer.Argument(
         ..., help="Archive folder: each folder directly under it is one patient."
     ),
-    out: Path = typer.Argument(..., help="Output folder: OUT/item-<n>/ per patient."),
+    out: Path | None = out_option("Output folder: OUT/item-<n>/ per patient."),
     workers: int | None = _WORKERS,
     ray: str | None = _RAY,
     run: Path | None = _RUN,
     force: bool = _FORCE,
     as_json: bool = _JSON,
+    out_arg: Path | None = _OUT_ARG,
 ) -> None:
     """Analyze an archive patient by patient, as `radcycle analyze` does for each.
 
@@ -273,6 +290,7 @@ def _analyze(
     manifest maps items to input folders: keep it with the originals.
     Exit status 1 when any patient folder failed (no image series, unreadable).
     """
+    out = _out(out, out_arg)
     items = patient_items(source)
     run_dir = _prepare(out, run, force, [source])
     params = {"command": "analyze", "source": str(source.resolve()), "out": str(out.resolve())}

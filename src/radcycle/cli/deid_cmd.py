@@ -11,6 +11,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from radcycle.cli.errors import friendly_errors
+from radcycle.cli.options import (
+    deprecated_argument,
+    force_option,
+    json_option,
+    out_option,
+    pick,
+    require,
+)
 from radcycle.errors import DataFormatError, PathNotFoundError
 from radcycle.io.output import OutputRules, write_file
 from radcycle.privacy.batch import (
@@ -30,12 +38,30 @@ console = Console()
 err = Console(stderr=True)
 
 
+#: Why ``deid-keygen`` has no ``--force``: a replaced key cannot be had back.
+KEYGEN_NO_FORCE = (
+    "a replaced key is lost for good, and with it the re-linking of every pseudonym "
+    "made with it; a new key goes to a new file"
+)
+
+
 def _keygen(
-    keyfile: Path = typer.Argument(..., help="Where to write the new key (mode 0600)."),
+    out: Path | None = out_option("Where to write the new key (mode 0600; never replaced)."),
+    as_json: bool = json_option(),
+    keyfile: Path | None = deprecated_argument("--out", metavar="KEYFILE"),
 ) -> None:
-    """Make a new random de-identification key; never overwrites a file."""
-    generate_keyfile(keyfile)
-    console.print(f"wrote key {keyfile} (keep it secret: it re-links pseudonyms to patients)")
+    """Make a new random de-identification key; never overwrites a file.
+
+    There is no --force: a replaced key is lost for good, and with it the
+    re-linking of every pseudonym made with it.
+    """
+    chosen = pick(out, keyfile, new_flag="--out", old_flag="KEYFILE as a positional argument")
+    target = require(chosen, "--out", "KEYFILE (where to write the key)")
+    generate_keyfile(target)
+    if as_json:
+        typer.echo(json.dumps({"key": str(target), "mode": "0600"}))
+        return
+    console.print(f"wrote key {target} (keep it secret: it re-links pseudonyms to patients)")
 
 
 def printable(text: str) -> str:
@@ -77,7 +103,7 @@ def _run_fhir(
     options: DeidOptions,
     system: str | None,
     force: bool,
-) -> None:
+) -> Path:
     try:
         bundle = json.loads(source.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -86,7 +112,7 @@ def _run_fhir(
     target = out / output_name(bundle, key, system) if out.is_dir() else out
     rules = OutputRules.of([source], force=force)
     write_file(target, json.dumps(result, indent=2) + "\n", rules)
-    console.print(f"wrote de-identified FHIR bundle {target}")
+    return target
 
 
 @friendly_errors
@@ -94,7 +120,7 @@ def _deid(
     source: Path = typer.Argument(
         ..., help="A DICOM file or folder tree, or a FHIR Bundle (.json)."
     ),
-    out: Path = typer.Argument(..., help="Output folder (or output .json for a FHIR Bundle)."),
+    out: Path | None = out_option("Output folder (or output .json for a FHIR Bundle)."),
     keyfile: Path = typer.Option(..., "--key", help="Key file made by `radcycle deid-keygen`."),
     dates: str = typer.Option(
         "remove", help="Dates: remove, full (keep), or modified (keyed per-patient shift)."
@@ -112,17 +138,19 @@ def _deid(
     birth_date: str = typer.Option("year", help="FHIR birthDate: year, shift, or remove."),
     patient_id_system: str | None = typer.Option(None, help="FHIR identifier system of PatientID."),
     workers: int = typer.Option(2, min=1, help="Parallel processes."),
-    force: bool = typer.Option(
-        False, "--force", help="Replace outputs of an earlier run that differ from this run's."
-    ),
+    force: bool = force_option("Here: outputs of an earlier run that differ from this run's."),
     allow_readable_key: bool = typer.Option(
         False, "--allow-readable-key", help="Accept a key file that group or others may read."
     ),
+    as_json: bool = json_option(),
+    out_arg: Path | None = deprecated_argument("--out"),
 ) -> None:
     """De-identify DICOM (PS3.15 Annex E Basic Profile + options) or a FHIR Bundle.
 
     Exit status 1 when any file failed (a summary by reason is printed), 2 on an error.
     """
+    chosen = pick(out, out_arg, new_flag="--out", old_flag="OUT as a positional argument")
+    out = require(chosen, "--out", "PATH (the output folder, or .json for a FHIR Bundle)")
     if dates not in ("remove", "full", "modified"):
         raise DataFormatError("--dates must be remove, full or modified", value=dates)
     if birth_date not in ("year", "shift", "remove"):
@@ -144,9 +172,34 @@ def _deid(
         birth_date=birth_date,  # type: ignore[arg-type]
     )
     if source.is_file() and source.suffix.lower() == ".json":
-        _run_fhir(source, out, key, options, patient_id_system, force)
+        target = _run_fhir(source, out, key, options, patient_id_system, force)
+        if as_json:
+            typer.echo(json.dumps({"kind": "fhir", "out": str(target)}))
+        else:
+            console.print(f"wrote de-identified FHIR bundle {target}")
         return
     summary = _run_tree(source, out, key, options, workers, force)
+    if as_json:
+        _tree_json(summary, out)
+    else:
+        _print_tree(summary, out)
+    if summary.count("failed"):
+        raise typer.Exit(code=1)
+
+
+def _tree_json(summary: BatchSummary, out: Path) -> None:
+    quarantined = summary.count("quarantined")
+    data = {
+        "kind": "dicom",
+        "out": str(out),
+        "counts": {s: summary.count(s) for s in STATUSES},
+        "failed_by_reason": summary.reasons("failed"),
+        "quarantine": str(out / QUARANTINE_DIR) if quarantined else None,
+    }
+    typer.echo(json.dumps(data, indent=2))
+
+
+def _print_tree(summary: BatchSummary, out: Path) -> None:
     counts = ", ".join(f"{summary.count(s)} {s}" for s in STATUSES)
     console.print(f"{counts} -> {out}")
     if summary.count("quarantined"):
@@ -156,7 +209,6 @@ def _deid(
     if summary.count("failed"):
         for reason, n in summary.reasons("failed").items():
             console.print(f"[red]failed[/] {n} file(s): {escape(reason)}", highlight=False)
-        raise typer.Exit(code=1)
 
 
 def _check(
@@ -164,7 +216,7 @@ def _check(
     originals: Path | None = typer.Option(
         None, help="The original files, to search for their identifiers."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+    as_json: bool = json_option(),
 ) -> None:
     """Check every DICOM and FHIR file of a de-identified output for leaks.
 
@@ -177,7 +229,7 @@ def _check(
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(code=2) from exc
     if as_json:
-        console.print_json(json.dumps(report.to_json()))
+        typer.echo(json.dumps(report.to_json(), indent=2))
     else:
         _print_check(report)
     if not report.clean:

@@ -1,4 +1,4 @@
-"""``radcycle demo OUT``: the main job on a built-in synthetic patient, end to end.
+"""``radcycle demo --out DIR``: the main job on a built-in synthetic patient, end to end.
 
 Each step is one of radcycle's own commands, run in order on what the previous
 step produced, so the demo shows exactly what a user would type:
@@ -19,7 +19,12 @@ The treatment and diagnosis that steer step 5 are read from the record of step
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -30,10 +35,20 @@ from radcycle.cli.errors import friendly_errors
 from radcycle.cli.follow_cmd import follow
 from radcycle.cli.inspect_cmd import inspect
 from radcycle.cli.lesion_cmd import detect
+from radcycle.cli.options import (
+    deprecated_alias,
+    deprecated_argument,
+    force_option,
+    json_option,
+    out_option,
+    pick,
+    random_seed_option,
+)
 from radcycle.cli.record_cmd import record
 from radcycle.cli.synth_cmd import _synth as synth
 from radcycle.clinical.fhir import parse_bundle
 from radcycle.clinical.summary import record_summary
+from radcycle.reporting.report import DRAFT_STATUS
 
 console = Console()
 
@@ -43,25 +58,58 @@ def _step(number: int, title: str, command: str) -> None:
     console.print(f"[dim]$ {command}[/]", highlight=False)
 
 
+@contextlib.contextmanager
+def _steps_to_stderr(quiet: bool) -> Iterator[None]:
+    """With ``--json``, what the steps print goes to stderr: stdout holds only the JSON."""
+    if not quiet:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
 @friendly_errors
 def demo(
-    out: Path = typer.Argument(Path("demo-output"), help="Folder for everything the demo makes."),
-    seed: int = typer.Option(7, "--seed", help="Synthetic patient seed."),
+    out: Path | None = out_option("Folder for everything the demo makes (default: demo-output)."),
+    random_seed: int = random_seed_option(7, "Seed of the synthetic patient."),
     timepoints: int = typer.Option(3, "--timepoints", help="CT scans over time."),
     slices: int = typer.Option(120, "--slices", help="Slices per scan."),
-    force: bool = typer.Option(False, "--force", help="Replace what an earlier demo wrote."),
+    force: bool = force_option("Here: what an earlier demo wrote in --out."),
+    as_json: bool = json_option(),
+    out_arg: Path | None = deprecated_argument("--out"),
+    seed: int | None = deprecated_alias("--seed", "--random-seed", metavar="N"),
 ) -> None:
     """Run the main job on a synthetic patient and print what each step made."""
+    folder = pick(out, out_arg, new_flag="--out", old_flag="OUT as a positional argument")
+    root = folder or Path("demo-output")
+    chosen = pick(random_seed, seed, new_flag="--random-seed", old_flag="--seed", default=7)
+    with _steps_to_stderr(as_json):
+        summary = _run_demo(root, chosen, timepoints, slices, force)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+
+
+def _run_demo(out: Path, seed: int, timepoints: int, slices: int, force: bool) -> dict[str, Any]:
     patient_dir = out / "patient"
     _step(
         1,
         "a synthetic patient",
-        f"radcycle synth {patient_dir} --seed {seed} --timepoints {timepoints} --slices {slices}"
-        + (" --force" if force else ""),
+        f"radcycle synth --out {patient_dir} --random-seed {seed} --timepoints {timepoints} "
+        f"--slices {slices}" + (" --force" if force else ""),
     )
-    synth(patient_dir, seed=seed, timepoints=timepoints, slices=slices, matrix=512, force=force)
+    synth(
+        out=patient_dir,
+        force=force,
+        random_seed=seed,
+        timepoints=timepoints,
+        slices=slices,
+        matrix=512,
+        as_json=False,
+        out_arg=None,
+        seed=None,
+    )
     _step(2, "what the folder holds", f"radcycle inspect {patient_dir}")
-    inspect(patient_dir, as_json=False, all_files=False)
+    inspect(patient_dir, as_json=False, all_files=False, quality=False)
     bundle = patient_dir / "fhir_bundle.json"
     _step(3, "the clinical record", f"radcycle record {bundle}")
     record(bundle, as_json=False)
@@ -127,6 +175,16 @@ def demo(
         f"findings.json); everything is under [bold]{out}[/]. "
         "Outputs are not for diagnostic use without review."
     )
+    return {
+        "out": str(out),
+        "patient": str(patient_dir),
+        "studies": [str(p) for p in scans],
+        "follow": str(out / "follow") if len(scans) > 1 else None,
+        "analysis": str(report_dir),
+        "report": str(report_dir / "report.txt"),
+        "files": sorted(p.name for p in report_dir.iterdir()),
+        "status": DRAFT_STATUS,
+    }
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,6 @@ next exam date; ``--out DIR`` also writes ``follow.json`` and two PNG charts.
 from __future__ import annotations
 
 import json
-import math
 from datetime import date
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from radcycle.cli.errors import friendly_errors, series_problems, warn_all
+from radcycle.cli.options import force_option, json_option, out_option, parse_point, point_option
 from radcycle.errors import InputError
 from radcycle.io import read_image
 from radcycle.io.folder_lock import FolderLock
@@ -40,21 +40,15 @@ FOLLOW_FILES = ("follow.json", "trajectories.png", "waterfall.png")
 
 
 def parse_lesion(text: str) -> LesionSeed:
-    """``"x,y,z"`` or ``"x,y,z:organ"`` (LPS mm) -> a baseline lesion seed.
+    """``"X,Y,Z"`` or ``"X,Y,Z:organ"`` (LPS mm) -> a baseline lesion seed (lung by default).
 
     Example:
         >>> parse_lesion("-80,36.5,-217:lymph node").is_lymph_node
         True
     """
-    point, _, organ = text.partition(":")
-    try:
-        x, y, z = (float(v) for v in point.split(","))
-    except ValueError as exc:
-        raise InputError("--lesion must be x,y,z[:organ] in LPS mm", value=text) from exc
-    if not all(math.isfinite(v) for v in (x, y, z)):
-        raise InputError("--lesion must be finite numbers x,y,z in LPS mm", value=text)
-    organ = organ.strip().lower() or "lung"
-    return LesionSeed((x, y, z), organ, organ == "lymph node", f"--lesion {text}")
+    point = parse_point(text, flag="--lesion", organ=True)
+    organ = point.organ or "lung"
+    return LesionSeed(point.mm, organ, organ == "lymph node", f"--lesion {text}")
 
 
 def parse_reader_call(text: str, option: str) -> tuple[str, str]:
@@ -184,19 +178,16 @@ def follow(
     studies: list[Path] = typer.Argument(
         ..., help="Baseline then follow-up CT series (DICOM folders); dates from the headers."
     ),
-    lesion: list[str] = typer.Option(
-        [],
+    lesion: list[str] = point_option(
         "--lesion",
-        help="A baseline lesion to follow: x,y,z[:organ] in LPS mm (repeatable). "
+        multiple=True,
+        organ=True,
+        help="A baseline lesion to follow: X,Y,Z[:organ] in LPS mm (repeatable). "
         "Without any, the lung nodule detector runs on every scan.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    out: Path | None = typer.Option(
-        None, "--out", help="Write follow.json, trajectories.png and waterfall.png here."
-    ),
-    force: bool = typer.Option(
-        False, "--force", help="Replace follow.json and the charts of an earlier run in --out."
-    ),
+    as_json: bool = json_option(),
+    out: Path | None = out_option("Write follow.json, trajectories.png and waterfall.png here."),
+    force: bool = force_option("Here: follow.json and the charts of an earlier run in --out."),
     immunotherapy: bool = typer.Option(False, "--immunotherapy", help="Apply iRECIST."),
     targets: str = typer.Option(
         "", "--targets", help="RECIST targets chosen by the radiologist: 'lesion 1,lesion 3'."

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.tree import Tree
 
 from radcycle.cli.errors import friendly_errors
+from radcycle.cli.options import json_option
 from radcycle.io.dicom.scan import ScanResult, iter_files, scan_path
 from radcycle.privacy.run_marker import unfinished_deid_run
 
@@ -86,7 +87,7 @@ def _print_tree(data: dict[str, Any], show_files: bool) -> None:
 @friendly_errors
 def inspect(
     path: Path = typer.Argument(..., help="A file or folder tree (DICOM, NIfTI, NRRD)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = json_option(),
     all_files: bool = typer.Option(False, "--files", help="List every file, loaded ones too."),
     quality: bool = typer.Option(
         False, "--qc", help="Also load each series and assess its quality (as radcycle qc)."

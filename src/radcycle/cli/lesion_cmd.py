@@ -1,6 +1,6 @@
 """``radcycle segment | detect | measure``: find, outline and measure lesions.
 
-* ``radcycle segment IMAGE --seed X,Y,Z --out MASK.nii.gz``: click-to-segment from
+* ``radcycle segment IMAGE --point X,Y,Z --out MASK.nii.gz``: click-to-segment from
   a point in patient LPS millimetres;
 * ``radcycle detect IMAGE --json``: full lung analysis of a chest CT (nodules with
   centre in LPS mm, measurements, type, location, confidence and reason);
@@ -20,6 +20,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from radcycle.cli.errors import friendly_errors, series_problems, warn_all
+from radcycle.cli.options import (
+    deprecated_alias,
+    force_option,
+    json_option,
+    out_option,
+    parse_point,
+    pick,
+    point_option,
+    require,
+)
 from radcycle.domain import Volume
 from radcycle.domain.findings import LesionMeasurement
 from radcycle.domain.lesion import measurements_dict
@@ -36,18 +46,6 @@ console = Console()
 # Single-file formats only: a detached header (.nhdr, .mhd) names a data file that an
 # atomic rename would leave under its temporary name.
 MASK_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha")
-
-
-def parse_point(text: str) -> tuple[float, float, float]:
-    """``"X,Y,Z"`` in mm to a point; a clear error otherwise."""
-    parts = [p.strip() for p in text.split(",")]
-    try:
-        values = [float(p) for p in parts]
-    except ValueError as exc:
-        raise InputError("--seed must be three numbers X,Y,Z in LPS mm", value=text) from exc
-    if len(values) != 3:
-        raise InputError("--seed must be three numbers X,Y,Z in LPS mm", value=text)
-    return (values[0], values[1], values[2])
 
 
 def _with_modality(volume: Volume, modality: str | None) -> Volume:
@@ -78,26 +76,28 @@ def _measure_table(title: str, m: LesionMeasurement) -> Table:
 @friendly_errors
 def segment(
     image: Path = typer.Argument(..., help="Image: DICOM series folder, NIfTI or NRRD."),
-    seed: str = typer.Option(..., "--seed", help="The click: X,Y,Z in patient LPS mm."),
-    out: Path = typer.Option(..., "--out", help="Mask to write (.nii.gz, .nrrd, .mha)."),
+    point: str | None = point_option(help="The click: X,Y,Z in patient LPS mm."),
+    out: Path = out_option("Mask to write (.nii.gz, .nrrd, .mha).", required=True),
     strategy: str | None = typer.Option(
         None, "--strategy", help=f"Force a method: {', '.join(STRATEGIES)}."
     ),
     modality: str | None = typer.Option(
         None, "--modality", help="CT, MR or PT where the file does not say (NIfTI)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
+    as_json: bool = json_option(),
+    force: bool = force_option(),
+    seed: str | None = deprecated_alias("--seed", "--point", metavar="X,Y,Z"),
 ) -> None:
     """Segment the lesion under a point (lung nodule, soft tissue on CT/MR, PET)."""
-    point = parse_point(seed)
+    text = require(pick(point, seed, new_flag="--point", old_flag="--seed"), "--point", "X,Y,Z")
+    at = parse_point(text).mm
     rules = OutputRules.of([image], force=force)
     rules.check(out)  # refused now rather than after the work
     if not out.name.lower().endswith(MASK_SUFFIXES):  # one file: renamed into place whole
         raise InputError(f"--out must end in {', '.join(MASK_SUFFIXES)}", path=out)
     volume = _with_modality(read_image(image), modality)
     problems = series_problems(volume.metadata)
-    result = segment_at_seed(volume, point, strategy=strategy)
+    result = segment_at_seed(volume, at, strategy=strategy)
     mask = result.mask.with_array(result.mask.array.astype("uint8"))
     with atomic_output(out, rules) as temp:
         write_image(mask, temp)
@@ -122,7 +122,7 @@ def segment(
 @friendly_errors
 def detect(
     image: Path = typer.Argument(..., help="Chest CT: DICOM series folder, NIfTI or NRRD."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = json_option(),
     radiomics: bool = typer.Option(
         True, "--radiomics/--no-radiomics", help="IBSI radiomics per nodule."
     ),
@@ -168,7 +168,7 @@ def measure(
     ),
     modality: str | None = typer.Option(None, "--modality", help="CT, MR or PT."),
     lung: bool = typer.Option(False, "--lung", help="Lung nodule: type and solid component."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = json_option(),
 ) -> None:
     """Measure a lesion mask: RECIST axes, 3D diameter, volume, HU/SUV, Lung-RADS size."""
     volume = _with_modality(read_image(image), modality)

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from radcycle.cli.errors import friendly_errors
+from radcycle.cli.options import json_option
 from radcycle.errors import PathNotFoundError
 from radcycle.pipeline.quality import SeriesQuality, assess_path
 
@@ -46,7 +47,7 @@ def qc(
     modality: str | None = typer.Option(
         None, "--modality", help="CT, MR or PT where the file does not say (NIfTI, NRRD)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = json_option(),
 ) -> None:
     """Image quality per series: coverage, contrast, noise, metal, a verdict per analysis."""
     if not path.exists():

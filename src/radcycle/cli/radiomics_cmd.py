@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from radcycle.cli.errors import friendly_errors, series_problems, warn_all
+from radcycle.cli.options import json_option
 from radcycle.domain import Volume
 from radcycle.errors import InputError
 from radcycle.imaging.radiomics import CONFIGS, compute_features, get_config
@@ -44,7 +45,7 @@ def radiomics(
     roi_name: str | None = typer.Option(
         None, "--roi", help="ROI name (RTSTRUCT), segment label (SEG) or label number (image)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = json_option(),
     robustness: bool = typer.Option(
         False,
         "--robustness",

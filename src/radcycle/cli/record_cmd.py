@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from radcycle.cli.errors import friendly_errors
+from radcycle.cli.options import json_option
 from radcycle.clinical.csv_import import parse_csv
 from radcycle.clinical.fhir import parse_bundle
 from radcycle.clinical.summary import mine_document, record_summary
@@ -30,7 +31,7 @@ def _read(path: Path) -> bytes:
 @friendly_errors
 def record(
     bundle: Path = typer.Argument(..., help="FHIR R4 Bundle (.json) or the documented CSV (.csv)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    as_json: bool = json_option(),
 ) -> None:
     """Patient timeline: diagnoses, lines of therapy, labs with trends, studies, errors."""
     data = _read(bundle)
@@ -102,7 +103,7 @@ def _print_summary(s: dict[str, Any]) -> None:
 @friendly_errors
 def mine(
     reports: list[Path] = typer.Argument(..., help="Report files: plain text or Open-i XML."),
-    as_json: bool = typer.Option(False, "--json", help="JSON (one file) or JSON Lines (several)."),
+    as_json: bool = json_option("JSON on stdout: a document for one file, JSON Lines for more."),
 ) -> None:
     """Structured prior findings from free-text reports (rule based, no model files)."""
     mined = []

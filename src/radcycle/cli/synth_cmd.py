@@ -1,8 +1,10 @@
-"""``radcycle synth``: write a synthetic chest CT patient (DICOM, truth, FHIR)."""
+"""``radcycle synth --out DIR``: write a synthetic chest CT patient (DICOM, truth, FHIR)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich import box
@@ -11,6 +13,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from radcycle.cli.errors import friendly_errors
+from radcycle.cli.options import (
+    deprecated_alias,
+    deprecated_argument,
+    force_option,
+    json_option,
+    out_option,
+    pick,
+    random_seed_option,
+    require,
+)
 from radcycle.synth import SyntheticPatient, generate_patient, write_patient
 
 console = Console()
@@ -50,22 +62,48 @@ def _summary(patient: SyntheticPatient, out: Path) -> None:
         console.print(table)
 
 
+def summary_json(patient: SyntheticPatient, out: Path) -> dict[str, Any]:
+    """What ``synth --json`` prints: the patient, its scans and their lesions."""
+    return {
+        "out": str(out),
+        "patient_id": patient.patient.patient_id,
+        "random_seed": patient.seed,
+        "treatment": patient.treatment,
+        "files": ["truth.json", "fhir_bundle.json"],
+        "timepoints": [
+            {
+                "folder": tp.folder,
+                "date": tp.date.isoformat(),
+                "shape_ijk": list(tp.volume.shape_ijk),
+                "spacing_mm": [float(v) for v in tp.volume.spacing],
+                "lesions": list(tp.lesions),
+            }
+            for tp in patient.timepoints
+        ],
+    }
+
+
 @friendly_errors
 def _synth(
-    out: Path = typer.Argument(
-        ...,
-        help="Folder to write (created if missing; an earlier synthetic patient there is "
-        "replaced with --force, other content refused).",
+    out: Path | None = out_option(
+        "Folder to write (created if missing; an earlier synthetic patient there is "
+        "replaced with --force, other content refused)."
     ),
-    force: bool = typer.Option(False, "--force", help="Replace an earlier synthetic patient."),
-    seed: int = typer.Option(0, "--seed", help="Patient seed; the same seed gives the same bytes."),
+    force: bool = force_option("Here: an earlier synthetic patient in --out."),
+    random_seed: int = random_seed_option(0, "Patient seed; the same seed gives the same bytes."),
     timepoints: int = typer.Option(3, "--timepoints", help="CT scans, 3 months apart (>= 1)."),
     slices: int = typer.Option(
         120, "--slices", help="Slices per scan (16-400) covering the chest."
     ),
     matrix: int = typer.Option(512, "--matrix", help="In-plane pixels (512 for real CT size)."),
+    as_json: bool = json_option(),
+    out_arg: Path | None = deprecated_argument("--out"),
+    seed: int | None = deprecated_alias("--seed", "--random-seed", metavar="N"),
 ) -> None:
     """Write a synthetic lung cancer patient: CT series over time, truth.json, FHIR bundle."""
+    folder = pick(out, out_arg, new_flag="--out", old_flag="OUT as a positional argument")
+    out = require(folder, "--out", "DIR (the folder to write)")
+    seed = pick(random_seed, seed, new_flag="--random-seed", old_flag="--seed", default=0)
     with err.status("generating the phantom..."):
         patient = generate_patient(seed, timepoints=timepoints, slices=slices, matrix=matrix)
     total = sum(int(tp.volume.array.shape[0]) for tp in patient.timepoints)
@@ -73,6 +111,9 @@ def _synth(
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("write", total=total)
         write_patient(patient, out, progress=lambda n: bar.advance(task, n), force=force)
+    if as_json:
+        typer.echo(json.dumps(summary_json(patient, out), indent=2, default=str))
+        return
     _summary(patient, out)
 
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from radcycle.cli.errors import friendly_errors
+from radcycle.cli.options import json_option
 from radcycle.clinical.text import decode_text
 from radcycle.domain import Fact
 from radcycle.errors import DataFormatError, InputError
@@ -72,7 +73,7 @@ def read_text(path: Path) -> str:
 def verify(
     findings: Path = typer.Argument(..., help="findings.json (or report.json) of an analysis."),
     text_file: Path = typer.Argument(..., help="Text to check: one sentence a line, or prose."),
-    as_json: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
+    as_json: bool = json_option(),
 ) -> None:
     """Check each sentence of a text against the facts of an analysis."""
     facts = load_facts(findings)
