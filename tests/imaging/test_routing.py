@@ -97,7 +97,8 @@ def test_classical_segmenters_and_the_router_share_one_protocol() -> None:
     vol, click = _nodule_in_lung()
     segmenters: list[Segmenter] = [ClassicalRouter(), CLASSICAL["lung-nodule"]]
     f = click_features(vol, (20, 32, 32), None, DEFAULT_SETTINGS)
-    assert f.lung_share is not None and f.lung_share > 0.5
+    assert f.lung_share is not None
+    assert f.lung_share > 0.5
     outlines = [s.outline(vol, f, DEFAULT_SETTINGS) for s in segmenters]
     assert [o.method for o in outlines] == ["lung-nodule", "lung-nodule"]
     full = [o.full(vol.array.shape) for o in outlines]
