@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test,dev,bench,batch,pacs]'
+	$(BIN)/python -m pip install -q -e '.[test,dev,bench,batch,pacs,fl]'
 	touch $(STAMP)
 
 install: $(STAMP)

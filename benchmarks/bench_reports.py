@@ -7,8 +7,9 @@ analysis runs as ``radcycle analyze`` does (read, detect, follow, facts, report)
 * lesions in the report vs truth: a true lesion present at a time point is found
   when a reported lesion's centre lies within 10 mm of it (or its radius);
 * diameter error: |reported long axis - true long axis| of the found ones;
-* RECIST category agreement per follow-up, against RECIST 1.1 applied to the true
-  measurements with the same engines;
+* RECIST category agreement per follow-up, against the same criteria (RECIST 1.1,
+  or iRECIST where the patient's record shows immunotherapy, as the analysis
+  decides) applied to the true measurements with the same engines;
 * verifier: catch rate on the adversarial suite and acceptance of the paraphrase
   suite built from each report (with citations, as drafting uses it);
 * time per stage of the analysis, against the goal of 60 s for 3 time points.
@@ -28,7 +29,7 @@ import numpy as np
 from rich.table import Table
 
 from radcycle.longitudinal.tracking import ScanLesions, observed, track_lesions
-from radcycle.pipeline.analysis import AnalysisInputs, analyze_patient
+from radcycle.pipeline.analysis import AnalysisInputs, analyze_patient, guideline_context
 from radcycle.pipeline.facts import build_facts
 from radcycle.pipeline.follow_guidelines import GuidelineContext, assess_scans
 from radcycle.reporting.suite import adversarial_cases, paraphrase_cases, score
@@ -42,8 +43,12 @@ GOAL_S = 60.0
 _FOUND_MM = 10.0
 
 
-def _truth_recist(patient: Any) -> list[str]:
-    """RECIST 1.1 per follow-up on the true measurements (perfect tracking)."""
+def _truth_recist(patient: Any, context: GuidelineContext) -> list[str]:
+    """RECIST 1.1 (or iRECIST) per follow-up on the true measurements (perfect tracking).
+
+    ``context`` is the analysis' own (from the patient's record), so both sides apply
+    the same criteria: iRECIST where the record shows immunotherapy.
+    """
     scans = []
     for tp in patient.timepoints:
         obs = tuple(
@@ -63,7 +68,7 @@ def _truth_recist(patient: Any) -> list[str]:
     tracks = track_lesions(scans, patient_key="TRUTH")
     dates = [tp.date for tp in patient.timepoints]
     uids = [tp.series_instance_uid for tp in patient.timepoints]
-    _, recist = assess_scans(dates, uids, tracks, GuidelineContext())
+    _, recist = assess_scans(dates, uids, tracks, context)
     return [str(tp["category"]) for tp in recist["timepoints"]]
 
 
@@ -92,7 +97,13 @@ def _compare(patient: Any, analysis: Any) -> tuple[int, int, list[float]]:
 
 
 def run(workdir: Path) -> Table:
-    rows: dict[str, list[float]] = {"found": [], "total": [], "agree": [], "followups": []}
+    rows: dict[str, list[float]] = {
+        "found": [],
+        "total": [],
+        "agree": [],
+        "followups": [],
+        "irecist": [],
+    }
     diameter_errors: list[float] = []
     caught = false_total = accepted = true_total = 0
     misses: list[tuple[str, str]] = []
@@ -114,7 +125,9 @@ def run(workdir: Path) -> Table:
         rows["found"].append(found)
         rows["total"].append(total)
         diameter_errors.extend(errors)
-        truth = _truth_recist(patient)
+        context = guideline_context(analysis.record)
+        truth = _truth_recist(patient, context)
+        rows["irecist"].append(float(context.immunotherapy))
         ours = [str(tp["category"]) for tp in analysis.follow.recist.get("timepoints") or ()]
         rows["agree"].append(sum(a == b for a, b in zip(ours, truth, strict=False)))
         rows["followups"].append(len(truth))
@@ -145,7 +158,13 @@ def run(workdir: Path) -> Table:
             "",
         )
     agreement = sum(rows["agree"]) / max(sum(rows["followups"]), 1)
-    table.add_row("RECIST category agreement per follow-up", f"{agreement:.1%}", "", "")
+    criteria = f"{int(sum(rows['irecist']))} of {len(rows['irecist'])} patients iRECIST"
+    table.add_row(
+        f"RECIST category agreement per follow-up ({criteria}, same criteria both sides)",
+        f"{agreement:.1%}",
+        "",
+        "",
+    )
     catch = caught / max(false_total, 1)
     table.add_row(
         f"verifier catch rate ({false_total} false)", f"{catch:.1%}", "100%", f"{catch:.2f}x"

@@ -27,10 +27,13 @@ BENCHMARKS: dict[str, str] = {
     "synth": "benchmarks.bench_synth",
     "batch": "benchmarks.bench_batch",
     "batch-deid": "benchmarks.bench_batch_deid",
+    "qc": "benchmarks.bench_qc",
     "robustness": "benchmarks.bench_robustness",
     "robustness-icc": "benchmarks.bench_robustness_icc",
     "reports": "benchmarks.bench_reports",
     "outline-snapshot": "benchmarks.outline_snapshot",
+    "pacs": "benchmarks.bench_pacs",
+    "realcase": "benchmarks.bench_realcase",
 }
 
 

@@ -16,4 +16,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+  if [[ " ${missing[*]} " == *" orthanc "* ]] && command -v invoke-rc.d >/dev/null; then
+    # The package may start a system Orthanc on every interface; the tests start their
+    # own on loopback only, so the service installed here is stopped.
+    $SUDO invoke-rc.d orthanc stop >/dev/null 2>&1 || true
+  fi
 fi

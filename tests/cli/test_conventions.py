@@ -33,12 +33,17 @@ WRITERS = {
     "batch radiomics",
     "batch deid",
     "batch analyze",
+    "fl make-sites",
+    "pacs retrieve",
+    "listen",
 }
 
 #: Writers without --force, and why.
 NO_FORCE = {
     "deid-keygen": "a replaced key is lost for good, and with it the re-linking of every "
     "pseudonym made with it; a new key goes to a new file",
+    "listen": "each analysis goes to a new folder OUT/<StudyInstanceUID> (.2, .3... when a "
+    "study comes again), so there is nothing to replace",
 }
 
 #: Commands without --json, and why (none today).

@@ -45,6 +45,12 @@ ELSEWHERE = {
     "batch deid": "tests/batch/test_deid.py::test_batch_deid_gives_the_single_commands_files",
     "batch analyze": "tests/batch/test_analyze.py::"
     "test_batch_analyze_gives_the_single_commands_findings",
+    "fl make-sites": "tests/fl/test_sites.py::test_cli_make_sites_json",
+    "pacs echo": "tests/pacs/test_cli.py::test_echo_over_both_protocols",
+    "pacs find": "tests/pacs/test_cli.py::test_store_a_mixed_folder_find_it_and_retrieve_it",
+    "pacs retrieve": "tests/pacs/test_cli.py::test_store_a_mixed_folder_find_it_and_retrieve_it",
+    "pacs store": "tests/pacs/test_cli.py::test_store_a_mixed_folder_find_it_and_retrieve_it",
+    "listen": "tests/pacs/test_cli.py::_listen",
 }
 
 

@@ -149,3 +149,39 @@ def test_the_lesion_record_is_passed_on_with_its_provenance_unchanged() -> None:
     assert missing.status is LesionStatus.NOT_EVALUATED
     assert missing.algorithm == TRACKING_ALGORITHM
     assert missing.note
+
+
+def test_lung_rads_is_given_per_nodule_with_its_tracking_uid() -> None:
+    nodule = dict(nodule_type="solid")
+    tracks = _tracks(
+        [_obs(0.0, 6.0, 5.0, **nodule), _obs(60.0, 4.0, 3.0, **nodule)],
+        [_obs(0.0, 7.5, 7.0, **nodule), _obs(60.0, 4.0, 3.0, **nodule)],
+    )
+    assessments, _ = assess_scans(DATES, UIDS, tracks, GuidelineContext())
+    second = assessments[1]
+    by_id = {n.lesion_id: n.category for n in second.lung_rads_nodules}
+    assert by_id == {"lesion 1": "4A", "lesion 2": "2"}
+    rows = second.to_dict()["lung_rads_nodules"]
+    uids = {t.tracking_identifier: t.tracking_uid for t in tracks}
+    assert {(r["tracking_identifier"], r["tracking_uid"]) for r in rows} == set(uids.items())
+
+
+def test_lung_rads_is_not_applicable_with_a_known_lung_cancer() -> None:
+    from radcycle.pipeline.analysis import guideline_context
+
+    tracks = _tracks([_obs(0.0, 30.0, 25.0, nodule_type="solid")], [_obs(0.0, 32.0, 26.0)])
+    record = {"diagnoses": [{"code": "254637007", "name": "Non-small cell lung cancer"}]}
+    context = guideline_context(record)
+    assert context.known_lung_cancer
+    assessments, _ = assess_scans(DATES, UIDS, tracks, context)
+    for a in assessments:
+        assert a.lung_rads is not None
+        assert a.lung_rads.category == "not applicable"
+        assert not a.lung_rads.applicable
+        assert "screening" in a.lung_rads.rule_fired
+        assert a.lung_rads_nodules == ()
+    other = guideline_context({"diagnoses": [{"code": "C50.9", "name": "Breast cancer"}]})
+    assert not other.known_lung_cancer
+    screened, _ = assess_scans(DATES, UIDS, tracks, other)
+    assert screened[0].lung_rads is not None
+    assert screened[0].lung_rads.category == "4B"

@@ -113,3 +113,29 @@ def test_a_hilar_node_clicked_without_a_strategy_is_soft_tissue() -> None:
     assert result.method == "soft-tissue"
     got = measure_mask(tp.volume, result.mask.array)
     assert abs(got.short_axis_mm - node["short_axis_mm"]) <= 1.5
+
+
+def test_a_carried_outline_is_kept_for_seg_and_key_images() -> None:
+    from radcycle.pipeline.follow_lookup import LesionMask, _propagated
+
+    later = _lung([((51.0, 47.0, 40.0), 5.0, 30.0)], 7)
+    ctx, track = _context(later, "solid", 5.0)
+    k, j, i = np.indices(ctx.scans[0].volume.array.shape)
+    before = (i - 48.0) ** 2 + (j - 48.0) ** 2 + (k * 2.0 - 40.0) ** 2 <= 25.0
+    ctx.masks[(0, "n")] = LesionMask.of(before)
+    first = track.points[0]
+    assert first is not None
+    assert first.observation is not None
+    point = _propagated(
+        track, 1, 0, first.observation, "t1:lesion 1", ctx, np.array([48.0, 48.0, 40.0]), "test"
+    )
+    assert point.status is PointStatus.MATCHED
+    assert point.observation is not None
+    assert point.observation.algorithm is not None
+    assert point.observation.algorithm.name == "radcycle.carry-outline"
+    # the outline that was measured is the one kept: its centre is the carried centre
+    stored = ctx.masks[(1, "t1:lesion 1")].full(later.array.shape)
+    assert stored.any()
+    kji = np.argwhere(stored).mean(axis=0)
+    centre = later.index_to_patient([kji[::-1]])[0]
+    assert np.allclose(centre, point.observation.centre, atol=1.0)

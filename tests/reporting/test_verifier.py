@@ -92,3 +92,69 @@ def test_claims_reader_and_sentence_splitter() -> None:
         "It measures 1.2 cm.",
         "It is new.",
     ]
+
+
+def _assessed(value: str, when: str) -> list:
+    from radcycle.domain import Fact, FactKind, FactProvenance, RuleRecord
+
+    section = "4.3.2" if value == "disappeared" else "4.4.2"
+    prov = FactProvenance(rule=RuleRecord("RECIST", "1.1", section))
+    base = f"f-lesion-1-{when}"
+    return [
+        Fact(
+            f"{base}-assessment",
+            FactKind.LESION,
+            value,
+            None,
+            "2.25.101",
+            when,
+            prov,
+            "assessment",
+            "lesion 1",
+        ),
+        Fact(
+            f"{base}-assessment_reason",
+            FactKind.LESION,
+            "mapped position outside the scan",
+            None,
+            "2.25.101",
+            when,
+            prov,
+            "assessment_reason",
+            "lesion 1",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "On 2025-05-07 it was not evaluated.",
+        "On 7 May 2025 it was not evaluated.",
+        "Lesion 1 was not assessable on 2025-05-07.",
+    ],
+)
+def test_a_not_evaluated_lesion_is_said_so_with_its_date(text: str) -> None:
+    facts = [*FACTS, *_assessed("not evaluated", "2025-05-07")]
+    cited = ["f-lesion-1-2025-05-07-assessment", "f-lesion-1-2025-05-07-assessment_reason"]
+    assert verify_sentence(text, facts, cited).supported, verify_sentence(text, facts, cited)
+    assert verify_sentence(text, facts).supported
+
+
+def test_disappeared_and_not_evaluated_are_held_to_their_dates() -> None:
+    facts = [*FACTS, *_assessed("disappeared", "2025-05-07")]
+    assert verify_sentence("On 2025-05-07 lesion 1 is no longer seen.", facts).supported
+    assert not verify_sentence("On 2025-04-07 lesion 1 is no longer seen.", facts).supported
+    assert not verify_sentence("On 2025-05-07 lesion 1 was not evaluated.", facts).supported
+
+
+def test_lung_rads_not_applicable_is_checked() -> None:
+    from dataclasses import replace
+
+    na = [
+        replace(f, value="not applicable") if f.id == "f-lungrads-2025-04-07" else f for f in FACTS
+    ]
+    text = "Lung-RADS v2022 (a screening scheme) is not applicable on 2025-04-07."
+    assert verify_sentence(text, na, ["f-lungrads-2025-04-07"]).supported
+    assert not verify_sentence(text, FACTS, ["f-lungrads-2025-04-07"]).supported
+    assert not verify_sentence("Lung-RADS v2022 category 4B on 2025-04-07.", na).supported

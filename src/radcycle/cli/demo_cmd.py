@@ -143,6 +143,7 @@ def _run_demo(out: Path, seed: int, timepoints: int, slices: int, force: bool) -
             equivocal=[],
             airway=[],
             cyst=[],
+            registration="auto",
         )
         console.print(
             f"charts: {follow_dir / 'trajectories.png'}, {follow_dir / 'waterfall.png'}; "

@@ -19,6 +19,11 @@ from rich.table import Table
 from radcycle.cli.errors import friendly_errors, series_problems, warn_all
 from radcycle.cli.options import force_option, json_option, out_option, parse_point, point_option
 from radcycle.errors import InputError
+from radcycle.imaging.registration import (
+    REGISTRATION_PATHS,
+    RegistrationResult,
+    RegistrationSettings,
+)
 from radcycle.io import read_image
 from radcycle.io.folder_lock import FolderLock
 from radcycle.io.output import OutputFolder, OutputRules
@@ -49,6 +54,21 @@ def parse_lesion(text: str) -> LesionSeed:
     point = parse_point(text, flag="--lesion", organ=True)
     organ = point.organ or "lung"
     return LesionSeed(point.mm, organ, organ == "lymph node", f"--lesion {text}")
+
+
+def registration_path(text: str) -> str:
+    """``--registration`` checked: ``auto``, ``lungs`` or ``intensity``.
+
+    Example:
+        >>> registration_path("Intensity")
+        'intensity'
+    """
+    value = text.strip().lower()
+    if value not in REGISTRATION_PATHS:
+        raise InputError(
+            f"--registration must be one of {', '.join(REGISTRATION_PATHS)}", value=text
+        )
+    return value
 
 
 def parse_reader_call(text: str, option: str) -> tuple[str, str]:
@@ -117,6 +137,19 @@ def check_seeds_inside(baseline: Scan, seeds: list[LesionSeed], path: Path) -> N
             )
 
 
+def registration_cell(reg: RegistrationResult) -> str:
+    """One table cell: the path used, its quality measures and FAILED where flagged."""
+    d = reg.details
+    if reg.path == "intensity":
+        measures = (
+            f"NCC {d.get('ncc', 0.0):.2f}, bone Dice {d.get('bone_dice', 0.0):.2f}, "
+            f"overlap {100 * d.get('overlap_fraction', 0.0):.0f}%"
+        )
+    else:
+        measures = f"Dice {reg.lung_dice:.2f}"
+    return f"{reg.kind} ({reg.path}), {measures}" + (" FAILED" if reg.failed else "")
+
+
 def _summary(result: FollowResult) -> None:
     lesions = Table(title="Lesion trajectories (diameter mm, change from baseline)")
     lesions.add_column("lesion")
@@ -147,9 +180,7 @@ def _summary(result: FollowResult) -> None:
     for scan, reg, a in zip(result.scans, result.registrations, result.assessments, strict=True):
         exams.add_row(
             scan.exam_date.isoformat(),
-            "baseline"
-            if reg is None
-            else f"{reg.kind}, Dice {reg.lung_dice:.2f}" + (" FAILED" if reg.failed else ""),
+            "baseline" if reg is None else registration_cell(reg),
             a.recist.category if a.recist else "baseline",
             f"{a.lung_rads.category} ({a.lung_rads.next_exam_date})" if a.lung_rads else "-",
             f"{a.fleischner.category} ({a.fleischner.next_exam_date})" if a.fleischner else "-",
@@ -210,6 +241,12 @@ def follow(
     cyst: list[str] = typer.Option(
         [], "--cyst", help="Lung-RADS atypical cyst: 'lesion 3=thick-walled cyst'."
     ),
+    registration: str = typer.Option(
+        "auto",
+        "--registration",
+        help="auto: lung-driven where both scans show the lungs, intensity-based otherwise "
+        "(or where the lung path fails); lungs or intensity to force one path.",
+    ),
     different_patients: bool = typer.Option(
         False,
         "--allow-different-patients",
@@ -250,7 +287,11 @@ def follow(
         airway_nodules=dict(parse_reader_call(t, "--airway") for t in airway),
         atypical_cysts=dict(parse_reader_call(t, "--cyst") for t in cyst),
     )
-    settings = FollowSettings(guidelines=context, strict_baseline=bool(seeds))
+    settings = FollowSettings(
+        registration=RegistrationSettings(path=registration_path(registration)),
+        guidelines=context,
+        strict_baseline=bool(seeds),
+    )
     result = follow_patient(scans, finder, settings)
     warn_all(
         f"{scan.exam_date}: registration to the baseline FAILED ({reg.reason}); lesions are "

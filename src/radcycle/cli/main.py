@@ -34,6 +34,9 @@ COMMANDS: dict[str, str] = {
     "deid-keygen": "radcycle.cli.deid_cmd",
     "deid-check": "radcycle.cli.deid_cmd",
     "batch": "radcycle.cli.batch_cmd",
+    "fl": "radcycle.cli.fl_cmd",
+    "pacs": "radcycle.cli.pacs_cmd",
+    "listen": "radcycle.cli.listen_cmd",
 }
 
 app = typer.Typer(

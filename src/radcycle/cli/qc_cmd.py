@@ -34,6 +34,16 @@ def print_quality(item: SeriesQuality) -> None:
         f"noise in fat {facts.get('fat_sd_hu', '-')} HU SD",
         highlight=False,
     )
+    covers = facts.get("covers")
+    if covers:
+        shown = ", ".join(
+            f"{organ} {'?' if seen is None else 'yes' if seen else 'no'}"
+            for organ, seen in covers.items()
+        )
+        phase = facts.get("contrast_phase_from_image") or "not judged"
+        aorta = facts.get("aorta_hu")
+        at = f" (aorta {aorta:g} HU)" if aorta is not None else ""
+        console.print(f"  covers: {shown}; phase from the image: {phase}{at}", highlight=False)
     for analysis, v in r.verdicts.items():
         verdict = str(v["verdict"])
         console.print(f"  {analysis}: [{_COLOUR[verdict]}]{verdict}[/]")

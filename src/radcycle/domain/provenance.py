@@ -190,6 +190,8 @@ class AcquisitionInfo:
         study_date: StudyDate (0008,0020), if given.
         patient_id: PatientID (0010,0020), if given.
         birth_date: PatientBirthDate (0010,0030), if given.
+        source_files: the DICOM files the volume was read from (SR and SEG
+            exports reference them), sorted.
 
     Example:
         >>> AcquisitionInfo(modality="CT", slice_thickness_mm=1.25).slice_thickness_mm
@@ -202,8 +204,10 @@ class AcquisitionInfo:
     study_date: date | None = None
     patient_id: str | None = None
     birth_date: date | None = None
+    source_files: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "source_files", tuple(str(f) for f in self.source_files))
         t = self.slice_thickness_mm
         if t is not None and (
             isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t <= 0

@@ -18,6 +18,25 @@ data; a registration whose Dice falls under ``min_lung_dice`` or whose rotation
 or scale is implausible for a repositioned patient is flagged as failed, and the
 caller decides what to do (the tracker widens its gate).
 
+Many real scans do not show both whole lungs (a limited field of view, a
+chest/abdomen CT with the lungs cut off, a neck CT). Where either scan has no
+lungs enclosed by its body outline, or the lung-driven registration fails, the
+*intensity path* runs instead, with no lung mask anywhere:
+
+1. a coarse search over translations (within ``search_mm`` on every axis) by
+   masked normalised cross-correlation of the two coarse images, computed with
+   FFTs over the common field of view (Padfield, IEEE TIP 2012), so a follow-up
+   that shows only part of the baseline is still placed;
+2. rigid then affine as above, the metric sampled over the baseline's whole
+   field of view;
+3. judged by measures that need no lungs: the normalised cross-correlation of
+   the intensities where both scans have data (``min_ncc``), the Dice of the
+   bone masks there (``min_bone_dice``), and the fraction of the smaller field of
+   view that the two share (``min_overlap``).
+
+:attr:`RegistrationResult.path` says which path was used (``lungs`` or
+``intensity``) and ``details`` holds both paths' quality measures.
+
 :func:`refine_lesion` re-registers a small box around one lesion with a
 similarity transform (rotation, translation and one scale), driven by the lesion
 and its margin, so a baseline mask can be carried to the follow-up and adapted to
@@ -44,10 +63,12 @@ from radcycle.errors import AnalysisError, GeometryError
 from radcycle.imaging.hu import BODY_HU
 
 __all__ = [
+    "REGISTRATION_PATHS",
     "LesionRegistration",
     "RegistrationResult",
     "RegistrationSettings",
     "apply_matrix",
+    "overlap_quality",
     "refine_lesion",
     "register",
     "warp_mask",
@@ -65,6 +86,9 @@ _CLIP_HU = (-1000.0, 400.0)
 _ITK_NATIVE = tuple(np.dtype(t) for t in (np.int16, np.uint16, np.int32, np.float32))
 # An air pocket smaller than this (mm3) inside the body is gas, not lung.
 _MIN_LUNG_MM3 = 20_000.0
+# Cortical and trabecular bone on a coarse (block-mean) CT grid.
+_BONE_HU = 180.0
+REGISTRATION_PATHS = ("auto", "lungs", "intensity")
 
 
 @dataclass(frozen=True)
@@ -82,6 +106,16 @@ class RegistrationSettings:
         max_scale_change: larger affine scale changes (fraction) are implausible.
         threads: worker threads for SimpleITK.
         random_seed: seed of the metric's random sampling (results are repeatable).
+        path: ``auto`` (lungs where both scans show them, intensity otherwise or
+            where the lung path fails), ``lungs`` or ``intensity``.
+        search_mm: the coarse translation search of the intensity path spans
+            +- this on every axis.
+        min_ncc: intensity path: below this normalised cross-correlation in the
+            overlap the registration is flagged failed.
+        min_bone_dice: intensity path: below this Dice of the bone masks in the
+            overlap it is flagged failed.
+        min_overlap: intensity path: below this shared fraction of the smaller
+            field of view it is flagged failed.
     """
 
     voxel_mm: float = 4.0
@@ -94,6 +128,17 @@ class RegistrationSettings:
     max_scale_change: float = 0.15
     threads: int = 2
     random_seed: int = 20240229
+    path: str = "auto"
+    search_mm: float = 40.0
+    min_ncc: float = 0.5
+    min_bone_dice: float = 0.6
+    min_overlap: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.path not in REGISTRATION_PATHS:
+            raise AnalysisError(
+                f"registration path must be one of {REGISTRATION_PATHS}", value=self.path
+            )
 
 
 @dataclass(frozen=True)
@@ -109,6 +154,8 @@ class RegistrationResult:
         reason: why it failed, or how it was judged good (for the report).
         seconds: wall time.
         details: metric values, iterations, rotation and scale, for provenance.
+        path: ``lungs`` (lung masks drove and judged it), ``intensity`` (intensity
+            and bone, no lungs) or ``identity`` (nothing ran).
     """
 
     matrix: FloatArray
@@ -119,6 +166,7 @@ class RegistrationResult:
     reason: str
     seconds: float
     details: dict[str, Any] = field(default_factory=dict)
+    path: str = "lungs"
 
     def map_points(self, points_mm: npt.ArrayLike) -> FloatArray:
         """Baseline LPS points ``(N, 3)`` -> follow-up LPS points."""
@@ -133,6 +181,7 @@ class RegistrationResult:
         return {
             "matrix_baseline_to_followup_lps": np.round(self.matrix, 5).tolist(),
             "kind": self.kind,
+            "path": self.path,
             "lung_dice": round(self.lung_dice, 4),
             "lung_dice_before": round(self.lung_dice_before, 4),
             "failed": self.failed,
@@ -328,14 +377,38 @@ def _initial(fixed: _Coarse, moving: _Coarse) -> sitk.Transform:
     return start
 
 
-def _run(reg: Any, fixed: _Coarse, moving: _Coarse, start: sitk.Transform) -> sitk.Transform:
+def _run(
+    reg: Any,
+    fixed: _Coarse,
+    moving: _Coarse,
+    start: sitk.Transform,
+    mask: sitk.Image | None = None,
+) -> sitk.Transform:
     reg.SetInitialTransform(start, inPlace=False)
-    reg.SetMetricFixedMask(fixed.body)
+    reg.SetMetricFixedMask(fixed.body if mask is None else mask)
     try:
         result: sitk.Transform = reg.Execute(fixed.image, moving.image)
     except RuntimeError as exc:
         raise AnalysisError(f"registration did not run: {exc}") from exc
     return result
+
+
+def _centre(image: sitk.Image) -> FloatArray:
+    return np.array(
+        image.TransformContinuousIndexToPhysicalPoint([(s - 1) / 2.0 for s in image.GetSize()])
+    )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One path's result before it is wrapped into a :class:`RegistrationResult`."""
+
+    matrix: FloatArray
+    kind: str
+    dice: float
+    failed: bool
+    reason: str
+    details: dict[str, Any]
 
 
 def register(
@@ -349,8 +422,8 @@ def register(
         settings: tuning; the defaults suit chest CT.
 
     Returns:
-        The baseline -> follow-up matrix (LPS mm), its lung-mask Dice and whether
-        it failed the plausibility checks.
+        The baseline -> follow-up matrix (LPS mm), the path used (``lungs`` or
+        ``intensity``), its quality measures and whether it failed the checks.
 
     Raises:
         AnalysisError: SimpleITK could not run (e.g. the images do not overlap).
@@ -359,8 +432,50 @@ def register(
     started = time.perf_counter()
     fixed = _coarse(baseline, settings.voxel_mm)
     moving = _coarse(followup, settings.voxel_mm)
-    initial = _initial(fixed, moving)
     dice_before = _lung_dice(fixed, moving, sitk.Transform(3, sitk.sitkIdentity))
+    lungs_seen = fixed.lungs_found and moving.lungs_found
+    path = settings.path
+    if path == "auto":
+        path = "lungs" if lungs_seen else "intensity"
+    outcome = None
+    lung_note: dict[str, Any] = {}
+    if path == "lungs":
+        outcome = _lung_path(fixed, moving, settings)
+        if outcome.failed and settings.path == "auto":
+            lung_note = {
+                "lung_path": {
+                    "reason": outcome.reason,
+                    "lung_dice": round(outcome.dice, 4),
+                }
+            }
+            path, outcome = "intensity", None
+    if outcome is None:
+        outcome = _intensity_path(fixed, moving, settings)
+        if not lungs_seen:
+            outcome.details["why_intensity"] = "no lungs enclosed by the body outline on " + (
+                "either scan" if not (fixed.lungs_found or moving.lungs_found) else "one scan"
+            )
+        elif lung_note:
+            outcome.details["why_intensity"] = "the lung-driven registration failed"
+        outcome.details.update(lung_note)
+    seconds = time.perf_counter() - started
+    log.info("registration %s (%s path): %s (%.1f s)", outcome.kind, path, outcome.reason, seconds)
+    return RegistrationResult(
+        outcome.matrix,
+        outcome.kind,
+        outcome.dice,
+        dice_before,
+        outcome.failed,
+        outcome.reason,
+        seconds,
+        outcome.details,
+        path,
+    )
+
+
+def _lung_path(fixed: _Coarse, moving: _Coarse, settings: RegistrationSettings) -> _Outcome:
+    """Lung-mask initialisation, MI on the body, judged by the lung-mask Dice."""
+    initial = _initial(fixed, moving)
     rigid_tx = _run(_method(settings, settings.iterations[0], True), fixed, moving, initial)
     rigid = _matrix_of(rigid_tx)
     rigid_dice = _lung_dice(fixed, moving, rigid_tx)
@@ -370,13 +485,8 @@ def register(
         "dice_of": "lung masks" if fixed.lungs_found and moving.lungs_found else "air masks",
     }
     if settings.affine:
-        centre = np.array(
-            fixed.image.TransformContinuousIndexToPhysicalPoint(
-                [(s - 1) / 2.0 for s in fixed.image.GetSize()]
-            )
-        )
         reg = _method(settings, settings.iterations[1], False)
-        affine_tx = _run(reg, fixed, moving, _affine_of(rigid, centre))
+        affine_tx = _run(reg, fixed, moving, _affine_of(rigid, _centre(fixed.image)))
         affine_dice = _lung_dice(fixed, moving, affine_tx)
         details["affine_lung_dice"] = round(affine_dice, 4)
         affine = _matrix_of(affine_tx)
@@ -384,16 +494,18 @@ def register(
         if affine_dice >= rigid_dice - 0.005 and plausible:
             matrix, kind, dice = affine, "affine", affine_dice
     rotation = _rotation_deg(matrix)
+    _describe(details, matrix, fixed)
+    failed, reason = _judge(dice, rotation, settings, details["dice_of"])
+    return _Outcome(matrix, kind, dice, failed, reason, details)
+
+
+def _describe(details: dict[str, Any], matrix: FloatArray, fixed: _Coarse) -> None:
     details.update(
-        rotation_deg=round(rotation, 3),
+        rotation_deg=round(_rotation_deg(matrix), 3),
         translation_mm=np.round(matrix[:3, 3], 3).tolist(),
         scales=np.round(_scales(matrix), 4).tolist(),
         coarse_voxel_mm=list(fixed.image.GetSpacing()),
     )
-    failed, reason = _judge(dice, rotation, settings, details["dice_of"])
-    seconds = time.perf_counter() - started
-    log.info("registration %s: lung Dice %.3f (%.1f s)", kind, dice, seconds)
-    return RegistrationResult(matrix, kind, dice, dice_before, failed, reason, seconds, details)
 
 
 def _judge(
@@ -404,6 +516,185 @@ def _judge(
     if rotation > settings.max_rotation_deg:
         return True, f"rotation {rotation:.1f} deg > {settings.max_rotation_deg:.0f} deg"
     return False, f"Dice of the {masks} {dice:.3f} >= {settings.min_lung_dice:.2f}"
+
+
+# --- the intensity path: no lungs needed -----------------------------------------------
+
+
+def _ones_like(image: sitk.Image) -> sitk.Image:
+    ones: sitk.Image = sitk.Image(image.GetSize(), sitk.sitkUInt8) + 1
+    ones.CopyInformation(image)
+    return ones
+
+
+def _on_fixed_grid(
+    fixed: _Coarse, moving: _Coarse, transform: sitk.Transform
+) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """Both coarse images on the fixed grid, and where the moving one has data."""
+    mapped = sitk.Resample(moving.image, fixed.image, transform, sitk.sitkLinear, 0.0)
+    covered = sitk.Resample(
+        _ones_like(moving.image), fixed.image, transform, sitk.sitkNearestNeighbor, 0
+    )
+    a = np.asarray(sitk.GetArrayViewFromImage(fixed.image), dtype=np.float64)
+    b = np.asarray(sitk.GetArrayFromImage(mapped), dtype=np.float64)
+    return a, b, np.asarray(sitk.GetArrayViewFromImage(covered) > 0)
+
+
+def overlap_quality(
+    fixed_values: npt.ArrayLike, moving_values: npt.ArrayLike, overlap: npt.ArrayLike
+) -> dict[str, float]:
+    """Registration quality that needs no lungs, over the voxels both scans cover.
+
+    Args:
+        fixed_values: the baseline's HU on a grid.
+        moving_values: the follow-up's HU mapped onto the same grid.
+        overlap: where the follow-up has data (both have data there).
+
+    Returns:
+        ``ncc`` (normalised cross-correlation of the HU), ``bone_dice`` (Dice of
+        the voxels above the bone threshold), and ``overlap_voxels``.
+
+    Example:
+        >>> a = np.array([[[-800.0, 40.0, 500.0, 600.0]]])
+        >>> overlap_quality(a, a, np.ones(a.shape, bool))["ncc"]
+        1.0
+    """
+    a = np.asarray(fixed_values, dtype=np.float64)
+    b = np.asarray(moving_values, dtype=np.float64)
+    inside = np.asarray(overlap, dtype=bool)
+    n = int(inside.sum())
+    if n < 2:
+        return {"ncc": 0.0, "bone_dice": 0.0, "overlap_voxels": float(n)}
+    x, y = a[inside], b[inside]
+    x, y = x - x.mean(), y - y.mean()
+    norm = math.sqrt(float((x * x).sum()) * float((y * y).sum()))
+    ncc = float((x * y).sum()) / norm if norm > 0 else 0.0
+    bone_a, bone_b = a[inside] > _BONE_HU, b[inside] > _BONE_HU
+    total = int(bone_a.sum()) + int(bone_b.sum())
+    dice = 2.0 * int((bone_a & bone_b).sum()) / total if total else 0.0
+    return {"ncc": round(ncc, 4), "bone_dice": round(dice, 4), "overlap_voxels": float(n)}
+
+
+def _translation_search(
+    fixed: _Coarse, moving: _Coarse, settings: RegistrationSettings
+) -> tuple[FloatArray, float]:
+    """The best whole-voxel shift (LPS mm) by masked normalised cross-correlation.
+
+    The follow-up is laid on the baseline's coarse grid as the scanners place it;
+    every shift within ``search_mm`` is scored by the NCC over the voxels both
+    cover (Padfield's masked formulation, six FFTs), shifts sharing less than
+    ``min_overlap`` of the smaller field of view are left out.
+    """
+    a, b, covered = _on_fixed_grid(fixed, moving, sitk.Transform(3, sitk.sitkIdentity))
+    spacing = np.asarray(fixed.image.GetSpacing(), dtype=np.float64)[::-1]  # k, j, i
+    reach = np.minimum(np.ceil(settings.search_mm / spacing).astype(int), np.asarray(a.shape) - 1)
+    # The moving image on the fixed grid is cut to the fixed grid; pad both so a
+    # shift never wraps round.
+    pad = [(int(r), int(r)) for r in reach]
+    fa = np.pad(a, pad)
+    fm = np.pad(np.ones(a.shape), pad)
+    gb = np.pad(np.where(covered, b, 0.0), pad)
+    gm = np.pad(covered.astype(np.float64), pad)
+    shape = fa.shape
+    fft, ifft = np.fft.rfftn, np.fft.irfftn
+
+    def corr(x: FloatArray, y: FloatArray) -> FloatArray:
+        # sum_x x(p) y(p + s) for every shift s (circular; the padding keeps it exact)
+        out: FloatArray = ifft(np.conj(fft(x)) * fft(y), s=shape, axes=(0, 1, 2))
+        return out
+
+    f_m, g_m = fa * fm, gb * gm
+    n = corr(fm, gm)
+    sf, sg = corr(f_m, gm), corr(fm, g_m)
+    sff, sgg = corr(f_m * fa, gm), corr(fm, g_m * gb)
+    sfg = corr(f_m, g_m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        num = sfg - sf * sg / n
+        den = np.sqrt(np.maximum(sff - sf * sf / n, 0.0) * np.maximum(sgg - sg * sg / n, 0.0))
+        ncc = np.where(den > 1e-6, num / den, -1.0)
+    smaller = min(float(fm.sum()), float(gm.sum()))
+    ncc[n < settings.min_overlap * smaller] = -1.0
+    # Keep shifts within reach only: indices 0..r (positive) and -r..-1 (negative).
+    allowed = np.ones(shape, dtype=bool)
+    for axis, r in enumerate(reach):
+        index = np.arange(shape[axis])
+        ok = (index <= r) | (index >= shape[axis] - r)
+        view: list[Any] = [np.newaxis] * 3
+        view[axis] = slice(None)
+        allowed = allowed & ok[tuple(view)]
+    ncc = np.where(allowed, ncc, -1.0)
+    best = np.unravel_index(int(np.argmax(ncc)), shape)
+    shift_kji = np.array([s if s <= shape[i] // 2 else s - shape[i] for i, s in enumerate(best)])
+    direction = np.asarray(fixed.image.GetDirection(), dtype=np.float64).reshape(3, 3)
+    shift_mm: FloatArray = direction @ (shift_kji[::-1] * spacing[::-1])
+    return shift_mm, float(ncc[best])
+
+
+def _intensity_path(fixed: _Coarse, moving: _Coarse, settings: RegistrationSettings) -> _Outcome:
+    """Translation search, rigid then affine on the whole field of view, judged by NCC and bone."""
+    shift, search_ncc = _translation_search(fixed, moving, settings)
+    start = sitk.Euler3DTransform()
+    start.SetCenter(tuple(float(v) for v in _centre(fixed.image)))
+    start.SetTranslation(tuple(float(v) for v in shift))
+    everywhere = _ones_like(fixed.image)
+    rigid_tx = _run(
+        _method(settings, settings.iterations[0], True), fixed, moving, start, everywhere
+    )
+    rigid = _matrix_of(rigid_tx)
+    rigid_q = overlap_quality(*_on_fixed_grid(fixed, moving, rigid_tx))
+    matrix, kind, quality = rigid, "rigid", rigid_q
+    details: dict[str, Any] = {
+        "search_shift_mm": np.round(shift, 2).tolist(),
+        "search_ncc": round(search_ncc, 4),
+        "rigid_ncc": rigid_q["ncc"],
+        "rigid_bone_dice": rigid_q["bone_dice"],
+    }
+    if settings.affine:
+        reg = _method(settings, settings.iterations[1], False)
+        affine_tx = _run(reg, fixed, moving, _affine_of(rigid, _centre(fixed.image)), everywhere)
+        affine = _matrix_of(affine_tx)
+        affine_q = overlap_quality(*_on_fixed_grid(fixed, moving, affine_tx))
+        details.update(affine_ncc=affine_q["ncc"], affine_bone_dice=affine_q["bone_dice"])
+        plausible = np.all(np.abs(_scales(affine) - 1.0) <= settings.max_scale_change)
+        if affine_q["ncc"] >= rigid_q["ncc"] - 0.005 and plausible:
+            matrix, kind, quality = affine, "affine", affine_q
+    tx = _affine_of(matrix, _centre(fixed.image))
+    fixed_voxels = float(np.prod(fixed.image.GetSize()))
+    moving_voxels = float(np.prod(moving.image.GetSize())) * float(
+        np.prod(moving.image.GetSpacing()) / np.prod(fixed.image.GetSpacing())
+    )
+    overlap = quality["overlap_voxels"] / min(fixed_voxels, moving_voxels)
+    details.update(
+        ncc=quality["ncc"], bone_dice=quality["bone_dice"], overlap_fraction=round(overlap, 4)
+    )
+    dice = _lung_dice(fixed, moving, tx)
+    details["dice_of"] = (
+        "air masks" if not (fixed.lungs_found and moving.lungs_found) else ("lung masks")
+    )
+    _describe(details, matrix, fixed)
+    failed, reason = _judge_intensity(quality, overlap, details["rotation_deg"], settings)
+    return _Outcome(matrix, kind, dice, failed, reason, details)
+
+
+def _judge_intensity(
+    quality: dict[str, float], overlap: float, rotation: float, settings: RegistrationSettings
+) -> tuple[bool, str]:
+    measures = (
+        f"NCC {quality['ncc']:.3f}, bone Dice {quality['bone_dice']:.3f}, "
+        f"overlap {100 * overlap:.0f} %"
+    )
+    problems = []
+    if quality["ncc"] < settings.min_ncc:
+        problems.append(f"NCC {quality['ncc']:.3f} < {settings.min_ncc:.2f}")
+    if quality["bone_dice"] < settings.min_bone_dice:
+        problems.append(f"bone Dice {quality['bone_dice']:.3f} < {settings.min_bone_dice:.2f}")
+    if overlap < settings.min_overlap:
+        problems.append(f"overlap {100 * overlap:.0f} % < {100 * settings.min_overlap:.0f} %")
+    if rotation > settings.max_rotation_deg:
+        problems.append(f"rotation {rotation:.1f} deg > {settings.max_rotation_deg:.0f} deg")
+    if problems:
+        return True, "intensity registration: " + "; ".join(problems)
+    return False, f"intensity registration (no lungs needed): {measures}"
 
 
 # --- one lesion: local refinement and mask propagation -------------------------------

@@ -17,6 +17,7 @@ Each stage's wall time is kept in :attr:`PatientAnalysis.timings`.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -197,6 +198,35 @@ def read_record(path: Path) -> dict[str, Any]:
     return record_summary(parse_bundle(data, source=str(path)))
 
 
+# A lung cancer in the record: ICD-10 C34 (malignant neoplasm of bronchus and lung),
+# SNOMED CT 254637007 (non-small cell lung cancer), 254632001 (small cell carcinoma
+# of lung), 363358000 (malignant tumour of lung), 93880001 (primary malignant
+# neoplasm of lung), or the words.
+_LUNG_CANCER_CODES = ("254637007", "254632001", "363358000", "93880001")
+_LUNG_CANCER_WORDS = re.compile(
+    r"\b(n?sclc|(?:lung|bronch\w*|pulmonary)\b.*\b(?:cancer|carcinoma|malignan\w*|neoplasm)"
+    r"|(?:cancer|carcinoma|malignan\w*|neoplasm)\b.*\b(?:lung|bronch\w*|pulmonary))",
+    re.I,
+)
+
+
+def known_lung_cancer(record: dict[str, Any] | None) -> str | None:
+    """The record's lung cancer diagnosis (its name), or None.
+
+    Example:
+        >>> known_lung_cancer({"diagnoses": [{"code": "C34.1", "name": "Lung cancer"}]})
+        'Lung cancer'
+        >>> known_lung_cancer({"diagnoses": [{"code": "C50.9", "name": "Breast cancer"}]}) is None
+        True
+    """
+    for dx in (record or {}).get("diagnoses") or ():
+        code = str(dx.get("code") or "").upper()
+        name = str(dx.get("name") or "")
+        if code.startswith("C34") or code in _LUNG_CANCER_CODES or _LUNG_CANCER_WORDS.search(name):
+            return name or code
+    return None
+
+
 def guideline_context(record: dict[str, Any] | None) -> GuidelineContext:
     """Immunotherapy and known cancer as the record shows them (never assumed)."""
     if record is None:
@@ -205,6 +235,7 @@ def guideline_context(record: dict[str, Any] | None) -> GuidelineContext:
     return GuidelineContext(
         immunotherapy=any(line.get("immunotherapy") for line in lines),
         known_cancer=bool(record.get("diagnoses")),
+        known_lung_cancer=known_lung_cancer(record) is not None,
     )
 
 

@@ -51,7 +51,8 @@ def charts(analysis: PatientAnalysis) -> dict[str, bytes]:
 
 
 def _datasets(scan: Scan) -> list[Dataset]:
-    files = scan.volume.metadata.get("files") or []
+    acq = scan.volume.acquisition
+    files = acq.source_files if acq is not None else ()
     if not files:
         raise _SkipError(f"{scan.exam_date}: not read from DICOM files")
     return [pydicom.dcmread(path) for path in files]

@@ -6,10 +6,13 @@ Built from :class:`~radcycle.pipeline.analysis.PatientAnalysis` (what ``follow``
 * technique: modality and slice thickness of each study;
 * lesion: organ, side, lobe and kind of each tracked lesion;
 * measurement: each :class:`~radcycle.domain.Measurement` unchanged (images,
-  algorithm), plus the tracking status at each time point;
+  algorithm), plus the tracking status at each time point and the lesion's
+  assessment there (``measured``, ``disappeared`` or ``not evaluated``, with the
+  reason and the RECIST 1.1 section where it has no value);
 * comparison: diameter change from baseline and from nadir (percent);
 * response: RECIST 1.1 (or iRECIST) per follow-up, sum of diameters, best response;
-* guideline: Lung-RADS v2022 and Fleischner 2017 per exam, next exam date;
+* guideline: Lung-RADS v2022 and Fleischner 2017 per exam, next exam date, and
+  the Lung-RADS category of each nodule with its tracking UID;
 * record: diagnoses, current treatment (FHIR resource cited);
 * prior_finding: findings mined from prior reports (path cited).
 
@@ -29,14 +32,22 @@ from radcycle.domain import (
     Lesion,
     RuleRecord,
 )
+from radcycle.domain.findings import LesionStatus
 from radcycle.errors import InputError
 from radcycle.guidelines.results import GuidelineResult
-from radcycle.longitudinal.trajectories import Trajectory
+from radcycle.longitudinal.measurements import POINT_STATUS
+from radcycle.longitudinal.tracking import PointStatus
+from radcycle.longitudinal.trajectories import Trajectory, TrajectoryPoint
 from radcycle.pipeline.analysis import PatientAnalysis
+from radcycle.pipeline.follow_guidelines import ScanAssessment
 from radcycle.pipeline.follow_lookup import Scan, image_reference
 
 __all__ = ["build_facts", "fact_slug"]
 
+_ASSESSMENT_RULES = {
+    LesionStatus.DISAPPEARED: RuleRecord("RECIST", "1.1", "4.3.2"),
+    LesionStatus.NOT_EVALUATED: RuleRecord("RECIST", "1.1", "4.4.2"),
+}
 _RULES = {
     "RECIST": RuleRecord("RECIST", "1.1", "4.3-4.4 (Tables 1-3)"),
     "iRECIST": RuleRecord("iRECIST", "2017", "Table 2"),
@@ -144,6 +155,7 @@ def _lesion_facts(lesion: Lesion, traj: Trajectory, scans: tuple[Scan, ...]) -> 
             "status",
             tid,
         )
+        yield from _assessment(lesion, p, sprov)
         for name, change in (
             ("change_from_baseline", p.change_from_baseline_pct),
             ("change_from_nadir", p.change_from_nadir_pct),
@@ -160,6 +172,46 @@ def _lesion_facts(lesion: Lesion, traj: Trajectory, scans: tuple[Scan, ...]) -> 
                     name,
                     tid,
                 )
+
+
+def _assessment(lesion: Lesion, point: TrajectoryPoint, prov: FactProvenance) -> Iterator[Fact]:
+    """Whether the lesion was measured, gone or not evaluated at a time point, and why."""
+    tid, uid, when = lesion.tracking_identifier, lesion.tracking_uid, point.date.isoformat()
+    base = f"f-{fact_slug(tid)}-{when}"
+    status = POINT_STATUS.get(PointStatus(point.status), LesionStatus.NOT_EVALUATED)
+    if (
+        status is LesionStatus.MEASURED
+        and point.long_axis_mm is None
+        and point.short_axis_mm is None
+    ):
+        status = LesionStatus.NOT_EVALUATED
+    rule = _ASSESSMENT_RULES.get(status)
+    algorithm = next((m.algorithm for m in lesion.at(when)), None)
+    aprov = FactProvenance(images=prov.images, algorithm=algorithm, rule=rule)
+    yield Fact(
+        f"{base}-assessment",
+        FactKind.LESION,
+        status.value,
+        None,
+        uid,
+        when,
+        aprov,
+        "assessment",
+        tid,
+    )
+    if status is not LesionStatus.MEASURED:
+        reason = point.note or point.status
+        yield Fact(
+            f"{base}-assessment_reason",
+            FactKind.LESION,
+            reason,
+            None,
+            uid,
+            when,
+            aprov,
+            "assessment_reason",
+            tid,
+        )
 
 
 def _guideline_fact(
@@ -204,6 +256,7 @@ def _assessments(analysis: PatientAnalysis) -> Iterator[Fact]:
             yield from _guideline_fact(
                 f"f-lungrads-{when}", FactKind.GUIDELINE, a.lung_rads, when, refs
             )
+        yield from _lung_rads_nodules(analysis, a, when)
         if a.fleischner is not None and a.fleischner.applicable:
             yield from _guideline_fact(
                 f"f-fleischner-{when}", FactKind.GUIDELINE, a.fleischner, when, refs
@@ -259,6 +312,28 @@ def _assessments(analysis: PatientAnalysis) -> Iterator[Fact]:
             None,
             rule,
             "best_overall_response",
+        )
+
+
+def _lung_rads_nodules(analysis: PatientAnalysis, a: ScanAssessment, when: str) -> Iterator[Fact]:
+    """One Lung-RADS v2022 fact per nodule, with its tracking UID (the SR attaches it)."""
+    lesions = {lesion.tracking_identifier: lesion for lesion in analysis.lesions}
+    rule = _RULES["Lung-RADS"]
+    for n in a.lung_rads_nodules:
+        lesion = lesions.get(n.lesion_id)
+        if lesion is None:
+            continue
+        images = tuple(m.image for m in lesion.at(when)[:1] if m.image is not None)
+        yield Fact(
+            f"f-{fact_slug(n.lesion_id)}-{when}-lung_rads",
+            FactKind.GUIDELINE,
+            n.category,
+            None,
+            lesion.tracking_uid,
+            when,
+            FactProvenance(images=images, rule=rule),
+            "lung-rads_category",
+            n.lesion_id,
         )
 
 

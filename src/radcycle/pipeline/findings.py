@@ -68,7 +68,7 @@ def findings_document(
     follow = analysis.follow
     trajectories = {t.tracking_identifier: t for t in follow.trajectories}
     studies = []
-    for scan in follow.scans:
+    for scan, reg in zip(follow.scans, follow.registrations, strict=True):
         acq = scan.volume.acquisition
         ref = image_reference(scan)
         studies.append(
@@ -79,6 +79,7 @@ def findings_document(
                 "modality": acq.modality if acq is not None else None,
                 "slice_thickness_mm": acq.slice_thickness_mm if acq is not None else None,
                 "frame_of_reference_uid": ref.frame_of_reference_uid if ref else None,
+                "registration_to_baseline": None if reg is None else reg.to_dict(),
             }
         )
     return {

@@ -212,7 +212,9 @@ def _register(baseline: Scan, scan: Scan, settings: RegistrationSettings) -> Reg
     except AnalysisError as exc:
         # Follow on in the scanners' own coordinates, flagged, rather than stop.
         reason = f"registration did not run ({exc}); identity used"
-        return RegistrationResult(np.eye(4), "identity", 0.0, 0.0, True, reason, 0.0)
+        return RegistrationResult(
+            np.eye(4), "identity", 0.0, 0.0, True, reason, 0.0, {}, "identity"
+        )
 
 
 def follow_patient(
@@ -250,7 +252,23 @@ def follow_patient(
     matrices = [reg.matrix if reg is not None else np.eye(4) for reg in registrations]
     for t, (scan, reg) in enumerate(zip(ordered, registrations, strict=True)):
         strict = settings.strict_baseline and t == 0
-        found, problems = _observations(scan, t, finder(scan), masks, strict)
+        try:
+            proposed = finder(scan)
+        except AnalysisError as exc:
+            # e.g. a field of view without lungs: the detector cannot run there.
+            # "No lesion" must never read as "none found": on the baseline that
+            # would be "no evidence of disease", so it stops there.
+            if t == 0:
+                raise InputError(
+                    f"no lesions can be proposed on the baseline ({scan.exam_date}): "
+                    f"{exc.message}; name the lesions to follow with --lesion x,y,z[:organ]"
+                ) from exc
+            notes.append(
+                f"{scan.exam_date}: new lesions could not be looked for ({exc.message}); "
+                "the assessment of new lesions on this exam is incomplete"
+            )
+            proposed = []
+        found, problems = _observations(scan, t, proposed, masks, strict)
         notes.extend(problems)
         failed = bool(reg is not None and reg.failed)
         lesion_sets.append(ScanLesions(scan.study_instance_uid, tuple(found), matrices[t], failed))

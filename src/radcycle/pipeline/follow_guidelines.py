@@ -37,10 +37,14 @@ from typing import Any, TypeVar
 from radcycle.domain.findings import LesionMeasurement, LesionStatus, NoduleType, parse_enum
 from radcycle.guidelines.fleischner import FleischnerPatient, fleischner
 from radcycle.guidelines.lungrads import (
+    GUIDELINE as LUNG_RADS_GUIDELINE,
+)
+from radcycle.guidelines.lungrads import (
     AirwayNodule,
     CystFinding,
     LungRadsExam,
     LungRadsNodule,
+    NoduleCategory,
     classify_nodule,
     lung_rads,
 )
@@ -66,6 +70,8 @@ class GuidelineContext:
         chosen_target_ids: the radiologist's RECIST targets (TrackingIdentifiers).
         high_risk: Fleischner 2017 risk (reader's judgement).
         known_cancer: a Fleischner 2017 exclusion.
+        known_lung_cancer: the record names a lung cancer: Lung-RADS v2022, a
+            screening scheme, does not apply (its category would be misread).
         screening: the exams are lung cancer screening (Fleischner does not apply).
         slice_thickness_mm: RECIST measurability; taken from the baseline if None.
         equivocal_new_lesions: (TrackingIdentifier, exam date) pairs where a new
@@ -79,6 +85,7 @@ class GuidelineContext:
     chosen_target_ids: tuple[str, ...] | None = None
     high_risk: bool = False
     known_cancer: bool = False
+    known_lung_cancer: bool = False
     screening: bool = False
     slice_thickness_mm: float | None = None
     equivocal_new_lesions: tuple[tuple[str, date], ...] = ()
@@ -97,13 +104,30 @@ class ScanAssessment:
     fleischner: GuidelineResult | None
     recist: GuidelineResult | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    lung_rads_nodules: tuple[NoduleCategory, ...] = ()
+
+    def lung_rads_of(self, lesion_id: str) -> NoduleCategory | None:
+        """The Lung-RADS v2022 category of one nodule on this exam, if it has one."""
+        return next((n for n in self.lung_rads_nodules if n.lesion_id == lesion_id), None)
 
     def to_dict(self) -> dict[str, Any]:
+        uids = {m.lesion_id: m.tracking_uid for m in self.lesions}
         return {
             "date": self.exam_date.isoformat(),
             "series_instance_uid": self.series_instance_uid,
             "recist": self.recist.to_dict() if self.recist else None,
             "lung_rads": self.lung_rads.to_dict() if self.lung_rads else None,
+            "lung_rads_nodules": [
+                {
+                    "tracking_identifier": n.lesion_id,
+                    "tracking_uid": uids.get(n.lesion_id, ""),
+                    "category": n.category,
+                    "mean_diameter_mm": n.mean_mm,
+                    "solid_component_mm": n.solid_mm,
+                    "rule": n.rule,
+                }
+                for n in self.lung_rads_nodules
+            ],
             "fleischner": self.fleischner.to_dict() if self.fleischner else None,
             "notes": list(self.notes),
         }
@@ -239,11 +263,13 @@ def assess_scans(
     prior_categories: dict[str, str] = {}
     for t, exam_date in enumerate(dates):
         exam = _lung_rads_exam(t, dates, per_scan, prior_categories, context)
-        lr = lung_rads(exam) if exam.nodules else None
-        prior_categories = {
-            n.current.lesion_id: classify_nodule(n, baseline_round=t == 0).category
-            for n in exam.nodules
-        }
+        per_nodule = tuple(classify_nodule(n, baseline_round=t == 0) for n in exam.nodules)
+        if context.known_lung_cancer and exam.nodules:
+            lr: GuidelineResult | None = _lung_rads_not_applicable(exam_date)
+            per_nodule = ()
+        else:
+            lr = lung_rads(exam) if exam.nodules else None
+        prior_categories = {n.lesion_id: n.category for n in per_nodule}
         assessments.append(
             ScanAssessment(
                 exam_date,
@@ -257,11 +283,26 @@ def assess_scans(
                     exam_date,
                     per_scan[t - 1] if t else (),
                 ),
+                lung_rads_nodules=per_nodule,
             )
         )
     thickness = context.slice_thickness_mm or slice_thickness_mm
     recist = _recist(dates, per_scan, context, thickness, assessments)
     return assessments, recist
+
+
+def _lung_rads_not_applicable(exam_date: date) -> GuidelineResult:
+    return GuidelineResult(
+        guideline=LUNG_RADS_GUIDELINE,
+        category="not applicable",
+        recommendation="manage the known lung cancer clinically; Lung-RADS categories do not apply",
+        rule_fired=(
+            f"{LUNG_RADS_GUIDELINE} is a lung cancer screening scheme: not applicable where the "
+            "record names a known lung cancer"
+        ),
+        inputs={"exam_date": exam_date, "known_lung_cancer": True},
+        applicable=False,
+    )
 
 
 def _fleischner(
@@ -320,6 +361,7 @@ def _recist(
             old.fleischner,
             tp.as_result(),
             old.notes,
+            old.lung_rads_nodules,
         )
     return {
         "guideline": "iRECIST" if context.immunotherapy else "RECIST 1.1",

@@ -18,6 +18,12 @@ or say it is gone, or say it cannot be assessed. In order:
    measured by registration (useful where the lesion abuts tissue of the same
    density and a fresh outline leaks);
 4. failing all that, "not evaluated" (RECIST 1.1 section 4.4.2: NE).
+
+Before any of that, the lesion's last outline is carried to the scan through the
+registration (:func:`coverage`): where more than a tenth of it falls outside the
+scan's field of view, the lesion is "not evaluable" with that reason; never
+"disappeared" (a partial view is not an absence). A disappearance always cites
+its evidence: the densest smoothed value at the carried position.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from radcycle.errors import AnalysisError, InputError
 from radcycle.imaging.hu import BODY_HU
 from radcycle.imaging.masks import array_spacing, bbox, crop_slices, voxel_of_point
 from radcycle.imaging.measurement import measure_mask
-from radcycle.imaging.registration import apply_matrix, refine_lesion
+from radcycle.imaging.registration import apply_matrix, refine_lesion, warp_mask
 from radcycle.imaging.segmentation import segment_at_seed
 from radcycle.longitudinal.tracking import (
     PointStatus,
@@ -51,6 +57,8 @@ __all__ = [
     "LesionSeed",
     "LookupContext",
     "Scan",
+    "carry",
+    "coverage",
     "image_reference",
     "look_again",
     "look_back",
@@ -67,6 +75,10 @@ _AERATED_HU = BODY_HU
 # Ground-glass attenuation sits near -650 HU, aerated parenchyma near -800 HU: for
 # a subsolid nodule "only aerated lung" is drawn half-way between them.
 _AERATED_SUBSOLID_HU = -730.0
+# More than this fraction of a lesion outside the field of view: not evaluable.
+MIN_COVERAGE = 0.9
+# Points of an outline checked against the field of view (a random subset beyond).
+_COVERAGE_POINTS = 4000
 # A fresh outline this much larger than the lesion was is taken as a leak.
 _MAX_GROWTH = 3.0
 _SUBSOLID = ("ground-glass", "part-solid")
@@ -305,7 +317,31 @@ def propagate(
     The diameters are the previous ones times the fitted scale (volume times its
     cube); the centre is the previous centre mapped by the refined transform.
     """
+    return carry(previous, scan, mask, before, initial, key)[0]
+
+
+def _matrix_of_carry(obs: LesionMeasurement) -> FloatArray | None:
+    """The refined matrix a carried measurement was made with (kept in its algorithm record)."""
+    params = obs.algorithm.parameters if obs.algorithm is not None else {}
+    text = params.get("matrix_lps", "")
+    if not text:
+        return None
+    values = np.array([float(v) for v in str(text).split(",")], dtype=np.float64)
+    return values.reshape(4, 4) if values.size == 16 else None
+
+
+def carry(
+    previous: Scan,
+    scan: Scan,
+    mask: BoolArray,
+    before: LesionMeasurement,
+    initial: FloatArray,
+    key: str,
+) -> tuple[LesionMeasurement, BoolArray]:
+    """:func:`propagate`, and the carried outline on ``scan``'s grid (kept for SEG and
+    key images, so nothing is outlined again to show it)."""
     fit = refine_lesion(previous.volume, scan.volume, mask, initial)
+    carried = warp_mask(mask, previous.volume, scan.volume, fit.matrix)
     centre = apply_matrix(fit.matrix, [before.centre])[0]
     s = fit.scale
 
@@ -332,8 +368,85 @@ def propagate(
         algorithm=AlgorithmRecord(
             _CARRY_ALGORITHM,
             _ALGORITHM_VERSION,
-            {"scale": f"{s:.4f}", "from_series": previous.series_instance_uid},
+            {
+                "scale": f"{s:.4f}",
+                "from_series": previous.series_instance_uid,
+                "matrix_lps": ",".join(f"{v:.6g}" for v in fit.matrix.flatten()),
+            },
         ),
+    ), carried
+
+
+def _outline_points(scan: Scan, obs: LesionMeasurement, mask: LesionMask | None) -> FloatArray:
+    """LPS points filling a lesion on its scan: its outline, else a ball of its radius."""
+    if mask is not None:
+        kji = np.argwhere(mask.crop) + np.array([b.start or 0 for b in mask.box])
+        if len(kji) > _COVERAGE_POINTS:
+            pick = np.random.default_rng(0).choice(len(kji), _COVERAGE_POINTS, replace=False)
+            kji = kji[np.sort(pick)]
+        points: FloatArray = scan.volume.index_to_patient(kji[:, ::-1])
+        return points
+    radius = max(obs.radius_mm, 1.0)
+    axis = np.linspace(-radius, radius, 9)
+    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
+    inside: FloatArray = grid[np.linalg.norm(grid, axis=1) <= radius] + np.asarray(obs.centre)
+    return inside
+
+
+def coverage(
+    source: Scan,
+    obs: LesionMeasurement,
+    mask: LesionMask | None,
+    target: Scan,
+    matrix: FloatArray,
+) -> float:
+    """The fraction of a lesion of ``source`` that lies inside ``target``'s field of view.
+
+    Args:
+        source: the scan the lesion was outlined on.
+        obs: the lesion there (its radius stands in where there is no outline).
+        mask: its outline on ``source``'s grid, if kept.
+        target: the later scan.
+        matrix: 4x4, ``source`` LPS -> ``target`` LPS (through the registrations).
+    """
+    points = apply_matrix(matrix, _outline_points(source, obs, mask))
+    ijk = target.volume.patient_to_index(points)
+    upper = np.asarray(target.volume.shape_ijk, dtype=np.float64) - 0.5
+    inside = np.all((ijk >= -0.5) & (ijk <= upper), axis=1)
+    return float(inside.mean()) if len(inside) else 0.0
+
+
+def _touches_edge(mask: LesionMask, shape: tuple[int, ...]) -> bool:
+    """Whether an outline reaches the first or last voxel of the grid on any axis."""
+    for axis, (part, n) in enumerate(zip(mask.box, shape, strict=True)):
+        lo, hi = part.start or 0, part.stop if part.stop is not None else n
+        if lo == 0 and mask.crop.take(0, axis=axis).any():
+            return True
+        if hi == n and mask.crop.take(-1, axis=axis).any():
+            return True
+    return False
+
+
+def _densest_hu(scan: Scan, point_mm: FloatArray, radius_mm: float) -> float | None:
+    """The densest smoothed value (1 mm Gaussian) within ``radius_mm`` of a point."""
+    volume = scan.volume
+    if not volume.contains([point_mm]):
+        return None
+    spacing = array_spacing(volume)
+    box = crop_slices(
+        voxel_of_point(volume, _point(point_mm)), radius_mm, spacing, volume.array.shape
+    )
+    values = np.asarray(volume.array[box], dtype=np.float32)
+    smooth = ndi.gaussian_filter(values, sigma=[1.0 / s for s in spacing])
+    return float(smooth.max())
+
+
+def outside_note(inside: float) -> str:
+    """Why a lesion cut by the field of view is not evaluable."""
+    return (
+        f"{100 * (1 - inside):.0f} % of the lesion lies outside this scan's field of view "
+        f"(more than {100 * (1 - MIN_COVERAGE):.0f} %): not evaluable (RECIST 1.1 section "
+        "4.4.2: NE)"
     )
 
 
@@ -372,16 +485,25 @@ def _search(
     """Look for ``prev`` (seen on scan ``t_prev``) on scan ``t`` at its mapped position."""
     scan = ctx.scans[t]
     mapped = apply_matrix(ctx.matrices[t], [prev_centre])[0]
-    if not scan.volume.contains([mapped]):
-        return TrackPoint(PointStatus.NOT_EVALUATED, note="mapped position outside the scan")
+    inside = coverage(
+        ctx.scans[t_prev],
+        prev,
+        ctx.masks.get((t_prev, prev.key)),
+        scan,
+        ctx.matrices[t] @ np.linalg.inv(ctx.matrices[t_prev]),
+    )
+    if inside < MIN_COVERAGE or not scan.volume.contains([mapped]):
+        return TrackPoint(PointStatus.NOT_EVALUATED, note=outside_note(inside))
     radius = max(prev.radius_mm, 3.0)
     aerated = _aerated_below(prev)
     near = _tissue_near(scan, mapped, radius, aerated)
     lung = prev.organ.lower() == "lung" and not prev.is_lymph_node
     if near is None and lung:
+        densest = _densest_hu(scan, mapped, radius)
         note = (
-            f"only aerated lung (< {aerated:.0f} HU) within {radius:.1f} mm of the mapped "
-            "position: disappeared, 0 mm (RECIST 1.1 section 4.3.2)"
+            f"only aerated lung (< {aerated:.0f} HU) within {radius:.1f} mm of the carried "
+            f"position {_point(mapped)} (densest {densest:.0f} HU there): disappeared, 0 mm "
+            "(RECIST 1.1 section 4.3.2)"
         )
         return TrackPoint(PointStatus.DISAPPEARED, None, prev_centre, None, note)
     where = near[0] if near is not None else mapped
@@ -392,17 +514,24 @@ def _search(
         obs, mask, quality = measure_seed(scan, seed, key)
         moved = float(np.linalg.norm(np.asarray(obs.centre) - mapped))
         grown = obs.radius_mm > _MAX_GROWTH * max(prev.radius_mm, 2.5)
-        if quality == "ok" and moved <= ctx.gate_mm and not grown:
+        cut = mask is not None and _touches_edge(mask, scan.volume.array.shape)
+        if quality == "ok" and moved <= ctx.gate_mm and not grown and not cut:
             if mask is not None:
                 ctx.masks[(t, key)] = mask
             return _matched(obs, ctx, t, moved, "segmented again at the position mapped")
-        reason = f"fresh outline implausible ({quality}, {moved:.1f} mm from the mapped position)"
+        reason = (
+            "fresh outline cut by the edge of the field of view"
+            if cut
+            else f"fresh outline implausible ({quality}, {moved:.1f} mm from the mapped position)"
+        )
     except AnalysisError as exc:
         if lung and prev.nodule_type not in _SUBSOLID:
             # The segmenter found nothing but aerated lung at the nearest tissue:
             # a vessel's edge, not a lesion (RECIST 1.1 section 4.3.2: 0 mm).
+            densest = _densest_hu(scan, mapped, radius)
             note = (
-                f"nothing but aerated lung to outline at the mapped position ({exc}): disappeared"
+                f"nothing but aerated lung to outline at the carried position {_point(mapped)} "
+                f"(densest {densest:.0f} HU within {radius:.1f} mm; {exc}): disappeared"
             )
             return TrackPoint(PointStatus.DISAPPEARED, None, prev_centre, None, note)
         reason = f"no fresh outline: {exc}"
@@ -478,9 +607,18 @@ def _propagated(
     initial = ctx.matrices[t] @ np.linalg.inv(ctx.matrices[t_prev])
     try:
         full = stored.full(previous.volume.array.shape)
-        obs = propagate(previous, ctx.scans[t], full, prev, initial, key)
+        obs, carried = carry(previous, ctx.scans[t], full, prev, initial, key)
     except (AnalysisError, InputError) as exc:
         return TrackPoint(PointStatus.NOT_EVALUATED, note=f"{reason}; carrying failed: {exc}")
+    # The carried outline has the lesion's new size: a lesion grown out of the
+    # field of view is not evaluable, whatever its diameter seems to be.
+    fitted = _matrix_of_carry(obs)
+    inside = 1.0 if fitted is None else coverage(previous, prev, stored, ctx.scans[t], fitted)
+    if inside < MIN_COVERAGE:
+        return TrackPoint(PointStatus.NOT_EVALUATED, note=f"{reason}; {outside_note(inside)}")
+    outline = LesionMask.of(carried)
+    if outline is not None:
+        ctx.masks[(t, key)] = outline
     moved = float(np.linalg.norm(np.asarray(obs.centre) - mapped))
     note = f"{reason}; measured by carrying the {track.tracking_identifier} outline over"
     return _matched(obs, ctx, t, moved, note)

@@ -99,6 +99,11 @@ _NEW = re.compile(r"\bnew\b|\bnewly\b", re.I)
 _GONE = re.compile(r"\b(disappeared|no longer (?:seen|visible)|resolved)\b", re.I)
 _NOT_EVALUATED = re.compile(r"\bnot (?:been )?(?:evaluated|evaluable|assessed|assessable)\b", re.I)
 _LUNG_RADS = re.compile(r"\bLung-?RADS\b[^.;]*?\b(?:category\s+)?([0-4][ABX]?S?)\b", re.I)
+_LUNG_RADS_NA = re.compile(
+    r"\bLung-?RADS\b[^.;]*\b(?:not applicable|does not apply)\b"
+    r"|\b(?:not applicable|does not apply)\b[^.;]*\bLung-?RADS\b",
+    re.I,
+)
 _RECIST_CODE = re.compile(r"\b(i?CR|i?PR|i?SD|PD|iUPD|iCPD|NE)\b")
 
 
@@ -127,6 +132,7 @@ class Claims:
     findings: set[str] = field(default_factory=set)
     responses: set[str] = field(default_factory=set)
     lung_rads: set[str] = field(default_factory=set)
+    lung_rads_not_applicable: bool = False
     directions: set[int] = field(default_factory=set)
     new: bool = False
     no_new: bool = False
@@ -152,6 +158,7 @@ class Claims:
                 self.findings,
                 self.responses,
                 self.lung_rads,
+                self.lung_rads_not_applicable,
                 self.directions,
                 self.new,
                 self.no_new,
@@ -246,6 +253,7 @@ def read_claims(sentence: str) -> Claims:
         low = int(m[1])
         claims.intervals_months.append((low, int(m[2]) if m[2] else low))
     rest = _MONTHS_INTERVAL.sub(" ", rest)
+    claims.lung_rads_not_applicable = bool(_LUNG_RADS_NA.search(rest))
     for m in _LUNG_RADS.finditer(rest):
         claims.lung_rads.add(m[1].upper())
     rest = _LUNG_RADS.sub(" Lung-RADS ", rest)

@@ -243,6 +243,13 @@ class _Check:
                 self.use([f for f in lung_rads if str(f.value).upper() == cat])
             else:
                 self.fail(f"Lung-RADS {cat}: the facts say {', '.join(sorted(held_lr)) or 'none'}")
+        if self.claims.lung_rads_not_applicable:
+            hits = [f for f in lung_rads if f.value == "not applicable"]
+            if hits:
+                self.use(hits)
+            else:
+                shown = ", ".join(sorted(held_lr)) or "none"
+                self.fail(f"Lung-RADS not applicable: the facts say {shown}")
 
     def _directions(self) -> None:
         changes = [f for f in self.named(*_CHANGES) if isinstance(f.value, int | float)]
@@ -292,14 +299,19 @@ class _Check:
                 self.fail(f"no prior study: the facts hold {len(studies)} studies")
             else:
                 self.use(self.named("modality")[:1])
+        assessed = self.named("assessment")
         if self.claims.gone:
             hits = [f for f in status if f.value in ("disappeared", "merged")]
+            hits += [f for f in assessed if f.value == "disappeared"]
+            hits = [f for f in hits if not when or f.time_point in when]
             if hits:
                 self.use(hits)
             else:
                 self.fail("disappeared: no lesion disappeared in the facts")
         if self.claims.not_evaluated:
             hits = [f for f in status if f.value in ("not evaluated", "missing")]
+            hits += [f for f in assessed if f.value == "not evaluated"]
+            hits = [f for f in hits if not when or f.time_point in when]
             hits += [f for f in self.named("recist_category") if f.value == "NE"]
             if hits:
                 self.use(hits)

@@ -136,12 +136,15 @@ def _where(ix: FactIndex, tid: str) -> tuple[str, tuple[str, ...]]:
 
 def _size(ix: FactIndex, tid: str, when: str) -> Item | None:
     status = ix.get("status", tid, when)
+    assessed = ix.get("assessment", tid, when)
+    reason = ix.get("assessment_reason", tid, when)
     long, short = ix.get("long_axis", tid, when), ix.get("short_axis", tid, when)
-    if status is not None and status.value == "disappeared":
-        return (f"On {when} it is no longer seen (disappeared).", _ids(status))
+    gone = assessed.value == "disappeared" if assessed is not None else None
+    if gone or (gone is None and status is not None and status.value == "disappeared"):
+        return (f"On {when} it is no longer seen (disappeared).", _ids(assessed, reason, status))
     if long is None:
-        if status is not None:
-            return (f"On {when} it was not evaluated.", _ids(status))
+        if status is not None or assessed is not None:
+            return (f"On {when} it was not evaluated.", _ids(assessed, reason, status))
         return None
     text = f"On {when} it measures {fmt_mm(float(long.value or 0))}"
     if short is not None:
@@ -217,8 +220,16 @@ def _impression(ix: FactIndex) -> list[Item]:
         out.append((f"Best overall response: {name}.", _ids(best)))
     for when in dates:
         lr = ix.by_id(f"f-lungrads-{when}")
-        if lr is not None:
-            out.append((f"Lung-RADS v2022 category {lr.value} on {when}.", _ids(lr)))
+        if lr is None:
+            continue
+        if lr.value == "not applicable":
+            # a screening scheme: its category would be misread beside a known cancer
+            dx = [f for f in ix.facts if f.name == "diagnosis"]
+            text = f"Lung-RADS v2022 (a screening scheme) is not applicable on {when}."
+            out.append((text, _ids(lr, *dx[:1])))
+        else:
+            text = f"Lung-RADS v2022 screening category {lr.value} on {when}."
+            out.append((text, _ids(lr)))
     return out
 
 

@@ -123,6 +123,9 @@ def _response_facts(labels: list[str]) -> list[Fact]:
     return [
         Fact("f-recist-target", "response", "PR", None, None, labels[1], rule, "recist_target"),
         Fact("f-recist-overall", "response", "PR", None, None, labels[1], rule, "recist_overall"),
+        Fact(
+            "f-recist-best", "response", "PR", None, None, labels[1], rule, "best_overall_response"
+        ),
         Fact("f-lr-L1", "guideline", "4B", None, "2.25.1001", labels[0], lr, "lung_rads", "L1"),
     ]
 

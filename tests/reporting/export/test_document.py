@@ -74,3 +74,50 @@ def test_response_table_has_a_column_per_time_point() -> None:
 def test_malformed_reports_are_refused(report: Any) -> None:
     with pytest.raises(DataFormatError):
         read_report(report)
+
+
+def test_response_table_cells_are_never_blank() -> None:
+    gone = Fact(
+        "g",
+        "lesion",
+        "disappeared",
+        None,
+        "2.25.1",
+        "2024-04-05",
+        FactProvenance(),
+        "assessment",
+        "lesion 1",
+    )
+    facts = [
+        Fact(
+            "a",
+            "measurement",
+            10.0,
+            "mm",
+            "2.25.1",
+            "2024-01-05",
+            FactProvenance(),
+            "long_axis",
+            "lesion 1",
+        ),
+        gone,
+        Fact(
+            "b",
+            "measurement",
+            6.0,
+            "mm",
+            "2.25.2",
+            "2024-04-05",
+            FactProvenance(),
+            "long_axis",
+            "lesion 2",
+        ),
+        Fact("r", "response", "CR", None, None, "2024-04-05", FactProvenance(), "recist_category"),
+    ]
+    header, rows = response_table(read_report(_report([], facts)))
+    assert header == ["", "2024-01-05", "2024-04-05"]
+    assert rows == [
+        ["lesion 1 long axis", "10.0 mm", "disappeared"],
+        ["lesion 2 long axis", "not yet seen", "6.0 mm"],
+        ["recist category", "not assessed", "CR"],
+    ]

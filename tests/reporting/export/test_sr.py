@@ -126,7 +126,7 @@ def test_lung_rads_and_recist_evaluations(written: list[tuple[Path, Dataset]]) -
     first = _report(written[0][0])
     l1 = first.content.get_volumetric_roi_measurement_groups(tracking_uid="2.25.1001")[0]
     values = {(e.name.value, e.value.value) for e in l1.get_qualitative_evaluations()}
-    assert ("LRCAT", "LR-4B") in values
+    assert ("1362105002", "LR-4B") in values  # SNOMED CT Lung-RADS category, private value
     assert ("NODTYPE", "SOLID") in values
     second = _report(written[1][0])
     (response,) = [
@@ -135,7 +135,12 @@ def test_lung_rads_and_recist_evaluations(written: list[tuple[Path, Dataset]]) -
         if g.tracking_identifier == "RECIST 1.1 response"
     ]
     values = {(e.name.value, e.value.value) for e in response.get_qualitative_evaluations()}
-    assert values == {("112021", "126081"), ("112048", "112042"), ("RECISTOR", "OR-PR")}
+    assert values == {
+        ("112021", "126081"),  # Response Evaluation Method: RECIST 1.1
+        ("112048", "112042"),  # Current Response: Target Lesion Partial Response
+        ("112048", "OR-PR"),  # Current Response: overall PR (private value)
+        ("112049", "OR-PR"),  # Best Overall Response (private value)
+    }
     names = {g.tracking_identifier for g in first.content.get_image_measurement_groups()}
     assert "RECIST 1.1 response" not in names  # no response fact at the baseline
 

@@ -2,10 +2,11 @@
 
 :func:`assess` reads a :class:`~radcycle.domain.Volume` (as ``radcycle.io`` gives
 it, with its header facts and series problems) and returns a
-:class:`QualityReport`: modality and contrast (header, and on CT blood pool
-against muscle), slice thickness and spacing, what the field of view covers
-(lungs, cut off or not; a truncated body), noise (HU SD in fat and in air),
-metal, slice discontinuities (motion or stitching), low dose, and a verdict per
+:class:`QualityReport`: modality and contrast (header, and on CT the phase the
+aorta's HU says, :mod:`radcycle.imaging.qc.anatomy`), slice thickness and
+spacing, what the field of view covers (lungs, cut off or not; liver, pelvis,
+brain; a truncated body), noise (HU SD in fat and in air), metal, slice
+discontinuities (motion or stitching), breathing steps, low dose, and a verdict per
 analysis (:mod:`radcycle.imaging.qc.verdicts`) with the reasons.
 
 Measures run on a grid of about 2 mm (QC needs no finer detail), so a 512 x 512
@@ -18,10 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from radcycle.domain import Volume
 from radcycle.imaging.inputs import modality_of, nominal_geometry
-from radcycle.imaging.qc import measures
+from radcycle.imaging.qc import anatomy, measures
 from radcycle.imaging.qc.verdicts import ANALYSES, RULES, Finding, verdicts
 
 __all__ = ["ANALYSES", "RULES", "Finding", "QualityReport", "assess"]
@@ -37,6 +39,9 @@ _METAL_ML = 0.5
 _TRUNCATED_FRACTION = 0.2
 _ENHANCED_GAP_HU = 80.0  # blood pool this much above muscle: contrast in the vessels
 _ENHANCED_POOL_ML = 5.0
+# Organs: seen on this many QC slices (about 2 mm each); liver core volume (mL).
+_ORGAN_SLICES = 3
+_LIVER_CORE_ML = 60.0
 
 
 @dataclass(frozen=True)
@@ -102,8 +107,10 @@ def _ct_findings(volume: Volume, header: dict[str, Any]) -> tuple[dict[str, Any]
     steps = _steps(tuple(float(v) for v in volume.spacing[::-1]))  # type: ignore[arg-type]
     hu = np.asarray(volume.array[:: steps[0], :: steps[1], :: steps[2]], dtype=np.float32)
     voxel_ml = float(np.prod(volume.spacing * np.array(steps[::-1]))) / 1000.0
+    mm = tuple(float(s) * n for s, n in zip(volume.spacing[::-1], steps, strict=True))
     body = measures.body_mask(hu)
-    cov = measures.coverage(hu, body, voxel_ml, _posterior_row(volume))
+    lungs = measures.lung_mask(hu, voxel_ml)
+    cov = measures.coverage(hu, body, voxel_ml, _posterior_row(volume), lungs)
     facts: dict[str, Any] = {
         "lung_ml": cov.lung_ml,
         "lungs_cut_off": _cut(volume, cov),
@@ -113,10 +120,48 @@ def _ct_findings(volume: Volume, header: dict[str, Any]) -> tuple[dict[str, Any]
         **measures.enhancement(hu, body, voxel_ml),
     }
     pixel_mm = float(volume.spacing[0]) * steps[2]
-    jumps = [k * steps[0] for k in measures.discontinuities(body, pixel_mm)]
-    facts["discontinuity_slices"] = jumps
+    body_jumps = measures.discontinuities(body, pixel_mm)
+    facts["discontinuity_slices"] = [k * steps[0] for k in body_jumps]
     facts["contrast_from_image"] = _contrast(facts)
+    facts.update(_anatomy(volume, hu, body, lungs, mm, cov.lung_ml))  # type: ignore[arg-type]
+    facts["breathing_slices"] = [
+        k * steps[0]
+        for k in anatomy.breathing(lungs, body, mm, body_jumps)  # type: ignore[arg-type]
+    ]
     return facts, _ct_rules(facts, header)
+
+
+def _anatomy(
+    volume: Volume,
+    hu: npt.NDArray[np.float32],
+    body: npt.NDArray[np.bool_],
+    lungs: npt.NDArray[np.bool_],
+    mm: tuple[float, float, float],
+    lung_ml: float,
+) -> dict[str, Any]:
+    """What the field of view covers, and the contrast phase the aorta shows.
+
+    ``None`` where it cannot be judged: oblique axes, or (liver, aorta) no spine
+    in view to say where the patient's right and front are.
+    """
+    covers: dict[str, bool | None] = {"lungs": lung_ml > 0, "liver": None}
+    covers["brain"] = anatomy.brain(hu, mm) >= _ORGAN_SLICES
+    orient = anatomy.Orientation.of(volume.direction)
+    out: dict[str, Any] = {"covers": covers, "aorta_hu": None, "aorta_slices": 0}
+    if orient is None:
+        covers["pelvis"] = None
+        out["contrast_phase_from_image"] = None
+        return out
+    pelvis, judged = anatomy.pelvis(hu, body, lungs, mm, orient)
+    covers["pelvis"] = pelvis >= _ORGAN_SLICES if judged >= _ORGAN_SLICES else None
+    canal = anatomy.spine_front(hu, body, mm, orient)
+    if canal is not None:
+        liver_ml = anatomy.liver(hu, body, canal, mm, orient)
+        out["liver_core_ml"] = liver_ml
+        covers["liver"] = liver_ml >= _LIVER_CORE_ML
+        out.update(anatomy.aorta(hu, body, canal, mm, orient))
+    out["contrast_phase_from_image"] = anatomy.contrast_phase(out["aorta_hu"])
+    return out
 
 
 def _posterior_row(volume: Volume) -> int | None:
@@ -179,6 +224,23 @@ def _ct_rules(facts: dict[str, Any], header: dict[str, Any]) -> list[Finding]:
                 "discontinuities",
                 f"slices jump from their neighbours at {facts['discontinuity_slices'][:10]} "
                 "(motion or stitching)",
+            )
+        )
+    if facts.get("breathing_slices"):
+        out.append(
+            Finding(
+                "breathing",
+                f"the lungs step against their shape at slices {facts['breathing_slices'][:10]} "
+                "(breathing between slices)",
+            )
+        )
+    phase = facts.get("contrast_phase_from_image")
+    if header.get("contrast_agent") and phase == "non-contrast":
+        out.append(
+            Finding(
+                "contrast-mismatch",
+                f"the header names a contrast agent ({header['contrast_agent']}) but the aorta "
+                f"is unenhanced ({facts['aorta_hu']:g} HU)",
             )
         )
     return out

@@ -39,6 +39,7 @@ __all__ = [
     "discontinuities",
     "edge_slices",
     "enhancement",
+    "lung_mask",
     "metal",
     "noise",
 ]
@@ -75,18 +76,12 @@ class Coverage:
     lung_slices: tuple[int, int] | None
 
 
-def coverage(
-    hu: FloatArray, body: BoolArray, voxel_ml: float, posterior_edge: int | None = None
-) -> Coverage:
-    """Lungs (internal air >= 250 mL) and body truncation at the in-plane edges.
+def lung_mask(hu: FloatArray, voxel_ml: float) -> BoolArray:
+    """Internal air large enough to be lungs (below -400 HU, 250 mL or more in all).
 
     Air (below -400 HU) that reaches the in-plane edge and is pure air (median
     below :data:`_OUTSIDE_AIR_HU`) is outside the patient; other air is inside
     (lungs, airways, gas), even where a cropped field of view cuts the lungs.
-
-    Args:
-        posterior_edge: the row index (0 or -1) of the table side, left out of
-            the truncation count (the table lies there, not the patient).
     """
     air = hu < _AIR_HU
     labels, n = ndi.label(air)
@@ -105,6 +100,25 @@ def coverage(
         inner = (~outside) & (sizes >= _LUNG_ML / 4)  # each lung, or both joined
         if sizes[inner].sum() >= _LUNG_ML:
             lungs = np.isin(labels, index[inner])
+    return np.asarray(lungs, dtype=bool)
+
+
+def coverage(
+    hu: FloatArray,
+    body: BoolArray,
+    voxel_ml: float,
+    posterior_edge: int | None = None,
+    lungs: BoolArray | None = None,
+) -> Coverage:
+    """Lungs (:func:`lung_mask`) and body truncation at the in-plane edges.
+
+    Args:
+        posterior_edge: the row index (0 or -1) of the table side, left out of
+            the truncation count (the table lies there, not the patient).
+        lungs: the lung mask, where already found.
+    """
+    if lungs is None:
+        lungs = lung_mask(hu, voxel_ml)
     lung_ml = float(lungs.sum() * voxel_ml)
     slices = np.flatnonzero(lungs.any(axis=(1, 2)))
     in_body = np.flatnonzero(body.any(axis=(1, 2)))

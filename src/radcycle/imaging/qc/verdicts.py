@@ -46,6 +46,12 @@ RULES: dict[str, dict[str, str]] = {
     "low-dose": {"recist": CAVEAT, "radiomics": CAVEAT},
     "metal": {"lung-nodules": CAVEAT, "recist": CAVEAT, "radiomics": CAVEAT},
     "discontinuities": {"lung-nodules": CAVEAT, "recist": CAVEAT, "radiomics": CAVEAT},
+    # a breath between slices steps the diaphragm: nodules near it doubled or lost
+    "breathing": {"lung-nodules": CAVEAT, "recist": CAVEAT, "radiomics": CAVEAT},
+    # the header names a contrast agent but the aorta is unenhanced (or the
+    # reverse is not known: an absent agent says nothing): HU and enhancement
+    # are not what the header says
+    "contrast-mismatch": {"recist": CAVEAT, "radiomics": CAVEAT},
     # MR and PET values are not in absolute units: normalise before radiomics
     "arbitrary-units": {"radiomics": CAVEAT},
 }

@@ -513,6 +513,7 @@ def acquisition_info(stack: Stack) -> AcquisitionInfo:
         study_date=_da(str(h.study.get("study_date", "") or "").strip()),
         patient_id=str(h.patient.get("patient_id", "") or "") or None,
         birth_date=_da(str(h.patient.get("birth_date", "") or "").strip()),
+        source_files=tuple(sorted({str(f.header.path) for f in stack.frames})),
     )
 
 

@@ -2,12 +2,21 @@
 
 Codes come from DICOM PS3.16 (as shipped in pydicom's code dictionary): SNOMED CT
 (``SCT``) for anatomy, finding types and the measured quantities, DICOM (``DCM``)
-for tracking, attenuation, SUV and the RECIST 1.1 response criteria (CID 6144,
-CID 6147), UCUM for units. Where no standard code exists (Lung-RADS categories,
-the RECIST overall response, the solid component of a part-solid nodule, the
-nodule type) the concept is given in the private coding scheme
+for tracking, attenuation, SUV and the RECIST 1.1 response: the criteria
+(CID 6147, DCM 126081 RECIST 1.1), the target and non-target responses (CID 6144)
+and the concept names DCM 112048 Current Response and DCM 112049 Best Overall
+Response; UCUM for units. The Lung-RADS category is named by SNOMED CT
+1362105002 (Lung Imaging Reporting and Data System category, an observable
+entity; HL7 Lithuania's lung screening guide uses it the same way).
+
+Where no standard code exists the concept is given in the private coding scheme
 :data:`LOCAL_SCHEME` (``99RADCYCLE``: DICOM PS3.3 8.2 reserves designators
-beginning with ``99`` for local schemes), never a guessed standard code.
+beginning with ``99`` for local schemes), never a guessed standard code. These
+are, and only these: the values of the overall and best overall response (CR,
+PR, SD, PD, NE: CID 6144 codes only target and non-target responses), the
+Lung-RADS category values (0 to 4X: no SNOMED CT or DICOM code), the nodule type
+and its concept name, the solid-component long axis, the measurement status of a
+lesion without a value, and an organ outside the table below.
 
 Example:
     >>> MEASUREMENT_CODES["long_axis"].meaning
@@ -92,8 +101,30 @@ RECIST_RESPONSE_CODES = {
 RECIST_1_1 = Concept("DCM", "126081", "RECIST 1.1")
 RESPONSE_EVALUATION_METHOD = Concept("DCM", "112021", "Response Evaluation Method")
 CURRENT_RESPONSE = Concept("DCM", "112048", "Current Response")
-OVERALL_RESPONSE = local_concept("RECISTOR", "RECIST 1.1 overall response")
-LUNG_RADS_CATEGORY = local_concept("LRCAT", "Lung-RADS v2022 category")
+BEST_OVERALL_RESPONSE = Concept("DCM", "112049", "Best Overall Response")
+LUNG_RADS_CATEGORY = Concept("SCT", "1362105002", "Lung Imaging Reporting and Data System category")
+
+
+def response_value(category: str) -> Concept:
+    """An overall response category (CR, PR, SD, PD, NE, iUPD ...): private, no standard code.
+
+    Example:
+        >>> response_value("PR").value
+        'OR-PR'
+    """
+    return local_concept(f"OR-{category}"[:16], f"Overall response {category}")
+
+
+def lung_rads_value(category: str) -> Concept:
+    """A Lung-RADS v2022 category value (0 to 4X, S): private, no standard code.
+
+    Example:
+        >>> lung_rads_value("4B").meaning
+        'Lung-RADS 4B'
+    """
+    return local_concept(f"LR-{category}"[:16], f"Lung-RADS {category}")
+
+
 NODULE_TYPE = local_concept("NODTYPE", "Nodule type")
 MEASUREMENT_STATUS = local_concept("MSTATUS", "Measurement status")
 

@@ -173,10 +173,17 @@ def response_table(view: ReportView) -> tuple[list[str], list[list[str]]]:
     Returns:
         the header (``""`` then the time points in order) and one row per lesion
         measurement or guideline result (its label, then a cell per time point).
+        No cell is blank: a lesion without a value says its assessment
+        (``disappeared``, ``not evaluated``) or ``not yet seen`` (before it was
+        first seen); a guideline without a result there says ``not assessed``.
     """
     cells: dict[tuple[str, str], dict[str, str]] = {}
     times: list[str] = []
+    # a lesion's assessment where it has no value (disappeared, not evaluated)
+    assessed: dict[tuple[str, str], str] = {}
     for fact in view.facts.values():
+        if fact.name == "assessment" and fact.tracking_identifier and fact.time_point:
+            assessed[(fact.tracking_identifier, fact.time_point)] = str(fact.value)
         shown = fact.kind in (FactKind.RESPONSE, FactKind.GUIDELINE) or (
             fact.kind == FactKind.MEASUREMENT and fact.name in _TABLE_MEASUREMENTS
         )
@@ -186,8 +193,17 @@ def response_table(view: ReportView) -> tuple[list[str], list[list[str]]]:
         cells.setdefault(key, {})[fact.time_point] = format_value(fact)
         times.append(fact.time_point)
     order = sorted(set(times))
+
+    def cell(who: str, what: str, when: str) -> str:
+        found = cells[(who, what)].get(when)
+        if found is not None:
+            return found
+        if not who:
+            return "not assessed"
+        return assessed.get((who, when), "not yet seen")
+
     rows = [
-        [f"{who} {what}".strip(), *(cells[(who, what)].get(t, "") for t in order)]
+        [f"{who} {what}".strip(), *(cell(who, what, t) for t in order)]
         for who, what in sorted(cells, key=lambda k: (k[0] == "", k))
     ]
     return ["", *order], rows

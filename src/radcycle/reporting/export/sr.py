@@ -14,8 +14,11 @@ The mapping is direct; nothing is parsed from text:
   status is given as a qualitative evaluation instead;
 * qualitative evaluations: the nodule type, the lesion's Lung-RADS v2022 category,
   and a TID 1501 group for the patient's RECIST 1.1 response (method DCM 126081
-  RECIST 1.1, target and non-target response in DICOM CID 6144, the overall
-  response in radcycle's private scheme, which CID 6144 does not cover).
+  RECIST 1.1; DCM 112048 Current Response with the target and non-target
+  responses of DICOM CID 6144 and the overall response; DCM 112049 Best Overall
+  Response). The overall and best responses' values, and the Lung-RADS category
+  values, have no standard code: they are in radcycle's private scheme (see
+  :mod:`radcycle.reporting.export.codes`).
 
 The SR is written PARTIAL and UNVERIFIED, and its SeriesDescription says
 :data:`~radcycle.reporting.export.codes.DRAFT_NOTICE`.
@@ -112,12 +115,7 @@ def _lesion_evaluations(lesion: Lesion, time_point: str, facts: Sequence[Fact]) 
     for fact in facts:
         if fact.tracking_uid == lesion.tracking_uid and _is_guideline(fact, "lung_rads"):
             category = str(fact.value)
-            out.append(
-                _evaluation(
-                    c.LUNG_RADS_CATEGORY,
-                    c.local_concept(f"LR-{category}", f"Lung-RADS {category}"),
-                )
-            )
+            out.append(_evaluation(c.LUNG_RADS_CATEGORY, c.lung_rads_value(category)))
     return out
 
 
@@ -192,9 +190,10 @@ def _response_group(facts: Sequence[Fact], time_point: str, uid: str) -> Any | N
             continue
         part, category = _response_part(fact), str(fact.value)
         concept = c.RECIST_RESPONSE_CODES.get((part, category))
-        if part == "overall":
-            concept = c.local_concept(f"OR-{category}"[:16], f"Overall response {category}")
-            evaluations.append(_evaluation(c.OVERALL_RESPONSE, concept))
+        if fact.name == "best_overall_response":
+            evaluations.append(_evaluation(c.BEST_OVERALL_RESPONSE, c.response_value(category)))
+        elif part == "overall":
+            evaluations.append(_evaluation(c.CURRENT_RESPONSE, c.response_value(category)))
         elif concept is not None:
             evaluations.append(_evaluation(c.CURRENT_RESPONSE, concept))
     if len(evaluations) == 1:

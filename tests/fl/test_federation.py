@@ -1,0 +1,129 @@
+"""Flower plumbing: strategies, what a client sends, DP, on a small least-squares
+learner per site (the segmenter's learner is tested in test_segmenter.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from radcycle.errors import InputError
+from radcycle.fl.federation import CLIENT_METRICS, FederationSettings, SiteClient
+from radcycle.fl.privacy import DPSettings, epsilon, noise_for_epsilon
+
+ROOT = Path(__file__).resolve().parents[2]
+TRUE_W = np.array([1.0, -2.0, 0.5], np.float32)
+
+
+class LeastSquares:
+    """A linear model fitted by gradient steps on one site's points."""
+
+    def __init__(self, site: int) -> None:
+        rng = np.random.default_rng(site)
+        self.x = rng.normal(site, 1.0, (20 + 10 * site, 3)).astype(np.float32)
+        self.y = self.x @ TRUE_W
+        self.w = np.zeros(3, np.float32)
+        self.b = np.zeros(1, np.float32)
+
+    def get_weights(self) -> list[npt.NDArray[np.float32]]:
+        return [self.w.copy(), self.b.copy()]
+
+    def set_weights(self, weights: Sequence[npt.NDArray[np.float32]]) -> None:
+        self.w, self.b = (np.array(a, np.float32) for a in weights)
+
+    def fit(self, steps: int, proximal_mu: float) -> tuple[int, float]:
+        w0 = self.w.copy()
+        losses = []
+        for _ in range(steps):
+            err = self.x @ self.w + self.b - self.y
+            losses.append(float(np.mean(err**2)))
+            grad = self.x.T @ err / len(err) + proximal_mu * (self.w - w0)
+            self.w = (self.w - 0.02 * grad).astype(np.float32)
+            self.b = (self.b - 0.02 * np.mean(err)).astype(np.float32)
+        return len(self.x) * steps, float(np.mean(losses))
+
+
+def test_client_sends_its_arrays_count_and_loss_only() -> None:
+    client = SiteClient(LeastSquares(0))
+    start = [np.zeros(3, np.float32), np.zeros(1, np.float32)]
+    arrays, n, metrics = client.fit(start, {"local_steps": 3})
+    assert [a.shape for a in arrays] == [(3,), (1,)]
+    assert all(a.dtype == np.float32 for a in arrays)
+    assert n == 60
+    assert set(metrics) <= CLIENT_METRICS
+    assert all(isinstance(v, float) for v in metrics.values())
+
+
+def test_dp_clips_and_noises_the_update_on_the_client() -> None:
+    start = [np.zeros(3, np.float32), np.zeros(1, np.float32)]
+    _, _, m = SiteClient(LeastSquares(1)).fit(start, {"local_steps": 5})
+    assert m["update_norm"] > 0.1
+    tight = DPSettings(clip_norm=0.01, noise_multiplier=1e-6)
+    clipped, _, _ = SiteClient(LeastSquares(1), dp=tight).fit(start, {"local_steps": 5})
+    norm = float(np.sqrt(sum(np.sum(a**2) for a in clipped)))
+    assert norm == pytest.approx(0.01, rel=1e-3)
+    noisy = DPSettings(clip_norm=0.01, noise_multiplier=100.0)
+    a, _, _ = SiteClient(LeastSquares(1), dp=noisy, random_seed=1).fit(start, {"local_steps": 5})
+    b, _, _ = SiteClient(LeastSquares(1), dp=noisy, random_seed=2).fit(start, {"local_steps": 5})
+    assert not np.allclose(a[0], b[0])
+    assert np.std(np.concatenate([a[0], a[1]])) > 0.1
+
+
+def test_accountant_spends_more_with_rounds_and_less_with_noise() -> None:
+    assert epsilon(2.0, 20, 1e-5) > epsilon(2.0, 10, 1e-5) > epsilon(4.0, 10, 1e-5)
+    z = noise_for_epsilon(3.0, 10, 1e-5)
+    assert epsilon(z, 10, 1e-5) <= 3.0 < epsilon(z * 0.95, 10, 1e-5)
+    with pytest.raises(InputError):
+        DPSettings(clip_norm=0.0, noise_multiplier=1.0)
+    with pytest.raises(InputError):
+        FederationSettings(strategy="fedsgd")
+
+
+def _make(index: int) -> Any:
+    return LeastSquares(index)
+
+
+SIMULATION = """
+import json, sys
+import numpy as np
+from radcycle.fl.federation import FederationSettings, simulate
+from tests.fl.test_federation import _make
+settings = FederationSettings(strategy=sys.argv[1], rounds=4, local_steps=10, proximal_mu=0.01)
+initial = [np.zeros(3, np.float32), np.zeros(1, np.float32)]
+result = simulate(["a", "b", "c"], _make, initial, settings)
+print(json.dumps({**result.to_json(), "w": result.weights[0].tolist()}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["fedavg", "fedprox"])
+def test_simulation_converges_and_counts_bytes(strategy: str) -> None:
+    # Ray is started in a process of its own (as `radcycle fl simulate` does)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", SIMULATION, strategy],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["strategy"] == strategy
+    loss = result["loss_per_round"]
+    assert len(loss) == 4
+    assert loss[-1] < loss[0]
+    # each round: the global arrays to 3 sites and 3 updates back, float32 plus headers
+    assert all(b >= 6 * 4 * 4 for b in result["bytes_per_round"])
+    error = np.abs(np.array(result["w"]) - TRUE_W).max()
+    assert error < np.abs(TRUE_W).max()

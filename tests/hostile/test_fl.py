@@ -1,0 +1,58 @@
+"""Hostile inputs to ``radcycle fl``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fl.conftest import write_patients
+from tests.hostile.cases import Case, ids, run_case
+
+
+def _mixed(folder: Path) -> Path:
+    source = write_patients(folder / "source", 5)
+    (source / "notes.txt").write_text("not a patient\n")
+    (source / "empty-folder").mkdir()
+    return source
+
+
+CASES = [
+    Case(
+        "source-missing",
+        lambda f: ["make-sites", str(f / "nothere"), "--out", str(f / "sites")],
+        says=r"nothere",
+    ),
+    Case(
+        "source-without-patients",
+        lambda f: ["make-sites", str(f), "--out", str(f.parent / "sites-x")],
+        says=r"no patient folder",
+    ),
+    Case(
+        "out-inside-source",
+        lambda f: ["make-sites", str(write_patients(f / "s", 5)), "--out", str(f / "s" / "o")],
+        says=r"overlaps",
+    ),
+    Case(
+        "too-few-patients",
+        lambda f: ["make-sites", str(write_patients(f / "s", 3)), "--out", str(f / "o")],
+        says=r"3 patients cannot make",
+    ),
+    Case(
+        "mixed-folder",
+        lambda f: ["make-sites", str(_mixed(f)), "--out", str(f / "o"), "--random-seed", "1"],
+        exit_code=0,
+        says=r"held-out\s+1 patients",
+        never=r"notes|empty-folder",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+def test_fl_hostile(case: Case, tmp_path: Path) -> None:
+    run_case("fl", case, tmp_path)
+    if (tmp_path / "s").exists():
+        assert not (tmp_path / "s" / "o").exists()
+
+
+HOSTILE = {"fl": CASES}
