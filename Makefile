@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test,dev,bench,batch,pacs,fl]'
+	$(BIN)/python -m pip install -q -e '.[test,dev,bench,batch,pacs,fl,service]'
 	touch $(STAMP)
 
 install: $(STAMP)

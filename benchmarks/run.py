@@ -33,7 +33,9 @@ BENCHMARKS: dict[str, str] = {
     "reports": "benchmarks.bench_reports",
     "outline-snapshot": "benchmarks.outline_snapshot",
     "pacs": "benchmarks.bench_pacs",
+    "service-load": "benchmarks.bench_service_load",
     "realcase": "benchmarks.bench_realcase",
+    "new-lesions": "benchmarks.bench_new_lesions",
 }
 
 

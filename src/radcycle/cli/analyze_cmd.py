@@ -117,6 +117,17 @@ def analyze(
     exam_date: str | None = typer.Option(
         None, "--exam-date", help="YYYY-MM-DD of a study whose headers have no StudyDate."
     ),
+    confirm_new: list[str] = typer.Option(
+        [],
+        "--confirm-new",
+        help="A new lesion found by the detector that the radiologist confirms: 'lesion 6' "
+        "(repeatable); unconfirmed new lesions do not make the response category.",
+    ),
+    reject_new: list[str] = typer.Option(
+        [],
+        "--reject-new",
+        help="A new lesion found by the detector that the radiologist rejects (repeatable).",
+    ),
     as_json: bool = json_option(),
     force: bool = force_option("Here: the whole --out folder."),
 ) -> None:
@@ -125,7 +136,13 @@ def analyze(
     seeds = tuple(parse_lesion(text) for text in lesion)
     backend = _backend(llm, llm_model, gguf)
     request = AnalysisInputs(
-        tuple(inputs), fhir, tuple(prior_report), seeds, exam_date=_date(exam_date)
+        tuple(inputs),
+        fhir,
+        tuple(prior_report),
+        seeds,
+        exam_date=_date(exam_date),
+        confirmed_new=tuple(t.strip() for t in confirm_new),
+        rejected_new=tuple(t.strip() for t in reject_new),
     )
     with Progress(
         SpinnerColumn(),

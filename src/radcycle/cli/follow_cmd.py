@@ -38,6 +38,7 @@ from radcycle.pipeline.follow import (
     scan_from_volume,
 )
 from radcycle.pipeline.follow_guidelines import GuidelineContext
+from radcycle.pipeline.quality import scan_quality
 
 console = Console()
 
@@ -137,6 +138,16 @@ def check_seeds_inside(baseline: Scan, seeds: list[LesionSeed], path: Path) -> N
             )
 
 
+def recist_cell(result: FollowResult, t: int, category: str) -> str:
+    """The category without unconfirmed new lesions, and with them where it differs."""
+    tp = result.recist["timepoints"][t - 1]
+    other = tp.get("category_with_unconfirmed", category)
+    if other == category:
+        return category
+    ids = ", ".join(tp.get("unconfirmed_new_lesion_ids", []))
+    return f"{category} ({other} if {ids} confirmed)"
+
+
 def registration_cell(reg: RegistrationResult) -> str:
     """One table cell: the path used, its quality measures and FAILED where flagged."""
     d = reg.details
@@ -177,16 +188,30 @@ def _summary(result: FollowResult) -> None:
         "Fleischner (next exam)",
     ):
         exams.add_column(name)
-    for scan, reg, a in zip(result.scans, result.registrations, result.assessments, strict=True):
+    for t, (scan, reg, a) in enumerate(
+        zip(result.scans, result.registrations, result.assessments, strict=True)
+    ):
         exams.add_row(
             scan.exam_date.isoformat(),
             "baseline" if reg is None else registration_cell(reg),
-            a.recist.category if a.recist else "baseline",
+            recist_cell(result, t, a.recist.category) if a.recist else "baseline",
             f"{a.lung_rads.category} ({a.lung_rads.next_exam_date})" if a.lung_rads else "-",
             f"{a.fleischner.category} ({a.fleischner.next_exam_date})" if a.fleischner else "-",
         )
     console.print(exams)
     console.print(f"best overall response: {result.recist['best_overall_response']}")
+    for review in result.new_lesions:
+        confidence = "" if review.confidence is None else f", confidence {review.confidence:.2f}"
+        console.print(
+            f"new lesion {review.tracking_identifier} ({review.exam_date}): "
+            f"{review.status.upper()}{confidence}; {review.evidence}",
+            highlight=False,
+        )
+    if any(r.status == "unconfirmed" for r in result.new_lesions):
+        console.print(
+            "confirm or reject with --confirm-new 'lesion N' / --reject-new 'lesion N'",
+            highlight=False,
+        )
     for note in result.notes:
         console.print(f"note: {note}", highlight=False)
 
@@ -247,6 +272,18 @@ def follow(
         help="auto: lung-driven where both scans show the lungs, intensity-based otherwise "
         "(or where the lung path fails); lungs or intensity to force one path.",
     ),
+    confirm_new: list[str] = typer.Option(
+        [],
+        "--confirm-new",
+        help="A new lesion found by the detector that the radiologist confirms: 'lesion 6' "
+        "(repeatable); unconfirmed new lesions do not make the response category.",
+    ),
+    reject_new: list[str] = typer.Option(
+        [],
+        "--reject-new",
+        help="A new lesion found by the detector that the radiologist rejects: 'lesion 6' "
+        "(repeatable); it is left out of the response.",
+    ),
     different_patients: bool = typer.Option(
         False,
         "--allow-different-patients",
@@ -291,6 +328,8 @@ def follow(
         registration=RegistrationSettings(path=registration_path(registration)),
         guidelines=context,
         strict_baseline=bool(seeds),
+        confirmed_new=tuple(t.strip() for t in confirm_new),
+        rejected_new=tuple(t.strip() for t in reject_new),
     )
     result = follow_patient(scans, finder, settings)
     warn_all(
@@ -300,12 +339,19 @@ def follow(
         if reg is not None and reg.failed
     )
     document = result.to_dict()
+    quality = scan_quality([scan.volume for scan in result.scans])
+    for entry, report in zip(document["scans"], quality, strict=True):
+        entry["quality"] = report
     if folder is not None:
         _write_outputs(folder, result, document)
     if as_json:
         typer.echo(json.dumps(document, indent=2))
         return
     _summary(result)
+    for entry in document["scans"]:
+        verdicts = entry["quality"]["verdicts"]
+        shown = ", ".join(f"{name} {v['verdict']}" for name, v in verdicts.items())
+        console.print(f"image quality {entry['date']}: {shown}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,8 @@ class AnalysisInputs:
         prior_reports: earlier reports (plain text or Open-i XML).
         lesions: lesions clicked on the earliest study; none: the detector runs.
         exam_date: the date of a study whose headers have no StudyDate (never guessed).
+        confirmed_new: new lesions (TrackingIdentifiers) a radiologist confirmed.
+        rejected_new: new lesions a radiologist rejected (left out of the response).
         settings: follow-up settings; None: defaults, with the guideline context
             (immunotherapy, known cancer) read from the FHIR record.
     """
@@ -83,6 +85,8 @@ class AnalysisInputs:
     lesions: tuple[LesionSeed, ...] = ()
     settings: FollowSettings | None = None
     exam_date: date | None = None
+    confirmed_new: tuple[str, ...] = ()
+    rejected_new: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -309,6 +313,10 @@ def analyze_patient(inputs: AnalysisInputs, progress: Progress | None = None) ->
         return list(seeds) if scan.study_instance_uid == earliest else []
 
     settings = inputs.settings or FollowSettings(guidelines=guideline_context(record))
+    if inputs.confirmed_new or inputs.rejected_new:
+        settings = replace(
+            settings, confirmed_new=inputs.confirmed_new, rejected_new=inputs.rejected_new
+        )
     with _timed(timings, "follow", progress):
         finder = clicked if seeds else detector_finder()
         result = follow_patient(scans, finder, settings)

@@ -94,6 +94,7 @@ def findings_document(
         ],
         "time_points": [a.to_dict() for a in follow.assessments],
         "recist": follow.recist,
+        "new_lesions": [r.to_dict() for r in follow.new_lesions],
         "facts": [f.to_dict() for f in facts],
         "notes": list(follow.notes),
         "skipped_series": list(analysis.skipped_series),

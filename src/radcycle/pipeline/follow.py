@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,12 @@ import numpy.typing as npt
 from radcycle.domain.findings import LesionMeasurement
 from radcycle.errors import AnalysisError, InputError
 from radcycle.imaging.detection import DetectionSettings, detect_nodules
-from radcycle.imaging.registration import RegistrationResult, RegistrationSettings, register
+from radcycle.imaging.registration import (
+    RegistrationResult,
+    RegistrationSettings,
+    apply_matrix,
+    register,
+)
 from radcycle.longitudinal.tracking import (
     PointStatus,
     ScanLesions,
@@ -55,6 +60,13 @@ from radcycle.pipeline.follow_lookup import (
     measure_seed,
     scan_from_volume,
 )
+from radcycle.pipeline.follow_new import (
+    NEW_LESION_MIN_CONFIDENCE,
+    NewLesionReview,
+    check_review_ids,
+    keep_candidate,
+    review_tracks,
+)
 
 __all__ = [
     "FOLLOW_SCHEMA_VERSION",
@@ -65,6 +77,7 @@ __all__ = [
     "Scan",
     "detector_finder",
     "follow_patient",
+    "review_new_lesions",
     "scan_from_volume",
 ]
 
@@ -88,6 +101,10 @@ class FollowSettings:
         look_again: look for unproposed tracked lesions at their mapped position.
         strict_baseline: a lesion proposed on the baseline that cannot be measured
             there is an error (the radiologist named it), not a note.
+        confirmed_new: TrackingIdentifiers of new lesions a radiologist confirmed.
+        rejected_new: TrackingIdentifiers of new lesions a radiologist rejected.
+        new_lesion_min_confidence: a detection on a follow-up where no lesion was
+            before is kept only with this confidence or more.
     """
 
     registration: RegistrationSettings = field(default_factory=RegistrationSettings)
@@ -95,6 +112,9 @@ class FollowSettings:
     guidelines: GuidelineContext = field(default_factory=GuidelineContext)
     look_again: bool = True
     strict_baseline: bool = False
+    confirmed_new: tuple[str, ...] = ()
+    rejected_new: tuple[str, ...] = ()
+    new_lesion_min_confidence: float = NEW_LESION_MIN_CONFIDENCE
 
 
 @dataclass(frozen=True)
@@ -109,6 +129,10 @@ class FollowResult:
     recist: dict[str, Any]
     notes: tuple[str, ...] = ()
     masks: Mapping[tuple[int, str], LesionMask] = field(default_factory=dict)
+    new_lesions: tuple[NewLesionReview, ...] = ()
+    guidelines: GuidelineContext = field(default_factory=GuidelineContext)
+    slice_thickness_mm: float = 5.0
+    proposals: Mapping[str, LesionSeed] = field(default_factory=dict)
 
     def mask_of(self, track: Track, t: int) -> npt.NDArray[np.bool_] | None:
         """``track``'s mask on scan ``t``'s grid, where one was outlined or carried."""
@@ -137,6 +161,7 @@ class FollowResult:
             "lesions": [traj.to_dict() for traj in self.trajectories],
             "recist": self.recist,
             "timepoints": [a.to_dict() for a in self.assessments],
+            "new_lesions": [r.to_dict() for r in self.new_lesions],
             "notes": list(self.notes),
         }
 
@@ -160,6 +185,7 @@ def detector_finder(settings: DetectionSettings | None = None) -> LesionFinder:
                     det.measurements,
                     f"{det.provenance.method} (confidence {det.confidence:.2f})",
                     LesionMask.of(mask),
+                    det.confidence,
                 )
             )
         return seeds
@@ -249,6 +275,8 @@ def follow_patient(
             notes.append(f"{scan.exam_date}: registration flagged: {result.reason}")
     lesion_sets = []
     masks: dict[tuple[int, str], LesionMask] = {}
+    proposals: dict[str, LesionSeed] = {}
+    known: list[tuple[float, float, float]] = []  # lesions seen so far, baseline LPS
     matrices = [reg.matrix if reg is not None else np.eye(4) for reg in registrations]
     for t, (scan, reg) in enumerate(zip(ordered, registrations, strict=True)):
         strict = settings.strict_baseline and t == 0
@@ -268,8 +296,33 @@ def follow_patient(
                 "the assessment of new lesions on this exam is incomplete"
             )
             proposed = []
+        if t > 0:
+            weak = [
+                seed
+                for seed in proposed
+                if not keep_candidate(
+                    seed,
+                    matrices[t],
+                    known,
+                    settings.tracking.gate_mm,
+                    settings.new_lesion_min_confidence,
+                )
+            ]
+            dropped = {id(seed) for seed in weak}
+            proposed = [seed for seed in proposed if id(seed) not in dropped]
+            notes.extend(
+                f"{scan.exam_date}: a candidate at "
+                f"{tuple(round(float(v), 1) for v in seed.point_mm)} (confidence "
+                f"{seed.confidence:.2f}) was left out: where no lesion was before, a "
+                f"detection needs a confidence of {settings.new_lesion_min_confidence:.2f}"
+                for seed in weak
+            )
+        proposals.update({seed.label: seed for seed in proposed if seed.label})
         found, problems = _observations(scan, t, proposed, masks, strict)
         notes.extend(problems)
+        for m in found:
+            x, y, z = apply_matrix(np.linalg.inv(matrices[t]), [m.centre])[0]
+            known.append((float(x), float(y), float(z)))
         failed = bool(reg is not None and reg.failed)
         lesion_sets.append(ScanLesions(scan.study_instance_uid, tuple(found), matrices[t], failed))
     patient_key = baseline.patient_id or baseline.study_instance_uid
@@ -282,21 +335,65 @@ def follow_patient(
     given = acq.slice_thickness_mm if acq is not None else None
     thickness = float(given or baseline.volume.metadata.get("slice_thickness") or 0.0)
     thickness = thickness or float(baseline.volume.spacing[2])
-    assessments, recist = assess_scans(
-        dates,
-        [s.series_instance_uid for s in ordered],
-        tracks,
-        settings.guidelines,
-        birth_date=baseline.birth_date,
-        slice_thickness_mm=thickness,
-    )
-    return FollowResult(
+    course = FollowResult(
         scans=tuple(ordered),
         registrations=tuple(registrations),
         tracks=tuple(tracks),
         trajectories=tuple(trajectories),
-        assessments=tuple(assessments),
-        recist=recist,
+        assessments=(),
+        recist={},
         notes=tuple(notes),
         masks=masks,
+        guidelines=settings.guidelines,
+        slice_thickness_mm=thickness,
+        proposals=proposals,
+    )
+    return review_new_lesions(course, settings.confirmed_new, settings.rejected_new)
+
+
+def review_new_lesions(
+    result: FollowResult, confirmed: Sequence[str] = (), rejected: Sequence[str] = ()
+) -> FollowResult:
+    """Settle new lesions by a radiologist's word and assess the guidelines again.
+
+    This is what a review service calls when the radiologist confirms or rejects
+    a new lesion: nothing is registered or measured again. A new lesion found
+    only by the detector and neither confirmed nor rejected stays unconfirmed:
+    RECIST is given without it (``category``) and with it
+    (``category_with_unconfirmed``).
+
+    Args:
+        result: a course from :func:`follow_patient` (or an earlier review).
+        confirmed: TrackingIdentifiers of new lesions confirmed.
+        rejected: TrackingIdentifiers of new lesions rejected.
+
+    Raises:
+        InputError: an identifier is not a new lesion of this course.
+    """
+    check_review_ids(result.tracks, confirmed, rejected)
+    reviews = review_tracks(result.tracks, result.scans, result.proposals, confirmed, rejected)
+    context = replace(
+        result.guidelines,
+        unconfirmed_new_lesions=tuple(
+            r.tracking_identifier for r in reviews if r.status == "unconfirmed"
+        ),
+        rejected_new_lesions=tuple(
+            r.tracking_identifier for r in reviews if r.status == "rejected"
+        ),
+    )
+    baseline = result.scans[0]
+    assessments, recist = assess_scans(
+        [s.exam_date for s in result.scans],
+        [s.series_instance_uid for s in result.scans],
+        result.tracks,
+        context,
+        birth_date=baseline.birth_date,
+        slice_thickness_mm=result.slice_thickness_mm,
+    )
+    return replace(
+        result,
+        assessments=tuple(assessments),
+        recist=recist,
+        new_lesions=tuple(reviews),
+        guidelines=replace(context, unconfirmed_new_lesions=(), rejected_new_lesions=()),
     )

@@ -24,6 +24,11 @@ TrackingUniqueIdentifier, study date) and their image and algorithm unchanged
 The reader's calls the images cannot give are context inputs: new lesions that
 are equivocal on a given exam (RECIST 1.1 section 4.3.5), and Lung-RADS airway
 nodules and atypical cysts by TrackingIdentifier.
+
+A new lesion found only by the detector is *unconfirmed* until a radiologist
+confirms it: RECIST is assessed without it (``category``) and with it
+(``category_with_unconfirmed``), so no response category rests on a lesion no
+one has seen; a rejected new lesion is left out of both.
 """
 
 from __future__ import annotations
@@ -48,9 +53,9 @@ from radcycle.guidelines.lungrads import (
     classify_nodule,
     lung_rads,
 )
-from radcycle.guidelines.recist import select_targets
+from radcycle.guidelines.recist import RecistBaseline, select_targets
 from radcycle.guidelines.recist_response import follow_up_from_tracked
-from radcycle.guidelines.recist_series import RecistOptions, assess_series
+from radcycle.guidelines.recist_series import RecistOptions, RecistSeries, assess_series
 from radcycle.guidelines.results import GuidelineResult
 from radcycle.longitudinal.measurements import point_record
 from radcycle.longitudinal.tracking import Track
@@ -79,6 +84,10 @@ class GuidelineContext:
         airway_nodules: TrackingIdentifier -> Lung-RADS airway level
             (``"subsegmental"``, ``"segmental or more proximal"``).
         atypical_cysts: TrackingIdentifier -> Lung-RADS atypical cyst finding.
+        unconfirmed_new_lesions: TrackingIdentifiers of new lesions found only by
+            the detector and not yet confirmed: RECIST is given without and with them.
+        rejected_new_lesions: TrackingIdentifiers of new lesions a radiologist
+            rejected: left out of RECIST.
     """
 
     immunotherapy: bool = False
@@ -91,6 +100,8 @@ class GuidelineContext:
     equivocal_new_lesions: tuple[tuple[str, date], ...] = ()
     airway_nodules: Mapping[str, str] = field(default_factory=dict)
     atypical_cysts: Mapping[str, str] = field(default_factory=dict)
+    unconfirmed_new_lesions: tuple[str, ...] = ()
+    rejected_new_lesions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -325,6 +336,29 @@ def _fleischner(
     return fleischner(nodules, patient, exam_date, priors)
 
 
+def _series(
+    baseline: RecistBaseline,
+    dates: Sequence[date],
+    per_scan: Sequence[tuple[LesionMeasurement, ...]],
+    context: GuidelineContext,
+    leave_out: frozenset[str],
+) -> RecistSeries:
+    equivocal = set(context.equivocal_new_lesions)
+    follow_ups = [
+        follow_up_from_tracked(
+            baseline,
+            dates[t],
+            [
+                replace(m, equivocal=True) if (m.lesion_id, dates[t]) in equivocal else m
+                for m in per_scan[t]
+                if m.lesion_id not in leave_out
+            ],
+        )
+        for t in range(1, len(dates))
+    ]
+    return assess_series(baseline, follow_ups, RecistOptions(immunotherapy=context.immunotherapy))
+
+
 def _recist(
     dates: Sequence[date],
     per_scan: Sequence[tuple[LesionMeasurement, ...]],
@@ -338,19 +372,10 @@ def _recist(
         slice_thickness_mm=thickness,
         chosen_target_ids=context.chosen_target_ids,
     )
-    equivocal = set(context.equivocal_new_lesions)
-    follow_ups = [
-        follow_up_from_tracked(
-            baseline,
-            dates[t],
-            [
-                replace(m, equivocal=True) if (m.lesion_id, dates[t]) in equivocal else m
-                for m in per_scan[t]
-            ],
-        )
-        for t in range(1, len(dates))
-    ]
-    series = assess_series(baseline, follow_ups, RecistOptions(immunotherapy=context.immunotherapy))
+    rejected = frozenset(context.rejected_new_lesions)
+    unconfirmed = frozenset(context.unconfirmed_new_lesions) - rejected
+    series = _series(baseline, dates, per_scan, context, rejected | unconfirmed)
+    with_all = _series(baseline, dates, per_scan, context, rejected) if unconfirmed else series
     for i, tp in enumerate(series.timepoints, start=1):
         old = assessments[i]
         assessments[i] = ScanAssessment(
@@ -363,18 +388,16 @@ def _recist(
             old.notes,
             old.lung_rads_nodules,
         )
-    return {
-        "guideline": "iRECIST" if context.immunotherapy else "RECIST 1.1",
-        "baseline_date": dates[0].isoformat(),
-        "slice_thickness_mm": thickness,
-        "targets": [_lesion_dict(m) for m in baseline.targets],
-        "non_targets": [_lesion_dict(m) for m in baseline.non_targets],
-        "baseline_sum_mm": baseline.baseline_sum,
-        "selection_notes": list(baseline.notes),
-        "timepoints": [
+    seen: set[str] = set()
+    timepoints = []
+    for t, (tp, tp_all) in enumerate(zip(series.timepoints, with_all.timepoints, strict=True), 1):
+        seen |= {m.lesion_id for m in per_scan[t] if m.lesion_id in unconfirmed}
+        timepoints.append(
             {
                 "date": tp.exam_date.isoformat(),
                 "category": tp.category,
+                "category_with_unconfirmed": tp_all.category,
+                "unconfirmed_new_lesion_ids": sorted(seen),
                 "sum_mm": tp.target.sum_mm if tp.target else None,
                 "nadir_sum_mm": tp.nadir_sum_mm,
                 "change_from_baseline_pct": tp.target.change_from_baseline_pct
@@ -392,10 +415,21 @@ def _recist(
                 "notes": list(tp.notes),
                 "rule": tp.as_result().rule_fired,
             }
-            for tp in series.timepoints
-        ],
+        )
+    return {
+        "guideline": "iRECIST" if context.immunotherapy else "RECIST 1.1",
+        "baseline_date": dates[0].isoformat(),
+        "slice_thickness_mm": thickness,
+        "targets": [_lesion_dict(m) for m in baseline.targets],
+        "non_targets": [_lesion_dict(m) for m in baseline.non_targets],
+        "baseline_sum_mm": baseline.baseline_sum,
+        "selection_notes": list(baseline.notes),
+        "timepoints": timepoints,
         "best_overall_response": series.best_overall_response,
         "best_response_rule": series.best_response_reason,
+        "best_overall_response_with_unconfirmed": with_all.best_overall_response,
+        "unconfirmed_new_lesion_ids": sorted(unconfirmed),
+        "rejected_new_lesion_ids": sorted(rejected),
     }
 
 
