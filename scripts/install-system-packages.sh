@@ -5,8 +5,11 @@
 #   poppler-utils  pdftotext / pdftoppm, to read the PDF report back (text, page images)
 #   orthanc, orthanc-dicomweb  the PACS the pacs tests and benchmark start (loopback only)
 #   iproute2       ip, to bring up loopback in Orthanc's own network namespace
+#   postgresql     the review service's store tested on PostgreSQL (a cluster per test run,
+#                  on a unix socket in a temp dir; the Debian service is never started)
+#   chromium       the real browser the review UI tests drive through Playwright
 set -euo pipefail
-PACKAGES=(dicom3tools poppler-utils orthanc orthanc-dicomweb iproute2)
+PACKAGES=(dicom3tools poppler-utils orthanc orthanc-dicomweb iproute2 postgresql chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -59,6 +59,24 @@ def test_findings_follow_the_schema_and_the_report_cites_them(analysed: Path) ->
     assert any(f["name"] == "prior_finding_uncertain" for f in report["facts"])
     assert "NOT FOR DIAGNOSTIC USE" in (analysed / "report.txt").read_text()
     assert not [p for p in analysed.parent.iterdir() if p.name.startswith(".out.")]
+    # every lesion has an assessment fact at every time point it is followed on
+    facts = report["facts"]
+    for les in findings["lesions"]:
+        for point in les["time_points"]:
+            (assessed,) = [
+                f
+                for f in facts
+                if f["name"] == "assessment"
+                and f["tracking_identifier"] == les["tracking_identifier"]
+                and f["time_point"] == point["date"]
+            ]
+            measured = point["long_axis_mm"] is not None or point["short_axis_mm"] is not None
+            assert (assessed["value"] == "measured") == measured
+    # the record names a lung cancer: Lung-RADS, a screening scheme, does not apply
+    lung_rads = [f for f in facts if f["name"] == "lung-rads_category"]
+    assert lung_rads
+    assert {f["value"] for f in lung_rads} == {"not applicable"}
+    assert "is not applicable" in (analysed / "report.txt").read_text()
 
 
 @pytest.mark.slow
@@ -196,3 +214,20 @@ def test_suites_on_the_ibsi_lung_ct(shared_data: Path, tmp_path: Path) -> None:
     adversarial = score(adversarial_cases(report), facts)
     assert adversarial.catch_rate == 1.0, adversarial.misses
     assert score(paraphrase_cases(report), facts).acceptance >= 0.95
+    # no record: Lung-RADS is given, and called a screening category
+    assert "Lung-RADS v2022 screening category 4B on 2024-01-10." in report.to_text()
+    (per_nodule,) = [f for f in facts if f.id == "f-lesion-1-2024-01-10-lung_rads"]
+    assert per_nodule.value == "4B"
+    # the SR carries it inside the lesion's own group; SR and SEG validate
+    import highdicom as hd
+
+    from tests.reporting.export.conftest import dciodvfy_errors
+
+    sr = hd.sr.srread(out / "sr_2024-01-10.dcm")
+    (group,) = sr.content.get_volumetric_roi_measurement_groups(
+        tracking_uid=per_nodule.tracking_uid
+    )
+    values = {(e.name.value, e.value.value) for e in group.get_qualitative_evaluations()}
+    assert ("1362105002", "LR-4B") in values
+    assert dciodvfy_errors(out / "sr_2024-01-10.dcm") == []
+    assert dciodvfy_errors(out / "seg_2024-01-10.dcm") == []

@@ -58,3 +58,11 @@ def test_demo_runs_every_step(tmp_path: Path):
     assert {"findings.json", "report.json", "report.pdf"} <= set(summary["files"])
     assert summary["status"].startswith("draft")
     assert "1. a synthetic patient" in result.stderr
+    # one command from the review UI: the patient is a case of the service's database
+    service = summary["service"]
+    assert service["command"] == f"radcycle serve --data {out / 'service'}"
+    assert service["url"] == "http://127.0.0.1:8000/cases/1"
+    assert "7. the review service" in result.stderr
+    login = Path(service["password_file"])
+    assert login.stat().st_mode & 0o077 == 0
+    assert "password: " in login.read_text()

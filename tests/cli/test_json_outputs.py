@@ -27,6 +27,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: Command -> "tests/FILE.py::function" that runs it with --json and parses stdout.
 ELSEWHERE = {
+    "serve": "tests/service/test_restart.py::spawn_serve",
+    "user add": "tests/service/test_cli.py::test_db_upgrade_user_add_and_audit_verify",
+    "db upgrade": "tests/service/test_cli.py::test_db_upgrade_user_add_and_audit_verify",
+    "audit verify": "tests/service/test_restart.py::_audit",
     "inspect": "tests/cli/test_inspect.py::test_inspect_json_lists_series_and_file_outcomes",
     "segment": "tests/cli/test_lesion_cmd.py::test_segment_then_measure",
     "measure": "tests/cli/test_lesion_cmd.py::test_segment_then_measure",

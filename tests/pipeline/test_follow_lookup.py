@@ -139,3 +139,25 @@ def test_a_carried_outline_is_kept_for_seg_and_key_images() -> None:
     kji = np.argwhere(stored).mean(axis=0)
     centre = later.index_to_patient([kji[::-1]])[0]
     assert np.allclose(centre, point.observation.centre, atol=1.0)
+
+
+def test_a_carried_outline_is_resampled_around_the_lesion_only() -> None:
+    from radcycle.imaging.registration import warp_mask
+    from radcycle.pipeline.follow_lookup import _carried_outline
+
+    source = Volume(np.zeros((30, 80, 80), np.float32), Geometry((-20.0, -30.0, 5.0), SPACING))
+    target = Volume(
+        np.zeros((28, 76, 84), np.float32), Geometry((-15.0, -25.0, 0.0), (1.1, 0.9, 2.5))
+    )
+    mask = np.zeros(source.array.shape, bool)
+    mask[10:16, 30:42, 25:40] = True
+    c, s = np.cos(0.15), np.sin(0.15)
+    matrix = np.eye(4)
+    matrix[:2, :2] = [[c, -s], [s, c]]
+    matrix[:3, :3] *= 1.1
+    matrix[:3, 3] = (4.0, -3.0, 2.0)
+    outline = _carried_outline(mask, source, target, matrix)
+    assert outline is not None
+    whole = warp_mask(mask, source, target, matrix)
+    assert whole.any()
+    assert np.array_equal(outline.full(target.array.shape), whole)

@@ -11,7 +11,10 @@ step produced, so the demo shows exactly what a user would type:
    record shows immunotherapy), Lung-RADS and Fleischner (not applicable with a
    known cancer), with trajectory and waterfall charts;
 6. ``radcycle analyze``: the whole analysis of the patient (studies, record) to
-   findings.json and a draft report whose every sentence cites its facts.
+   findings.json and a draft report whose every sentence cites its facts;
+7. the review service: a database in ``OUT/service`` with a ``demo`` radiologist
+   (password in ``OUT/service/demo-login.txt``) and the patient analysed as a job,
+   so ``radcycle serve --data OUT/service`` opens it in the browser.
 
 The treatment and diagnosis that steer step 5 are read from the record of step
 3, never assumed.
@@ -21,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +34,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.rule import Rule
+from sqlalchemy import select
 
 from radcycle.cli.analyze_cmd import analyze
 from radcycle.cli.errors import friendly_errors
@@ -48,7 +54,14 @@ from radcycle.cli.record_cmd import record
 from radcycle.cli.synth_cmd import _synth as synth
 from radcycle.clinical.fhir import parse_bundle
 from radcycle.clinical.summary import record_summary
+from radcycle.errors import InputError
 from radcycle.reporting.report import DRAFT_STATUS
+from radcycle.service.gateways import GatewayRegistry
+from radcycle.service.jobs import folder_uids, run_queued, submit
+from radcycle.service.settings import ServiceSettings
+from radcycle.store.db import Store, database_url, upgrade
+from radcycle.store.models import Case
+from radcycle.store.users import add_user
 
 console = Console()
 
@@ -174,13 +187,21 @@ def _run_demo(out: Path, seed: int, timepoints: int, slices: int, force: bool) -
         # folder of anything else is refused
         force=(report_dir / "findings.json").is_file(),
     )
+    service = _service_step(out, patient_dir, bundle)
     console.print(Rule())
     console.print(
         f"The report is [bold]{report_dir / 'report.txt'}[/] (with report.json and "
         f"findings.json); everything is under [bold]{out}[/]. "
         "Outputs are not for diagnostic use without review."
     )
+    console.print(
+        f"Review it in the browser: run [bold]{service['command']}[/] and open "
+        f"[bold]{service['url']}[/] (user [bold]{service['user']}[/], password in "
+        f"{service['password_file']}).",
+        highlight=False,
+    )
     return {
+        "service": service,
         "out": str(out),
         "patient": str(patient_dir),
         "studies": [str(p) for p in scans],
@@ -189,6 +210,50 @@ def _run_demo(out: Path, seed: int, timepoints: int, slices: int, force: bool) -
         "report": str(report_dir / "report.txt"),
         "files": sorted(p.name for p in report_dir.iterdir()),
         "status": DRAFT_STATUS,
+    }
+
+
+def _service_step(out: Path, patient_dir: Path, bundle: Path) -> dict[str, str]:
+    """The demo patient as a case of the review service, one command from the browser."""
+    data = out / "service"
+    command = f"radcycle serve --data {data}"
+    _step(7, "the review service", f"radcycle db upgrade --data {data}; radcycle user add demo ...")
+    if data.exists():  # an earlier demo's service: its database and cases are replaced
+        if not (data / "radcycle.db").is_file():
+            raise InputError("exists and is not an earlier demo's service folder", path=data)
+        shutil.rmtree(data)
+    data.mkdir(parents=True)
+    settings = ServiceSettings(data=data, database_url=database_url(data, {}), run_worker=False)
+    store = Store.open(settings.database_url)
+    try:
+        upgrade(store)
+        password = secrets.token_urlsafe(12)
+        with store.session() as session:
+            user = add_user(session, "demo", "radiologist", password)
+            actor = (user.id, user.name)
+        login = data / "demo-login.txt"
+        login.touch(mode=0o600)
+        login.write_text(f"user: demo\npassword: {password}\n")
+        for folder in (settings.cases, settings.uploads):
+            folder.mkdir(parents=True, exist_ok=True)
+        source = {"paths": [str(patient_dir.resolve())], "fhir": str(bundle.resolve())}
+        submit(store, "folder", source, folder_uids([patient_dir]), actor)
+        console.print("analysing the demo patient as a job of the service ...")
+        run_queued(store, settings, GatewayRegistry())
+        with store.session() as session:
+            case_id = session.scalars(select(Case.id)).first()
+    finally:
+        store.close()
+    if case_id is None:
+        raise InputError("the demo patient's analysis did not make a case", path=data)
+    url = f"http://127.0.0.1:8000/cases/{case_id}"
+    console.print(f"[dim]$ {command}[/]  then open {url}", highlight=False)
+    return {
+        "command": command,
+        "url": url,
+        "user": "demo",
+        "password_file": str(login),
+        "data": str(data),
     }
 
 

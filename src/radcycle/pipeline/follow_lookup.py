@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
-from radcycle.domain import AlgorithmRecord, ImageReference, Volume
+from radcycle.domain import AlgorithmRecord, Geometry, ImageReference, Volume
 from radcycle.domain.findings import LesionMeasurement
 from radcycle.errors import AnalysisError, InputError
 from radcycle.imaging.masks import array_spacing, bbox, crop_slices, voxel_of_point
@@ -340,11 +340,11 @@ def carry(
     before: LesionMeasurement,
     initial: FloatArray,
     key: str,
-) -> tuple[LesionMeasurement, BoolArray]:
+) -> tuple[LesionMeasurement, LesionMask | None]:
     """:func:`propagate`, and the carried outline on ``scan``'s grid (kept for SEG and
     key images, so nothing is outlined again to show it)."""
     fit = refine_lesion(previous.volume, scan.volume, mask, initial)
-    carried = warp_mask(mask, previous.volume, scan.volume, fit.matrix)
+    carried = _carried_outline(mask, previous.volume, scan.volume, fit.matrix)
     centre = apply_matrix(fit.matrix, [before.centre])[0]
     s = fit.scale
 
@@ -378,6 +378,45 @@ def carry(
             },
         ),
     ), carried
+
+
+def _sub_volume(volume: Volume, box: tuple[slice, slice, slice], array: Any) -> Volume:
+    origin = volume.index_to_patient([[box[2].start, box[1].start, box[0].start]])[0]
+    return Volume(array, Geometry(origin, volume.spacing, volume.direction), {})
+
+
+def _carried_outline(
+    mask: BoolArray, source: Volume, target: Volume, matrix: FloatArray
+) -> LesionMask | None:
+    """``mask`` carried onto ``target`` by ``matrix``, resampled only around the lesion.
+
+    Both grids are cropped to the lesion (a margin of 3 voxels), so carrying a
+    small outline does not resample a whole CT.
+    """
+    box = bbox(mask, margin=(1, 1, 1))
+    if box is None:
+        return None
+    src = _sub_volume(source, box, np.asarray(mask[box], dtype=np.float32))
+    corners = [
+        [i, j, k]
+        for k in (box[0].start, box[0].stop - 1)
+        for j in (box[1].start, box[1].stop - 1)
+        for i in (box[2].start, box[2].stop - 1)
+    ]
+    mapped = apply_matrix(matrix, source.index_to_patient(corners))
+    ijk = np.asarray(target.patient_to_index(mapped), dtype=np.float64)
+    shape = target.array.shape
+    lo = np.floor(ijk.min(axis=0)[::-1]).astype(int) - 3
+    hi = np.ceil(ijk.max(axis=0)[::-1]).astype(int) + 4
+    lo, hi = np.maximum(lo, 0), np.minimum(hi, shape)
+    if np.any(hi <= lo):
+        return None
+    tbox = (slice(lo[0], hi[0]), slice(lo[1], hi[1]), slice(lo[2], hi[2]))
+    dst = _sub_volume(target, tbox, np.zeros(tuple(hi - lo), dtype=np.float32))
+    crop = warp_mask(src.array, src, dst, matrix)
+    if not crop.any():
+        return None
+    return LesionMask(tbox, crop)
 
 
 def _outline_points(scan: Scan, obs: LesionMeasurement, mask: LesionMask | None) -> FloatArray:
@@ -610,7 +649,7 @@ def _propagated(
     initial = ctx.matrices[t] @ np.linalg.inv(ctx.matrices[t_prev])
     try:
         full = stored.full(previous.volume.array.shape)
-        obs, carried = carry(previous, ctx.scans[t], full, prev, initial, key)
+        obs, outline = carry(previous, ctx.scans[t], full, prev, initial, key)
     except (AnalysisError, InputError) as exc:
         return TrackPoint(PointStatus.NOT_EVALUATED, note=f"{reason}; carrying failed: {exc}")
     # The carried outline has the lesion's new size: a lesion grown out of the
@@ -619,7 +658,6 @@ def _propagated(
     inside = 1.0 if fitted is None else coverage(previous, prev, stored, ctx.scans[t], fitted)
     if inside < MIN_COVERAGE:
         return TrackPoint(PointStatus.NOT_EVALUATED, note=f"{reason}; {outside_note(inside)}")
-    outline = LesionMask.of(carried)
     if outline is not None:
         ctx.masks[(t, key)] = outline
     moved = float(np.linalg.norm(np.asarray(obs.centre) - mapped))
