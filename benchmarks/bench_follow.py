@@ -7,8 +7,9 @@ on the lesion centres, and the same with the intensity path forced (no lung
 masks: the path taken where the scans do not show whole lungs). Baseline: the
 textbook SimpleITK recipe on the full images (geometry-centred Euler 3D,
 Mattes MI at 1 % sampling, shrink 4/2/1, smoothing 2/1/0 voxels, gradient
-descent, 50 iterations per level), matched with the same tracker. Accuracy is the largest error at the lesion centres
-against the known motion (target registration error, mm).
+descent, 50 iterations per level), matched with the same tracker. Accuracy is
+the largest error at the lesion centres against the known motion (target
+registration error, mm).
 """
 
 from __future__ import annotations
