@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, str] = {
     "robustness-icc": "benchmarks.bench_robustness_icc",
     "robustness-detect": "benchmarks.bench_robustness_detect",
     "reports": "benchmarks.bench_reports",
+    "outline-snapshot": "benchmarks.outline_snapshot",
     "pacs": "benchmarks.bench_pacs",
     "service-load": "benchmarks.bench_service_load",
     "realcase": "benchmarks.bench_realcase",
