@@ -152,6 +152,10 @@ def test_cli_follow_writes_json_and_charts(tmp_path: Path) -> None:
     assert [s["date"] for s in data["scans"]] == [tp.date.isoformat() for tp in patient.timepoints]
     reg = data["scans"][1]["registration_to_baseline"]
     assert reg["lung_dice"] > 0.85
+    # each study carries its image quality: a synthetic chest with lungs, fit to measure
+    for scan in data["scans"]:
+        assert scan["quality"]["facts"]["covers"]["lungs"] is True
+        assert scan["quality"]["verdicts"]["recist"]["verdict"] in {"fit", "fit with caveats"}
     assert not reg["failed"]
     (lesion,) = data["lesions"]
     assert lesion["tracking_identifier"] == "lesion 1"

@@ -38,6 +38,7 @@ from radcycle.pipeline.follow import (
     scan_from_volume,
 )
 from radcycle.pipeline.follow_guidelines import GuidelineContext
+from radcycle.pipeline.quality import scan_quality
 
 console = Console()
 
@@ -338,12 +339,19 @@ def follow(
         if reg is not None and reg.failed
     )
     document = result.to_dict()
+    quality = scan_quality([scan.volume for scan in result.scans])
+    for entry, report in zip(document["scans"], quality, strict=True):
+        entry["quality"] = report
     if folder is not None:
         _write_outputs(folder, result, document)
     if as_json:
         typer.echo(json.dumps(document, indent=2))
         return
     _summary(result)
+    for entry in document["scans"]:
+        verdicts = entry["quality"]["verdicts"]
+        shown = ", ".join(f"{name} {v['verdict']}" for name, v in verdicts.items())
+        console.print(f"image quality {entry['date']}: {shown}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

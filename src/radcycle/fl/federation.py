@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,8 @@ class FederationSettings:
         proximal_mu: FedProx's ``mu`` (ignored by FedAvg).
         dp: client-side differential privacy, or None.
         random_seed: the seed of the DP noise (each site adds its index).
+        secagg: aggregate with Flower's SecAgg+ (simulation only): the server
+            sees the sum of the sites' weights, not one site's.
     """
 
     strategy: str = "fedavg"
@@ -92,6 +95,7 @@ class FederationSettings:
     proximal_mu: float = 0.01
     dp: DPSettings | None = None
     random_seed: int = 0
+    secagg: bool = False
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -117,6 +121,7 @@ class FederationSettings:
             "local_steps": self.local_steps,
             "proximal_mu": self.proximal_mu if self.strategy == "fedprox" else None,
             "dp": dp,
+            "secagg": self.secagg,
             "random_seed": self.random_seed,
         }
 
@@ -136,7 +141,7 @@ class FederationResult:
         return {
             **self.settings.to_json(),
             "sites": self.sites,
-            "loss_per_round": self.loss_per_round,
+            "loss_per_round": [x if math.isfinite(x) else None for x in self.loss_per_round],
             "bytes_per_round": self.bytes_per_round,
             "parameters": int(sum(w.size for w in self.weights)),
             "seconds": round(self.seconds, 2),
@@ -163,6 +168,7 @@ class SiteClient(NumPyClient):
         self.learner = learner
         self.dp = dp
         self.rng = np.random.default_rng(random_seed + 1000 * site_index)
+        self.rounds = 0
 
     def get_parameters(self, config: dict[str, Any]) -> Arrays:
         return self.learner.get_weights()
@@ -175,6 +181,7 @@ class SiteClient(NumPyClient):
         steps = int(config.get("local_steps", 1))
         mu = float(config.get("proximal_mu", 0.0))
         samples, loss = self.learner.fit(steps, mu)
+        self.rounds += 1
         update = [w - s for w, s in zip(self.learner.get_weights(), start, strict=True)]
         norm = math.sqrt(sum(float(np.sum(np.square(u, dtype=np.float64))) for u in update))
         if self.dp is not None:
@@ -253,6 +260,10 @@ def _strategy(
     return Recorder(**kwargs)
 
 
+#: The clients of a simulation, by run and site, in the worker process holding them.
+_CLIENTS: dict[tuple[str, int], SiteClient] = {}
+
+
 def simulate(
     site_names: Sequence[str],
     make_learner: Callable[[int], Learner],
@@ -271,34 +282,89 @@ def simulate(
     # the behaviour Ray announces for its next releases, taken now (and its notice silenced)
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
     result = FederationResult(list(initial), settings, list(site_names))
+    run = uuid.uuid4().hex
 
     def client_fn(context: Context) -> Any:
+        # Flower asks for a client each round; a site's client (its data read once,
+        # its noise generator going on) is kept for the run in the worker holding it
         index = int(context.node_config["partition-id"])
-        client = SiteClient(make_learner(index), index, settings.dp, settings.random_seed)
-        return client.to_client()
+        key = (run, index)
+        if key not in _CLIENTS:
+            learner = make_learner(index)
+            _CLIENTS[key] = SiteClient(learner, index, settings.dp, settings.random_seed)
+        return _CLIENTS[key].to_client()
 
     strategy = _strategy(settings, initial, len(site_names), result, on_round)
     start = time.perf_counter()
-    start_simulation(
-        client_fn=client_fn,
-        num_clients=len(site_names),
-        config=ServerConfig(num_rounds=settings.rounds),
-        strategy=strategy,
-        client_resources={"num_cpus": 1},
-        ray_init_args={
-            "num_cpus": 1,
-            "include_dashboard": False,
-            "log_to_driver": False,
-            "configure_logging": False,
-        },
-    )
+    if settings.secagg:
+        _simulate_secagg(client_fn, strategy, len(site_names), settings.rounds)
+        result.bytes_per_round = []  # the strategy sees the unmasked sum only
+    else:
+        start_simulation(
+            client_fn=client_fn,
+            num_clients=len(site_names),
+            config=ServerConfig(num_rounds=settings.rounds),
+            strategy=strategy,
+            client_resources={"num_cpus": 1},
+            ray_init_args=RAY_INIT,
+        )
     result.seconds = time.perf_counter() - start
+    for key in [k for k in _CLIENTS if k[0] == run]:
+        del _CLIENTS[key]
     if len(result.loss_per_round) != settings.rounds:
         raise InputError(
             f"the federation stopped after {len(result.loss_per_round)} of "
             f"{settings.rounds} rounds (a site failed; see the log)"
         )
     return result
+
+
+#: Ray on one of the machine's cores, quietly, without its dashboard.
+RAY_INIT: dict[str, Any] = {
+    "num_cpus": 1,
+    "include_dashboard": False,
+    "log_to_driver": False,
+    "configure_logging": False,
+}
+
+#: SecAgg+ masks quantised weights: the range they are clipped to, and the levels.
+SECAGG_CLIP = 16.0
+SECAGG_LEVELS = 2**22
+
+
+def _simulate_secagg(
+    client_fn: Callable[[Any], Any], strategy: Any, sites: int, rounds: int
+) -> None:
+    """The federation with Flower's SecAgg+: the server sees only the sum of the
+    sites' (masked, quantised) weights, never one site's."""
+    from flwr.client import ClientApp
+    from flwr.client.mod import secaggplus_mod
+    from flwr.server import LegacyContext, ServerApp, ServerConfig
+    from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+    from flwr.simulation import run_simulation
+
+    client_app = ClientApp(client_fn=client_fn, mods=[secaggplus_mod])
+    server_app = ServerApp()
+
+    @server_app.main()
+    def _main(grid: Any, context: Any) -> None:
+        legacy = LegacyContext(
+            context=context, config=ServerConfig(num_rounds=rounds), strategy=strategy
+        )
+        secure = SecAggPlusWorkflow(
+            num_shares=sites,
+            reconstruction_threshold=max(2, sites - 1),
+            clipping_range=SECAGG_CLIP,
+            quantization_range=SECAGG_LEVELS,
+        )
+        DefaultWorkflow(fit_workflow=secure)(grid, legacy)
+
+    run_simulation(
+        server_app=server_app,
+        client_app=client_app,
+        num_supernodes=sites,
+        backend_config={"client_resources": {"num_cpus": 1}, "init_args": RAY_INIT},
+    )
 
 
 def serve(
@@ -311,6 +377,8 @@ def serve(
     ``len(site_names)`` clients are done; the global weights."""
     from flwr.server import ServerConfig, start_server
 
+    if settings.secagg:
+        raise InputError("secure aggregation runs in the simulation only (radcycle fl simulate)")
     result = FederationResult(list(initial), settings, list(site_names))
     strategy = _strategy(settings, initial, len(site_names), result)
     start = time.perf_counter()
@@ -334,12 +402,14 @@ def connect(
     site_index: int = 0,
     dp: DPSettings | None = None,
     random_seed: int = 0,
-) -> None:
-    """Run one site's client against the server at ``address`` until it is done."""
+) -> int:
+    """Run one site's client against the server at ``address`` until it is done;
+    the number of rounds it trained."""
     from flwr.client import start_client
 
     client = SiteClient(learner, site_index, dp, random_seed)
     start_client(server_address=address, client=client.to_client(), insecure=True)
+    return client.rounds
 
 
 def site_paths(folders: Sequence[Path]) -> list[str]:

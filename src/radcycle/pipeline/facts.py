@@ -14,7 +14,9 @@ Built from :class:`~radcycle.pipeline.analysis.PatientAnalysis` (what ``follow``
 * guideline: Lung-RADS v2022 and Fleischner 2017 per exam, next exam date, and
   the Lung-RADS category of each nodule with its tracking UID;
 * record: diagnoses, current treatment (FHIR resource cited);
-* prior_finding: findings mined from prior reports (path cited).
+* prior_finding: findings mined from prior reports (path cited);
+* image quality per study and measurements within their own noise of a
+  threshold (:mod:`radcycle.pipeline.trust_facts`).
 
 Fact ids are stable: the same analysis gives the same ids.
 """
@@ -41,6 +43,7 @@ from radcycle.longitudinal.trajectories import Trajectory, TrajectoryPoint
 from radcycle.pipeline.analysis import PatientAnalysis
 from radcycle.pipeline.follow_guidelines import ScanAssessment
 from radcycle.pipeline.follow_lookup import Scan, image_reference
+from radcycle.pipeline.trust_facts import noise_facts, quality_facts
 
 __all__ = ["build_facts", "fact_slug"]
 
@@ -406,10 +409,11 @@ def build_facts(analysis: PatientAnalysis) -> tuple[Fact, ...]:
     """
     follow = analysis.follow
     trajectories = {t.tracking_identifier: t for t in follow.trajectories}
-    facts: list[Fact] = [*_technique(analysis)]
+    facts: list[Fact] = [*_technique(analysis), *quality_facts(analysis)]
     for lesion in analysis.lesions:
         facts.extend(_lesion_facts(lesion, trajectories[lesion.tracking_identifier], follow.scans))
     facts.extend(_assessments(analysis))
+    facts.extend(noise_facts(analysis))
     facts.extend(_record(analysis))
     facts.extend(_priors(analysis))
     return _unique(facts)

@@ -20,7 +20,7 @@ from radcycle.io.dicom.scan import scan_path
 from radcycle.io.dicom.series import load_stack
 from radcycle.io.images import is_itk_image_path
 
-__all__ = ["SeriesQuality", "assess_path"]
+__all__ = ["SeriesQuality", "assess_path", "scan_quality"]
 
 
 @dataclass(frozen=True)
@@ -77,3 +77,8 @@ def _with_modality(volume: Volume, modality: str | None) -> Volume:
     if modality and not volume.metadata.get("modality"):
         return volume.with_array(volume.array, modality=modality.upper())
     return volume
+
+
+def scan_quality(volumes: list[Volume]) -> list[dict[str, Any]]:
+    """The quality report of each study's volume, JSON-ready (what ``follow`` carries)."""
+    return [assess(v).to_dict() for v in volumes]

@@ -15,7 +15,7 @@ from datetime import date
 
 from radcycle.reporting.wording import CHANGE_WORDS, LOBES, RESPONSES
 
-__all__ = ["Claims", "Quantity", "read_claims", "split_sentences"]
+__all__ = ["QUALITY_ANALYSES", "Claims", "Quantity", "read_claims", "split_sentences"]
 
 _MONTHS = {
     m: i
@@ -105,6 +105,22 @@ _LUNG_RADS_NA = re.compile(
     re.I,
 )
 _RECIST_CODE = re.compile(r"\b(i?CR|i?PR|i?SD|PD|iUPD|iCPD|NE)\b")
+# image quality: "fit with caveats for RECIST 1.1 measurement" (the writer's words)
+QUALITY_ANALYSES = {
+    "lung nodule detection": "lung-nodules",
+    "recist 1.1 measurement": "recist",
+    "radiomics": "radiomics",
+}
+_QUALITY = re.compile(
+    r"\b(unfit|fit with caveats|fit)\s+for\s+(lung nodule detection|RECIST 1\.1 measurement|"
+    r"radiomics)\b",
+    re.I,
+)
+_QUALITY_REASONS = re.compile(r"\(([^()]*)\)\s*\.?\s*$")
+_PHASE = re.compile(
+    r"\bcontrast phase from the (?:image|aorta)\b[^:]*:\s*([a-z -]+?)\s*\.?\s*$", re.I
+)
+_NOISE = re.compile(r"\bwithin (?:its|their) (?:own )?(?:measurement )?noise\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -144,6 +160,10 @@ class Claims:
     slices: bool = False
     reported: bool = False
     no_prior: bool = False
+    noise: bool = False
+    quality: list[tuple[str, str]] = field(default_factory=list)
+    quality_reasons: list[str] = field(default_factory=list)
+    phase: str | None = None
 
     def is_empty(self) -> bool:
         return not any(
@@ -164,6 +184,9 @@ class Claims:
                 self.no_new,
                 self.no_prior,
                 self.gone,
+                self.noise,
+                self.quality,
+                self.phase,
             )
         )
 
@@ -246,6 +269,18 @@ def read_claims(sentence: str) -> Claims:
         (['lesion 2'], ['RUL'], 14.0, ['2025-04-07'], [1])
     """
     claims = Claims()
+    claims.quality = [
+        (m[1].lower(), QUALITY_ANALYSES[m[2].lower()]) for m in _QUALITY.finditer(sentence)
+    ]
+    reasons = _QUALITY_REASONS.search(sentence) if claims.quality else None
+    if reasons is not None:
+        claims.quality_reasons = [r.strip().lower() for r in reasons[1].split(",") if r.strip()]
+        sentence = sentence[: reasons.start()]  # the reasons are checked as such, not read
+    phase = _PHASE.search(sentence)
+    if phase is not None:
+        claims.phase = phase[1].strip().lower()
+        sentence = sentence[: phase.start(1)]
+    claims.noise = bool(_NOISE.search(sentence))
     claims.dates, rest = _dates(sentence)
     claims.lesion_ids = [f"lesion {m[1]}" for m in _LESION_ID.finditer(rest)]
     rest = _LESION_ID.sub(" ", rest)

@@ -112,12 +112,16 @@ class _Check:
             self._directions,
             self._status,
             self._certainty,
+            self._quality,
+            self._noise,
         ):
             step()
 
     def _quantities(self) -> None:
         # a sum or a slice thickness is only what a sentence about one says it is
         sizes: tuple[str, ...] = (*_SIZE_NAMES, *(("sum_of_diameters",) if self.claims.sum else ()))
+        if self.claims.noise:
+            sizes = (*sizes, "noise_band", "threshold")
         if self.claims.slices:
             sizes = ("slice_thickness",)
         directions = self.claims.directions
@@ -317,6 +321,47 @@ class _Check:
                 self.use(hits)
             else:
                 self.fail("not evaluated: the facts hold an evaluation")
+
+    def _quality(self) -> None:
+        when = set(self.claims.dates)
+
+        def on_date(facts: list[Fact]) -> list[Fact]:
+            # a study's quality is that study's: the date stated is the one checked
+            return [f for f in facts if not when or f.time_point in when]
+
+        for verdict, analysis in self.claims.quality:
+            held = on_date(self.named(f"image_quality_{analysis}"))
+            hits = [f for f in held if str(f.value).lower() == verdict]
+            if hits:
+                self.use(hits[:1])
+            else:
+                said = ", ".join(sorted({str(f.value) for f in held})) or "no verdict"
+                self.fail(f"{verdict} for {analysis}: the facts say {said}")
+        found = on_date(self.named("quality_finding"))
+        codes = {str(f.value).replace("-", " "): f for f in found}
+        for reason in self.claims.quality_reasons:
+            if reason in codes:
+                self.use([codes[reason]])
+            else:
+                self.fail(f"'{reason}': no such quality finding in the facts")
+        if self.claims.phase is not None:
+            phases = on_date(self.named("contrast_phase_from_image"))
+            hits = [f for f in phases if str(f.value).lower() == self.claims.phase]
+            if hits:
+                self.use(hits[:1])
+            else:
+                said = ", ".join(str(f.value) for f in phases) or "none"
+                self.fail(f"contrast phase {self.claims.phase}: the facts say {said}")
+
+    def _noise(self) -> None:
+        if not self.claims.noise:
+            return
+        when = set(self.claims.dates)
+        hits = [f for f in self.named("near_threshold") if not when or f.time_point in when]
+        if hits:
+            self.use(hits)
+        else:
+            self.fail("within its noise of a threshold: no such fact")
 
     def _certainty(self) -> None:
         hedged = [f for f in self.used.values() if f.name.endswith("_uncertain")]

@@ -1,8 +1,8 @@
 """The deterministic writer: facts -> a concise radiology report, every sentence cited.
 
 Always available, and the fallback for every sentence a drafting model gets wrong.
-Sections: clinical information (record, prior reports), technique (each study),
-comparison, findings (by organ, lesion by lesion with tracking identifiers),
+Sections: clinical information (record, prior reports), technique (each study
+and its image quality), comparison, findings (by organ, lesion by lesion with tracking identifiers),
 impression (RECIST 1.1 / iRECIST, Lung-RADS) and recommendations (guideline
 follow-up with dates). Each sentence states only the facts whose ids it carries.
 """
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from radcycle.domain import Fact
+from radcycle.reporting.claims import QUALITY_ANALYSES
 from radcycle.reporting.report import Report, number_sentences
 from radcycle.reporting.wording import LOBES, RESPONSES, direction_word, fmt_mm
 
@@ -85,6 +86,56 @@ def _technique(ix: FactIndex) -> list[Item]:
         if thickness is not None:
             text += f", {fmt_mm(float(thickness.value or 0))} mm slices"
         out.append((text + ".", _ids(modality, thickness)))
+        out.extend(_quality(ix, when))
+    return out
+
+
+_ANALYSIS_WORDS = {v: k for k, v in QUALITY_ANALYSES.items()}
+_ANALYSIS_WORDS["recist"] = "RECIST 1.1 measurement"
+
+
+def _quality(ix: FactIndex, when: str) -> list[Item]:
+    """Image quality of one study: the verdict per analysis and the findings behind them."""
+    verdicts = [
+        f
+        for f in ix.facts
+        if f.name.startswith("image_quality_") and f.time_point == when and f.value is not None
+    ]
+    if not verdicts:
+        return []
+    parts = [
+        f"{f.value} for {_ANALYSIS_WORDS.get(f.name.removeprefix('image_quality_'), '?')}"
+        for f in verdicts
+    ]
+    found = [f for f in ix.named("quality_finding") if f.time_point == when]
+    text = f"Image quality on {when}: {', '.join(parts)}"
+    if found:
+        text += f" ({', '.join(str(f.value).replace('-', ' ') for f in found)})"
+    out: list[Item] = [(text + ".", _ids(*verdicts, *found))]
+    phase = next((f for f in ix.named("contrast_phase_from_image") if f.time_point == when), None)
+    if phase is not None:
+        out.append((f"Contrast phase from the aorta on {when}: {phase.value}.", _ids(phase)))
+    return out
+
+
+def _near(ix: FactIndex, tid: str | None, when: str, what: str) -> list[Item]:
+    """Sentences for measurements within their own noise of a threshold."""
+    out: list[Item] = []
+    for near in ix.named("near_threshold"):
+        if near.tracking_identifier != tid or near.time_point != when:
+            continue
+        band, threshold = ix.by_id(f"{near.id}-band"), ix.by_id(f"{near.id}-threshold")
+        if band is None or threshold is None:
+            continue
+        unit = str(band.unit)
+        gap = " " if unit == "mm" else ""
+        subject = "its mean diameter" if str(near.value).startswith("Lung-RADS") else what
+        text = (
+            f"On {when} {subject} lies within its measurement noise "
+            f"(±{float(band.value or 0):.1f}{gap}{unit}) of the {near.value} threshold; "
+            "a repeat scan may fall on the other side."
+        )
+        out.append((text, _ids(near, band, threshold)))
     return out
 
 
@@ -186,6 +237,7 @@ def _findings(ix: FactIndex) -> list[Item]:
                 item = _size(ix, tid, when)
                 if item is not None:
                     out.append(item)
+                out.extend(_near(ix, tid, when, "its long axis"))
             if len(dates) > 1:
                 item = _change(ix, tid, dates[-1])
                 if item is not None:
@@ -211,6 +263,7 @@ def _impression(ix: FactIndex) -> list[Item]:
             if change is not None and isinstance(change.value, int | float):
                 text += f" ({float(change.value):+.1f}% from baseline)"
         out.append((text + ".", _ids(recist, total, change)))
+        out.extend(_near(ix, None, when, "the change of the sum of diameters"))
         new = [f for f in ix.named("status") if f.time_point == when and f.value == "new"]
         if not new:
             out.append((f"No new lesion on {when}.", _ids(recist)))
