@@ -313,8 +313,22 @@ def case_detail(session: Any, case_id: int) -> dict[str, Any]:
 
 @router.get("/cases/{case_id}", tags=["cases"], response_model=dict[str, Any])
 def get_case(case_id: int, request: Request, who: Reader) -> Response:
+    cache: dict[tuple[int, int], bytes] = request.app.state.case_json
     with _store(request).session() as session:
-        return _json(case_detail(session, case_id))
+        version = session.scalar(select(Case.current_version).where(Case.id == case_id))
+        if version is None:
+            raise HTTPException(404, "no such case")
+        # Every change to a case adds a version, so (case, version) names its content.
+        body = cache.get((case_id, version))
+        if body is None:
+            detail = case_detail(session, case_id)
+            body = json.dumps(detail, separators=(",", ":")).encode()
+            if detail["version"] == version:
+                with request.app.state.case_json_lock:
+                    if len(cache) >= 64:
+                        cache.pop(next(iter(cache)))
+                    cache[(case_id, version)] = body
+    return Response(body, media_type="application/json")
 
 
 def _json(data: Any) -> Response:
