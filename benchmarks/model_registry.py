@@ -103,6 +103,9 @@ def entry(training: dict[str, Any], cv: dict[str, Any], weights_name: str) -> di
             "the centre click is the lesion benchmark's (the reference's centroid voxel or its "
             "deepest), the off-centre clicks 8 points well inside the reference (seed 0). "
             "The classical method was run on the centre click of the same series. "
+            "Seconds per click were measured while the 2-core machine ran other heavy jobs "
+            "(load average 10-15): the classical method took 1.5-5 s a sarcoma click on the "
+            "same machine less loaded (benchmarks/outline_snapshot.py). "
             "Reproduce: python -m benchmarks.bench_learned --out cv.json",
             "cv": cv["summary"],
             "cv_peak_rss_mb": cv.get("peak_rss_mb"),
