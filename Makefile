@@ -5,14 +5,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-output
 
-.PHONY: demo test bench lint install clean
+.PHONY: demo test bench bench-qc bench-robustness lint install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test,dev,bench,batch,pacs,fl,service]'
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test,dev,bench,batch,pacs,fl,service,models]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,6 +27,15 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+# image QC against what each shared real series is known to be (docs/quality.md)
+bench-qc: $(STAMP)
+	$(BIN)/python -m benchmarks.run qc
+
+# measured robustness: tables and degradation curves (docs/robustness.md)
+bench-robustness: $(STAMP)
+	RADCYCLE_BENCH_ROBUST_FIGURE=docs/robustness-curves.png \
+		$(BIN)/python -m benchmarks.run robustness robustness-detect robustness-icc
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -1,12 +1,13 @@
 """Review service under load: 50 concurrent clients for 30 s on loopback.
 
 ``radcycle serve`` runs as its own process over a SQLite store holding one real
-case (a synthetic patient analysed by the service's worker). An asyncio client
-(httpx) keeps ``$RADCYCLE_BENCH_LOAD_CLIENTS`` (50) connections busy for
-``$RADCYCLE_BENCH_LOAD_SECONDS`` (30) on the reads a reading room makes most:
-the worklist (``GET /api/cases``) and a case with its report
-(``GET /api/cases/{id}``), each with a bearer token (so every request is
-authenticated and role-checked against the database). The baseline is a static
+case (a synthetic patient analysed by the service's worker). The client is
+Debian's ``wrk`` where installed (C; it takes little of the cores the server
+needs), else an asyncio httpx client; it keeps ``$RADCYCLE_BENCH_LOAD_CLIENTS``
+(50) connections busy for ``$RADCYCLE_BENCH_LOAD_SECONDS`` (30) on the reads a
+reading room makes most: the worklist (``GET /api/cases``) and a case with its
+report (``GET /api/cases/{id}``), alternately, each with a bearer token (so every
+request is authenticated and role-checked against the database). The baseline is a static
 file of the same server (``/static/app.css``: no database, no auth), loaded the
 same way, so the ratio is what the database and auth cost over the server's own
 floor. Goal (issue 16): no errors, p99 under 200 ms on 2 cores; the client runs
@@ -18,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -118,6 +121,57 @@ async def _load(url: str, paths: list[str], headers: dict[str, str]) -> dict[str
     }
 
 
+_WRK_SCRIPT = """
+local paths = {%s}
+local i = 0
+wrk.headers["Authorization"] = "%s"
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+"""
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([0-9.]+)(us|ms|s)", text.strip())
+    if match is None:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _wrk(url: str, paths: list[str], headers: dict[str, str], workdir: Path) -> dict[str, Any]:
+    """The same load from wrk (C, two threads): the client takes little of the cores."""
+    script = workdir / "paths.lua"
+    listed = ", ".join(f'"{p}"' for p in paths)
+    script.write_text(_WRK_SCRIPT % (listed, headers["Authorization"]))
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{CLIENTS}", f"-d{int(SECONDS)}s", "--timeout", "10s", "--latency",
+         "-s", str(script), url],
+        capture_output=True, text=True, check=True, timeout=SECONDS + 60,
+    ).stdout  # fmt: skip
+    percent = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    if set(percent) != {"50", "99"}:
+        raise RuntimeError(f"wrk gave no latency distribution:\n{out}")
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors += int(non2xx.group(1)) if non2xx else 0
+    return {
+        "requests": total,
+        "errors": errors,
+        "rps": total / SECONDS,
+        "p50": _ms(percent["50"]),
+        "p99": _ms(percent["99"]),
+    }
+
+
+def _measure(url: str, paths: list[str], headers: dict[str, str], workdir: Path) -> dict[str, Any]:
+    if shutil.which("wrk"):
+        return _wrk(url, paths, headers, workdir)
+    return asyncio.run(_load(url, paths, headers))
+
+
 def run(workdir: Path) -> Table:
     patient = write_patient(
         generate_patient(2, timepoints=2, slices=40, matrix=192), workdir / "patient"
@@ -133,9 +187,9 @@ def run(workdir: Path) -> Table:
     try:
         headers, case = _prepare(url, patient)
         rows = {
-            "static file (baseline)": asyncio.run(_load(url, ["/static/app.css"], headers)),
-            "worklist + case report": asyncio.run(
-                _load(url, ["/api/cases", f"/api/cases/{case}"], headers)
+            "static file (baseline)": _measure(url, ["/static/app.css"], headers, workdir),
+            "worklist + case report": _measure(
+                url, ["/api/cases", f"/api/cases/{case}"], headers, workdir
             ),
         }
     finally:
@@ -143,9 +197,10 @@ def run(workdir: Path) -> Table:
         process.wait(timeout=30)
         if process.stdout is not None:
             process.stdout.close()
+    client = "wrk" if shutil.which("wrk") else "httpx (asyncio)"
     table = Table(
-        title=f"service load: {CLIENTS} concurrent clients, {SECONDS:.0f} s each, loopback "
-        f"({os.cpu_count()} cores)"
+        title=f"service load: {CLIENTS} concurrent clients ({client}), {SECONDS:.0f} s each, "
+        f"loopback, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end"
     )
     for column in ("reads", "requests", "req/s", "p50 ms", "p99 ms", "errors",
                    "p99 / baseline p99", "goal: 0 errors, p99 < 200 ms"):  # fmt: skip

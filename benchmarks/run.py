@@ -30,12 +30,16 @@ BENCHMARKS: dict[str, str] = {
     "qc": "benchmarks.bench_qc",
     "robustness": "benchmarks.bench_robustness",
     "robustness-icc": "benchmarks.bench_robustness_icc",
+    "robustness-detect": "benchmarks.bench_robustness_detect",
     "reports": "benchmarks.bench_reports",
+    "outline-snapshot": "benchmarks.outline_snapshot",
     "pacs": "benchmarks.bench_pacs",
     "service-load": "benchmarks.bench_service_load",
     "realcase": "benchmarks.bench_realcase",
     "new-lesions": "benchmarks.bench_new_lesions",
     "federated": "benchmarks.bench_federated",
+    "learned": "benchmarks.bench_learned",
+    "onnx-click": "benchmarks.bench_onnx_click",
 }
 
 

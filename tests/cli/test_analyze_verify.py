@@ -80,6 +80,16 @@ def test_findings_follow_the_schema_and_the_report_cites_them(analysed: Path) ->
 
 
 @pytest.mark.slow
+def test_every_sr_and_seg_of_the_analysis_validates(analysed: Path) -> None:
+    from tests.reporting.export.conftest import dciodvfy_errors
+
+    written = sorted([*analysed.glob("sr_*.dcm"), *analysed.glob("seg_*.dcm")])
+    assert len(written) >= 3  # an SR per study, a SEG where a lesion was outlined
+    for path in written:
+        assert dciodvfy_errors(path) == [], path.name
+
+
+@pytest.mark.slow
 def test_verify_accepts_the_report_and_rejects_a_falsified_line(analysed: Path) -> None:
     text = (analysed / "report.txt").read_text().splitlines()
     body = [line for line in text if line and not line.isupper() and ":" not in line[:8]]

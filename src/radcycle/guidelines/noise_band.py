@@ -9,7 +9,9 @@ where :data:`REPEAT_REL` and :data:`REPEAT_FLOOR_MM` come from our own
 measurements (``python -m benchmarks.run robustness``, docs/robustness.md):
 the long-axis change of click-to-segment outlines under the perturbations of a
 repeat scan (noise at the image's level, half-voxel translation, rotation by
-4 degrees) on the shared real lung lesions where the outline holds. A sum of
+4 degrees) on the three shared real lung lesions: 12 outlines, root mean square
+1.65 %, largest 3.5 % (and 0.44 mm on the 16 mm nodule). 2.5 % is 1.5 times
+that root mean square, so the band covers every change measured. A sum of
 diameters adds its lesions' bands in quadrature, and a change from baseline
 carries both sums' bands.
 

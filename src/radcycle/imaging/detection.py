@@ -62,6 +62,7 @@ from radcycle.domain.findings import LesionMeasurement
 from radcycle.domain.lesion import Detection, Provenance
 from radcycle.errors import RadcycleError
 from radcycle.imaging.fissures import fissure_lobe, is_perifissural
+from radcycle.imaging.hu import AERATED_BELOW_HU
 from radcycle.imaging.lungs import LungModel, segment_lungs
 from radcycle.imaging.masks import array_spacing, distance_mm
 from radcycle.imaging.measurement import measure_mask
@@ -79,9 +80,9 @@ SCALES_MM = (1.5, 2.5, 4.0, 6.5, 10.0)
 _MIN_ROI_MM = 15.0
 # Candidates within this distance (mm) of the pleura have their own budget.
 _PLEURA_MM = 12.0
-# The shell (mm from the lesion's edge) and the density (HU) of the isolation test.
+# The shell (mm from the lesion's edge) of the isolation test; dense is above
+# AERATED_BELOW_HU.
 _SHELL_MM = (1.0, 3.0)
-_DENSE_HU = -400.0
 # The envelope is drawn on a coarse grid: its outer few mm may hold chest wall,
 # which must not count against a juxtapleural nodule's isolation.
 _WALL_MARGIN_MM = 3.0
@@ -346,7 +347,7 @@ def _attached(
     shell = (dist > _SHELL_MM[0]) & (dist <= _SHELL_MM[1]) & deep
     if not shell.any():
         return 1.0
-    return float(np.mean(volume.array[seg.box][shell] > _DENSE_HU))
+    return float(np.mean(volume.array[seg.box][shell] > AERATED_BELOW_HU))
 
 
 def _continuation(
@@ -355,7 +356,7 @@ def _continuation(
     """Volume of the dense lung tissue connected to the mask 1-6 mm beyond its edge,
     over the mask's, leaving out what runs on into the chest wall or mediastinum."""
     lung = lungs.envelope_crop(seg.box)
-    dense = (volume.array[seg.box] > _DENSE_HU) & lung & (dist <= _CONTINUATION_MM[1])
+    dense = (volume.array[seg.box] > AERATED_BELOW_HU) & lung & (dist <= _CONTINUATION_MM[1])
     grown, _ = ndi.label(dense | seg.mask, structure=_CONNECTIVITY)
     own = np.unique(grown[seg.mask])
     beyond = np.isin(grown, own[own > 0]) & ~seg.mask & (dist > _CONTINUATION_MM[0])

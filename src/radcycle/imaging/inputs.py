@@ -18,15 +18,13 @@ import numpy.typing as npt
 
 from radcycle.domain import Volume
 from radcycle.errors import AnalysisError
+from radcycle.imaging.hu import BODY_HU
 
 __all__ = ["NOMINAL_GEOMETRY", "modality_of", "require_finite", "require_mm_geometry"]
 
 #: Series problem codes (``metadata["problems"]``) under which the grid's
 #: millimetres are nominal: the same codes as ``radcycle.io.dicom.series``.
 NOMINAL_GEOMETRY = ("unknown-pixel-spacing", "no-orientation")
-
-# Without a modality in the metadata: CT when air (below this, HU) is present.
-_AIR_HU = -500.0
 
 
 def modality_of(volume: Volume, given: str | None = None) -> str:
@@ -52,7 +50,7 @@ def modality_of(volume: Volume, given: str | None = None) -> str:
         return "PT"
     if value:
         return value
-    return "CT" if float(np.nanmin(volume.array)) < _AIR_HU else "MR"
+    return "CT" if float(np.nanmin(volume.array)) < BODY_HU else "MR"
 
 
 def nominal_geometry(volume: Volume) -> list[str]:

@@ -41,6 +41,7 @@ from skimage import segmentation as skseg
 from radcycle.domain import Geometry, Volume
 from radcycle.domain.lesion import LesionLocation
 from radcycle.errors import AnalysisError
+from radcycle.imaging.hu import AERATED_BELOW_HU, BODY_HU
 from radcycle.imaging.inputs import modality_of, require_finite, require_mm_geometry
 from radcycle.imaging.masks import BoolArray, distance_mm, largest_components
 
@@ -59,8 +60,6 @@ FloatArray = npt.NDArray[np.float64]
 
 ENVELOPE_CLOSING_MM = 10.0
 JUXTAPLEURAL_MM = 3.0
-_BODY_HU = -500.0
-_AIR_HU = -400.0
 _AIRWAY_HU = -950.0
 _MIN_LUNG_ML = 100.0
 # An aerated part of the body is taken for lung when it holds at least
@@ -266,7 +265,7 @@ def _superior_last(geometry: Geometry) -> bool:
 
 
 def _body(low: npt.NDArray[np.floating[Any]]) -> BoolArray:
-    parts = largest_components(low > _BODY_HU, 1)
+    parts = largest_components(low > BODY_HU, 1)
     if not parts:
         raise AnalysisError("no body found (nothing above -500 HU)")
     body = parts[0]
@@ -417,7 +416,7 @@ def segment_lungs(volume: Volume) -> LungModel:
     if not _superior_last(geometry):
         low = low[::-1]
     body = _body(low)
-    air = body & (low < _AIR_HU)
+    air = body & (low < AERATED_BELOW_HU)
     airways = _airways(air, body, spacing)
     lungs = air & ~ndi.binary_dilation(airways, iterations=1)
     parts = _split_lungs(_lung_parts(lungs, low, body, spacing), spacing)

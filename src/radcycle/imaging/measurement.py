@@ -35,6 +35,7 @@ from skimage import measure
 from radcycle.domain import Volume
 from radcycle.domain.findings import LesionMeasurement, NoduleType, lung_rads_mean_diameter
 from radcycle.errors import AnalysisError
+from radcycle.imaging import hu
 from radcycle.imaging.inputs import modality_of, require_finite, require_mm_geometry
 from radcycle.imaging.masks import BoolArray, array_spacing, bbox, check_mask_matches
 
@@ -55,7 +56,7 @@ FloatArray = npt.NDArray[np.float64]
 
 # Solid component of a subsolid nodule: voxels at or above -300 HU, the usual
 # threshold separating solid from ground-glass attenuation on CT.
-SOLID_HU = -300.0
+SOLID_HU = hu.SOLID_HU
 # PERCIST 1.0 (Wahl et al., J Nucl Med 2009): SUVpeak is the mean SUV in a 1 cm3
 # sphere (radius 6.2 mm), placed where that mean is highest within the lesion.
 SUV_PEAK_VOLUME_MM3 = 1000.0

@@ -19,7 +19,7 @@ and the figures.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from scipy import ndimage as ndi
 from skimage import segmentation as skseg
 
 from radcycle.errors import AnalysisError
+from radcycle.imaging.hu import AERATED_LUNG_HU, BODY_HU, FAT_HU, SOFT_TISSUE_HU, SOLID_HU
 from radcycle.imaging.inputs import modality_of
 from radcycle.imaging.masks import (
     BoolArray,
@@ -38,12 +39,13 @@ from radcycle.imaging.masks import (
     crop_slices,
     distance_mm,
 )
-from radcycle.imaging.measurement import SOLID_HU
 from radcycle.imaging.necks import split_necks
+from radcycle.imaging.segmentation_settings import OutlineSettings
 
 __all__ = [
     "BODY_HU",
     "BRIGHT_CONTRAST",
+    "DEFAULT_OUTLINE_SETTINGS",
     "FAT_HU",
     "RUNS_ON",
     "OutlineContext",
@@ -63,90 +65,14 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-# The body outline on CT is drawn at this level (HU); below it is air or lung.
-BODY_HU = -500.0
 # Key of an outline's details that says the lesion may run on beyond the region
 # of interest (a lobe joined to it reaches the region's edge): try a larger one.
 RUNS_ON = "runs_on"
-# EANM procedure guidelines for tumour PET imaging v2.0 (Boellaard et al. 2015):
-# the fixed 41 % of SUVmax threshold outlines the metabolic volume ("pet-41").
-# The default "pet" outline targets the anatomical tumour volume instead (what a
-# GTV drawn on CT/MR holds, necrosis included): the convex hull of the uptake
-# above 25 % of the background-corrected peak, the fraction chosen
-# leave-one-patient-out on the sarcoma PET series (docs/lesions.md gives the figures).
-_PET_FRACTION = 0.25
-_PET_METABOLIC_FRACTION = 0.41
-# MR: a lesion far brighter than the tissue of its region (an enhancing lesion
-# on a contrast-enhanced T1, a bright one on T2 or a subtraction image) is
-# outlined as PET uptake is: the voxels above _BRIGHT_FRACTION of the way from
-# the region's median to the lesion's peak (the 90th percentile within
-# _BRIGHT_PEAK_MM of the click), holes filled, and their 3D convex hull, so
-# that its non-enhancing parts are inside. Used where that peak is at least
-# BRIGHT_CONTRAST noise SDs above the region's median: the enhancing lesions of
-# the pyradiomics brain1 and breast1 MR give 15-27 and 65, the sarcomas of the
-# T1 series (as bright as muscle) 2 or less from their centre clicks.
-BRIGHT_CONTRAST = 15.0
-_BRIGHT_FRACTION = 0.5
-_BRIGHT_PEAK_MM = 5.0
-# Soft tissue on MR: leaks through bridges thinner than this (mm) are opened off.
-_SOFT_OPEN_MM = 2.0
-# Soft tissue: per modality, the half-size (mm) of the box around the click where
-# the intensity window is learnt, and the Gaussian scale (mm) of the edges; MR
-# lesions are more textured, so both are larger (chosen on the sarcoma series,
-# docs/lesions.md gives the figures).
-_SOFT_TISSUE_MM: dict[str, tuple[float, float]] = {"CT": (6.0, 1.5), "MR": (10.0, 2.0)}
-# Soft tissue on CT: a threshold level set grown from a ball of this radius (mm)
-# at the click, inside the window median +- _LEVEL_SET_K robust SD learnt there,
-# advanced in steps of _LEVEL_SET_STEP iterations and stopped at the first step
-# whose mean front advance (volume gained / surface) falls below _LEVEL_SET_STOP
-# of the fastest step: the front slows where it meets the lesion's edge and only
-# seeps on through gaps in it. k and the stop fraction were chosen
-# leave-one-patient-out on the sarcoma CTs (docs/lesions.md gives the figures).
-_LEVEL_SET_RADIUS_MM = 5.0
-_LEVEL_SET_K = 1.5
-_LEVEL_SET_STEP = 25
-_LEVEL_SET_MAX_STEPS = 28
-_LEVEL_SET_STOP = 0.9
-# The window is centred on the median within _WINDOW_CENTRE_MM of the click (a
-# ball inside a 10 mm lymph node) and its spread is the noise SD times
-# _TEXTURE_FACTOR: lesions are textured, and on the sarcoma CTs the plain robust SD
-# in the 6 mm box was 1.4-1.7 times the noise SD. Learnt that way rather than from
-# the plain spread of the box, the window of a small lesion is not widened by the
-# tissue around it (docs/lesions.md gives the figures).
-_WINDOW_CENTRE_MM = 3.0
-# An outline whose surroundings differ from it by this many noise SDs has an
-# edge; it is moved out to the edge's half-way level by at most _EDGE_REACH_MM.
-_EDGE_CONTRAST = 3.0
-_EDGE_REACH_MM = 2.0
-_TEXTURE_FACTOR = 1.5
-# The window is at least this wide each side (HU): soft-tissue noise on a clinical
-# CT is 10 HU SD or more, so a narrower window only reflects a smooth image.
-_LEVEL_SET_MIN_HALF_HU = 15.0
-# Edge of a solid lung lesion (HU) and the vessel-opening ball (fraction of depth),
-# tuned on the pyradiomics lung cases (docs/lesions.md).
-_LUNG_SOLID_EDGE_HU = -400.0
-_OPEN_FRACTION = 0.4
-# A large lung tumour's neck cut also takes off some of its own rim where it
-# abuts the mediastinum or chest wall: the outline is regrown into the cut-off
-# part of the thresholded region by this fraction of its depth (chosen
-# leave-one-out on the three lung lesions, docs/lesions.md).
-_REGROW_FRACTION = 0.2
-# A ground-glass nodule is at least this much denser than the lung around it (HU).
-_MIN_NODULE_CONTRAST_HU = 150.0
-# A solid core whose surrounding shell is mostly ground-glass is part-solid.
-_HALO_SHARE = 0.5
-# Fat on CT (HU), the conventional range; denser than its top is soft tissue.
-# Soft tissue in a lung lesion's concavities (inside its convex hull) is the
-# lesion where it abuts the chest wall, diaphragm or mediastinum, which the neck
-# cut took off; aerated lung and fat there are not.
-FAT_HU = (-200.0, -30.0)
-_SOFT_TISSUE_HU = FAT_HU[1]
-# Where a lung lesion runs into an organ of its own density, the neck cut shrinks
-# its outline abruptly on the slices where they merge: a slice whose outline is
-# under _CARRY_SHRINK of the slice before it (towards the widest), while soft
-# tissue covers at least _CARRY_COVER of that slice's outline, keeps it.
-_CARRY_SHRINK = 0.8
-_CARRY_COVER = 0.8
+#: The default thresholds (docs/lesions.md gives the data each was chosen on).
+DEFAULT_OUTLINE_SETTINGS = OutlineSettings()
+#: On MR, a lesion this many noise SDs brighter than its region is outlined as
+#: a bright lesion (:attr:`OutlineSettings.bright_contrast`).
+BRIGHT_CONTRAST = DEFAULT_OUTLINE_SETTINGS.bright_contrast
 
 
 @dataclass(frozen=True)
@@ -164,6 +90,7 @@ class OutlineContext:
     seed: tuple[int, int, int]
     spacing: tuple[float, float, float]
     modality: str = "CT"
+    settings: OutlineSettings = field(default_factory=OutlineSettings)
 
 
 def _seed_value(ctx: OutlineContext, radius_mm: float = 1.5) -> float:
@@ -183,14 +110,16 @@ def _column_peak(ctx: OutlineContext) -> float:
 
 
 def lung_fraction(values: FloatArray) -> float:
-    """Share of aerated lung (-950..-500 HU; outside air is below -950) in ``values``."""
-    return float(np.mean((values > -950.0) & (values < BODY_HU)))
+    """Share of aerated lung (:data:`~radcycle.imaging.hu.AERATED_LUNG_HU`, ends
+    excluded; outside air is below it) in ``values``."""
+    lo, hi = AERATED_LUNG_HU
+    return float(np.mean((values > lo) & (values < hi)))
 
 
 def lung_nodule_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
     """A lung lesion: threshold, neck-cutting watershed, vessel opening, regrowth.
 
-    Solid lesions are cut at :data:`_LUNG_SOLID_EDGE_HU`, subsolid ones half-way
+    Solid lesions are cut at :attr:`OutlineSettings.lung_solid_edge_hu`, subsolid ones half-way
     to the parenchyma; a solid core in a ground-glass halo is regrown at the
     halo's own level (part-solid).
 
@@ -201,7 +130,7 @@ def lung_nodule_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]
     smooth = ndi.gaussian_filter(ctx.values, sigma=[0.6 / s for s in ctx.spacing])
     around = ctx.values[crop_slices(ctx.seed, 20.0, ctx.spacing, ctx.values.shape)]
     parenchyma = float(np.median(around[around < BODY_HU])) if (around < BODY_HU).any() else -850
-    if seed_hu < parenchyma + _MIN_NODULE_CONTRAST_HU:
+    if seed_hu < parenchyma + ctx.settings.min_nodule_contrast_hu:
         raise AnalysisError(
             "no nodule at the seed: it lies in aerated lung", value=round(seed_hu, 1)
         )
@@ -209,21 +138,21 @@ def lung_nodule_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]
     solid = max(seed_hu, peak) > SOLID_HU
     threshold = 0.5 * (seed_hu + parenchyma)  # subsolid: half-way to the lung
     if solid:
-        threshold = _LUNG_SOLID_EDGE_HU
-        if peak < _SOFT_TISSUE_HU:
+        threshold = ctx.settings.lung_solid_edge_hu
+        if peak < SOFT_TISSUE_HU:
             # a small solid nodule blurred below soft tissue: its edge is at half
             # its own contrast (half maximum), below the conventional level
             threshold = min(threshold, 0.5 * (peak + parenchyma))
     mask, runs_on = _grow_nodule(ctx, smooth > threshold)
     details = {"threshold_hu": round(threshold, 1), "seed_hu": round(seed_hu, 1)}
     halo, share = _halo(mask, ctx, parenchyma)
-    if solid and share >= _HALO_SHARE:
+    if solid and share >= ctx.settings.halo_share:
         # a solid core in a ground-glass halo (part-solid): outline the whole nodule
         threshold = 0.5 * (halo + parenchyma)
         whole, more = _grow_nodule(ctx, smooth > threshold)
         mask, runs_on = mask | whole, runs_on or more
         details.update(threshold_hu=round(threshold, 1), halo_hu=round(halo, 1))
-    mask, carried = carry_merged_slices(mask, smooth)
+    mask, carried = carry_merged_slices(mask, smooth, ctx.settings)
     if carried:
         details["carried_mm3"] = round(carried * float(np.prod(ctx.spacing)))
     mask, filled = fill_soft_concavities(mask, smooth, ctx.seed)
@@ -234,16 +163,18 @@ def lung_nodule_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]
     return mask, details
 
 
-def carry_merged_slices(mask: BoolArray, values: FloatArray) -> tuple[BoolArray, int]:
+def carry_merged_slices(
+    mask: BoolArray, values: FloatArray, settings: OutlineSettings = DEFAULT_OUTLINE_SETTINGS
+) -> tuple[BoolArray, int]:
     """Carry a lung lesion's outline onto the slices where it merges with an organ.
 
     A tumour that runs into the diaphragm, the liver below it or the chest wall
     at the same density has no edge there, and the neck-cutting watershed gives
     the merged part to the organ: the outline shrinks abruptly on those slices
     while the soft tissue goes on. Walking out from the widest slice, a slice
-    whose outline is smaller than :data:`_CARRY_SHRINK` of the one before it,
-    and whose soft tissue (above :data:`_SOFT_TISSUE_HU`) covers at least
-    :data:`_CARRY_COVER` of that one, takes that footprint's soft tissue. The
+    whose outline is smaller than :attr:`OutlineSettings.carry_shrink` of the one before it,
+    and whose soft tissue (above :data:`~radcycle.imaging.hu.SOFT_TISSUE_HU`) covers at least
+    :attr:`OutlineSettings.carry_cover` of that one, takes that footprint's soft tissue. The
     outline gains no slice. Returns the mask and the voxels added.
     """
     out = mask.copy()
@@ -255,9 +186,10 @@ def carry_merged_slices(mask: BoolArray, values: FloatArray) -> tuple[BoolArray,
         k = widest + step
         while 0 <= k < out.shape[0] and out[k].any():
             before = out[k - step]
-            footprint = before & (values[k] > _SOFT_TISSUE_HU)
+            footprint = before & (values[k] > SOFT_TISSUE_HU)
             size = float(before.sum())
-            if out[k].sum() < _CARRY_SHRINK * size and footprint.sum() >= _CARRY_COVER * size:
+            shrunk = out[k].sum() < settings.carry_shrink * size
+            if shrunk and footprint.sum() >= settings.carry_cover * size:
                 out[k] |= footprint
             k += step
     return out, int(out.sum() - mask.sum())
@@ -270,10 +202,10 @@ def fill_soft_concavities(
 
     Where a lesion abuts the chest wall, diaphragm or mediastinum, the neck cut
     can give part of it to the structure it abuts, leaving a bay in the outline;
-    the soft tissue (above :data:`_SOFT_TISSUE_HU`) in that bay is the lesion.
+    the soft tissue (above :data:`~radcycle.imaging.hu.SOFT_TISSUE_HU`) in that bay is the lesion.
     Aerated lung and fat in a bay stay out. Returns the mask and the voxels added.
     """
-    concave = convex_hull(mask) & ~mask & (values > _SOFT_TISSUE_HU)
+    concave = convex_hull(mask) & ~mask & (values > SOFT_TISSUE_HU)
     if not concave.any():
         return mask, 0
     grown = component_at(mask | concave, seed)
@@ -289,8 +221,8 @@ def _grow_nodule(ctx: OutlineContext, above: BoolArray) -> tuple[BoolArray, bool
     lobe, runs_on = split_necks(region, ctx.seed, ctx.spacing)
     mask = lobe
     depth = float(distance_mm(mask, ctx.spacing)[ctx.seed])
-    mask = open_off_vessels(mask, ctx.seed, ctx.spacing)
-    reach = _REGROW_FRACTION * depth
+    mask = open_off_vessels(mask, ctx.seed, ctx.spacing, ctx.settings)
+    reach = ctx.settings.regrow_fraction * depth
     if reach >= min(ctx.spacing):  # small nodules: nothing within reach
         near = distance_mm(~mask, ctx.spacing) <= reach
         mask = mask | (region & near & ~lobe)  # not the vessels opened off
@@ -298,16 +230,19 @@ def _grow_nodule(ctx: OutlineContext, above: BoolArray) -> tuple[BoolArray, bool
 
 
 def open_off_vessels(
-    mask: BoolArray, seed: tuple[int, int, int], spacing: tuple[float, float, float]
+    mask: BoolArray,
+    seed: tuple[int, int, int],
+    spacing: tuple[float, float, float],
+    settings: OutlineSettings = DEFAULT_OUTLINE_SETTINGS,
 ) -> BoolArray:
     """A nodule outline without the vessels leaving it.
 
-    The outline is opened with a ball of :data:`_OPEN_FRACTION` of its depth at
+    The outline is opened with a ball of :attr:`OutlineSettings.open_fraction` of its depth at
     ``seed`` (1-4 mm) and the part holding ``seed`` kept; where the opening
     loses ``seed`` (a nodule thinner than the ball) the outline stays as it was.
     """
     depth = float(distance_mm(mask, spacing)[seed])
-    radius = float(np.clip(_OPEN_FRACTION * depth, 1.0, 4.0))
+    radius = float(np.clip(settings.open_fraction * depth, 1.0, 4.0))
     opened = ndi.binary_opening(mask, structure=ball(radius, spacing))
     return component_at(opened, seed) if opened[seed] else mask
 
@@ -316,14 +251,14 @@ def _halo(mask: BoolArray, ctx: OutlineContext, parenchyma: float) -> tuple[floa
     """Ground-glass around a mask: its median HU and its share of a 1-3 mm shell.
 
     The shell starts beyond the partial-volume rim; ground-glass there is denser
-    than the lung by :data:`_MIN_NODULE_CONTRAST_HU` but below solid (-300 HU), so
+    than the lung by :attr:`OutlineSettings.min_nodule_contrast_hu` but below solid (-300 HU), so
     the chest wall and vessels do not count.
     """
     near = distance_mm(~mask, ctx.spacing)
     values = ctx.values[(near > 1.0) & (near <= 3.0)]
     if values.size == 0:
         return -1000.0, 0.0
-    glass = (values >= parenchyma + _MIN_NODULE_CONTRAST_HU) & (values < SOLID_HU)
+    glass = (values >= parenchyma + ctx.settings.min_nodule_contrast_hu) & (values < SOLID_HU)
     share = float(glass.mean())
     return (float(np.median(values[glass])) if glass.any() else -1000.0), share
 
@@ -360,7 +295,7 @@ def _noise_sd(values: FloatArray, ctx: OutlineContext) -> float:
     few pairs that straddle an edge, so a small lesion's surroundings (the fat
     around a lymph node) do not widen the estimate as they do a plain spread.
     """
-    core_mm = _SOFT_TISSUE_MM.get(ctx.modality, _SOFT_TISSUE_MM["MR"])[0]
+    core_mm = ctx.settings.soft_tissue_scales(ctx.modality)[0]
     box = values[crop_slices(ctx.seed, core_mm, ctx.spacing, ctx.values.shape)]
     diffs = np.concatenate([np.diff(box, axis=2).ravel(), np.diff(box, axis=1).ravel()])
     if diffs.size == 0:
@@ -380,25 +315,25 @@ def level_set_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
     # the window: centred on the filtered image near the click, as wide as the
     # noise of the unfiltered one (the front then passes the residual noise of the
     # filtered image it moves on) and the texture of a lesion
-    centre = float(np.median(_near_click(smooth, ctx, _WINDOW_CENTRE_MM)))
-    spread = _TEXTURE_FACTOR * _noise_sd(ctx.values, ctx)
-    floor = _LEVEL_SET_MIN_HALF_HU if ctx.modality == "CT" else 0.0  # HU: CT only
-    half = max(_LEVEL_SET_K * spread, floor)
+    centre = float(np.median(_near_click(smooth, ctx, ctx.settings.window_centre_mm)))
+    spread = ctx.settings.texture_factor * _noise_sd(ctx.values, ctx)
+    floor = ctx.settings.level_set_min_half_hu if ctx.modality == "CT" else 0.0  # HU: CT only
+    half = max(ctx.settings.level_set_k * spread, floor)
     lo, hi = centre - half, centre + half
     click = np.zeros(ctx.values.shape, dtype=bool)
     click[ctx.seed] = True
     dist = distance_mm(~click, ctx.spacing)
-    level = _sitk_image(dist - _LEVEL_SET_RADIUS_MM, ctx.spacing)
+    level = _sitk_image(dist - ctx.settings.level_set_radius_mm, ctx.spacing)
     feature = _sitk_image(smooth, ctx.spacing)
     grow = sitk.ThresholdSegmentationLevelSetImageFilter()
     grow.SetLowerThreshold(lo)
     grow.SetUpperThreshold(hi)
     grow.SetMaximumRMSError(0.0)  # steps of fixed length; the stop rule is below
-    grow.SetNumberOfIterations(_LEVEL_SET_STEP)
+    grow.SetNumberOfIterations(ctx.settings.level_set_step)
     voxel = float(np.prod(ctx.spacing))
-    mask = np.asarray(dist <= _LEVEL_SET_RADIUS_MM, dtype=bool)
+    mask = np.asarray(dist <= ctx.settings.level_set_radius_mm, dtype=bool)
     fastest = 0.0
-    for step in range(_LEVEL_SET_MAX_STEPS):
+    for step in range(ctx.settings.level_set_max_steps):
         level = grow.Execute(level, feature)
         grown = np.asarray(sitk.GetArrayFromImage(level) < 0, dtype=bool)
         grown = component_at(grown, ctx.seed) if grown[ctx.seed] else grown
@@ -410,10 +345,10 @@ def level_set_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
         if step == 0:  # the first step also reshapes the starting ball
             continue
         fastest = max(fastest, advance)
-        if advance < _LEVEL_SET_STOP * fastest:
+        if advance < ctx.settings.level_set_stop * fastest:
             break
     mask = np.asarray(ndi.binary_fill_holes(mask), dtype=bool)
-    mask, edge = _to_half_way(mask, ctx, smooth, (lo, hi), spread / _TEXTURE_FACTOR)
+    mask, edge = _to_half_way(mask, ctx, smooth, (lo, hi), spread / ctx.settings.texture_factor)
     details: dict[str, Any] = {
         "window": [round(float(lo), 2), round(float(hi), 2)],
         "level_set_steps": step + 1,
@@ -435,8 +370,8 @@ def _to_half_way(
     The level set stops where the blurred edge leaves the window, inside the
     lesion; the edge of a blurred step is half-way between the two sides. Where
     the tissue around the outline differs from the lesion by more than
-    :data:`_EDGE_CONTRAST` noise SDs, the voxels of the transition (between
-    that half-way level and the window) within :data:`_EDGE_REACH_MM` of the
+    :attr:`OutlineSettings.edge_contrast` noise SDs, the voxels of the transition (between
+    that half-way level and the window) within :attr:`OutlineSettings.edge_reach_mm` of the
     outline join it. Returns the outline and the half-way level (None: no edge).
     """
     outside = distance_mm(~mask, ctx.spacing)
@@ -445,19 +380,19 @@ def _to_half_way(
     if core.size == 0 or around.size == 0:
         return mask, None
     lesion, tissue = float(np.median(core)), float(np.median(around))
-    if abs(lesion - tissue) < _EDGE_CONTRAST * noise:
+    if abs(lesion - tissue) < ctx.settings.edge_contrast * noise:
         return mask, None
     half = 0.5 * (lesion + tissue)
     lo, hi = window
     band = (smooth >= half) & (smooth < lo) if tissue < lesion else (smooth > hi) & (smooth <= half)
-    grown = mask | (band & (outside > 0) & (outside <= _EDGE_REACH_MM))
+    grown = mask | (band & (outside > 0) & (outside <= ctx.settings.edge_reach_mm))
     return component_at(grown, ctx.seed), half
 
 
 def watershed_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
     """Marker watershed on the gradient: the click's window against what is outside it."""
     smooth = ndi.median_filter(ctx.values, size=3)
-    core_mm, edge_mm = _SOFT_TISSUE_MM.get(ctx.modality, _SOFT_TISSUE_MM["MR"])
+    core_mm, edge_mm = ctx.settings.soft_tissue_scales(ctx.modality)
     core = crop_slices(ctx.seed, core_mm, ctx.spacing, ctx.values.shape)
     sample = smooth[core]
     centre = float(np.median(sample))
@@ -477,7 +412,8 @@ def watershed_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
     labels = skseg.watershed(grad, markers)
     mask = component_at(labels == 2, ctx.seed) if labels[ctx.seed] == 2 else labels == 2
     # leaks through thin bridges are opened off
-    mask = ndi.binary_opening(mask, structure=ball(_SOFT_OPEN_MM, ctx.spacing)) | seed_ball & inside
+    opening = ball(ctx.settings.soft_open_mm, ctx.spacing)
+    mask = ndi.binary_opening(mask, structure=opening) | seed_ball & inside
     mask = component_at(mask, ctx.seed) if mask[ctx.seed] else mask
     mask = ndi.binary_fill_holes(mask)
     return mask, {"window": [round(lo, 2), round(hi, 2)]}
@@ -485,8 +421,8 @@ def watershed_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
 
 def _bright_levels(ctx: OutlineContext, smooth: FloatArray) -> tuple[float, float]:
     """The region's median and the lesion's peak near the click (90th percentile
-    within :data:`_BRIGHT_PEAK_MM`), on the median-filtered image."""
-    peak = float(np.percentile(_near_click(smooth, ctx, _BRIGHT_PEAK_MM), 90))
+    within :attr:`OutlineSettings.bright_peak_mm`), on the median-filtered image."""
+    peak = float(np.percentile(_near_click(smooth, ctx, ctx.settings.bright_peak_mm), 90))
     return float(np.median(smooth)), peak
 
 
@@ -504,18 +440,19 @@ def bright_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
 
     The bright region holding the click is the lesion; where the click falls
     on a darker part of it (necrosis, a non-enhancing part), the bright
-    regions within :data:`_BRIGHT_PEAK_MM` of it are. ``details["solidity"]``
+    regions within :attr:`OutlineSettings.bright_peak_mm` of it are. ``details["solidity"]``
     is the convexity of what was above the level before the hull: a low one
     means the hull holds more than lesion.
     """
     smooth = ndi.median_filter(ctx.values, size=3)
     background, peak = _bright_levels(ctx, smooth)
-    level = background + _BRIGHT_FRACTION * (peak - background)
+    level = background + ctx.settings.bright_fraction * (peak - background)
     region = _bright_region(smooth >= level, ctx)
     if _on_box_edge(region):
         # joined to a bright neighbour that runs on (fat, the scalp, a vessel):
         # the bridges are opened off, unless nothing of the lesion is left then
-        opened = ndi.binary_opening(smooth >= level, structure=ball(_SOFT_OPEN_MM, ctx.spacing))
+        opening = ball(ctx.settings.soft_open_mm, ctx.spacing)
+        opened = ndi.binary_opening(smooth >= level, structure=opening)
         reopened = _bright_region(opened, ctx)
         region = reopened if reopened.any() else region
     if not region.any():
@@ -531,12 +468,12 @@ def bright_outline(ctx: OutlineContext) -> tuple[BoolArray, dict[str, Any]]:
 
 def _bright_region(above: BoolArray, ctx: OutlineContext) -> BoolArray:
     """The bright region holding the click, or those within
-    :data:`_BRIGHT_PEAK_MM` of it, holes filled."""
+    :attr:`OutlineSettings.bright_peak_mm` of it, holes filled."""
     if above[ctx.seed]:
         return _fill_holes(component_at(above, ctx.seed))
     labels, _ = ndi.label(above)
     near = np.zeros(above.shape, dtype=bool)
-    near[crop_slices(ctx.seed, _BRIGHT_PEAK_MM, ctx.spacing, above.shape)] = True
+    near[crop_slices(ctx.seed, ctx.settings.bright_peak_mm, ctx.spacing, above.shape)] = True
     hits = np.unique(labels[near & above])
     return _fill_holes(np.isin(labels, hits[hits > 0]))
 
@@ -558,10 +495,10 @@ def pet_outline(
     """PET outline: the anatomical tumour (default) or the EANM metabolic volume.
 
     The anatomical outline is the convex hull of the uptake above
-    :data:`_PET_FRACTION`: a necrotic core whose hot rim is open on a side (a
+    :attr:`OutlineSettings.pet_fraction`: a necrotic core whose hot rim is open on a side (a
     C-shaped ring), which no hole filling closes, is then part of the tumour.
     """
-    fraction = _PET_FRACTION if anatomical else _PET_METABOLIC_FRACTION
+    fraction = ctx.settings.pet_fraction if anatomical else ctx.settings.pet_metabolic_fraction
     near = crop_slices(ctx.seed, 15.0, ctx.spacing, ctx.values.shape)
     suv_max = float(ctx.values[near].max())
     background = float(np.median(ctx.values))

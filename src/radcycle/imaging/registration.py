@@ -60,6 +60,7 @@ from scipy import ndimage as ndi
 
 from radcycle.domain import Volume
 from radcycle.errors import AnalysisError, GeometryError
+from radcycle.imaging.hu import BODY_HU
 
 __all__ = [
     "REGISTRATION_PATHS",
@@ -79,7 +80,6 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 # CT: below -500 HU is air or lung; the body outline and the lungs are drawn there.
-_BODY_HU = -500.0
 # Intensities outside this window carry no anatomy the registration needs
 # (metal, dense bone, the air outside the patient all saturate).
 _CLIP_HU = (-1000.0, 400.0)
@@ -281,7 +281,7 @@ def _coarse(volume: Volume, voxel_mm: float) -> _Coarse:
     if not found:
         # A crop that cuts through the chest: the lungs are not enclosed by the
         # body outline, so the quality figure falls back on all air-density voxels.
-        lungs = values <= _BODY_HU
+        lungs = values <= BODY_HU
     if not body.any():
         body = np.ones(values.shape, dtype=bool)
     clipped = sitk.Clamp(image, sitk.sitkFloat32, *_CLIP_HU)
@@ -300,7 +300,7 @@ def _body_and_lungs(
     values: npt.NDArray[Any], spacing_kji: tuple[float, float, float]
 ) -> tuple[BoolArray, BoolArray]:
     """Body outline and the air inside it (the lungs), on a coarse grid."""
-    dense = values > _BODY_HU
+    dense = values > BODY_HU
     labels, n = ndi.label(dense)
     if n == 0:
         empty = np.zeros(values.shape, dtype=bool)

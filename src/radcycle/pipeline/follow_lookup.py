@@ -40,6 +40,7 @@ from scipy import ndimage as ndi
 from radcycle.domain import AlgorithmRecord, Geometry, ImageReference, Volume
 from radcycle.domain.findings import LesionMeasurement
 from radcycle.errors import AnalysisError, InputError
+from radcycle.imaging.hu import BODY_HU
 from radcycle.imaging.masks import array_spacing, bbox, crop_slices, voxel_of_point
 from radcycle.imaging.measurement import measure_mask
 from radcycle.imaging.registration import apply_matrix, refine_lesion, warp_mask
@@ -70,7 +71,7 @@ BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 
 # Aerated lung: a smoothed maximum below this (HU) holds no soft tissue at all.
-_AERATED_HU = -500.0
+_AERATED_HU = BODY_HU
 # Ground-glass attenuation sits near -650 HU, aerated parenchyma near -800 HU: for
 # a subsolid nodule "only aerated lung" is drawn half-way between them.
 _AERATED_SUBSOLID_HU = -730.0

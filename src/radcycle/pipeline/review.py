@@ -2,12 +2,12 @@
 
 The service computes nothing itself; everything it shows comes from here:
 
-* :func:`reviewed` -- the analysis again without the lesions the radiologist
-  rejected (or new lesions not confirmed): the guideline engines re-run on the
-  remaining tracks, so the RECIST response, Lung-RADS, Fleischner and the facts
-  and draft built from them no longer count those lesions;
-* :func:`new_lesion_uids` -- lesions first seen after the baseline (new lesions
-  decide progression, so they count only once confirmed);
+* :func:`reviewed` -- the analysis again as the radiologist's decisions leave it:
+  rejected lesions left out, new lesions counted only once confirmed
+  (:func:`~radcycle.pipeline.follow.review_new_lesions`); the guideline engines
+  re-run, so the RECIST response, Lung-RADS, Fleischner and the facts and draft
+  built from them follow the decisions;
+* :func:`new_lesion_uids` -- lesions first seen after the baseline;
 * :func:`slice_png` -- one axial slice of one time point in a named window, with
   every lesion's outline on it;
 * :func:`lesion_slices` -- where each lesion is on each time point (for the
@@ -25,7 +25,7 @@ import hashlib
 import io
 import json
 import pickle
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,14 +40,9 @@ from pydicom.dataset import Dataset
 
 from radcycle.domain import Fact, Geometry
 from radcycle.errors import DataFormatError, InputError
-from radcycle.pipeline.analysis import (
-    AnalysisInputs,
-    PatientAnalysis,
-    analyze_patient,
-    guideline_context,
-)
+from radcycle.pipeline.analysis import AnalysisInputs, PatientAnalysis, analyze_patient
 from radcycle.pipeline.exports import write_exports
-from radcycle.pipeline.follow_guidelines import assess_scans
+from radcycle.pipeline.follow import review_new_lesions
 from radcycle.pipeline.publish import deterministic_outputs, write_outputs
 from radcycle.reporting.claims import split_sentences
 from radcycle.reporting.export.keyimage import key_image_for
@@ -82,45 +77,40 @@ _COLOURS = ((255, 204, 0), (0, 229, 255), (255, 64, 129), (118, 255, 3), (255, 1
 
 
 def new_lesion_uids(analysis: PatientAnalysis) -> set[str]:
-    """TrackingUniqueIdentifiers of the lesions first seen after the baseline."""
-    return {t.tracking_uid for t in analysis.follow.tracks if t.first_timepoint > 0}
+    """TrackingUniqueIdentifiers of the new lesions (first seen after the baseline).
+
+    A new lesion decides progression, so it counts only once a radiologist confirms
+    it (:mod:`radcycle.pipeline.follow_new`).
+    """
+    new = {r.tracking_identifier for r in analysis.follow.new_lesions}
+    return {t.tracking_uid for t in analysis.follow.tracks if t.tracking_identifier in new}
 
 
-def reviewed(analysis: PatientAnalysis, excluded: Collection[str]) -> PatientAnalysis:
-    """The analysis without the lesions whose TrackingUniqueIdentifier is in ``excluded``.
+def reviewed(analysis: PatientAnalysis, decisions: Mapping[str, str]) -> PatientAnalysis:
+    """The analysis as the radiologist's decisions leave it.
 
-    The guideline engines run again on the lesions kept, with the same context
-    (record, birth date, slice thickness) as the first run.
+    ``decisions`` maps TrackingUniqueIdentifiers to ``confirmed`` or ``rejected``
+    (others: undecided). A rejected lesion seen on the baseline is left out of
+    the course; new lesions are settled by
+    :func:`~radcycle.pipeline.follow.review_new_lesions` (confirmed ones count,
+    rejected ones are left out, undecided ones stay unconfirmed and do not count).
+    The guideline engines run again on what is kept, with the first run's context.
     """
     follow = analysis.follow
-    drop = set(excluded)
+    new = new_lesion_uids(analysis)
+    drop = {uid for uid, d in decisions.items() if d == "rejected" and uid not in new}
     keep = [i for i, t in enumerate(follow.tracks) if t.tracking_uid not in drop]
-    if len(keep) == len(follow.tracks):
-        return analysis
-    tracks = tuple(follow.tracks[i] for i in keep)
-    scans = follow.scans
-    dates = [s.exam_date for s in scans]
-    acq = scans[0].volume.acquisition
-    given = acq.slice_thickness_mm if acq is not None else None
-    thickness = float(given or scans[0].volume.metadata.get("slice_thickness") or 0.0)
-    thickness = thickness or float(scans[0].volume.spacing[2])
-    assessments, recist = assess_scans(
-        dates,
-        [s.series_instance_uid for s in scans],
-        tracks,
-        guideline_context(analysis.record),
-        birth_date=scans[0].birth_date,
-        slice_thickness_mm=thickness,
-    )
-    new_follow = replace(
+    kept = replace(
         follow,
-        tracks=tracks,
-        trajectories=tuple(follow.trajectories[i] for i in keep),
-        assessments=tuple(assessments),
-        recist=recist,
+        tracks=tuple(follow.tracks[i] for i in keep),
+        trajectories=tuple(t for t in follow.trajectories if t.tracking_uid not in drop),
     )
+    names = {t.tracking_uid: t.tracking_identifier for t in follow.tracks}
+    confirmed = sorted(names[u] for u, d in decisions.items() if d == "confirmed" and u in new)
+    rejected = sorted(names[u] for u, d in decisions.items() if d == "rejected" and u in new)
+    course = review_new_lesions(kept, confirmed, rejected)
     lesions = tuple(les for les in analysis.lesions if les.tracking_uid not in drop)
-    return replace(analysis, follow=new_follow, lesions=lesions)
+    return replace(analysis, follow=course, lesions=lesions)
 
 
 def save_analysis(analysis: PatientAnalysis, path: Path) -> str:
@@ -248,9 +238,9 @@ def evidence_png(analysis: PatientAnalysis, tracking_uid: str, t: int) -> bytes:
     raise InputError("no such lesion in the case", value=tracking_uid)
 
 
-def draft(analysis: PatientAnalysis, excluded: Collection[str], generated: str) -> Report:
-    """The deterministic draft of the analysis without the ``excluded`` lesions."""
-    report, _ = deterministic_outputs(reviewed(analysis, excluded), generated)
+def draft(analysis: PatientAnalysis, decisions: Mapping[str, str], generated: str) -> Report:
+    """The deterministic draft of the analysis as the radiologist's decisions leave it."""
+    report, _ = deterministic_outputs(reviewed(analysis, decisions), generated)
     return report
 
 

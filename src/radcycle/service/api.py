@@ -8,6 +8,7 @@ DICOM), 422 (bad input) or 429 (too many failed logins).
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shutil
@@ -274,10 +275,10 @@ def worklist(session: Any) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/cases", tags=["cases"])
-def list_cases(request: Request, who: Reader) -> list[dict[str, Any]]:
+@router.get("/cases", tags=["cases"], response_model=list[dict[str, Any]])
+def list_cases(request: Request, who: Reader) -> Response:
     with _store(request).session() as session:
-        return worklist(session)
+        return _json(worklist(session))
 
 
 def case_detail(session: Any, case_id: int) -> dict[str, Any]:
@@ -301,7 +302,7 @@ def case_detail(session: Any, case_id: int) -> dict[str, Any]:
                 "tracking_uid": r.tracking_uid,
                 "tracking_identifier": r.tracking_identifier,
                 "first_timepoint": r.first_timepoint,
-                "new": r.first_timepoint > 0,
+                "new": r.is_new,
                 "decision": r.decision,
             }
             for r in lesions
@@ -310,10 +311,29 @@ def case_detail(session: Any, case_id: int) -> dict[str, Any]:
     }
 
 
-@router.get("/cases/{case_id}", tags=["cases"])
-def get_case(case_id: int, request: Request, who: Reader) -> dict[str, Any]:
+@router.get("/cases/{case_id}", tags=["cases"], response_model=dict[str, Any])
+def get_case(case_id: int, request: Request, who: Reader) -> Response:
+    cache: dict[tuple[int, int], bytes] = request.app.state.case_json
     with _store(request).session() as session:
-        return case_detail(session, case_id)
+        version = session.scalar(select(Case.current_version).where(Case.id == case_id))
+        if version is None:
+            raise HTTPException(404, "no such case")
+        # Every change to a case adds a version, so (case, version) names its content.
+        body = cache.get((case_id, version))
+        if body is None:
+            detail = case_detail(session, case_id)
+            body = json.dumps(detail, separators=(",", ":")).encode()
+            if detail["version"] == version:
+                with request.app.state.case_json_lock:
+                    if len(cache) >= 64:
+                        cache.pop(next(iter(cache)))
+                    cache[(case_id, version)] = body
+    return Response(body, media_type="application/json")
+
+
+def _json(data: Any) -> Response:
+    # Plain JSON of plain data: the hot reads skip the response-model serialisation.
+    return Response(json.dumps(data, separators=(",", ":")), media_type="application/json")
 
 
 @router.get("/cases/{case_id}/versions", tags=["cases"])

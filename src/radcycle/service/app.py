@@ -12,6 +12,7 @@ carry UIDs).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -76,6 +77,8 @@ def create_app(settings: ServiceSettings, gateways: GatewayRegistry | None = Non
     app.state.settings = settings
     app.state.store = store
     app.state.gateways = gateways or GatewayRegistry()
+    app.state.case_json = {}
+    app.state.case_json_lock = threading.Lock()
     app.state.limiter = LoginLimiter(settings.login_attempts, settings.login_window.total_seconds())
     app.include_router(api.router)
     app.include_router(ui.router)

@@ -29,7 +29,6 @@ from radcycle.pipeline.review import (
     draft,
     edited_document,
     load_analysis,
-    new_lesion_uids,
     write_signed,
 )
 from radcycle.service.security import Principal
@@ -109,13 +108,10 @@ def current(session: Session, case: Case) -> ReportVersion:
     return version
 
 
-def excluded(session: Session, case: Case, analysis: PatientAnalysis) -> set[str]:
-    """Rejected lesions, and new lesions not confirmed: left out of the response and draft."""
+def decisions(session: Session, case: Case) -> dict[str, str]:
+    """The radiologist's decision on each lesion of the case (pending ones left out)."""
     rows = session.scalars(select(Lesion).where(Lesion.case_id == case.id)).all()
-    decided = {r.tracking_uid: r.decision for r in rows}
-    out = {uid for uid, d in decided.items() if d == "rejected"}
-    out |= {uid for uid in new_lesion_uids(analysis) if decided.get(uid) != "confirmed"}
-    return out
+    return {r.tracking_uid: r.decision for r in rows if r.decision in DECISIONS}
 
 
 def _advance(session: Session, case: Case, base: int, version: ReportVersion) -> None:
@@ -186,7 +182,7 @@ def decide(
         )
         session.flush()
         analysis = cache.get(case)
-        report = draft(analysis, excluded(session, case, analysis), _now().isoformat())
+        report = draft(analysis, decisions(session, case), _now().isoformat())
         version = _new_version(case, base, "draft", report.to_dict(), report.to_text(), who.user_id)
         _advance(session, case, base, version)
         audit.append(
@@ -242,7 +238,7 @@ def sign(store: Store, cache: AnalysisCache, case_id: int, base: int, who: Princ
         pending = {
             r.tracking_identifier
             for r in session.scalars(select(Lesion).where(Lesion.case_id == case.id))
-            if r.decision == "pending" and r.tracking_uid in new_lesion_uids(analysis)
+            if r.decision == "pending" and r.is_new
         }
         if pending:
             raise RefusedError(

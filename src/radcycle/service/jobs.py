@@ -248,8 +248,8 @@ class Worker:
             audit.append(session, "system", "job.fail", f"job {job_id}")
 
     def _finish(self, job: Job, analysis: PatientAnalysis, folder: Path, digest: str) -> None:
-        pending_new = new_lesion_uids(analysis)
-        report = draft(analysis, pending_new, _now().isoformat(timespec="seconds"))
+        report = draft(analysis, {}, _now().isoformat(timespec="seconds"))
+        new = new_lesion_uids(analysis)
         with self.store.session() as session:
             patient = _patient(session, analysis.patient_id)
             for scan in analysis.follow.scans:
@@ -287,6 +287,7 @@ class Worker:
                         tracking_uid=track.tracking_uid,
                         tracking_identifier=track.tracking_identifier,
                         first_timepoint=track.first_timepoint,
+                        is_new=track.tracking_uid in new,
                         decision="pending",
                     )
                 )

@@ -15,7 +15,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -145,6 +154,8 @@ class Lesion(Base):
     tracking_identifier: Mapped[str] = mapped_column(String(64))
     first_timepoint: Mapped[int] = mapped_column(Integer, default=0)
     decision: Mapped[str] = mapped_column(String(16), default="pending")
+    #: A new lesion (first seen on a follow-up): it counts only once confirmed.
+    is_new: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ReportVersion(Base):

@@ -24,6 +24,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
+from radcycle.imaging.hu import AERATED_BELOW_HU as _AIR_HU
+from radcycle.imaging.hu import BONE_HU as _BONE_HU
+from radcycle.imaging.hu import ENHANCED_HU as _ENHANCED_HU
+from radcycle.imaging.hu import FAT_CORE_HU as _FAT_HU
+from radcycle.imaging.hu import METAL_HU
+from radcycle.imaging.hu import MUSCLE_HU as _MUSCLE_HU
+
 __all__ = [
     "METAL_HU",
     "Coverage",
@@ -40,19 +47,10 @@ __all__ = [
 FloatArray = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
 
-#: Above this (HU) a voxel is metal: cortical bone stays below about 2000 HU.
-METAL_HU = 2500.0
-# Air inside the body below this (HU) is lung or gas.
-_AIR_HU = -400.0
 # Air reaching the field of view's edge with a median below this (HU) is outside.
 _OUTSIDE_AIR_HU = -960.0
 # Internal air of at least this volume (mL) is lungs, not bowel gas.
 _LUNG_ML = 250.0
-# Fat and muscle windows (HU) and the blood-pool window of enhanced vessels.
-_FAT_HU = (-150.0, -50.0)
-_MUSCLE_HU = (10.0, 90.0)
-_ENHANCED_HU = (150.0, 500.0)
-_BONE_HU = 600.0
 
 
 def body_mask(hu: FloatArray) -> BoolArray:
