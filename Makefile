@@ -12,7 +12,8 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test,dev,bench,batch,pacs,fl,service]'
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test,dev,bench,batch,pacs,fl,service,models]'
 	touch $(STAMP)
 
 install: $(STAMP)

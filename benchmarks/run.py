@@ -37,6 +37,8 @@ BENCHMARKS: dict[str, str] = {
     "service-load": "benchmarks.bench_service_load",
     "realcase": "benchmarks.bench_realcase",
     "new-lesions": "benchmarks.bench_new_lesions",
+    "learned": "benchmarks.bench_learned",
+    "onnx-click": "benchmarks.bench_onnx_click",
 }
 
 

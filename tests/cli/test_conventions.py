@@ -155,7 +155,9 @@ def test_one_spelling_per_concept(name: str) -> None:
             assert flag == "--random-seed", f"{name}: {flag}; randomness is --random-seed"
     for flag, option in visible.items():
         if (option.metavar or "").startswith("X,Y,Z"):
-            assert flag in ("--point", "--lesion"), f"{name}: a point is --point (or --lesion)"
+            # --negative: a corrective click the outline must leave out (segment)
+            points = ("--point", "--lesion", "--negative")
+            assert flag in points, f"{name}: a point is --point (or --lesion, --negative)"
 
 
 @pytest.mark.parametrize("name", NAMES)

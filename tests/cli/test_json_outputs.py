@@ -55,6 +55,9 @@ ELSEWHERE = {
     "pacs retrieve": "tests/pacs/test_cli.py::test_store_a_mixed_folder_find_it_and_retrieve_it",
     "pacs store": "tests/pacs/test_cli.py::test_store_a_mixed_folder_find_it_and_retrieve_it",
     "listen": "tests/pacs/test_cli.py::_listen",
+    "train-segmenter": "tests/models/test_models.py::"
+    "test_train_segmenter_writes_weights_and_record",
+    "model-card": "tests/models/test_models.py::test_model_card_is_the_registrys",
 }
 
 

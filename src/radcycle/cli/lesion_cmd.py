@@ -35,10 +35,11 @@ from radcycle.domain.findings import LesionMeasurement
 from radcycle.domain.lesion import measurements_dict
 from radcycle.errors import InputError
 from radcycle.imaging.measurement import measure_lesion
-from radcycle.imaging.segmentation import STRATEGIES, segment_at_seed
+from radcycle.imaging.segmentation import STRATEGIES
 from radcycle.io import read_image, write_image
 from radcycle.io.masks import read_mask
 from radcycle.io.output import OutputRules, atomic_output
+from radcycle.pipeline.click_segment import DEFAULT_MODEL, segment_clicks
 from radcycle.pipeline.lung import analyse_lungs
 
 console = Console()
@@ -76,10 +77,35 @@ def _measure_table(title: str, m: LesionMeasurement) -> Table:
 @friendly_errors
 def segment(
     image: Path = typer.Argument(..., help="Image: DICOM series folder, NIfTI or NRRD."),
-    point: str | None = point_option(help="The click: X,Y,Z in patient LPS mm."),
+    point: list[str] = point_option(
+        multiple=True,
+        help="A click in the lesion: X,Y,Z in patient LPS mm (repeatable: more "
+        "clicks in the lesion, learned method).",
+    ),
+    negative: list[str] = point_option(
+        "--negative",
+        multiple=True,
+        help="A click outside the lesion that the outline must leave out: X,Y,Z in "
+        "LPS mm (repeatable; learned method).",
+    ),
     out: Path = out_option("Mask to write (.nii.gz, .nrrd, .mha).", required=True),
+    method: str = typer.Option(
+        "auto",
+        "--method",
+        help="auto (the method the cross-validation chose for the modality), classical or learned.",
+    ),
     strategy: str | None = typer.Option(
-        None, "--strategy", help=f"Force a method: {', '.join(STRATEGIES)}."
+        None, "--strategy", help=f"Force a classical method: {', '.join(STRATEGIES)}."
+    ),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help="Learned model of the registry."),
+    weights: Path | None = typer.Option(
+        None,
+        "--weights",
+        help="Weights file of the model (its sha256 must match the registry's); "
+        "default: the file shipped with radcycle.",
+    ),
+    probabilities: Path | None = typer.Option(
+        None, "--probabilities", help="Also write the learned model's probability map here."
     ),
     modality: str | None = typer.Option(
         None, "--modality", help="CT, MR or PT where the file does not say (NIfTI)."
@@ -89,26 +115,52 @@ def segment(
     seed: str | None = deprecated_alias("--seed", "--point", metavar="X,Y,Z"),
 ) -> None:
     """Segment the lesion under a point (lung nodule, soft tissue on CT/MR, PET)."""
-    text = require(pick(point, seed, new_flag="--point", old_flag="--seed"), "--point", "X,Y,Z")
-    at = parse_point(text).mm
+    texts = list(point)
+    if seed is not None or not texts:
+        first = pick(texts[0] if texts else None, seed, new_flag="--point", old_flag="--seed")
+        texts = [require(first, "--point", "X,Y,Z"), *texts[1:]]
+    clicks = [parse_point(t).mm for t in texts]
+    negatives = [parse_point(t, flag="--negative").mm for t in negative]
     rules = OutputRules.of([image], force=force)
-    rules.check(out)  # refused now rather than after the work
-    if not out.name.lower().endswith(MASK_SUFFIXES):  # one file: renamed into place whole
-        raise InputError(f"--out must end in {', '.join(MASK_SUFFIXES)}", path=out)
+    for target in (out, probabilities):
+        if target is None:
+            continue
+        rules.check(target)  # refused now rather than after the work
+        if not target.name.lower().endswith(MASK_SUFFIXES):  # renamed into place whole
+            flag = "--out" if target is out else "--probabilities"
+            raise InputError(f"{flag} must end in {', '.join(MASK_SUFFIXES)}", path=target)
+    if probabilities is not None and probabilities.resolve() == out.resolve():
+        raise InputError("--probabilities must differ from --out", path=probabilities)
     volume = _with_modality(read_image(image), modality)
     problems = series_problems(volume.metadata)
-    result = segment_at_seed(volume, at, strategy=strategy)
+    done = segment_clicks(
+        volume,
+        clicks,
+        negatives,
+        method=method,
+        strategy=strategy,
+        model=model,
+        weights=weights,
+    )
+    result = done.result
+    if probabilities is not None and done.probabilities is None:
+        raise InputError("--probabilities: the outline was drawn by a classical method")
     mask = result.mask.with_array(result.mask.array.astype("uint8"))
     with atomic_output(out, rules) as temp:
         write_image(mask, temp)
+    if probabilities is not None and done.probabilities is not None:
+        with atomic_output(probabilities, rules) as temp:
+            write_image(done.probabilities, temp)
     written = out
     lung = result.method == "lung-nodule"
     m = measure_lesion(volume, result.mask, modality=modality, lung=lung)
     if as_json:
         data = {
             "mask": str(written),
+            "probabilities": str(probabilities) if probabilities is not None else None,
             "method": result.method,
             "quality": result.quality,
+            "uncertain": result.quality != "ok",
             "details": result.details,
             "measurements": measurements_dict(m),
             "series_problems": problems,

@@ -41,6 +41,8 @@ COMMANDS: dict[str, str] = {
     "fl": "radcycle.cli.fl_cmd",
     "pacs": "radcycle.cli.pacs_cmd",
     "listen": "radcycle.cli.listen_cmd",
+    "train-segmenter": "radcycle.cli.model_cmd",
+    "model-card": "radcycle.cli.model_cmd",
 }
 
 app = typer.Typer(

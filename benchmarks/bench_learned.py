@@ -1,0 +1,257 @@
+"""The learned click-to-segment model against the classical methods, cross-validated by patient.
+
+The 23 sarcoma patients of ``ibsi/ibsi_validation/nifti`` are split into 5
+folds (generator seed 0); for each fold one model is trained on the other
+patients' CT, T1 MR and PET (:func:`radcycle.models.training.train`, capped
+at ``RADCYCLE_CV_SECONDS`` seconds, default 240, under the fixed seed) and
+tested on the fold's patients, at the click of the lesion benchmark's centre
+(the reference's centroid voxel, or its deepest) and at
+``RADCYCLE_CV_CLICKS`` (default 8) clicks well inside the reference
+(:func:`radcycle.imaging.masks.points_inside`, seed 0). The classical method
+(:func:`radcycle.imaging.segmentation.segment_at_seed`) is run on the same
+series at the centre click and the first ``RADCYCLE_CV_CLASSICAL_CLICKS``
+(default 2) of those clicks.
+
+Reported per modality: the mean and SD over patients of the centre-click
+Dice, and the mean of the off-centre Dice, for both methods; the training
+seconds per fold and the process's peak memory.
+
+Run: ``python -m benchmarks.bench_learned --out cv.json`` (or
+``python -m benchmarks.run learned``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.bench_lung import _seed_in
+from benchmarks.bench_mining import shared_root
+from radcycle.errors import RadcycleError
+from radcycle.imaging.masks import array_spacing, points_inside
+from radcycle.imaging.segmentation import segment_at_seed
+from radcycle.io import read_image
+from radcycle.models.interactive import LearnedSegmenter
+from radcycle.models.protocol import ModelSpec
+from radcycle.models.training import (
+    DEFAULT_CONTRACT,
+    SARCOMA_SERIES,
+    TorchModel,
+    TrainingSettings,
+    load_sarcoma_cases,
+    train,
+)
+
+__all__ = ["cross_validate", "folds", "summary"]
+
+FOLDS = 5
+SECONDS = float(os.environ.get("RADCYCLE_CV_SECONDS", "240"))
+CLICKS = int(os.environ.get("RADCYCLE_CV_CLICKS", "8"))
+CLASSICAL_CLICKS = int(os.environ.get("RADCYCLE_CV_CLASSICAL_CLICKS", "2"))
+
+
+def sarcoma_root() -> Path:
+    return shared_root() / "data" / "ibsi" / "ibsi_validation" / "nifti"
+
+
+def folds(patients: list[str], n: int = FOLDS, seed: int = 0) -> list[list[str]]:
+    """``patients`` split into ``n`` folds by a seeded permutation."""
+    order = [patients[i] for i in np.random.default_rng(seed).permutation(len(patients))]
+    return [sorted(order[k::n]) for k in range(n)]
+
+
+def _dice(got: npt.NDArray[np.bool_], ref: npt.NDArray[np.bool_]) -> float:
+    total = float(got.sum() + ref.sum())
+    return 2.0 * float((got & ref).sum()) / total if total else 0.0
+
+
+def _evaluate_series(
+    segmenter: LearnedSegmenter | None, image: Path, mask: Path, modality: str, classical: bool
+) -> dict[str, Any]:
+    volume = read_image(image)
+    volume = volume.with_array(volume.array, modality=modality)
+    ref = np.asarray(read_image(mask).array > 0)
+    clicks = [_seed_in(ref), *points_inside(ref, array_spacing(volume), CLICKS)]
+    row: dict[str, Any] = {"learned": [], "classical": [], "learned_s": [], "classical_s": []}
+    for n, kji in enumerate(clicks):
+        if segmenter is not None:
+            start = time.perf_counter()
+            try:
+                out = segmenter.segment(volume, [kji], [], modality).outline
+                got = out.full(volume.array.shape)
+                row["learned"].append(round(_dice(got, ref), 4))
+            except RadcycleError:
+                row["learned"].append(0.0)
+            row["learned_s"].append(round(time.perf_counter() - start, 3))
+        if classical and n <= CLASSICAL_CLICKS:
+            p = volume.index_to_patient([[kji[2], kji[1], kji[0]]])[0]
+            start = time.perf_counter()
+            try:
+                res = segment_at_seed(volume, (float(p[0]), float(p[1]), float(p[2])))
+                row["classical"].append(round(_dice(np.asarray(res.mask.array, bool), ref), 4))
+            except RadcycleError:
+                row["classical"].append(0.0)
+            row["classical_s"].append(round(time.perf_counter() - start, 3))
+    return row
+
+
+def cross_validate(
+    root: Path,
+    seconds: float = SECONDS,
+    classical: bool = True,
+    log: Any = print,
+    partial: Path | None = None,
+    only: list[int] | None = None,
+) -> dict[str, Any]:
+    """Per fold: the training log and, per held-out series, the Dice of each click."""
+    patients = sorted(p.name for p in root.glob("STS_*") if p.is_dir())
+    cases = load_sarcoma_cases(root, read_image)
+    out: dict[str, Any] = {"folds": [], "seconds_cap": seconds, "patients": len(patients)}
+    for k, held in enumerate(folds(patients)):
+        if only is not None and k not in only:
+            continue
+        settings = TrainingSettings(steps=100_000, batch=2, time_limit_s=seconds, random_seed=k)
+        start = time.perf_counter()
+        net = train([c for c in cases if c.patient not in held], DEFAULT_CONTRACT, settings)
+        trained = time.perf_counter() - start
+        spec = ModelSpec("click-unet-cv", f"fold{k}", "", "", ("lesion",), DEFAULT_CONTRACT)
+        segmenter = LearnedSegmenter(TorchModel(net, spec))
+        series: dict[str, Any] = {}
+        for patient in held:
+            for name, modality in SARCOMA_SERIES:
+                image = root / patient / f"{name}_image.nii.gz"
+                mask = root / patient / f"{name}_mask.nii.gz"
+                if image.exists() and mask.exists():
+                    series[f"{patient} {modality}"] = _evaluate_series(
+                        segmenter, image, mask, modality, classical
+                    )
+        fold = {
+            "fold": k,
+            "held_out": held,
+            "train_seconds": round(trained, 1),
+            "steps": len(settings.log),
+            "final_loss": round(float(np.mean([x["loss"] for x in settings.log[-20:]])), 4),
+            "series": series,
+        }
+        out["folds"].append(fold)
+        log(f"fold {k}: {fold['steps']} steps in {trained:.0f} s, held out {held}")
+        out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+        if partial is not None:
+            partial.write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
+def summary(result: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per modality: centre-click Dice mean and SD over patients, off-centre mean,
+    for the learned and the classical method."""
+    rows: dict[str, dict[str, list[float]]] = {}
+    for fold in result["folds"]:
+        for key, row in fold["series"].items():
+            modality = key.split()[-1]
+            acc = rows.setdefault(modality, {})
+            for method in ("learned", "classical"):
+                values = row[method]
+                if values:
+                    acc.setdefault(f"{method} centre", []).append(values[0])
+                    if values[1:]:
+                        acc.setdefault(f"{method} off", []).extend(values[1:])
+                    acc.setdefault(f"{method} s", []).extend(row[f"{method}_s"])
+    out: dict[str, dict[str, float]] = {}
+    for modality, acc in sorted(rows.items()):
+        out[modality] = {}
+        for key, values in acc.items():
+            v = np.asarray(values, dtype=np.float64)
+            out[modality][f"{key} mean"] = round(float(v.mean()), 3)
+            if key.endswith("centre") or key.endswith("off"):
+                out[modality][f"{key} sd"] = round(float(v.std(ddof=1)) if v.size > 1 else 0.0, 3)
+                out[modality][f"{key} n"] = int(v.size)
+    return out
+
+
+def _cell(s: dict[str, float], key: str) -> str:
+    if f"{key} mean" not in s:
+        return "-"
+    return f"{s[f'{key} mean']:.3f} ± {s[f'{key} sd']:.3f} (n={int(s[f'{key} n'])})"
+
+
+def table(result: dict[str, Any]) -> Table:
+    out = Table(
+        title="Click-to-segment, 5-fold cross-validation by patient over the sarcoma series: "
+        "learned (ONNX-equivalent torch net) vs classical, Dice mean ± SD over patients"
+    )
+    for column in (
+        "modality",
+        "learned centre",
+        "classical centre",
+        "learned off",
+        "classical off",
+        "learned s/click",
+        "classical s/click",
+    ):
+        out.add_column(column, justify="right")
+    for modality, s in summary(result).items():
+        out.add_row(
+            modality,
+            _cell(s, "learned centre"),
+            _cell(s, "classical centre"),
+            _cell(s, "learned off"),
+            _cell(s, "classical off"),
+            f"{s.get('learned s mean', float('nan')):.2f}",
+            f"{s.get('classical s mean', float('nan')):.2f}",
+        )
+    return out
+
+
+def run(workdir: Path) -> Table:
+    """``python -m benchmarks.run learned``."""
+    return table(cross_validate(sarcoma_root()))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_learned")
+    parser.add_argument("--out", type=Path, required=True, help="results (JSON)")
+    parser.add_argument("--no-classical", action="store_true")
+    parser.add_argument("--folds", help="only these folds, e.g. 2,3,4")
+    parser.add_argument("--merge", type=Path, nargs="+", help="merge these results instead")
+    args = parser.parse_args(argv)
+    if args.merge:
+        parts = [json.loads(p.read_text()) for p in args.merge]
+        for part in parts:  # results written before folds were numbered: in order
+            for n, fold in enumerate(part["folds"]):
+                fold.setdefault("fold", n)
+        merged = {
+            **parts[0],
+            "folds": sorted((f for p in parts for f in p["folds"]), key=lambda f: f["fold"]),
+        }
+        merged["peak_rss_mb"] = max(p.get("peak_rss_mb", 0.0) for p in parts)
+        merged["summary"] = summary(merged)
+        args.out.write_text(json.dumps(merged, indent=1) + "\n")
+        Console(width=200).print(table(merged))
+        return 0
+    partial = args.out.with_suffix(".partial.json")
+    result = cross_validate(
+        sarcoma_root(),
+        classical=not args.no_classical,
+        log=lambda text: print(text, flush=True),
+        partial=partial,
+        only=[int(k) for k in args.folds.split(",")] if args.folds else None,
+    )
+    result["summary"] = summary(result)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    Console(width=200).print(table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,127 @@
+"""``radcycle train-segmenter | model-card``: train the learned click model, write its card.
+
+* ``radcycle train-segmenter DATA --out DIR``: trains the interactive lesion
+  model on the sarcoma series under DATA (``STS_xxx/{CT,MR_T1,PET}_{image,mask}.nii.gz``)
+  with fixed seeds, and writes ``DIR/<name>.onnx`` and ``DIR/training.json``
+  (steps, loss, seconds, peak memory, the weights' sha256, the registry entry);
+* ``radcycle model-card NAME --out FILE``: the model card from the registry.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from radcycle.cli.errors import friendly_errors
+from radcycle.cli.options import force_option, json_option, out_option, random_seed_option
+from radcycle.errors import InputError
+from radcycle.io import read_image
+from radcycle.io.output import OutputRules, atomic_output
+from radcycle.models.card import model_card
+from radcycle.models.registry import find_spec, sha256_of
+
+console = Console(stderr=True)
+
+
+@friendly_errors
+def train_segmenter(
+    data: Path = typer.Argument(..., help="Folder of STS_xxx patient folders."),
+    out: Path = out_option("Folder for the weights and the training record.", required=True),
+    name: str = typer.Option("click-unet", "--name", help="The model's name."),
+    steps: int = typer.Option(600, "--steps", min=1, help="Optimiser steps."),
+    seconds: float = typer.Option(
+        0.0, "--seconds", min=0.0, help="Stop after this many seconds (0: no limit)."
+    ),
+    batch: int = typer.Option(2, "--batch", min=1, help="Patches per step."),
+    patients: list[str] = typer.Option(
+        [], "--patient", help="Train on this patient only (repeatable; default: all)."
+    ),
+    random_seed: int = random_seed_option(),
+    as_json: bool = json_option(),
+    force: bool = force_option(),
+) -> None:
+    """Train the learned click-to-segment model (CPU, MONAI on torch)."""
+    try:
+        from radcycle.models.training import (
+            DEFAULT_CONTRACT,
+            TrainingSettings,
+            export_onnx,
+            load_sarcoma_cases,
+            train,
+        )
+    except ImportError as exc:  # pragma: no cover - the extra is installed in tests
+        raise InputError("training needs the models extra: pip install 'radcycle[models]'") from exc
+    rules = OutputRules.of([data], force=force)
+    weights = out / f"{name}.onnx"
+    record_path = out / "training.json"
+    for target in (weights, record_path):
+        rules.check(target)
+    cases = load_sarcoma_cases(data, read_image, DEFAULT_CONTRACT, patients or None)
+    settings = TrainingSettings(
+        steps=steps,
+        batch=batch,
+        random_seed=random_seed,
+        time_limit_s=seconds if seconds > 0 else float("inf"),
+    )
+    start = time.perf_counter()
+    net = train(cases, DEFAULT_CONTRACT, settings)
+    elapsed = time.perf_counter() - start
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_output(weights, rules) as temp:
+        export_onnx(net, DEFAULT_CONTRACT, temp)
+    digest = sha256_of(weights)
+    record = {
+        "name": name,
+        "weights": str(weights),
+        "sha256": digest,
+        "bytes": weights.stat().st_size,
+        "series": len(cases),
+        "patients": sorted({c.patient for c in cases}),
+        "steps": len(settings.log),
+        "batch": batch,
+        "random_seed": random_seed,
+        "train_seconds": round(elapsed, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "final_loss": round(
+            sum(x["loss"] for x in settings.log[-20:]) / min(len(settings.log), 20), 4
+        ),
+        "contract": DEFAULT_CONTRACT.to_dict(),
+    }
+    with atomic_output(record_path, rules) as temp:
+        temp.write_text(json.dumps(record, indent=2) + "\n")
+    if as_json:
+        typer.echo(json.dumps(record, indent=2))
+        return
+    console.print(
+        f"wrote {weights} ({record['bytes']} bytes, sha256 {digest[:12]}...) after "
+        f"{record['steps']} steps in {elapsed:.0f} s"
+    )
+
+
+@friendly_errors
+def model_card_cmd(
+    name: str = typer.Argument("click-unet", help="A model of the registry."),
+    out: Path = out_option("Markdown file to write (docs/models/<name>.md).", required=True),
+    as_json: bool = json_option(),
+    force: bool = force_option(),
+) -> None:
+    """Write a model's card from the registry (training data, metrics, use, limits)."""
+    rules = OutputRules.of([], force=force)
+    rules.check(out)
+    text = model_card(find_spec(name))
+    with atomic_output(out, rules) as temp:
+        temp.write_text(text)
+    if as_json:
+        typer.echo(json.dumps({"card": str(out), "model": name, "lines": len(text.splitlines())}))
+        return
+    console.print(f"wrote {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train-segmenter")(train_segmenter)
+    app.command("model-card")(model_card_cmd)

@@ -1,0 +1,266 @@
+"""The learned interactive segmenter: clicks in, outline and probabilities out.
+
+:class:`LearnedSegmenter` is a :class:`~radcycle.imaging.segmenters.Segmenter`
+over any :class:`~radcycle.models.protocol.ProbabilityModel` (ONNX Runtime on
+CPU in use, :class:`OnnxModel`; the torch network while training). The region
+around the first positive click is resampled to the model's grid and
+normalised (:mod:`radcycle.models.encoding`); the clicks, positive and
+negative, become two channels. Where the lesion reaches the patch's edge the
+region is doubled and covered by a sliding window of half-overlapping
+patches. The probabilities are brought back to the image grid; the outline is
+the part above the contract's threshold joined to a positive click. It is
+``uncertain`` where the mean probability inside it is under
+:data:`MIN_CONFIDENCE`, and ``leak`` where it still reaches the edge of the
+largest region.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage as ndi
+
+from radcycle.domain import Volume
+from radcycle.errors import AnalysisError, InputError
+from radcycle.imaging.features import ClickFeatures
+from radcycle.imaging.masks import BoolArray, array_spacing, crop_slices
+from radcycle.imaging.segmentation_settings import SegmentationSettings
+from radcycle.imaging.segmenters import Outline, Quality
+from radcycle.models.encoding import (
+    encode,
+    from_model_grid,
+    grid_factor,
+    normalise,
+    to_model_grid,
+)
+from radcycle.models.protocol import ModelSpec, ProbabilityModel
+from radcycle.models.registry import verified_weights
+
+__all__ = ["MIN_CONFIDENCE", "LearnedOutline", "LearnedSegmenter", "OnnxModel"]
+
+FloatArray = npt.NDArray[np.float32]
+Voxel = tuple[int, int, int]
+
+#: An outline whose mean probability is under this is ``uncertain``.
+MIN_CONFIDENCE = 0.75
+
+
+class OnnxModel:
+    """A registry model run by ONNX Runtime on CPU, from a local file whose
+    SHA-256 matches the registry's (:func:`~radcycle.models.registry.verified_weights`).
+
+    Raises:
+        InputError: the file is missing, does not match, or ONNX Runtime is
+            not installed (the ``models`` extra).
+    """
+
+    def __init__(self, spec: ModelSpec, weights: Path | None = None, threads: int = 1) -> None:
+        path = verified_weights(spec, weights)
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # pragma: no cover - the extra is installed in tests
+            raise InputError(
+                "ONNX Runtime is not installed: pip install 'radcycle[models]'"
+            ) from exc
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        # threads that spin waiting for work starve a shared machine
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._spec = spec
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self._spec
+
+    def predict(self, batch: FloatArray) -> FloatArray:
+        (logits,) = self._session.run(["logits"], {"input": np.asarray(batch, np.float32)})
+        return np.asarray(1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64))), np.float32)
+
+
+@dataclass(frozen=True)
+class LearnedOutline:
+    """A learned outline with its probability map on the same crop."""
+
+    outline: Outline
+    probabilities: FloatArray
+
+
+def _tiles(shape: Sequence[int], patch: int) -> list[tuple[int, int, int]]:
+    """Corners of half-overlapping patches covering ``shape``."""
+    starts = []
+    for n in shape:
+        step = max(patch // 2, 1)
+        axis = list(range(0, max(n - patch, 0) + 1, step))
+        if axis[-1] != max(n - patch, 0):
+            axis.append(max(n - patch, 0))
+        starts.append(axis)
+    return [(a, b, c) for a in starts[0] for b in starts[1] for c in starts[2]]
+
+
+def _pad_to(array: FloatArray, size: int, fill: float) -> tuple[FloatArray, tuple[int, ...]]:
+    pads = [max(size - n, 0) for n in array.shape]
+    before = tuple(p // 2 for p in pads)
+    out = np.pad(
+        array, [(b, p - b) for b, p in zip(before, pads, strict=True)], constant_values=fill
+    )
+    return np.asarray(out, np.float32), before
+
+
+@dataclass(frozen=True)
+class LearnedSegmenter:
+    """Click-to-segment by a learned model (``name``: the model's)."""
+
+    model: ProbabilityModel
+    negative: tuple[tuple[float, float, float], ...] = ()
+    positive: tuple[tuple[float, float, float], ...] = ()
+    batch: int = 4
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.model.spec.name
+
+    def outline(
+        self,
+        volume: Volume,
+        features: ClickFeatures,
+        settings: SegmentationSettings,
+        *,
+        roi_mm: float | None = None,
+    ) -> Outline:
+        """The outline at the click of ``features`` (with the segmenter's extra
+        clicks, voxel indices of ``volume``)."""
+        return self.segment(
+            volume,
+            [features.seed, *self._voxels(self.positive)],
+            self._voxels(self.negative),
+            features.modality,
+        ).outline
+
+    @staticmethod
+    def _voxels(points: Sequence[tuple[float, float, float]]) -> list[Voxel]:
+        return [(round(p[0]), round(p[1]), round(p[2])) for p in points]
+
+    def segment(
+        self,
+        volume: Volume,
+        positive: Sequence[Voxel],
+        negative: Sequence[Voxel],
+        modality: str,
+    ) -> LearnedOutline:
+        """The outline from voxel clicks, with its probabilities.
+
+        Raises:
+            InputError: no positive click, or a modality the model was not trained on.
+            AnalysisError: nothing above the threshold at the clicks.
+        """
+        if not positive:
+            raise InputError("a learned outline needs a positive click")
+        contract = self.model.spec.contract
+        if modality not in contract.modalities:
+            raise InputError(
+                f"model {self.name!r} was trained on {', '.join(contract.modalities)}, "
+                f"not {modality}",
+                value=modality,
+            )
+        spacing = array_spacing(volume)
+        half = contract.patch * contract.spacing_mm / 2.0
+        for scale, last in ((1.0, False), (2.0, True)):
+            box = crop_slices(positive[0], half * scale, spacing, volume.array.shape)
+            prob = self._probabilities(volume, box, positive, negative, modality, spacing)
+            mask = self._mask(prob, box, positive)
+            edge = any(np.take(mask, end, axis=a).any() for a in range(3) for end in (0, -1))
+            at_image_edge = [
+                (sl.start == 0, sl.stop == n) for sl, n in zip(box, volume.array.shape, strict=True)
+            ]
+            inner_edge = edge and not all(a and b for a, b in at_image_edge)
+            if not inner_edge or last:
+                break
+        if not mask.any():
+            raise AnalysisError("the model found no lesion at the click", value=list(positive[0]))
+        confidence = float(prob[mask].mean())
+        quality = Quality.OK
+        if inner_edge:
+            quality = Quality.LEAK
+        elif confidence < MIN_CONFIDENCE:
+            quality = Quality.UNCERTAIN
+        details = {
+            "model": self.name,
+            "version": self.model.spec.version,
+            "sha256": self.model.spec.sha256,
+            "confidence": round(confidence, 3),
+            "positive": [list(map(int, p)) for p in positive],
+            "negative": [list(map(int, p)) for p in negative],
+            "roi_half_mm": half * scale,
+        }
+        return LearnedOutline(Outline(box, mask, self.name, quality, details), prob)
+
+    def _mask(
+        self, prob: FloatArray, box: tuple[slice, slice, slice], positive: Sequence[Voxel]
+    ) -> BoolArray:
+        above = prob >= self.model.spec.contract.threshold
+        labels, _ = ndi.label(above)
+        hits = set()
+        for p in positive:
+            local = tuple(v - b.start for v, b in zip(p, box, strict=True))
+            if all(0 <= x < n for x, n in zip(local, prob.shape, strict=True)) and labels[local]:
+                hits.add(int(labels[local]))
+        if not hits:
+            # the click sits just off the predicted lesion: the component nearest to it
+            if not above.any():
+                return above
+            _, (ks, js, is_) = ndi.distance_transform_edt(~above, return_indices=True)
+            p = positive[0]
+            local = tuple(
+                min(max(v - b.start, 0), n - 1) for v, b, n in zip(p, box, prob.shape, strict=True)
+            )
+            hits.add(int(labels[ks[local], js[local], is_[local]]))
+        return np.isin(labels, sorted(hits))
+
+    def _probabilities(
+        self,
+        volume: Volume,
+        box: tuple[slice, slice, slice],
+        positive: Sequence[Voxel],
+        negative: Sequence[Voxel],
+        modality: str,
+        spacing: tuple[float, float, float],
+    ) -> FloatArray:
+        contract = self.model.spec.contract
+        region = np.asarray(volume.array[box], dtype=np.float32)
+        grid = normalise(to_model_grid(region, spacing, contract.spacing_mm), modality, contract)
+        factors = [grid_factor(n, m) for n, m in zip(region.shape, grid.shape, strict=True)]
+
+        def on_grid(p: Voxel) -> Voxel:
+            return (
+                round((p[0] - box[0].start) * factors[0]),
+                round((p[1] - box[1].start) * factors[1]),
+                round((p[2] - box[2].start) * factors[2]),
+            )
+
+        fill = float(grid.min()) if grid.size else 0.0
+        padded, before = _pad_to(grid, contract.patch, fill)
+        pos = [tuple(c + b for c, b in zip(on_grid(p), before, strict=True)) for p in positive]
+        neg = [tuple(c + b for c, b in zip(on_grid(p), before, strict=True)) for p in negative]
+        x = encode(padded, pos, neg, modality, contract)  # type: ignore[arg-type]
+        total = np.zeros(padded.shape, np.float32)
+        count = np.zeros(padded.shape, np.float32)
+        corners = _tiles(padded.shape, contract.patch)
+        size = contract.patch
+        for start in range(0, len(corners), self.batch):
+            chunk = corners[start : start + self.batch]
+            tiles = np.stack([x[:, a : a + size, b : b + size, c : c + size] for a, b, c in chunk])
+            out = self.model.predict(tiles)
+            for (a, b, c), p in zip(chunk, out, strict=True):
+                total[a : a + size, b : b + size, c : c + size] += p[0]
+                count[a : a + size, b : b + size, c : c + size] += 1.0
+        prob = total / np.maximum(count, 1.0)
+        inner = tuple(slice(b, b + n) for b, n in zip(before, grid.shape, strict=True))
+        return from_model_grid(prob[inner], region.shape, spacing, contract.spacing_mm)
