@@ -36,9 +36,18 @@ def _invoke(argv: list[str]) -> tuple[int, str]:
 
 
 def _findings(folder: Path) -> dict[str, Any]:
-    """findings.json without what differs from run to run (time written, stage timings)."""
+    """findings.json without what differs from run to run (time written, stage timings,
+    the seconds a registration took)."""
     document = json.loads((folder / "findings.json").read_text())
-    return {k: v for k, v in document.items() if k not in ("generated", "timings_s")}
+    return _untimed({k: v for k, v in document.items() if k not in ("generated", "timings_s")})
+
+
+def _untimed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _untimed(v) for k, v in value.items() if k != "seconds"}
+    if isinstance(value, list):
+        return [_untimed(v) for v in value]
+    return value
 
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")

@@ -66,7 +66,10 @@ def test_job_by_study_uid_and_push_back(
         assert reply.status_code == 202, reply.text
         job = wait_job(client, tech, reply.json()["job"])
         assert job["status"] == "done", job
-        assert "retrieve" in job["seen_stages"]
+        # The studies came from the PACS: every instance stored above was retrieved
+        # into the job's folder (a polled stage name can be missed when retrieval is fast).
+        retrieved = tmp_path / "data" / "pacs" / f"job-{reply.json()['job']}"
+        assert len(list(retrieved.rglob("*.dcm"))) == len(files)
         ana = login(client, "radiologist")
         case = client.get(f"/api/cases/{job['case']}", headers=ana).json()
         assert sorted(s["uid"] for s in case["studies"]) == uids

@@ -20,7 +20,9 @@ from typing import Any
 import httpx
 import pydicom
 import pytest
+from fhir.resources.R4B.bundle import Bundle
 
+from radcycle.reporting.export.codes import DRAFT_NOTICE
 from radcycle.service.settings import ServiceSettings
 from tests.service.conftest import Running, add_users, fresh_postgres, login
 
@@ -288,8 +290,17 @@ def _check_signed(folder: Path, text: str) -> None:
         if e["resource"]["resourceType"] == "DiagnosticReport"
     ]
     assert report[0]["status"] == "final"
+    assert report[0]["conclusion"].startswith("final - signed by radiologist")
+    assert "draft" not in json.dumps(bundle).lower()
+    Bundle.model_validate(bundle)
     document = json.loads((folder / "report.json").read_text())
     assert document["status"].startswith("final - signed by radiologist")
+    # The signed renderings carry the signature, not the draft notice.
+    html = (folder / "report.html").read_text()
+    assert DRAFT_NOTICE not in html
+    assert "final - signed by radiologist" in html
+    for dicom in (*folder.glob("sr_*.dcm"), *folder.glob("seg_*.dcm")):
+        assert "draft" not in str(pydicom.dcmread(dicom).SeriesDescription).lower()
     assert text in (folder / "report.txt").read_text()
     if shutil.which("pdftotext"):
         pdf = subprocess.run(
@@ -299,4 +310,6 @@ def _check_signed(folder: Path, text: str) -> None:
             check=True,
         ).stdout
         assert "<script>alert(1)</script>" in pdf  # shown as text, not markup
+        assert DRAFT_NOTICE not in pdf
+        assert "final - signed by radiologist" in pdf
         assert text in pdf

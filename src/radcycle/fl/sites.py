@@ -32,7 +32,7 @@ Example:
     >>> shares(23)
     {'held-out': 5, 'north': 9, 'east': 6, 'south': 3}
     >>> shares(9)
-    {'held-out': 2, 'north': 3, 'east': 2, 'south': 2}
+    {'held-out': 2, 'north': 4, 'east': 2, 'south': 1}
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from radcycle.errors import RadcycleError
 from radcycle.longitudinal.plots import trajectory_chart, waterfall_chart
 from radcycle.pipeline.analysis import PatientAnalysis
 from radcycle.pipeline.follow_lookup import Scan, image_reference
+from radcycle.reporting.export.codes import notice_for
 from radcycle.reporting.export.fhir import build_fhir_bundle, write_fhir
 from radcycle.reporting.export.html import render_html
 from radcycle.reporting.export.keyimage import KeyImage, key_image_for
@@ -72,7 +73,7 @@ def _segments(analysis: PatientAnalysis, t: int) -> list[LesionSegment]:
     return out
 
 
-def _key_images(analysis: PatientAnalysis) -> dict[str, KeyImage]:
+def _key_images(analysis: PatientAnalysis, notice: str) -> dict[str, KeyImage]:
     follow = analysis.follow
     out: dict[str, KeyImage] = {}
     for track, lesion in zip(follow.tracks, analysis.lesions, strict=True):
@@ -80,7 +81,9 @@ def _key_images(analysis: PatientAnalysis) -> dict[str, KeyImage]:
             mask = follow.mask_of(track, t)
             if mask is not None and mask.any():
                 when = follow.scans[t].exam_date.isoformat()
-                out[lesion.tracking_uid] = key_image_for(lesion, follow.scans[t].volume, mask, when)
+                out[lesion.tracking_uid] = key_image_for(
+                    lesion, follow.scans[t].volume, mask, when, notice
+                )
                 break
     return out
 
@@ -144,7 +147,8 @@ def write_exports(
         write_fhir(folder / "fhir.json", bundle)
 
     _attempt("fhir.json", fhir, warnings)
-    keys = _attempt("key images", lambda: _key_images(analysis), warnings) or {}
+    notice = notice_for(report.get("status"))
+    keys = _attempt("key images", lambda: _key_images(analysis, notice), warnings) or {}
     pngs = charts(analysis)
     _attempt(
         "report.html",

@@ -45,6 +45,7 @@ from radcycle.pipeline.exports import write_exports
 from radcycle.pipeline.follow import review_new_lesions
 from radcycle.pipeline.publish import deterministic_outputs, write_outputs
 from radcycle.reporting.claims import split_sentences
+from radcycle.reporting.export.codes import DRAFT_NOTICE
 from radcycle.reporting.export.keyimage import key_image_for
 from radcycle.reporting.report import SECTIONS, Report, Section, Sentence
 from radcycle.reporting.verifier import verify_sentence
@@ -318,7 +319,8 @@ def write_signed(
     facts = tuple(Fact.from_dict(f) for f in signed.get("facts") or ())
     warnings = write_exports(analysis, signed, text, facts, folder)
     _finalise_sr(folder, signature)
-    _finalise_fhir(folder)
+    _finalise_seg(folder, signed["status"])
+    _finalise_fhir(folder, signed["status"])
     (folder / "report.json").write_text(json.dumps(signed, indent=2))
     return warnings
 
@@ -336,16 +338,47 @@ def _finalise_sr(folder: Path, signature: dict[str, str]) -> None:
         ds.VerificationFlag = "VERIFIED"
         ds.CompletionFlag = "COMPLETE"
         ds.VerifyingObserverSequence = [observer]
+        ds.SeriesDescription = "final - signed report"
         ds.save_as(path, enforce_file_format=True)
 
 
-def _finalise_fhir(folder: Path) -> None:
+def _finalise_seg(folder: Path, status: str) -> None:
+    # The draft notice in the SEG's descriptions gives way to the signature (LO: 64 chars).
+    for path in sorted(folder.glob("seg_*.dcm")):
+        ds = pydicom.dcmread(path)
+        ds.SeriesDescription = "final - signed report"
+        ds.ContentDescription = status[:64]
+        ds.save_as(path, enforce_file_format=True)
+
+
+def _undraft(resource: dict[str, Any]) -> None:
+    """Drop the draft tag from a FHIR resource's meta (and an emptied meta)."""
+    meta = resource.get("meta")
+    if not isinstance(meta, dict):
+        return
+    tags = [t for t in meta.get("tag") or () if t.get("code") != "draft"]
+    if tags:
+        meta["tag"] = tags
+    else:
+        meta.pop("tag", None)
+    if not meta:
+        del resource["meta"]
+
+
+def _finalise_fhir(folder: Path, status: str) -> None:
     path = folder / "fhir.json"
     if not path.is_file():
         return
     bundle = json.loads(path.read_text())
+    _undraft(bundle)
     for entry in bundle.get("entry") or ():
         resource = entry.get("resource") or {}
+        _undraft(resource)
         if resource.get("resourceType") in {"DiagnosticReport", "Observation"}:
             resource["status"] = "final"
+        if resource.get("resourceType") == "DiagnosticReport":
+            conclusion = str(resource.get("conclusion") or "")
+            resource["conclusion"] = conclusion.replace(DRAFT_NOTICE, status, 1)
+            for form in resource.get("presentedForm") or ():
+                form["title"] = str(form.get("title") or "").replace(DRAFT_NOTICE, status)
     path.write_text(json.dumps(bundle, indent=2))

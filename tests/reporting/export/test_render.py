@@ -80,6 +80,16 @@ def _embedded(text: str) -> dict[str, dict[str, list[str]]]:
     return data
 
 
+def test_a_signed_report_shows_its_signature_not_the_draft_notice(patient: Patient) -> None:
+    signed = {**build_report(patient), "status": "final - signed by dr at 2026-12-07T10:00:00"}
+    text = build_html(signed)
+    assert DRAFT_NOTICE not in text
+    assert text.count("final - signed by dr at 2026-12-07T10:00:00") >= 2
+    # A status that only looks final is not a signature.
+    forged = {**build_report(patient), "status": "final"}
+    assert build_html(forged).count(DRAFT_NOTICE) >= 2
+
+
 def test_html_links_every_sentence_to_facts_and_key_images(
     patient: Patient, key_images: dict[str, KeyImage], charts: dict[str, bytes]
 ) -> None:

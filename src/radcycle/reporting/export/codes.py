@@ -38,11 +38,29 @@ __all__ = [
     "Concept",
     "finding_type",
     "local_concept",
+    "notice_for",
     "site_codes",
 ]
 
 #: Every export carries this until a person signs the report.
 DRAFT_NOTICE = "draft - not for diagnostic use until signed"
+
+
+def notice_for(status: str | None) -> str:
+    """The notice an export shows for a report ``status``: the signature once a
+    person has signed (``final - signed by ...``), :data:`DRAFT_NOTICE` otherwise.
+
+    Example:
+        >>> notice_for("final - signed by dr at 2026-12-07T10:00:00")
+        'final - signed by dr at 2026-12-07T10:00:00'
+        >>> notice_for("draft - not for diagnostic use until signed") == DRAFT_NOTICE
+        True
+        >>> notice_for(None) == DRAFT_NOTICE
+        True
+    """
+    text = (status or "").strip()
+    return text if text.startswith("final - signed by ") else DRAFT_NOTICE
+
 
 #: Private coding scheme designator of radcycle's own concepts (DICOM PS3.3 8.2).
 LOCAL_SCHEME = "99RADCYCLE"

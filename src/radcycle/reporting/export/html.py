@@ -19,7 +19,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from radcycle.reporting.export.codes import DRAFT_NOTICE
+from radcycle.reporting.export.codes import notice_for
 from radcycle.reporting.export.document import (
     ReportView,
     describe_fact,
@@ -161,11 +161,12 @@ def build_html(
     view = read_report(report)
     evidence, data = _evidence_html(view)
     embedded = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
-    banner = escape(DRAFT_NOTICE)
+    notice = notice_for(view.status)
+    banner = escape(notice)
     parts = [
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Report {escape(view.patient_id)} ({escape(DRAFT_NOTICE)})</title>",
+        f"<title>Report {escape(view.patient_id)} ({banner})</title>",
         f"<style>{_STYLE}</style></head><body>",
         f'<p class="draft">{banner}</p>',
         "<h1>CT report</h1>",

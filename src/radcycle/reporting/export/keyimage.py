@@ -76,6 +76,7 @@ def key_image_png(
     *,
     label: str,
     window: tuple[float, float] = LUNG_WINDOW,
+    notice: str = DRAFT_NOTICE,
 ) -> KeyImage:
     """Render the key image of one lesion.
 
@@ -85,6 +86,7 @@ def key_image_png(
         label: the title (tracking identifier, site, sizes ...), shown as given.
         window: display (width, level): :data:`LUNG_WINDOW` or
             :data:`SOFT_TISSUE_WINDOW`.
+        notice: the line under the image: the draft notice until the report is signed.
 
     Raises:
         InputError: the mask is not on the volume's grid, or is empty.
@@ -101,7 +103,7 @@ def key_image_png(
     image = np.asarray(volume.array[k][rows, cols], dtype=np.float64)
     sub = plane[rows, cols]
     (la, lb), (sa, sb) = axial_axis_ends(sub, (dj, di))
-    png = _draw(image, sub, ((la, lb), (sa, sb)), (dj, di), (label, window))
+    png = _draw(image, sub, ((la, lb), (sa, sb)), (dj, di), (label, window), notice)
     return KeyImage(png, int(k), f"{label}: axial slice {k + 1} of {mask.shape[0]}")
 
 
@@ -111,6 +113,7 @@ def _draw(
     axes: tuple[tuple[npt.NDArray[np.float64], ...], ...],
     spacing: tuple[float, float],
     text: tuple[str, tuple[float, float]],
+    notice: str,
 ) -> bytes:
     label, (width, level) = text
     dj, di = spacing
@@ -124,7 +127,7 @@ def _draw(
         ax.plot([a[1] * di, b[1] * di], [a[0] * dj, b[0] * dj], style, color="#00e5ff", lw=1.4)
     ax.set_title(label, fontsize=8)
     ax.set_axis_off()
-    figure.text(0.5, 0.02, DRAFT_NOTICE, ha="center", fontsize=6, color="#b00020")
+    figure.text(0.5, 0.02, notice, ha="center", fontsize=6, color="#b00020")
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
@@ -153,9 +156,15 @@ def lesion_label(lesion: Lesion, time_point: str) -> str:
 
 
 def key_image_for(
-    lesion: Lesion, volume: Volume, mask: npt.NDArray[np.bool_], time_point: str
+    lesion: Lesion,
+    volume: Volume,
+    mask: npt.NDArray[np.bool_],
+    time_point: str,
+    notice: str = DRAFT_NOTICE,
 ) -> KeyImage:
     """The key image of a tracked lesion at one time point: labelled with
     :func:`lesion_label`, lung window for lung lesions, soft-tissue window otherwise."""
     window = LUNG_WINDOW if (lesion.organ or "").lower() == "lung" else SOFT_TISSUE_WINDOW
-    return key_image_png(volume, mask, label=lesion_label(lesion, time_point), window=window)
+    return key_image_png(
+        volume, mask, label=lesion_label(lesion, time_point), window=window, notice=notice
+    )

@@ -8,7 +8,8 @@ Pango/HarfBuzz system libraries; matplotlib's PdfPages has no text flow.)
 
 Every sentence ends in a numbered link to its entry in the Evidence section
 (the facts it cites, with their source); every page carries
-:data:`~radcycle.reporting.export.codes.DRAFT_NOTICE` at the top. Text is set in
+:data:`~radcycle.reporting.export.codes.DRAFT_NOTICE` at the top, or the signature
+once a person has signed (:func:`~radcycle.reporting.export.codes.notice_for`). Text is set in
 DejaVu Sans (shipped with matplotlib), so any character of the report prints.
 """
 
@@ -21,7 +22,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from radcycle.reporting.export.codes import DRAFT_NOTICE
+from radcycle.reporting.export.codes import notice_for
 from radcycle.reporting.export.document import (
     ReportView,
     describe_fact,
@@ -185,7 +186,7 @@ def _rejections(view: ReportView, st: dict[str, Any]) -> list[Any]:
     return out
 
 
-def _page(patient: str) -> Any:
+def _page(patient: str, notice: str) -> Any:
     from reportlab.lib.units import mm
 
     def draw(canvas: Any, doc: Any) -> None:
@@ -193,7 +194,7 @@ def _page(patient: str) -> Any:
         width, height = doc.pagesize
         canvas.setFont(f"{_FONT}-Bold", 9)
         canvas.setFillColor(_RED)
-        canvas.drawString(doc.leftMargin, height - 12 * mm, DRAFT_NOTICE)
+        canvas.drawString(doc.leftMargin, height - 12 * mm, notice)
         canvas.setFont(_FONT, 8)
         canvas.setFillColor("#555555")
         canvas.drawRightString(
@@ -216,10 +217,11 @@ def build_pdf(
     from reportlab.platypus import Paragraph, SimpleDocTemplate
 
     view = read_report(report)
+    notice = notice_for(view.status)
     st = _styles()
     story: list[Any] = [
         Paragraph("CT report", st["title"]),
-        Paragraph(escape(DRAFT_NOTICE), st["draft"]),
+        Paragraph(escape(notice), st["draft"]),
         Paragraph(
             f"Patient {escape(view.patient_id)} - generated {escape(view.generated)} - "
             f"writer {escape(view.writer)}",
@@ -238,12 +240,12 @@ def build_pdf(
         pagesize=A4,
         topMargin=18 * mm,
         bottomMargin=16 * mm,
-        title=f"Report {view.patient_id} ({DRAFT_NOTICE})",
+        title=f"Report {view.patient_id} ({notice})",
         author="radcycle",
-        subject=DRAFT_NOTICE,
+        subject=notice,
         invariant=True,
     )
-    page = _page(view.patient_id)
+    page = _page(view.patient_id, notice)
     doc.build(story, onFirstPage=page, onLaterPages=page)
     return buffer.getvalue()
 
