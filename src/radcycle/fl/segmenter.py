@@ -34,12 +34,12 @@ from radcycle.models.training import (
     Case,
     TrainingSettings,
     build_network,
+    correct_with_clicks,
     export_onnx,
     load_sarcoma_cases,
+    outside_click,
+    sample_patch,
 )
-from radcycle.models.training import _correct as correct_with_clicks
-from radcycle.models.training import _outside_click as outside_click
-from radcycle.models.training import _sample as sample_patch
 
 __all__ = ["SegmenterLearner", "initial_weights", "network_from", "write_model"]
 

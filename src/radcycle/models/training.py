@@ -38,10 +38,14 @@ __all__ = [
     "DEFAULT_CONTRACT",
     "Case",
     "TorchModel",
+    "TrainingSample",
     "TrainingSettings",
     "build_network",
+    "correct_with_clicks",
     "export_onnx",
     "load_sarcoma_cases",
+    "outside_click",
+    "sample_patch",
     "train",
 ]
 
@@ -257,7 +261,9 @@ def _augment(
 
 
 @dataclass
-class _Sample:
+class TrainingSample:
+    """One augmented training patch with its clicks (voxel indices in the patch)."""
+
     image: FloatArray
     mask: BoolArray
     modality: str
@@ -265,7 +271,9 @@ class _Sample:
     negative: list[Voxel]
 
 
-def _sample(case: Case, contract: InputContract, rng: np.random.Generator) -> _Sample | None:
+def sample_patch(
+    case: Case, contract: InputContract, rng: np.random.Generator
+) -> TrainingSample | None:
     """A patch of ``case`` centred near a simulated click, augmented."""
     size = contract.patch
     big = size + size // 2
@@ -288,10 +296,10 @@ def _sample(case: Case, contract: InputContract, rng: np.random.Generator) -> _S
     image = _crop(image, centre, size, fill)
     mask = _crop(mask, centre, size, False)
     local = (click[0] - lo[0], click[1] - lo[1], click[2] - lo[2])
-    return _Sample(image, mask, case.modality, [local], [])
+    return TrainingSample(image, mask, case.modality, [local], [])
 
 
-def _outside_click(mask: BoolArray, rng: np.random.Generator, spacing: float) -> Voxel | None:
+def outside_click(mask: BoolArray, rng: np.random.Generator, spacing: float) -> Voxel | None:
     """A negative click 3-15 mm outside the lesion (a neighbour the reader excludes)."""
     out = np.asarray(ndi.distance_transform_edt(~mask), dtype=np.float64) * spacing
     points = np.argwhere((out >= 3.0) & (out <= 15.0))
@@ -334,19 +342,19 @@ def train(
     modalities = sorted(by_modality)
     start = time.perf_counter()
     for step in range(s.steps):
-        samples: list[_Sample] = []
+        samples: list[TrainingSample] = []
         while len(samples) < s.batch:
             pool = by_modality[modalities[int(rng.integers(len(modalities)))]]
-            sample = _sample(pool[int(rng.integers(len(pool)))], contract, rng)
+            sample = sample_patch(pool[int(rng.integers(len(pool)))], contract, rng)
             if sample is None:
                 continue
             if rng.random() < s.negative_share:
-                extra = _outside_click(sample.mask, rng, contract.spacing_mm)
+                extra = outside_click(sample.mask, rng, contract.spacing_mm)
                 if extra is not None:
                     sample.negative.append(extra)
             samples.append(sample)
         if rng.random() < s.corrective_share:
-            _correct(net, samples, contract)
+            correct_with_clicks(net, samples, contract)
         x = torch.from_numpy(
             np.stack(
                 [encode(t.image, t.positive, t.negative, t.modality, contract) for t in samples]
@@ -370,7 +378,7 @@ def train(
     return net
 
 
-def _correct(net: Any, samples: list[_Sample], contract: InputContract) -> None:
+def correct_with_clicks(net: Any, samples: list[TrainingSample], contract: InputContract) -> None:
     """Each sample gets a corrective click on the largest error of the network's
     pass on it as it stands."""
     import torch
