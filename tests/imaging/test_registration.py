@@ -9,15 +9,14 @@ from hypothesis import strategies as st
 
 from radcycle.domain import Geometry, Volume
 from radcycle.errors import AnalysisError, GeometryError
+from radcycle.imaging.lesion_registration import warp_mask
 from radcycle.imaging.registration import (
     RegistrationSettings,
-    _affine_of,
-    _matrix_of,
     apply_matrix,
     overlap_quality,
     register,
-    warp_mask,
 )
+from radcycle.imaging.registration_images import affine_of, matrix_of
 from radcycle.synth import generate_patient
 
 
@@ -79,7 +78,7 @@ def test_matrix_round_trip_through_simpleitk(angles, shift, scale) -> None:
     m = np.eye(4)
     m[:3, :3] = rx @ ry @ rz * scale
     m[:3, 3] = shift
-    back = _matrix_of(_affine_of(m, np.array([10.0, -20.0, 30.0])))
+    back = matrix_of(affine_of(m, np.array([10.0, -20.0, 30.0])))
     assert np.allclose(back, m, atol=1e-9)
 
 

@@ -14,13 +14,8 @@ from radcycle.longitudinal.tracking import (
     observed,
     track_lesions,
 )
-from radcycle.pipeline.follow_lookup import (
-    LesionSeed,
-    LookupContext,
-    Scan,
-    look_again,
-    measure_seed,
-)
+from radcycle.pipeline.follow_lookup import LookupContext, look_again
+from radcycle.pipeline.scans import LesionSeed, Scan, measure_seed
 from radcycle.synth import generate_patient
 
 SPACING = (1.0, 1.0, 2.0)
@@ -116,7 +111,8 @@ def test_a_hilar_node_clicked_without_a_strategy_is_soft_tissue() -> None:
 
 
 def test_a_carried_outline_is_kept_for_seg_and_key_images() -> None:
-    from radcycle.pipeline.follow_lookup import LesionMask, _propagated
+    from radcycle.pipeline.follow_lookup import _propagated
+    from radcycle.pipeline.scans import LesionMask
 
     later = _lung([((51.0, 47.0, 40.0), 5.0, 30.0)], 7)
     ctx, track = _context(later, "solid", 5.0)
@@ -142,7 +138,7 @@ def test_a_carried_outline_is_kept_for_seg_and_key_images() -> None:
 
 
 def test_a_carried_outline_is_resampled_around_the_lesion_only() -> None:
-    from radcycle.imaging.registration import warp_mask
+    from radcycle.imaging.lesion_registration import warp_mask
     from radcycle.pipeline.follow_lookup import _carried_outline
 
     source = Volume(np.zeros((30, 80, 80), np.float32), Geometry((-20.0, -30.0, 5.0), SPACING))

@@ -14,8 +14,8 @@ from radcycle.errors import InputError
 from radcycle.longitudinal.tracking import ScanLesions, observed, track_lesions
 from radcycle.pipeline.follow import FollowResult, review_new_lesions
 from radcycle.pipeline.follow_guidelines import GuidelineContext, assess_scans
-from radcycle.pipeline.follow_lookup import LesionSeed, Scan
 from radcycle.pipeline.follow_new import keep_candidate, review_tracks
+from radcycle.pipeline.scans import LesionSeed, Scan
 
 DATES = [date(2025, 1, 6), date(2025, 4, 7)]
 UIDS = ["1.2.40.1", "1.2.40.2"]

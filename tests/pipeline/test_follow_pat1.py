@@ -28,7 +28,8 @@ from radcycle.imaging.measurement import measure_mask
 from radcycle.imaging.registration import apply_matrix, register
 from radcycle.io import read_image
 from radcycle.longitudinal.tracking import observed
-from radcycle.pipeline.follow_lookup import Scan, propagate
+from radcycle.pipeline.follow_lookup import propagate
+from radcycle.pipeline.scans import Scan
 
 BASE_DATE, FOLLOW_DATE = date(2024, 1, 10), date(2024, 4, 10)
 

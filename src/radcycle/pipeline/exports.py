@@ -23,7 +23,7 @@ from radcycle.domain import Fact, ImageReference
 from radcycle.errors import RadcycleError
 from radcycle.longitudinal.plots import trajectory_chart, waterfall_chart
 from radcycle.pipeline.analysis import PatientAnalysis
-from radcycle.pipeline.follow_lookup import Scan, image_reference
+from radcycle.pipeline.scans import Scan, image_reference
 from radcycle.reporting.export.codes import notice_for
 from radcycle.reporting.export.fhir import build_fhir_bundle, write_fhir
 from radcycle.reporting.export.html import render_html

@@ -42,7 +42,7 @@ from radcycle.longitudinal.tracking import PointStatus
 from radcycle.longitudinal.trajectories import Trajectory, TrajectoryPoint
 from radcycle.pipeline.analysis import PatientAnalysis
 from radcycle.pipeline.follow_guidelines import ScanAssessment
-from radcycle.pipeline.follow_lookup import Scan, image_reference
+from radcycle.pipeline.scans import Scan, image_reference
 from radcycle.pipeline.trust_facts import noise_facts, quality_facts
 
 __all__ = ["build_facts", "fact_slug"]

@@ -16,7 +16,7 @@ from typing import Any
 from radcycle.domain import Fact, Lesion
 from radcycle.longitudinal.trajectories import Trajectory
 from radcycle.pipeline.analysis import PatientAnalysis
-from radcycle.pipeline.follow_lookup import image_reference
+from radcycle.pipeline.scans import image_reference
 from radcycle.reporting.report import DRAFT_STATUS
 
 __all__ = ["FINDINGS_SCHEMA_VERSION", "findings_document"]

@@ -50,16 +50,7 @@ from radcycle.longitudinal.tracking import (
 )
 from radcycle.longitudinal.trajectories import Trajectory, build_trajectories
 from radcycle.pipeline.follow_guidelines import GuidelineContext, ScanAssessment, assess_scans
-from radcycle.pipeline.follow_lookup import (
-    LesionMask,
-    LesionSeed,
-    LookupContext,
-    Scan,
-    look_again,
-    look_back,
-    measure_seed,
-    scan_from_volume,
-)
+from radcycle.pipeline.follow_lookup import LookupContext, look_again, look_back
 from radcycle.pipeline.follow_new import (
     NEW_LESION_MIN_CONFIDENCE,
     NewLesionReview,
@@ -67,6 +58,7 @@ from radcycle.pipeline.follow_new import (
     keep_candidate,
     review_tracks,
 )
+from radcycle.pipeline.scans import LesionMask, LesionSeed, Scan, measure_seed, scan_from_volume
 
 __all__ = [
     "FOLLOW_SCHEMA_VERSION",

@@ -1,4 +1,5 @@
-"""Measure proposed lesions, and look again for tracked lesions nobody proposed.
+"""Look again for tracked lesions nobody proposed (lesions proposed on a scan are
+measured by :func:`radcycle.pipeline.scans.measure_seed`).
 
 What a radiologist does on a follow-up: go to where last time's lesion should be
 now (the registration maps its centre), look around it, and either measure it,
@@ -13,7 +14,7 @@ or say it is gone, or say it cannot be assessed. In order:
    in the lung, a segmenter that finds nothing but aerated lung there means the
    lesion disappeared;
 3. otherwise the previous mask is carried over by a lesion-centred similarity
-   registration (:func:`radcycle.imaging.registration.refine_lesion`) and the
+   registration (:func:`radcycle.imaging.lesion_registration.refine_lesion`) and the
    previous diameters are scaled by the fitted scale: the change in size is
    measured by registration (useful where the lesion abuts tissue of the same
    density and a fresh outline leaks);
@@ -30,41 +31,42 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
-from radcycle.domain import AlgorithmRecord, Geometry, ImageReference, Volume
+from radcycle.domain import AlgorithmRecord, Geometry, Volume
 from radcycle.domain.findings import LesionMeasurement
 from radcycle.errors import AnalysisError, InputError
 from radcycle.imaging.hu import BODY_HU
+from radcycle.imaging.lesion_registration import refine_lesion, warp_mask
 from radcycle.imaging.masks import array_spacing, bbox, crop_slices, voxel_of_point
-from radcycle.imaging.measurement import measure_mask
-from radcycle.imaging.registration import apply_matrix, refine_lesion, warp_mask
-from radcycle.imaging.segmentation import segment_at_seed
+from radcycle.imaging.registration import apply_matrix
 from radcycle.longitudinal.tracking import (
     PointStatus,
     Track,
     TrackPoint,
     tracking_uid,
 )
+from radcycle.pipeline.scans import (
+    ALGORITHM_VERSION,
+    LesionMask,
+    LesionSeed,
+    Scan,
+    image_reference,
+    measure_seed,
+    rounded_point,
+)
 
 __all__ = [
-    "LesionMask",
-    "LesionSeed",
     "LookupContext",
-    "Scan",
     "carry",
     "coverage",
-    "image_reference",
     "look_again",
     "look_back",
-    "measure_seed",
     "propagate",
-    "scan_from_volume",
 ]
 
 BoolArray = npt.NDArray[np.bool_]
@@ -84,197 +86,8 @@ _MAX_GROWTH = 3.0
 _SUBSOLID = ("ground-glass", "part-solid")
 # On review of an earlier scan, a smaller outline is a vessel or noise, not the lesion.
 MIN_PRIOR_MM = 3.0
-# Names of the algorithms cited in the measurements' provenance.
-_OUTLINE_ALGORITHM = "radcycle.click-to-segment"
+# Name of the algorithm cited in a carried outline's provenance.
 _CARRY_ALGORITHM = "radcycle.carry-outline"
-_ALGORITHM_VERSION = "1"
-
-
-@dataclass(frozen=True)
-class LesionMask:
-    """A lesion's mask, cropped to its bounding box on its scan's grid."""
-
-    box: tuple[slice, slice, slice]
-    crop: BoolArray
-
-    @staticmethod
-    def of(mask: BoolArray) -> LesionMask | None:
-        box = bbox(mask, margin=(1, 1, 1))
-        return None if box is None else LesionMask(box, np.asarray(mask[box], dtype=bool))
-
-    def full(self, shape: tuple[int, ...]) -> BoolArray:
-        out = np.zeros(shape, dtype=bool)
-        out[self.box] = self.crop
-        return out
-
-
-@dataclass(frozen=True)
-class LesionSeed:
-    """A lesion proposed on a scan: a point in it and what kind of lesion it is.
-
-    Args:
-        point_mm: LPS mm, inside the lesion.
-        organ: ``"lung"``, ``"lymph node"``, ``"liver"``, ...
-        is_lymph_node: nodes are measured by short axis (RECIST 1.1 section 3.1).
-        label: the proposer's name for it (kept in the provenance).
-        measurements: the proposer's own measurements (a detector's
-            :class:`~radcycle.domain.lesion.Detection` carries them); where None,
-            the lesion is segmented at ``point_mm`` and measured here.
-        method: how the proposer found and measured it (provenance).
-        outline: the proposer's mask of the lesion, kept so that it can be
-            carried to a later scan where a fresh outline fails.
-        confidence: the detector's confidence where a detector proposed it; None
-            for a lesion a person gave (a new lesion the detector alone found is
-            unconfirmed until a radiologist confirms it).
-    """
-
-    point_mm: tuple[float, float, float]
-    organ: str = "lung"
-    is_lymph_node: bool = False
-    label: str = ""
-    measurements: LesionMeasurement | None = None
-    method: str = ""
-    outline: LesionMask | None = None
-    confidence: float | None = None
-
-
-@dataclass(frozen=True, eq=False)
-class Scan:
-    """One CT of the patient with what the pipeline needs to know about it."""
-
-    volume: Volume
-    exam_date: date
-    study_instance_uid: str
-    series_instance_uid: str
-    patient_id: str = ""
-    birth_date: date | None = None
-    sop_instance_uids: tuple[str, ...] = ()
-
-
-def _parse_da(value: Any, what: str) -> date | None:
-    text = str(value or "").strip()
-    if not text:
-        return None
-    try:
-        return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
-    except ValueError as exc:
-        raise InputError(f"{what} is not a DICOM date (YYYYMMDD)", value=text) from exc
-
-
-def scan_from_volume(volume: Volume, exam_date: date | None = None) -> Scan:
-    """A :class:`Scan` from a volume read by ``radcycle.io`` (dates from the headers).
-
-    The typed :class:`~radcycle.domain.AcquisitionInfo` that ``io`` fills is read
-    first; volumes built elsewhere fall back to the free-form metadata.
-
-    Raises:
-        InputError: no study date in the metadata and none given.
-    """
-    acq = volume.acquisition
-    if acq is not None and acq.image is not None:
-        found = exam_date or acq.study_date
-        if found is None:
-            raise InputError("the scan has no StudyDate; give the exam date", tag="(0008,0020)")
-        return Scan(
-            volume=volume,
-            exam_date=found,
-            study_instance_uid=acq.image.study_instance_uid,
-            series_instance_uid=acq.image.series_instance_uid,
-            patient_id=acq.patient_id or "",
-            birth_date=acq.birth_date,
-            sop_instance_uids=acq.image.sop_instance_uids,
-        )
-    meta: Any = volume.metadata
-    study = meta.get("study") or {}
-    found = exam_date or _parse_da(study.get("study_date"), "(0008,0020) StudyDate")
-    if found is None:
-        raise InputError("the scan has no StudyDate; give the exam date", tag="(0008,0020)")
-    patient = meta.get("patient") or {}
-    birth = _parse_da(patient.get("birth_date"), "(0010,0030) PatientBirthDate")
-    return Scan(
-        volume=volume,
-        exam_date=found,
-        study_instance_uid=str(meta.get("study_instance_uid", "")),
-        series_instance_uid=str(meta.get("series_instance_uid", "")),
-        patient_id=str(patient.get("patient_id", "")),
-        birth_date=birth,
-        sop_instance_uids=tuple(meta.get("sop_instance_uids") or ()),
-    )
-
-
-def _point(v: FloatArray) -> tuple[float, float, float]:
-    return (round(float(v[0]), 3), round(float(v[1]), 3), round(float(v[2]), 3))
-
-
-def measure_seed(
-    scan: Scan, seed: LesionSeed, key: str
-) -> tuple[LesionMeasurement, LesionMask | None, str]:
-    """Segment (unless the seed carries measurements) and measure one lesion.
-
-    Raises:
-        InputError: the point is outside the image or the body.
-        AnalysisError: nothing to segment there.
-    """
-    lung = seed.organ.lower() == "lung" and not seed.is_lymph_node
-    where = _point(np.asarray(seed.point_mm))
-    mask, quality = None, "given"
-    params = {"at_mm": ",".join(f"{v:g}" for v in where), "label": seed.label}
-    if seed.measurements is not None:
-        m, mask = seed.measurements, seed.outline
-        algorithm = AlgorithmRecord(seed.method or "given", _ALGORITHM_VERSION, params)
-    else:
-        # a lymph node or a liver lesion is soft tissue even where it touches the
-        # lung (a hilar node, a lesion under the dome): only lung lesions are routed
-        strategy = None if seed.organ.lower() == "lung" else "soft-tissue"
-        seg = segment_at_seed(scan.volume, seed.point_mm, strategy=strategy)
-        full = np.asarray(seg.mask.array, dtype=bool)
-        m = measure_mask(scan.volume, full, lung=lung)
-        mask, quality = LesionMask.of(full), seg.quality
-        params.update(method=seg.method, quality=seg.quality)
-        algorithm = AlgorithmRecord(_OUTLINE_ALGORITHM, _ALGORITHM_VERSION, params)
-    nodule_type = m.nodule_type if lung else None
-    solid = m.solid_component_mm if nodule_type == "part-solid" else None
-    sop = _sop_at(scan, m.axial_slice_mm) if m.axial_slice_mm is not None else ""
-    obs = replace(
-        m,
-        organ=seed.organ,
-        is_lymph_node=seed.is_lymph_node,
-        nodule_type=nodule_type,
-        solid_component_mm=solid,
-        key=key,
-        image=image_reference(scan, sop),
-        algorithm=algorithm,
-    )
-    return obs, mask, quality
-
-
-def image_reference(scan: Scan, sop_instance_uid: str = "") -> ImageReference | None:
-    """The scan's images as a structured reference (one instance where given).
-
-    None where the scan's UIDs are not valid DICOM UIDs (e.g. a NIfTI input).
-    """
-    acq = scan.volume.acquisition
-    base = acq.image if acq is not None else None
-    try:
-        return ImageReference(
-            scan.study_instance_uid,
-            scan.series_instance_uid,
-            (sop_instance_uid,) if sop_instance_uid else (),
-            base.sop_class_uid if base is not None else None,
-            base.frame_of_reference_uid if base is not None else None,
-            acq.modality if acq is not None else None,
-        )
-    except InputError:
-        return None
-
-
-def _sop_at(scan: Scan, point_mm: tuple[float, float, float]) -> str:
-    """SOPInstanceUID of the slice holding ``point_mm`` (empty where unknown)."""
-    uids = scan.sop_instance_uids
-    if len(uids) != scan.volume.array.shape[0]:
-        return ""
-    k = round(float(scan.volume.patient_to_index([point_mm])[0][2]))
-    return uids[k] if 0 <= k < len(uids) else ""
 
 
 def _aerated_below(obs: LesionMeasurement) -> float:
@@ -291,7 +104,7 @@ def _tissue_near(
     """
     volume = scan.volume
     spacing = array_spacing(volume)
-    centre = voxel_of_point(volume, _point(point_mm))
+    centre = voxel_of_point(volume, rounded_point(point_mm))
     box = crop_slices(centre, radius_mm, spacing, volume.array.shape)
     values = np.asarray(volume.array[box], dtype=np.float32)
     smooth = ndi.gaussian_filter(values, sigma=[1.0 / s for s in spacing])
@@ -358,7 +171,7 @@ def carry(
         tracking_uid="",
         time_point="",
         status=None,
-        centre_mm=_point(centre),
+        centre_mm=rounded_point(centre),
         long_axis_mm=scaled(before.long_axis_mm),
         short_axis_mm=scaled(before.short_axis_mm),
         volume_mm3=scaled(before.volume_mm3, 3),
@@ -371,7 +184,7 @@ def carry(
         image=image_reference(scan),
         algorithm=AlgorithmRecord(
             _CARRY_ALGORITHM,
-            _ALGORITHM_VERSION,
+            ALGORITHM_VERSION,
             {
                 "scale": f"{s:.4f}",
                 "from_series": previous.series_instance_uid,
@@ -477,7 +290,7 @@ def _densest_hu(scan: Scan, point_mm: FloatArray, radius_mm: float) -> float | N
         return None
     spacing = array_spacing(volume)
     box = crop_slices(
-        voxel_of_point(volume, _point(point_mm)), radius_mm, spacing, volume.array.shape
+        voxel_of_point(volume, rounded_point(point_mm)), radius_mm, spacing, volume.array.shape
     )
     values = np.asarray(volume.array[box], dtype=np.float32)
     smooth = ndi.gaussian_filter(values, sigma=[1.0 / s for s in spacing])
@@ -545,13 +358,13 @@ def _search(
         densest = _densest_hu(scan, mapped, radius)
         note = (
             f"only aerated lung (< {aerated:.0f} HU) within {radius:.1f} mm of the carried "
-            f"position {_point(mapped)} (densest {densest:.0f} HU there): disappeared, 0 mm "
+            f"position {rounded_point(mapped)} (densest {densest:.0f} HU there): disappeared, 0 mm "
             "(RECIST 1.1 section 4.3.2)"
         )
         return TrackPoint(PointStatus.DISAPPEARED, None, prev_centre, None, note)
     where = near[0] if near is not None else mapped
     key = f"t{t}:{track.tracking_identifier}"
-    seed = LesionSeed(_point(where), prev.organ, prev.is_lymph_node, "looked again")
+    seed = LesionSeed(rounded_point(where), prev.organ, prev.is_lymph_node, "looked again")
     reason = ""
     try:
         obs, mask, quality = measure_seed(scan, seed, key)
@@ -573,8 +386,9 @@ def _search(
             # a vessel's edge, not a lesion (RECIST 1.1 section 4.3.2: 0 mm).
             densest = _densest_hu(scan, mapped, radius)
             note = (
-                f"nothing but aerated lung to outline at the carried position {_point(mapped)} "
-                f"(densest {densest:.0f} HU within {radius:.1f} mm; {exc}): disappeared"
+                "nothing but aerated lung to outline at the carried position "
+                f"{rounded_point(mapped)} (densest {densest:.0f} HU within {radius:.1f} mm; "
+                f"{exc}): disappeared"
             )
             return TrackPoint(PointStatus.DISAPPEARED, None, prev_centre, None, note)
         reason = f"no fresh outline: {exc}"
@@ -630,7 +444,7 @@ def _matched(
 ) -> TrackPoint:
     inverse = np.linalg.inv(ctx.matrices[t])
     back = apply_matrix(inverse, [obs.centre])[0]
-    return TrackPoint(PointStatus.MATCHED, obs, _point(back), moved, note)
+    return TrackPoint(PointStatus.MATCHED, obs, rounded_point(back), moved, note)
 
 
 def _propagated(

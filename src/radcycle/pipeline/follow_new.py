@@ -28,7 +28,7 @@ import numpy.typing as npt
 from radcycle.errors import InputError
 from radcycle.imaging.registration import apply_matrix
 from radcycle.longitudinal.tracking import PointStatus, Track
-from radcycle.pipeline.follow_lookup import LesionSeed, Scan
+from radcycle.pipeline.scans import LesionSeed, Scan
 
 __all__ = [
     "NEW_LESION_MIN_CONFIDENCE",

@@ -26,7 +26,7 @@ from radcycle.guidelines.noise_band import (
 )
 from radcycle.imaging.qc import assess
 from radcycle.pipeline.analysis import PatientAnalysis
-from radcycle.pipeline.follow_lookup import image_reference
+from radcycle.pipeline.scans import image_reference
 
 __all__ = ["QC_ALGORITHM", "noise_facts", "quality_facts"]
 
