@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, str] = {
     "realcase": "benchmarks.bench_realcase",
     "new-lesions": "benchmarks.bench_new_lesions",
     "federated": "benchmarks.bench_federated",
+    "federated-cv": "benchmarks.bench_federated_cv",
     "learned": "benchmarks.bench_learned",
     "onnx-click": "benchmarks.bench_onnx_click",
 }

@@ -91,13 +91,33 @@ def _make(index: int) -> Any:
     return LeastSquares(index)
 
 
+def _simulate(*argv: str) -> dict[str, Any]:
+    # Ray is started in a process of its own (as `radcycle fl simulate` does)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", SIMULATION, *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 SIMULATION = """
 import json, sys
 import numpy as np
 from radcycle.fl.federation import FederationSettings, simulate
+from radcycle.fl.privacy import DPSettings
 from tests.fl.test_federation import _make
+central = DPSettings(float(sys.argv[3]), 1e-6) if len(sys.argv) > 3 else None
 settings = FederationSettings(
-    strategy=sys.argv[1], rounds=4, local_steps=10, proximal_mu=0.01, secagg=sys.argv[2] == "1"
+    strategy=sys.argv[1], rounds=4, local_steps=10, proximal_mu=0.01, secagg=sys.argv[2] == "1",
+    central_dp=central,
 )
 initial = [np.zeros(3, np.float32), np.zeros(1, np.float32)]
 result = simulate(["a", "b", "c"], _make, initial, settings)
@@ -108,19 +128,7 @@ print(json.dumps({**result.to_json(), "w": result.weights[0].tolist()}))
 @pytest.mark.slow
 @pytest.mark.parametrize(("strategy", "secagg"), [("fedavg", 0), ("fedprox", 0), ("fedavg", 1)])
 def test_simulation_converges_and_counts_bytes(strategy: str, secagg: int) -> None:
-    # Ray is started in a process of its own (as `radcycle fl simulate` does)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", SIMULATION, strategy, str(secagg)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = _simulate(strategy, str(secagg))
     assert result["strategy"] == strategy
     assert result["secagg"] == bool(secagg)
     loss = result["loss_per_round"]
@@ -131,3 +139,30 @@ def test_simulation_converges_and_counts_bytes(strategy: str, secagg: int) -> No
         assert all(b >= 6 * 4 * 4 for b in result["bytes_per_round"])
     error = np.abs(np.array(result["w"]) - TRUE_W).max()
     assert error < np.abs(TRUE_W).max()
+
+
+@pytest.mark.slow
+def test_central_dp_clips_on_the_server_or_under_secagg_on_the_sites() -> None:
+    # central DP (Flower's wrappers): without SecAgg+ the server clips each update;
+    # under SecAgg+ it cannot see one, and the sites clip (fixedclipping_mod). With
+    # next to no noise both give the same model, each round moved at most the clip
+    clip = 0.05
+    server = _simulate("fedavg", "0", str(clip))
+    sites = _simulate("fedavg", "1", str(clip))
+    for record in (server, sites):
+        assert record["dp"]["mode"] == "central"
+        assert record["dp"]["clip_norm"] == clip
+        assert clip < np.linalg.norm(record["w"]) <= 4 * clip + 1e-3
+    assert "by the server" in server["dp"]["unit"]
+    assert "on the sites" in sites["dp"]["unit"]
+    # SecAgg+ quantises the weights (2^22 levels over +-16)
+    np.testing.assert_allclose(server["w"], sites["w"], atol=1e-4)
+
+
+def test_central_and_local_dp_exclude_each_other() -> None:
+    dp = DPSettings(clip_norm=1.0, noise_multiplier=1.0)
+    with pytest.raises(InputError, match="not both"):
+        FederationSettings(dp=dp, central_dp=dp)
+    record = FederationSettings(rounds=4, central_dp=dp).to_json()["dp"]
+    assert record["mode"] == "central"
+    assert record["epsilon"] == pytest.approx(epsilon(1.0, 4, 1e-5))

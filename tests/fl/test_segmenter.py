@@ -159,3 +159,100 @@ def test_simulate_writes_the_model_its_entry_and_card(patients: Path, tmp_path: 
     again = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False)
     assert again.returncode == 2
     assert "error:" in again.stderr
+
+
+SITECUSTOMIZE = """
+import os, sys
+_dir = os.environ.get("RADCYCLE_AUDIT_DIR")
+if _dir:
+    _log = open(os.path.join(_dir, f"{os.getpid()}.opened"), "w")
+    def _hook(event, args):
+        if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+            _log.write(os.fsdecode(args[0]) + "\\n")
+            _log.flush()
+    sys.addaudithook(_hook)
+"""
+
+
+def _opened_data(audit: Path, roots: list[Path]) -> list[Path]:
+    opened = [line for f in audit.glob("*.opened") for line in f.read_text().splitlines()]
+    return [
+        Path(p) for p in opened if any(str(Path(p).resolve()).startswith(str(r)) for r in roots)
+    ]
+
+
+@pytest.mark.slow
+def test_secagg_server_and_site_supernodes_as_processes(patients: Path, tmp_path: Path) -> None:
+    # Flower's deployment runtime: the server starts a SuperLink and submits the
+    # ServerApp (SecAgg+, central DP with clipping on the sites); each site runs a
+    # SuperNode whose ClientApp processes train on the site's folder. Every Python
+    # process a site starts is audited (a sitecustomize on its path).
+    sites = tmp_path / "sites"
+    make_sites(patients, sites)
+    names = ["north", "east", "south"]
+    address = f"127.0.0.1:{_free_port()}"
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    common = ["--batch", "1", "--random-seed", "1", "--json"]
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "radcycle.cli.main", "fl", "server", "--address", address,
+            "--clients", "3", "--rounds", "2", "--local-steps", "1", "--secagg",
+            "--dp-noise", "0.5", "--dp-clip", "2.0", "--out", str(tmp_path / "model"), *common,
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    clients = []
+    try:
+        for i, name in enumerate(names):
+            audit = tmp_path / f"{name}.audit"
+            audit.mkdir()
+            client_env = {
+                **env,
+                "PYTHONPATH": os.pathsep.join([str(hook), env.get("PYTHONPATH", "")]),
+                "RADCYCLE_AUDIT_DIR": str(audit),
+            }
+            argv = [
+                sys.executable, "-m", "radcycle.cli.main", "fl", "client", "--site",
+                str(sites / name), "--server", address, "--site-index", str(i), "--secagg",
+                *common,
+            ]  # fmt: skip
+            clients.append(
+                subprocess.Popen(
+                    argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=client_env
+                )
+            )
+        out, err = server.communicate(timeout=540)
+        assert server.returncode == 0, err[-3000:]
+        reports = []
+        for client in clients:
+            c_out, c_err = client.communicate(timeout=120)
+            assert client.returncode == 0, c_err[-3000:]
+            reports.append(json.loads(c_out))
+    finally:
+        for process in (server, *clients):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    record = json.loads(out)
+    assert record["secagg"] is True
+    assert len(record["loss_per_round"]) == 2
+    assert record["dp"]["mode"] == "central"
+    assert record["dp"]["epsilon"] > 0
+    assert [r["rounds"] for r in reports] == [2, 2, 2]
+    entry = json.loads((tmp_path / "model" / "click-unet-fl.json").read_text())
+    procedure = entry["training"]["procedure"]
+    assert "SecAgg+" in procedure
+    assert "central" in procedure
+    assert (tmp_path / "model" / "click-unet-fl.onnx").stat().st_size > 4 * record["parameters"]
+    roots = [sites.resolve(), patients.resolve()]
+    for name in names:
+        own = {p.resolve() for p in (sites / name).rglob("*")} | {
+            p.absolute() for p in (sites / name).rglob("*")
+        }
+        data = _opened_data(tmp_path / f"{name}.audit", roots)
+        assert any(p.name.endswith("_image.nii.gz") for p in data), name  # its own images
+        strays = [p for p in data if p.absolute() not in own and p.resolve() not in own]
+        assert not strays, (name, strays[:5])

@@ -10,7 +10,15 @@ from typer.testing import CliRunner
 
 from radcycle.cli.main import build_app
 from radcycle.errors import ExportError, InputError
-from radcycle.fl.sites import HELD_OUT, SPLIT_FILE, make_sites, read_site, shares
+from radcycle.fl.sites import (
+    HELD_OUT,
+    SPLIT_FILE,
+    fold_split,
+    make_sites,
+    read_site,
+    shares,
+    site_counts,
+)
 
 runner = CliRunner()
 
@@ -76,6 +84,29 @@ def test_too_few_patients_and_no_patients(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no patient folder"):
         make_sites(tmp_path / "empty", tmp_path / "o2")
+
+
+def test_folds_hold_every_patient_out_once_with_the_same_sites(
+    patients: Path, tmp_path: Path
+) -> None:
+    names = sorted(p.name for p in patients.iterdir())
+    held: list[str] = []
+    for k in range(3):
+        report = make_sites(patients, tmp_path / f"fold-{k}", folds=3, fold=k, random_seed=2)
+        assert report.sites == fold_split(names, 3, k, random_seed=2)
+        every = [p for v in report.sites.values() for p in v]
+        assert sorted(every) == names
+        held += report.sites[HELD_OUT]
+        counts = {n: len(v) for n, v in report.sites.items() if n != HELD_OUT}
+        assert counts == site_counts(len(names) - len(report.sites[HELD_OUT]))
+        assert not list((tmp_path / f"fold-{k}" / "east").rglob("MR_T1_*"))
+        split = json.loads((tmp_path / f"fold-{k}" / SPLIT_FILE).read_text())
+        assert (split["folds"], split["fold"]) == (3, k)
+    assert sorted(held) == names
+    with pytest.raises(InputError, match="fold 3 of 3"):
+        fold_split(names, 3, 3)
+    with pytest.raises(InputError, match="cannot make"):
+        fold_split(names[:4], 2, 0)
 
 
 def test_cli_make_sites_json(patients: Path, tmp_path: Path) -> None:

@@ -17,6 +17,11 @@ def _mixed(folder: Path) -> Path:
     return source
 
 
+def _fold(folder: Path, folds: str, fold: str) -> list[str]:
+    source = write_patients(folder / "s", 6)
+    return ["make-sites", str(source), "--out", str(folder / "o"), "--folds", folds, "--fold", fold]
+
+
 CASES = [
     Case(
         "source-missing",
@@ -37,6 +42,11 @@ CASES = [
         "too-few-patients",
         lambda f: ["make-sites", str(write_patients(f / "s", 3)), "--out", str(f / "o")],
         says=r"3 patients cannot make",
+    ),
+    Case(
+        "fold-out-of-range",
+        lambda f: _fold(f, "3", "3"),
+        says=r"fold 3 of 3",
     ),
     Case(
         "mixed-folder",

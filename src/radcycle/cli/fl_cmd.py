@@ -33,12 +33,18 @@ def _make_sites(
     ),
     force: bool = force_option("Here: replace an earlier split (a folder holding sites.json)."),
     random_seed: int = random_seed_option(help="Seed of the draw of patients to sites."),
+    folds: int = typer.Option(
+        1, "--folds", min=1, help="Cross-validation: cut the patients into this many folds."
+    ),
+    fold: int = typer.Option(
+        0, "--fold", min=0, help="Cross-validation: the fold held out (0 .. folds-1)."
+    ),
     as_json: bool = json_option(),
 ) -> None:
     """Split patients into a held-out set and non-IID sites (sizes, modalities, calibration)."""
     from radcycle.fl.sites import make_sites
 
-    report = make_sites(source, out, random_seed=random_seed, force=force)
+    report = make_sites(source, out, random_seed=random_seed, folds=folds, fold=fold, force=force)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
         return
@@ -63,6 +69,22 @@ _DELTA = typer.Option(
     1e-5, "--dp-delta", min=0.0, max=1.0, help="DP: the delta of (epsilon, delta)."
 )
 _NAME = typer.Option("click-unet-fl", "--name", help="The federated model's name.")
+_DP_MODE = typer.Option(
+    "local",
+    "--dp-mode",
+    help="DP: local (each site noises its update) or central (updates clipped, the "
+    "server noises their average).",
+)
+_DP_EPSILON = typer.Option(
+    None, "--dp-epsilon", help="DP: each site's budget over all rounds (noise derived)."
+)
+_DP_NOISE = typer.Option(
+    None, "--dp-noise", help="DP: noise multiplier (noise std = multiplier x clip)."
+)
+_SECAGG = typer.Option(
+    False, "--secagg", help="Aggregate with SecAgg+: the server sees only the sum."
+)
+DP_MODES = ("local", "central")
 
 
 def _dp(epsilon: float | None, noise: float | None, clip: float, delta: float, rounds: int) -> Any:
@@ -107,17 +129,12 @@ def _simulate(
     local_steps: int = _LOCAL,
     mu: float = _MU,
     batch: int = _BATCH,
-    dp_epsilon: float | None = typer.Option(
-        None, "--dp-epsilon", help="DP: each site's budget over all rounds (noise derived)."
-    ),
-    dp_noise: float | None = typer.Option(
-        None, "--dp-noise", help="DP: noise multiplier (noise std = multiplier x clip)."
-    ),
+    dp_epsilon: float | None = _DP_EPSILON,
+    dp_noise: float | None = _DP_NOISE,
     dp_clip: float = _CLIP,
     dp_delta: float = _DELTA,
-    secagg: bool = typer.Option(
-        False, "--secagg", help="Aggregate with SecAgg+: the server sees only the sum."
-    ),
+    dp_mode: str = _DP_MODE,
+    secagg: bool = _SECAGG,
     name: str = _NAME,
     out: Path = out_option(
         "Folder for the model (.onnx), its registry entry and card.", required=True
@@ -138,12 +155,16 @@ def _simulate(
     for site in sites:
         read_site(site)
     names = site_paths(sites)
+    if dp_mode not in DP_MODES:
+        raise InputError(f"unknown DP mode {dp_mode!r}; one of {', '.join(DP_MODES)}")
+    dp = _dp(dp_epsilon, dp_noise, dp_clip, dp_delta, rounds)
     config = FederationSettings(
         strategy=strategy,
         rounds=rounds,
         local_steps=local_steps,
         proximal_mu=mu,
-        dp=_dp(dp_epsilon, dp_noise, dp_clip, dp_delta, rounds),
+        dp=dp if dp_mode == "local" else None,
+        central_dp=dp if dp_mode == "central" else None,
         random_seed=random_seed,
         secagg=secagg,
     )
@@ -168,6 +189,24 @@ def _server(
     local_steps: int = _LOCAL,
     mu: float = _MU,
     batch: int = _BATCH,
+    dp_epsilon: float | None = typer.Option(
+        None,
+        "--dp-epsilon",
+        help="Central DP: each site's budget over all rounds (the server noises the average).",
+    ),
+    dp_noise: float | None = typer.Option(
+        None, "--dp-noise", help="Central DP: noise multiplier (std = multiplier x clip / sites)."
+    ),
+    dp_clip: float = typer.Option(
+        1.0, "--dp-clip", min=0.0, help="Central DP: L2 norm each site's update is clipped to."
+    ),
+    dp_delta: float = _DELTA,
+    secagg: bool = typer.Option(
+        False,
+        "--secagg",
+        help="SecAgg+ on Flower's SuperLink (the sites run `fl client --secagg`): the "
+        "server sees only the sum.",
+    ),
     name: str = _NAME,
     out: Path = out_option(
         "Folder for the model (.onnx), its registry entry and card.", required=True
@@ -190,12 +229,21 @@ def _server(
         local_steps=local_steps,
         proximal_mu=mu,
         random_seed=random_seed,
+        secagg=secagg,
+        central_dp=_dp(dp_epsilon, dp_noise, dp_clip, dp_delta, rounds),
     )
     training = _settings(batch, random_seed)
-    names = [f"site {i + 1}" for i in range(clients)]
-    result = serve(address, names, initial_weights(settings=training), config)
-    # DP is the sites' own (client-side): the server neither sets nor sees it
-    record = {**result.to_json(), "command": "radcycle fl server"}
+    if secagg:
+        from radcycle.fl.deployment import serve_superlink
+
+        result = serve_superlink(address, clients, config, batch=batch)
+        command = "radcycle fl server --secagg (Flower SuperLink, SecAgg+)"
+    else:
+        names = [f"site {i + 1}" for i in range(clients)]
+        result = serve(address, names, initial_weights(settings=training), config)
+        command = "radcycle fl server"
+    # local DP is the sites' own: the server neither sets nor sees it
+    record = {**result.to_json(), "command": command}
     write_model(result.weights, out, record, name=name, settings=training, rules=rules)
     _report({**record, "model": str(out / f"{name}.onnx")}, as_json)
 
@@ -206,12 +254,18 @@ def _client(
     server: str = typer.Option(..., "--server", help="The server's host:port."),
     batch: int = _BATCH,
     dp_noise: float | None = typer.Option(
-        None, "--dp-noise", help="DP: noise multiplier (noise std = multiplier x clip)."
+        None, "--dp-noise", help="Local DP: noise multiplier (noise std = multiplier x clip)."
     ),
     dp_clip: float = _CLIP,
     dp_delta: float = _DELTA,
     site_index: int = typer.Option(
         0, "--site-index", min=0, help="This site's number (noise seed)."
+    ),
+    secagg: bool = typer.Option(
+        False,
+        "--secagg",
+        help="Join a SecAgg+ server (`fl server --secagg`) as a Flower SuperNode; runs "
+        "until the server has gone.",
     ),
     random_seed: int = random_seed_option(),
     as_json: bool = json_option(),
@@ -223,16 +277,28 @@ def _client(
 
     described = read_site(site)
     dp = _dp(None, dp_noise, dp_clip, dp_delta, 1)
-    learner = SegmenterLearner(site.resolve(), settings=_settings(batch, random_seed))
-    rounds = connect(server, learner, site_index, dp, random_seed)
+    if secagg:
+        from radcycle.fl.deployment import run_supernode
+
+        trained = run_supernode(
+            site, server, site_index=site_index, batch=batch, dp=dp, random_seed=random_seed
+        )
+        rounds = len(trained)
+        series = None
+    else:
+        learner = SegmenterLearner(site.resolve(), settings=_settings(batch, random_seed))
+        rounds = connect(server, learner, site_index, dp, random_seed)
+        series = learner.series
     record: dict[str, Any] = {
         "site": described["site"],
         "server": server,
         "rounds": rounds,
-        "series": learner.series,
+        "series": series,
+        "secagg": secagg,
         "dp": None
         if dp is None
         else {
+            "mode": "local",
             "noise_multiplier": dp.noise_multiplier,
             "clip_norm": dp.clip_norm,
             "delta": dp.delta,

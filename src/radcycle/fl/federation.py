@@ -1,4 +1,4 @@
-"""Flower client and server around a site's learner: FedAvg, FedProx, client-side DP.
+"""Flower client and server around a site's learner: FedAvg, FedProx, DP, SecAgg+.
 
 A :class:`Learner` is a model that trains on *one* site's data: it takes the
 global weights, trains a few local steps (with FedProx's proximal term when
@@ -9,9 +9,14 @@ and its mean training loss: nothing else leaves a site.
 
 The same client runs three ways: :func:`simulate` (Flower's simulation engine on
 Ray, one machine), or :func:`serve` and :func:`connect` as separate processes
-talking gRPC (the deployment). Strategies are Flower's own FedAvg and FedProx;
-:class:`Recorder` wraps them to record the global weights, the bytes sent each
-round and the loss per round.
+talking gRPC (the deployment; with SecAgg+ the deployment runs on Flower's
+SuperLink and SuperNodes, :mod:`radcycle.fl.deployment`). Strategies are
+Flower's own FedAvg and FedProx, wrapped for central DP in Flower's
+``DifferentialPrivacyServerSideFixedClipping`` (the server clips each update and
+noises the average) or, under SecAgg+ where the server never sees one update,
+``DifferentialPrivacyClientSideFixedClipping`` with ``fixedclipping_mod`` on the
+sites (:func:`clip_when_asked`); :class:`Recorder` wraps the whole to record the
+global weights, the bytes sent each round and the loss per round.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ __all__ = [
     "FederationSettings",
     "Learner",
     "SiteClient",
+    "clip_when_asked",
     "connect",
     "serve",
     "simulate",
@@ -83,10 +89,13 @@ class FederationSettings:
         rounds: federated rounds.
         local_steps: optimiser steps each site trains per round.
         proximal_mu: FedProx's ``mu`` (ignored by FedAvg).
-        dp: client-side differential privacy, or None.
-        random_seed: the seed of the DP noise (each site adds its index).
-        secagg: aggregate with Flower's SecAgg+ (simulation only): the server
-            sees the sum of the sites' weights, not one site's.
+        dp: local differential privacy (each site noises its own update), or None.
+        random_seed: the seed of the DP noise (each site adds its index; the
+            server's central noise uses the seed itself).
+        secagg: aggregate with Flower's SecAgg+: the server sees the sum of the
+            sites' weights, not one site's.
+        central_dp: central differential privacy (updates clipped, the server
+            noises their average once), or None.
     """
 
     strategy: str = "fedavg"
@@ -96,6 +105,7 @@ class FederationSettings:
     dp: DPSettings | None = None
     random_seed: int = 0
     secagg: bool = False
+    central_dp: DPSettings | None = None
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -104,16 +114,28 @@ class FederationSettings:
             raise InputError("rounds and local steps must be at least 1")
         if not (math.isfinite(self.proximal_mu) and self.proximal_mu >= 0):
             raise InputError(f"proximal mu must be >= 0, not {self.proximal_mu}")
+        if self.dp is not None and self.central_dp is not None:
+            raise InputError("choose local or central DP, not both")
 
     def to_json(self) -> dict[str, Any]:
         dp = None
-        if self.dp is not None:
+        chosen = self.dp or self.central_dp
+        if chosen is not None:
+            central = self.central_dp is not None
             dp = {
-                "clip_norm": self.dp.clip_norm,
-                "noise_multiplier": self.dp.noise_multiplier,
-                "delta": self.dp.delta,
-                "epsilon": self.dp.epsilon(self.rounds),
-                "unit": "a site's whole data set (local DP: each update noised on its site)",
+                "mode": "central" if central else "local",
+                "clip_norm": chosen.clip_norm,
+                "noise_multiplier": chosen.noise_multiplier,
+                "delta": chosen.delta,
+                "epsilon": chosen.epsilon(self.rounds),
+                "unit": "a site's whole data set "
+                + (
+                    "(central DP: updates clipped "
+                    + ("on the sites" if self.secagg else "by the server")
+                    + ", the server noises their average once a round)"
+                    if central
+                    else "(local DP: each update noised on its site)"
+                ),
             }
         return {
             "strategy": self.strategy,
@@ -200,6 +222,23 @@ def _tensor_bytes(parameters: Any) -> int:
     return int(sum(len(t) for t in parameters.tensors))
 
 
+def clip_when_asked(msg: Any, context: Any, call_next: Any) -> Any:
+    """Flower's ``fixedclipping_mod`` where the server asks for clipping (central DP
+    with client-side clipping), else the message passes unchanged."""
+    from flwr.client.mod import fixedclipping_mod
+    from flwr.common import MessageType
+    from flwr.compat.common.recorddict_compat import recorddict_to_fitins
+
+    if msg.metadata.message_type == MessageType.TRAIN:
+        try:
+            config = recorddict_to_fitins(msg.content, keep_input=True).config
+        except (KeyError, TypeError):  # a SecAgg+ stage, not the training itself
+            config = {}
+        if "clipping_norm" in config:
+            return fixedclipping_mod(msg, context, call_next)
+    return call_next(msg, context)
+
+
 def _strategy(
     settings: FederationSettings,
     initial: Arrays,
@@ -207,11 +246,16 @@ def _strategy(
     result: FederationResult,
     on_round: Callable[[int, Arrays], None] | None = None,
 ) -> Any:
-    """Flower's FedAvg or FedProx for ``sites`` clients, recording into ``result``."""
+    """Flower's FedAvg or FedProx for ``sites`` clients (within Flower's central-DP
+    wrapper when asked), recording into ``result``."""
     from flwr.common import ndarrays_to_parameters, parameters_to_ndarrays
-    from flwr.server.strategy import FedAvg, FedProx
-
-    base: type = FedProx if settings.strategy == "fedprox" else FedAvg
+    from flwr.server.strategy import (
+        DifferentialPrivacyClientSideFixedClipping,
+        DifferentialPrivacyServerSideFixedClipping,
+        FedAvg,
+        FedProx,
+        Strategy,
+    )
 
     def fit_config(server_round: int) -> dict[str, Any]:
         return {"local_steps": settings.local_steps, "server_round": server_round}
@@ -219,30 +263,6 @@ def _strategy(
     def aggregate_metrics(metrics: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
         total = sum(n for n, _ in metrics) or 1
         return {"loss": sum(n * float(m.get("loss", 0.0)) for n, m in metrics) / total}
-
-    class Recorder(base):  # type: ignore[misc]
-        """The strategy, recording bytes, loss and the global weights each round."""
-
-        def configure_fit(self, server_round: int, parameters: Any, client_manager: Any) -> Any:
-            chosen = super().configure_fit(server_round, parameters, client_manager)
-            result.bytes_per_round.append(_tensor_bytes(parameters) * len(chosen))
-            return chosen
-
-        def aggregate_fit(self, server_round: int, results: Any, failures: Any) -> Any:
-            result.bytes_per_round[-1] += sum(_tensor_bytes(r.parameters) for _, r in results)
-            for _, r in results:
-                unexpected = set(r.metrics) - CLIENT_METRICS
-                if unexpected:
-                    raise InputError(f"a client sent more than its update: {sorted(unexpected)}")
-            parameters, metrics = super().aggregate_fit(server_round, results, failures)
-            if parameters is not None:
-                result.weights = [
-                    np.asarray(a, dtype=np.float32) for a in parameters_to_ndarrays(parameters)
-                ]
-                if on_round is not None:
-                    on_round(server_round, result.weights)
-            result.loss_per_round.append(float(metrics.get("loss", float("nan"))))
-            return parameters, metrics
 
     kwargs: dict[str, Any] = {
         "fraction_fit": 1.0,
@@ -256,8 +276,60 @@ def _strategy(
         "accept_failures": False,
     }
     if settings.strategy == "fedprox":
-        kwargs["proximal_mu"] = settings.proximal_mu
-    return Recorder(**kwargs)
+        inner: Any = FedProx(**kwargs, proximal_mu=settings.proximal_mu)
+    else:
+        inner = FedAvg(**kwargs)
+    dp = settings.central_dp
+    if dp is not None:
+        # the noise is Flower's (numpy's global generator): seeded for a repeatable run
+        np.random.seed(settings.random_seed)
+        # under SecAgg+ the server sees no single update to clip: the sites clip
+        wrapper = (
+            DifferentialPrivacyClientSideFixedClipping
+            if settings.secagg
+            else DifferentialPrivacyServerSideFixedClipping
+        )
+        inner = wrapper(inner, dp.noise_multiplier, dp.clip_norm, sites)
+
+    class Recorder(Strategy):
+        """The strategy, recording bytes, loss and the global weights each round."""
+
+        def initialize_parameters(self, client_manager: Any) -> Any:
+            return inner.initialize_parameters(client_manager)
+
+        def configure_fit(self, server_round: int, parameters: Any, client_manager: Any) -> Any:
+            chosen = inner.configure_fit(server_round, parameters, client_manager)
+            result.bytes_per_round.append(_tensor_bytes(parameters) * len(chosen))
+            return chosen
+
+        def aggregate_fit(self, server_round: int, results: Any, failures: Any) -> Any:
+            result.bytes_per_round[-1] += sum(_tensor_bytes(r.parameters) for _, r in results)
+            for _, r in results:
+                unexpected = set(r.metrics) - CLIENT_METRICS
+                if unexpected:
+                    raise InputError(f"a client sent more than its update: {sorted(unexpected)}")
+            parameters, metrics = inner.aggregate_fit(server_round, results, failures)
+            if parameters is not None:
+                result.weights = [
+                    np.asarray(a, dtype=np.float32) for a in parameters_to_ndarrays(parameters)
+                ]
+                if on_round is not None:
+                    on_round(server_round, result.weights)
+            result.loss_per_round.append(float(metrics.get("loss", float("nan"))))
+            return parameters, metrics
+
+        def configure_evaluate(
+            self, server_round: int, parameters: Any, client_manager: Any
+        ) -> Any:
+            return inner.configure_evaluate(server_round, parameters, client_manager)
+
+        def aggregate_evaluate(self, server_round: int, results: Any, failures: Any) -> Any:
+            return inner.aggregate_evaluate(server_round, results, failures)
+
+        def evaluate(self, server_round: int, parameters: Any) -> Any:
+            return inner.evaluate(server_round, parameters)
+
+    return Recorder()
 
 
 #: The clients of a simulation, by run and site, in the worker process holding them.
@@ -343,7 +415,7 @@ def _simulate_secagg(
     from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
     from flwr.simulation import run_simulation
 
-    client_app = ClientApp(client_fn=client_fn, mods=[secaggplus_mod])
+    client_app = ClientApp(client_fn=client_fn, mods=[secaggplus_mod, clip_when_asked])
     server_app = ServerApp()
 
     @server_app.main()
@@ -378,7 +450,10 @@ def serve(
     from flwr.server import ServerConfig, start_server
 
     if settings.secagg:
-        raise InputError("secure aggregation runs in the simulation only (radcycle fl simulate)")
+        raise InputError(
+            "secure aggregation runs on Flower's SuperLink (radcycle.fl.deployment), "
+            "not on the gRPC server"
+        )
     result = FederationResult(list(initial), settings, list(site_names))
     strategy = _strategy(settings, initial, len(site_names), result)
     start = time.perf_counter()

@@ -209,7 +209,8 @@ def write_model(
         export_onnx(net, contract, temp)
     dp = record.get("dp")
     budget = (
-        f"DP (epsilon {dp['epsilon']:.2f}, delta {dp['delta']:g}) per site, local"
+        f"DP (epsilon {dp['epsilon']:.2f}, delta {dp['delta']:g}) per site, "
+        f"{dp.get('mode', 'local')}"
         if dp
         else "no DP"
     )

@@ -18,6 +18,13 @@ site        patients    series          how it differs
 (For another number of patients the shares are the same: 5/23 held out, then
 9:6:3, at least one patient each.) Patients are drawn with ``random_seed``.
 
+For cross-validation (``folds`` > 1) the drawn patients are cut into ``folds``
+near-equal parts in their drawn order; part ``fold`` is held out and the others
+are split into the sites by the same rule (9:6:3 of the training patients,
+largest remainders, at least one each, in drawn order), so every patient is
+held out exactly once over the folds and the sites keep their sizes,
+modalities and calibrations.
+
 Each site is a folder of its own, shaped like the source (``STS_xxx/{CT,MR_T1,
 PET}_{image,mask}.nii.gz``) so the training code reads it unchanged: the
 series are symbolic links to the source files (the patient data are not
@@ -33,6 +40,10 @@ Example:
     {'held-out': 5, 'north': 9, 'east': 6, 'south': 3}
     >>> shares(9)
     {'held-out': 2, 'north': 4, 'east': 2, 'south': 1}
+    >>> [len(fold_split([f"P{i}" for i in range(23)], 5, k)["held-out"]) for k in range(5)]
+    [5, 5, 5, 4, 4]
+    >>> {k: len(v) for k, v in fold_split([f"P{i}" for i in range(23)], 5, 3).items()}
+    {'held-out': 4, 'north': 10, 'east': 6, 'south': 3}
 """
 
 from __future__ import annotations
@@ -59,9 +70,11 @@ __all__ = [
     "Calibration",
     "SiteSpec",
     "SplitReport",
+    "fold_split",
     "make_sites",
     "read_site",
     "shares",
+    "site_counts",
     "site_files",
 ]
 
@@ -126,12 +139,16 @@ class SplitReport:
     sites: dict[str, list[str]]
     modalities: dict[str, list[str]]
     calibration: dict[str, dict[str, dict[str, float]]]
+    folds: int = 1
+    fold: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
             "out": str(self.out),
             "source": str(self.source),
             "random_seed": self.random_seed,
+            "folds": self.folds,
+            "fold": self.fold,
             "sites": self.sites,
             "modalities": self.modalities,
             "calibration": self.calibration,
@@ -148,7 +165,18 @@ def shares(n: int, sites: Sequence[SiteSpec] = DEFAULT_SITES) -> dict[str, int]:
     if n < len(sites) + 1:
         raise InputError(f"{n} patients cannot make {len(sites)} sites and a held-out set")
     held = max(1, round(n * HELD_OUT_SHARE))
-    rest = n - held
+    return {HELD_OUT: held, **site_counts(n - held, sites)}
+
+
+def site_counts(rest: int, sites: Sequence[SiteSpec] = DEFAULT_SITES) -> dict[str, int]:
+    """``rest`` training patients shared among ``sites`` by their weights (largest
+    remainders, at least one each).
+
+    Raises:
+        InputError: fewer patients than sites.
+    """
+    if rest < len(sites):
+        raise InputError(f"{rest} training patients cannot make {len(sites)} sites")
     total = sum(s.weight for s in sites)
     exact = [rest * s.weight / total for s in sites]
     counts = [max(1, int(x)) for x in exact]
@@ -160,7 +188,39 @@ def shares(n: int, sites: Sequence[SiteSpec] = DEFAULT_SITES) -> dict[str, int]:
     while sum(counts) > rest:
         biggest = max(range(len(counts)), key=lambda i: counts[i])
         counts[biggest] -= 1
-    return {HELD_OUT: held, **{s.name: c for s, c in zip(sites, counts, strict=True)}}
+    return {s.name: c for s, c in zip(sites, counts, strict=True)}
+
+
+def fold_split(
+    patients: Sequence[str],
+    folds: int,
+    fold: int,
+    sites: Sequence[SiteSpec] = DEFAULT_SITES,
+    random_seed: int = 0,
+) -> dict[str, list[str]]:
+    """Fold ``fold`` of ``folds`` of a cross-validation over ``patients``: the held-out
+    part and each site's patients (see the module's rule).
+
+    Raises:
+        InputError: ``fold`` not in ``[0, folds)``, fewer than 2 folds, or too few
+            patients for the folds and sites.
+    """
+    if folds < 2 or not 0 <= fold < folds:
+        raise InputError(f"fold {fold} of {folds}: need at least 2 folds and 0 <= fold < folds")
+    names = sorted(patients)
+    if len(names) < folds or len(names) - -(-len(names) // folds) < len(sites):
+        raise InputError(f"{len(names)} patients cannot make {folds} folds of {len(sites)} sites")
+    order = np.random.default_rng(random_seed).permutation(len(names))
+    drawn = [names[int(i)] for i in order]
+    parts = np.array_split(np.arange(len(drawn)), folds)
+    held = {int(i) for i in parts[fold]}
+    training = [p for i, p in enumerate(drawn) if i not in held]
+    split = {HELD_OUT: sorted(drawn[i] for i in held)}
+    start = 0
+    for name, count in site_counts(len(training), sites).items():
+        split[name] = sorted(training[start : start + count])
+        start += count
+    return split
 
 
 def _patients(source: Path) -> list[Path]:
@@ -182,14 +242,18 @@ def make_sites(
     *,
     sites: Sequence[SiteSpec] = DEFAULT_SITES,
     random_seed: int = 0,
+    folds: int = 1,
+    fold: int = 0,
     force: bool = False,
 ) -> SplitReport:
-    """Split the patient folders under ``source`` into a held-out folder and ``sites``.
+    """Split the patient folders under ``source`` into a held-out folder and ``sites``
+    (with ``folds`` > 1: fold ``fold`` of a cross-validation, :func:`fold_split`).
 
     The whole split is built beside ``out`` and renamed into place when complete.
 
     Raises:
-        InputError: ``source`` holds no patient folder, or too few for the sites.
+        InputError: ``source`` holds no patient folder, too few for the sites, or
+            a fold out of range.
         ExportError: ``out`` exists (without ``force``) or overlaps ``source``.
     """
     source = Path(source)
@@ -204,14 +268,19 @@ def make_sites(
         raise ExportError("the output overlaps the input", path=out, value=str(source))
     if os.path.lexists(out) and not force:
         raise ExportError("output exists; use --force to replace it", path=out)
-    counts = shares(len(folders), sites)
-    order = np.random.default_rng(random_seed).permutation(len(folders))
-    drawn = [folders[int(i)] for i in order]
     assignment: dict[str, list[Path]] = {}
-    start = 0
-    for name, count in counts.items():
-        assignment[name] = sorted(drawn[start : start + count])
-        start += count
+    if folds > 1:
+        by_name = {p.name: p for p in folders}
+        for name, drawn_names in fold_split(list(by_name), folds, fold, sites, random_seed).items():
+            assignment[name] = [by_name[p] for p in drawn_names]
+    else:
+        counts = shares(len(folders), sites)
+        order = np.random.default_rng(random_seed).permutation(len(folders))
+        drawn = [folders[int(i)] for i in order]
+        start = 0
+        for name, count in counts.items():
+            assignment[name] = sorted(drawn[start : start + count])
+            start += count
     specs = {s.name: s for s in sites}
     held_spec = SiteSpec(HELD_OUT, 0, tuple(m for _, m in SERIES), description="held out")
     temp = out.with_name(f".radcycle-tmp-{secrets.token_hex(6)}-{out.name}")
@@ -224,6 +293,8 @@ def make_sites(
             out=out,
             source=real_source,
             random_seed=random_seed,
+            folds=folds,
+            fold=fold,
             sites={k: [p.name for p in v] for k, v in assignment.items()},
             modalities={k: list(specs.get(k, held_spec).modalities) for k in assignment},
             calibration={
