@@ -7,6 +7,7 @@ uploads, the login rate limit; and every route checks a role.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.routing import APIRoute
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from radcycle.service import api, ui
 from radcycle.store.db import Store
@@ -191,3 +192,86 @@ def test_folder_jobs_stay_inside_the_allowed_roots(
     headers = login(client, "technologist")
     for folder in ("/etc", str(allowed / ".." / "data0"), str(tmp_path)):
         assert client.post("/api/jobs", json={"folder": folder}, headers=headers).status_code == 403
+
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+def test_security_headers_are_on_every_response(client: httpx.Client) -> None:
+    replies = {
+        "static file": client.get("/static/app.css"),
+        "api": client.get("/api/me", headers=login(client, "viewer")),
+        "no credential": client.get("/api/cases"),
+        "no such case": client.get("/api/cases/999", headers=login(client, "viewer")),
+        "no such page": client.get("/nowhere"),
+        "login page": client.get("/login"),
+        "redirect to login": client.get("/"),
+        "bad input": client.post("/api/tokens", json={"name": 3}),
+    }
+    statuses = {name: reply.status_code for name, reply in replies.items()}
+    assert statuses == {
+        "static file": 200,
+        "api": 200,
+        "no credential": 401,
+        "no such case": 404,
+        "no such page": 404,
+        "login page": 200,
+        "redirect to login": 303,
+        "bad input": 422,
+    }
+    for name, reply in replies.items():
+        for header, value in SECURITY_HEADERS.items():
+            assert reply.headers.get_list(header) == [value], (name, header)
+        assert "frame-ancestors 'none'" in reply.headers["content-security-policy"], name
+
+
+def test_a_header_the_response_sets_itself_is_kept() -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from radcycle.service.app import SecurityHeaders
+
+    def cached(request: object) -> PlainTextResponse:
+        return PlainTextResponse("x", headers={"Cache-Control": "max-age=60"})
+
+    app = SecurityHeaders(Starlette(routes=[Route("/", cached)]))
+
+    async def get() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as test:
+            return await test.get("/")
+
+    reply = asyncio.run(get())
+    assert reply.headers.get_list("cache-control") == ["max-age=60"]
+    assert reply.headers["x-frame-options"] == "DENY"
+
+
+def test_revocation_takes_effect_on_the_next_request(client: httpx.Client) -> None:
+    """Credentials are checked against the database on every request (no cache)."""
+    from sqlalchemy import update
+
+    from radcycle.store.models import ApiToken, User
+
+    headers = login(client, "radiologist2")
+    assert client.get("/api/me", headers=headers).json()["role"] == "radiologist"
+    store = _store_of(client)
+    with store.session() as session:
+        session.execute(update(User).where(User.name == "radiologist2").values(role="viewer"))
+    assert client.get("/api/me", headers=headers).json()["role"] == "viewer"
+    reply = client.post("/api/cases/1/sign", json={"version": 1}, headers=headers)
+    assert reply.status_code == 403
+    with store.session() as session:
+        session.execute(update(User).where(User.name == "radiologist2").values(active=False))
+    assert client.get("/api/cases", headers=headers).status_code == 401
+    with store.session() as session:
+        session.execute(update(User).where(User.name == "radiologist2").values(active=True))
+    assert client.get("/api/cases", headers=headers).status_code == 200
+    with store.session() as session:
+        session.execute(delete(ApiToken))
+    assert client.get("/api/cases", headers=headers).status_code == 401

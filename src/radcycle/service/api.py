@@ -12,7 +12,7 @@ import json
 import re
 import secrets
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from starlette.concurrency import run_in_threadpool
 
 from radcycle.errors import RadcycleError
@@ -28,15 +28,15 @@ from radcycle.pipeline.intake import is_dicom_file
 from radcycle.pipeline.review import WINDOWS, evidence_png, lesion_slices, slice_png
 from radcycle.service import cases
 from radcycle.service.jobs import folder_uids, submit
+from radcycle.service.reads import read
 from radcycle.service.security import Principal, require
 from radcycle.store import audit
 from radcycle.store.db import Store
 from radcycle.store.models import Case, Job, Lesion, Patient, ReportVersion, Study
 from radcycle.store.users import check_password, new_secret
 
-__all__ = ["CallNext", "router"]
+__all__ = ["router"]
 
-CallNext = Callable[[Request], Awaitable[Response]]
 router = APIRouter(prefix="/api")
 Reader = Annotated[Principal, Depends(require("viewer", "technologist", "radiologist"))]
 Submitter = Annotated[Principal, Depends(require("technologist", "radiologist"))]
@@ -247,38 +247,55 @@ def get_job(job_id: int, request: Request, who: Reader) -> dict[str, Any]:
 # --- cases ----------------------------------------------------------------------------
 
 
-def worklist(session: Any) -> list[dict[str, Any]]:
-    """The cases, most urgent first: status, priority, age, lesions to decide."""
-    pending = (
-        select(Lesion.case_id, func.count().label("n"))
-        .where(Lesion.decision == "pending")
-        .group_by(Lesion.case_id)
-        .subquery()
+_PENDING = (
+    select(Lesion.case_id, func.count().label("n"))
+    .where(Lesion.decision == "pending")
+    .group_by(Lesion.case_id)
+    .subquery()
+)
+# Built once, selecting columns (no ORM objects): the worklist is the most frequent read.
+_WORKLIST = (
+    select(
+        Case.id,
+        Patient.patient_key,
+        Case.status,
+        Case.priority,
+        Case.created,
+        Case.current_version,
+        _PENDING.c.n,
     )
-    rows = session.execute(
-        select(Case, Patient.patient_key, pending.c.n)
-        .join(Patient, Patient.id == Case.patient_id)
-        .outerjoin(pending, pending.c.case_id == Case.id)
-        .order_by(Case.priority.desc(), Case.created)
-    ).all()
+    .join(Patient, Patient.id == Case.patient_id)
+    .outerjoin(_PENDING, _PENDING.c.case_id == Case.id)
+    .order_by(Case.priority.desc(), Case.created)
+)
+_CURRENT_VERSION = select(Case.current_version).where(Case.id == bindparam("case"))
+
+
+def worklist(connection: Any) -> list[dict[str, Any]]:
+    """The cases, most urgent first: status, priority, age, lesions to decide."""
     return [
         {
-            "id": case.id,
+            "id": case_id,
             "patient": key,
-            "status": case.status,
-            "priority": case.priority,
-            "created": case.created.isoformat(),
-            "version": case.current_version,
+            "status": status,
+            "priority": priority,
+            "created": created.isoformat(),
+            "version": version,
             "pending_lesions": int(n or 0),
         }
-        for case, key, n in rows
+        for case_id, key, status, priority, created, version, n in connection.execute(_WORKLIST)
     ]
 
 
+def _worklist_json(store: Store) -> bytes:
+    with store.engine.connect() as connection:
+        return json.dumps(worklist(connection), separators=(",", ":")).encode()
+
+
 @router.get("/cases", tags=["cases"], response_model=list[dict[str, Any]])
-def list_cases(request: Request, who: Reader) -> Response:
-    with _store(request).session() as session:
-        return _json(worklist(session))
+async def list_cases(request: Request, who: Reader) -> Response:
+    body = await read(_store(request), _worklist_json, _store(request))
+    return Response(body, media_type="application/json")
 
 
 def case_detail(session: Any, case_id: int) -> dict[str, Any]:
@@ -311,29 +328,32 @@ def case_detail(session: Any, case_id: int) -> dict[str, Any]:
     }
 
 
-@router.get("/cases/{case_id}", tags=["cases"], response_model=dict[str, Any])
-def get_case(case_id: int, request: Request, who: Reader) -> Response:
+def _case_json(request: Request, case_id: int) -> bytes:
     cache: dict[tuple[int, int], bytes] = request.app.state.case_json
-    with _store(request).session() as session:
-        version = session.scalar(select(Case.current_version).where(Case.id == case_id))
-        if version is None:
-            raise HTTPException(404, "no such case")
-        # Every change to a case adds a version, so (case, version) names its content.
-        body = cache.get((case_id, version))
-        if body is None:
-            detail = case_detail(session, case_id)
-            body = json.dumps(detail, separators=(",", ":")).encode()
-            if detail["version"] == version:
-                with request.app.state.case_json_lock:
-                    if len(cache) >= 64:
-                        cache.pop(next(iter(cache)))
-                    cache[(case_id, version)] = body
+    store = _store(request)
+    with store.engine.connect() as connection:
+        version = connection.execute(_CURRENT_VERSION, {"case": case_id}).scalar()
+    if version is None:
+        raise HTTPException(404, "no such case")
+    # Every change to a case adds a version, so (case, version) names its content.
+    body = cache.get((case_id, version))
+    if body is not None:
+        return body
+    with store.session() as session:
+        detail = case_detail(session, case_id)
+    body = json.dumps(detail, separators=(",", ":")).encode()
+    if detail["version"] == version:
+        with request.app.state.case_json_lock:
+            if len(cache) >= 64:
+                cache.pop(next(iter(cache)))
+            cache[(case_id, version)] = body
+    return body
+
+
+@router.get("/cases/{case_id}", tags=["cases"], response_model=dict[str, Any])
+async def get_case(case_id: int, request: Request, who: Reader) -> Response:
+    body = await read(_store(request), _case_json, request, case_id)
     return Response(body, media_type="application/json")
-
-
-def _json(data: Any) -> Response:
-    # Plain JSON of plain data: the hot reads skip the response-model serialisation.
-    return Response(json.dumps(data, separators=(",", ":")), media_type="application/json")
 
 
 @router.get("/cases/{case_id}/versions", tags=["cases"])

@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 
+from radcycle.service.reads import read
 from radcycle.store.models import ROLES
 from radcycle.store.users import find_secret
 
@@ -54,17 +54,22 @@ def _bearer(request: Request) -> str | None:
 
 
 def authenticate(request: Request) -> Principal | None:
-    """The request's user, from its bearer token or session cookie (None: neither valid)."""
+    """The request's user, from its bearer token or session cookie (None: neither valid).
+
+    Checked against the database on every request (one indexed query, no cache): a
+    revoked session, an expired token, a deactivated user or a changed role takes
+    effect on the next request.
+    """
     store = request.app.state.store
     token = _bearer(request)
     secret, kind = (token, "token") if token else (request.cookies.get(COOKIE), "session")
     if not secret:
         return None
-    with store.session() as session:
-        found = find_secret(session, secret, kind)
-        if found is None:
-            return None
-        return Principal(found.user.id, found.user.name, found.user.role, found.csrf_token)
+    with store.engine.connect() as connection:
+        found = find_secret(connection, secret, kind)
+    if found is None:
+        return None
+    return Principal(found.user_id, found.name, found.role, found.csrf_token)
 
 
 async def check_csrf(request: Request, principal: Principal) -> None:
@@ -95,7 +100,7 @@ def require(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
     admitted = {*roles, "admin"}
 
     async def dependency(request: Request) -> Principal:
-        principal = await run_in_threadpool(authenticate, request)
+        principal = await read(request.app.state.store, authenticate, request)
         if principal is None:
             raise HTTPException(401, "not signed in", headers={"WWW-Authenticate": "Bearer"})
         if principal.role not in admitted:

@@ -90,8 +90,14 @@ class Store:
         """
         try:
             if url.startswith("sqlite"):
+                # No cap on connections (max_overflow=-1): a checkout never waits for
+                # another thread's connection, so a read on the service's event loop
+                # never blocks it; a SQLite connection is a file handle.
                 engine = create_engine(
-                    url, connect_args={"check_same_thread": False, "timeout": 30}
+                    url,
+                    connect_args={"check_same_thread": False, "timeout": 30},
+                    pool_size=10,
+                    max_overflow=-1,
                 )
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
@@ -105,6 +111,11 @@ class Store:
         """A session whose work is committed at the end of the block, or rolled back."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @property
+    def local(self) -> bool:
+        """The database is a SQLite file read in this process (no server, no network)."""
+        return self.engine.dialect.name == "sqlite"
 
     def close(self) -> None:
         self.engine.dispose()
