@@ -34,7 +34,9 @@ Settings by environment: ``FL_CV_FOLDS`` (5), ``FL_CV_ONLY`` (folds to run,
 e.g. "0" for a pilot; default all), ``FL_ROUNDS`` (10), ``FL_LOCAL_STEPS`` (10),
 ``FL_BATCH`` (2), ``FL_THREADS`` (2), ``FL_EPSILONS`` ("50,10"), ``FL_DP_CLIP``
 (1.0). Run under ``nice``: ``nice -n 19 python -m benchmarks.bench_federated_cv
---json FILE``.
+--json FILE`` (the file is rewritten after every fold). Folds may run in separate
+processes (``FL_CV_ONLY=0,1`` ... each with its own ``--json``) and be joined by
+``python -m benchmarks.bench_federated_cv --merge OUT PART...``.
 """
 
 from __future__ import annotations
@@ -135,7 +137,13 @@ def _federate(
     }
 
 
-def measure(workdir: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+def measure(
+    workdir: Path,
+    log: Callable[[str], None] = print,
+    keep: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Every fold (or those of ``FL_CV_ONLY``); ``keep`` gets the result so far
+    after each fold."""
     folds = int(_env("FL_CV_FOLDS", "5"))
     only = [int(k) for k in _env("FL_CV_ONLY", "").split(",") if k.strip()]
     rounds = int(_env("FL_ROUNDS", "10"))
@@ -221,6 +229,21 @@ def measure(workdir: Path, log: Callable[[str], None] = print) -> dict[str, Any]
         result["fold_results"].append(
             {"fold": k, "split": split.sites, "held_out_series": len(held), "rows": rows}
         )
+        result["summary"] = summarise(result)
+        if keep is not None:
+            keep(result)
+    return result
+
+
+def merge(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One result from runs of disjoint folds (``FL_CV_ONLY``) with the same settings."""
+    settings = [{k: v for k, v in p.items() if k not in ("fold_results", "summary")} for p in parts]
+    if any(s != settings[0] for s in settings):
+        raise ValueError("the runs differ in their settings")
+    folds = sorted((f for p in parts for f in p["fold_results"]), key=lambda f: f["fold"])
+    if len({f["fold"] for f in folds}) != len(folds):
+        raise ValueError("a fold is in more than one run")
+    result = {**settings[0], "fold_results": folds}
     result["summary"] = summarise(result)
     return result
 
@@ -318,12 +341,21 @@ def run(workdir: Path) -> Table:
 
 
 def main(argv: list[str]) -> int:
+    """``[--json FILE]`` (written after every fold), or ``--merge OUT PART...``."""
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="radcycle-bench-federated-cv-") as tmp:
-        result = measure(Path(tmp))
-    if len(argv) == 2 and argv[0] == "--json":
+    if len(argv) >= 3 and argv[0] == "--merge":
+        result = merge([json.loads(Path(p).read_text()) for p in argv[2:]])
         Path(argv[1]).write_text(json.dumps(result, indent=1) + "\n")
+    else:
+        out = Path(argv[1]) if len(argv) == 2 and argv[0] == "--json" else None
+
+        def keep(so_far: dict[str, Any]) -> None:
+            if out is not None:
+                out.write_text(json.dumps(so_far, indent=1) + "\n")
+
+        with tempfile.TemporaryDirectory(prefix="radcycle-bench-federated-cv-") as tmp:
+            result = measure(Path(tmp), keep=keep)
     from rich.console import Console
 
     Console(width=250).print(table(result))

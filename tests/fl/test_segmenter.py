@@ -18,7 +18,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("monai")
 
-from radcycle.fl.segmenter import SegmenterLearner, initial_weights
+from radcycle.errors import InputError
+from radcycle.fl.segmenter import SegmenterLearner, cv_metrics, initial_weights, write_model
 from radcycle.fl.sites import make_sites
 from radcycle.models.training import TrainingSettings
 
@@ -45,6 +46,48 @@ def test_learner_round_trips_weights_and_fedprox_pulls_back(patients: Path, tmp_
     held.set_weights(start)
     held.fit(3, 1e4)
     assert _norm(held.get_weights(), start) < moved
+
+
+def _arm(mean: float) -> dict[str, object]:
+    stats = {"mean": mean, "sd": 0.02, "n": 5}
+    return {"CT": stats, "MR": stats, "PT": {**stats, "mean": mean + 0.1}, "overall": stats}
+
+
+CV = {
+    "folds": 5,
+    "rounds": 8,
+    "local_steps": 6,
+    "steps": 144,
+    "fold_results": [{}] * 5,
+    "summary": {
+        "centralised": _arm(0.6),
+        "FedAvg": {**_arm(0.59), "minus_centralised": {"mean": -0.01, "sd": 0.01, "n": 5}},
+        "FedAvg central DP eps=10": _arm(0.3),
+    },
+}
+
+
+def test_model_card_carries_the_cross_validation_of_its_arm(tmp_path: Path) -> None:
+    record = {
+        "strategy": "fedavg", "rounds": 2, "local_steps": 1, "sites": ["north", "east"],
+        "dp": None, "secagg": False, "bytes_per_round": [10, 10], "seconds": 1.0,
+    }  # fmt: skip
+    metrics = cv_metrics(CV, record, tmp_path / "cv.json")
+    assert metrics["cv"]["PT"]["learned centre mean"] == pytest.approx(0.69)
+    assert "centralised training 0.600 ± 0.020" in metrics["protocol"]
+    entry = write_model(
+        initial_weights(settings=SETTINGS), tmp_path / "m", record, metrics=metrics,
+        settings=SETTINGS,
+    )  # fmt: skip
+    assert entry["metrics"]["cv"]["CT"]["learned centre n"] == 5
+    card = (tmp_path / "m" / "click-unet-fl.md").read_text()
+    assert "| CT | 0.590 ± 0.020 (n=5) |" in card
+    dp = {"mode": "central", "epsilon": 9.9999, "delta": 1e-5}
+    assert "eps=10" in cv_metrics(CV, {**record, "dp": dp}, tmp_path)["protocol"]
+    with pytest.raises(InputError, match="no arm trained as this model"):
+        cv_metrics(CV, {**record, "strategy": "fedprox"}, tmp_path)
+    with pytest.raises(InputError, match="local DP"):
+        cv_metrics(CV, {**record, "dp": {**dp, "mode": "local"}}, tmp_path)
 
 
 AUDITED = """

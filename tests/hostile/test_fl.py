@@ -22,6 +22,15 @@ def _fold(folder: Path, folds: str, fold: str) -> list[str]:
     return ["make-sites", str(source), "--out", str(folder / "o"), "--folds", folds, "--fold", fold]
 
 
+def _simulate_with_cv(folder: Path, text: str) -> list[str]:
+    from radcycle.fl.sites import make_sites
+
+    make_sites(write_patients(folder / "p", 5), folder / "sites")
+    (folder / "cv.json").write_text(text)
+    sites = [a for n in ("north", "east", "south") for a in ("--sites", str(folder / "sites" / n))]
+    return ["simulate", *sites, "--cv-result", str(folder / "cv.json"), "--out", str(folder / "m")]
+
+
 CASES = [
     Case(
         "source-missing",
@@ -47,6 +56,16 @@ CASES = [
         "fold-out-of-range",
         lambda f: _fold(f, "3", "3"),
         says=r"fold 3 of 3",
+    ),
+    Case(
+        "cv-result-not-json",
+        lambda f: _simulate_with_cv(f, "{not json"),
+        says=r"unreadable cross-validation result",
+    ),
+    Case(
+        "cv-result-without-the-arm",
+        lambda f: _simulate_with_cv(f, '{"summary": {"centralised": {}}}'),
+        says=r"no arm trained as this model \(FedAvg\)",
     ),
     Case(
         "mixed-folder",

@@ -69,6 +69,12 @@ _DELTA = typer.Option(
     1e-5, "--dp-delta", min=0.0, max=1.0, help="DP: the delta of (epsilon, delta)."
 )
 _NAME = typer.Option("click-unet-fl", "--name", help="The federated model's name.")
+_CV_RESULT = typer.Option(
+    None,
+    "--cv-result",
+    help="The model card's metrics from this cross-validated result "
+    "(benchmarks.bench_federated_cv --json), the arm trained as this model.",
+)
 _DP_MODE = typer.Option(
     "local",
     "--dp-mode",
@@ -105,6 +111,22 @@ def _settings(batch: int, random_seed: int) -> Any:
     return TrainingSettings(batch=batch, random_seed=random_seed, threads=1)
 
 
+def _metrics(cv_result: Path | None, record: dict[str, Any]) -> dict[str, Any] | None:
+    from radcycle.fl.segmenter import cv_metrics
+
+    if cv_result is None:
+        return None
+    try:
+        data = json.loads(cv_result.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError("no such file", path=cv_result) from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"unreadable cross-validation result: {exc}", path=cv_result) from exc
+    if not isinstance(data, dict):
+        raise InputError("not a cross-validated benchmark result", path=cv_result)
+    return cv_metrics(data, record, cv_result)
+
+
 def _report(record: dict[str, Any], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(record, indent=2))
@@ -135,6 +157,7 @@ def _simulate(
     dp_delta: float = _DELTA,
     dp_mode: str = _DP_MODE,
     secagg: bool = _SECAGG,
+    cv_result: Path | None = _CV_RESULT,
     name: str = _NAME,
     out: Path = out_option(
         "Folder for the model (.onnx), its registry entry and card.", required=True
@@ -174,9 +197,18 @@ def _simulate(
     def make_learner(index: int) -> Any:
         return SegmenterLearner(folders[index], settings=training)
 
+    _metrics(cv_result, config.to_json() | {"sites": names})  # refuse a wrong file early
     result = simulate(names, make_learner, initial_weights(settings=training), config)
     record = {**result.to_json(), "command": "radcycle fl simulate"}
-    write_model(result.weights, out, record, name=name, settings=training, rules=rules)
+    write_model(
+        result.weights,
+        out,
+        record,
+        metrics=_metrics(cv_result, record),
+        name=name,
+        settings=training,
+        rules=rules,
+    )
     _report({**record, "model": str(out / f"{name}.onnx")}, as_json)
 
 
@@ -207,6 +239,7 @@ def _server(
         help="SecAgg+ on Flower's SuperLink (the sites run `fl client --secagg`): the "
         "server sees only the sum.",
     ),
+    cv_result: Path | None = _CV_RESULT,
     name: str = _NAME,
     out: Path = out_option(
         "Folder for the model (.onnx), its registry entry and card.", required=True
@@ -233,6 +266,7 @@ def _server(
         central_dp=_dp(dp_epsilon, dp_noise, dp_clip, dp_delta, rounds),
     )
     training = _settings(batch, random_seed)
+    _metrics(cv_result, config.to_json())  # refuse a wrong file before the federation
     if secagg:
         from radcycle.fl.deployment import serve_superlink
 
@@ -244,7 +278,15 @@ def _server(
         command = "radcycle fl server"
     # local DP is the sites' own: the server neither sets nor sees it
     record = {**result.to_json(), "command": command}
-    write_model(result.weights, out, record, name=name, settings=training, rules=rules)
+    write_model(
+        result.weights,
+        out,
+        record,
+        metrics=_metrics(cv_result, record),
+        name=name,
+        settings=training,
+        rules=rules,
+    )
     _report({**record, "model": str(out / f"{name}.onnx")}, as_json)
 
 

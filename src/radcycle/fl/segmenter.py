@@ -41,7 +41,7 @@ from radcycle.models.training import (
     sample_patch,
 )
 
-__all__ = ["SegmenterLearner", "initial_weights", "network_from", "write_model"]
+__all__ = ["SegmenterLearner", "cv_metrics", "initial_weights", "network_from", "write_model"]
 
 Arrays = list[npt.NDArray[np.float32]]
 
@@ -185,18 +185,78 @@ class SegmenterLearner:
         return steps * s.batch, float(np.mean(losses))
 
 
+#: The modalities of the cross-validation result, as the model card names them.
+_CV_MODALITIES = ("CT", "MR", "PT")
+
+
+def cv_metrics(cv: dict[str, Any], record: dict[str, Any], source: Path) -> dict[str, Any]:
+    """The model card's metrics from a cross-validated benchmark result
+    (``benchmarks.bench_federated_cv --json``): the arm trained as ``record`` says
+    (FedAvg or FedProx, or FedAvg with central DP at the run's epsilon), per
+    modality, mean +- SD over the folds, with centralised training as the reference.
+
+    Raises:
+        InputError: the result has no summary, or no arm trained that way.
+    """
+    summary = cv.get("summary")
+    if not isinstance(summary, dict):
+        raise InputError("not a cross-validated benchmark result (no summary)", path=source)
+    dp = record.get("dp")
+    if dp is None:
+        arm = "FedProx" if record.get("strategy") == "fedprox" else "FedAvg"
+    elif dp.get("mode") == "central" and record.get("strategy") == "fedavg":
+        budget = float(f"{float(dp['epsilon']):.3g}")
+        arm = f"FedAvg central DP eps={budget:g}"
+    else:
+        arm = ""
+    if arm not in summary:
+        raise InputError(
+            f"the cross-validation has no arm trained as this model ({arm or 'local DP'}); "
+            f"it has {', '.join(summary)}",
+            path=source,
+        )
+    row, central = summary[arm], summary.get("centralised", {})
+
+    def pm(stats: dict[str, Any]) -> str:
+        return f"{stats['mean']:.3f} ± {stats['sd']:.3f}" if stats.get("n") else "-"
+
+    protocol = (
+        f"{arm}, {len(cv.get('fold_results', []))} folds by patient "
+        f"(`radcycle fl make-sites --folds {cv.get('folds')}`), {cv.get('steps')} local "
+        f"optimiser steps per arm ({cv.get('rounds')} rounds x {cv.get('local_steps')} x 3 "
+        f"sites); Dice of one click at the lesion's deepest voxel, mean ± SD over the "
+        f"folds. Overall {pm(row['overall'])}; centralised training "
+        f"{pm(central.get('overall', {}))}; difference "
+        f"{pm(row.get('minus_centralised', {}))}; minus the mean single site "
+        f"{pm(row.get('minus_single_mean', {}))}. The classical and off-centre columns "
+        "were not measured for the federated model."
+    )
+    per_modality = {
+        m: {
+            "learned centre mean": row[m]["mean"],
+            "learned centre sd": row[m]["sd"],
+            "learned centre n": row[m]["n"],
+        }
+        for m in _CV_MODALITIES
+        if row.get(m, {}).get("n")
+    }
+    return {"protocol": protocol, "cv": per_modality, "source": str(source)}
+
+
 def write_model(
     weights: Sequence[npt.NDArray[np.float32]],
     out: Path,
     record: dict[str, Any],
     *,
+    metrics: dict[str, Any] | None = None,
     name: str = "click-unet-fl",
     contract: InputContract = DEFAULT_CONTRACT,
     settings: TrainingSettings | None = None,
     rules: OutputRules | None = None,
 ) -> dict[str, Any]:
     """Write ``out/<name>.onnx``, its registry entry ``out/<name>.json`` (the
-    federation's record under ``training``) and its card ``out/<name>.md``; the entry."""
+    federation's record under ``training``; ``metrics``, e.g. :func:`cv_metrics`, for
+    the card) and its card ``out/<name>.md``; the entry."""
     rules = rules or OutputRules()
     onnx_path = out / f"{name}.onnx"
     entry_path = out / f"{name}.json"
@@ -240,6 +300,7 @@ def write_model(
             "command": record.get("command", "radcycle fl simulate"),
             "federation": record,
         },
+        metrics=dict(metrics or {}),
     )
     entry = spec.to_dict()
     with atomic_output(entry_path, rules) as temp:
