@@ -20,7 +20,7 @@ import numpy as np
 
 from radcycle.models.registry import REGISTRY, sha256_of
 
-__all__ = ["default_modalities", "entry"]
+__all__ = ["by_fold", "default_modalities", "entry"]
 
 #: The learned model is the default on a modality where its centre-click Dice beats the
 #: classical method's on the same series by at least this much on average ...
@@ -61,6 +61,20 @@ def default_modalities(cv: dict[str, Any]) -> tuple[list[str], str]:
     return chosen, rule
 
 
+def by_fold(cv: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per fold and modality: the mean centre-click Dice of each method (the spread
+    between folds)."""
+    out: dict[str, dict[str, float]] = {}
+    for fold in cv["folds"]:
+        acc: dict[str, list[float]] = {}
+        for key, row in fold["series"].items():
+            for method in ("learned", "classical"):
+                if row.get(method):
+                    acc.setdefault(f"{method} {key.split()[-1]}", []).append(row[method][0])
+        out[str(fold["fold"])] = {k: round(float(np.mean(v)), 3) for k, v in sorted(acc.items())}
+    return out
+
+
 def entry(training: dict[str, Any], cv: dict[str, Any], weights_name: str) -> dict[str, Any]:
     default, rule = default_modalities(cv)
     folds = cv["folds"]
@@ -99,8 +113,10 @@ def entry(training: dict[str, Any], cv: dict[str, Any], weights_name: str) -> di
             "the network's own errors on 30 % of steps, negative clicks outside on 15 %; "
             "flips, transposition, rotation and scaling (0.8-1.25, on 50 %), intensity shift "
             "and scale, noise, blur",
-            "cost": f"{training['train_seconds']} s on a shared 2-core CPU (one torch thread), "
-            f"peak memory {training['peak_rss_mb']} MB (resident set of the process); weights "
+            "cost": f"{training['train_seconds']} s wall on a 2-core CPU shared with other "
+            f"jobs, {training.get('cpu_seconds', '?')} s of CPU (one torch thread: the "
+            "whole command, data loading and export included), peak memory "
+            f"{training['peak_rss_mb']} MB (resident set of the process); weights "
             f"{training['bytes']} bytes",
             "command": f"radcycle train-segmenter DATA --out DIR --steps {training['steps']} "
             f"--batch {training['batch']} --random-seed {training['random_seed']}",
@@ -118,6 +134,7 @@ def entry(training: dict[str, Any], cv: dict[str, Any], weights_name: str) -> di
             "ONNX time). Reproduce: RADCYCLE_CV_CLASSICAL_CLICKS=8 python -m "
             "benchmarks.bench_learned --out cv.json",
             "cv": cv["summary"],
+            "cv_by_fold": by_fold(cv),
             "cv_peak_rss_mb": cv.get("peak_rss_mb"),
             "default_for": default,
             "decision": rule,

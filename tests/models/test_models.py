@@ -291,3 +291,29 @@ def test_nothing_found_is_an_error_not_an_empty_outline(tmp_path: Path) -> None:
     vol, _ = _sphere_volume("CT", 2)
     with pytest.raises(AnalysisError, match="no lesion"):
         LearnedSegmenter(OnnxModel(_spec(path), path)).segment(vol, [(12, 20, 20)], [], "CT")
+
+
+def test_a_lung_nodule_keeps_the_classical_lung_method_where_ct_is_learned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The model never saw a lung nodule: even with CT routed to it, ``auto``
+    leaves a click in the lung to the classical lung method."""
+    from dataclasses import replace
+
+    from radcycle.pipeline import click_segment
+
+    spec = find_spec("click-unet")
+    every = replace(spec, metrics={**spec.metrics, "default_for": ["CT", "MR", "PT"]})
+    monkeypatch.setattr(click_segment, "find_spec", lambda name: every)
+    rng = np.random.default_rng(3)
+    shape = (40, 64, 64)
+    k, j, i = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
+    nodule = (k - 20) ** 2 + (j - 32) ** 2 + (i - 32) ** 2 <= 6**2
+    arr = np.where(nodule, 40.0, -850.0) + rng.normal(0, 15, shape)
+    lung = Volume(arr, Geometry((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)), {"modality": "CT"})
+    done = click_segment.segment_clicks(lung, [(32.0, 32.0, 20.0)])
+    assert done.result.method == "lung-nodule"
+    assert done.probabilities is None
+    soft, _ = _sphere_volume("CT", 7)
+    learned = click_segment.segment_clicks(soft, [(40.0, 40.0, 36.0)])
+    assert learned.result.method == "click-unet"

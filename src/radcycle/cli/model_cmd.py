@@ -82,6 +82,7 @@ def train_segmenter(
     with atomic_output(weights, rules) as temp:
         export_onnx(net, DEFAULT_CONTRACT, temp)
     digest = sha256_of(weights)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     record = {
         "name": name,
         "weights": str(weights),
@@ -96,7 +97,8 @@ def train_segmenter(
         "time_limit_s": seconds if seconds > 0 else None,
         "random_seed": random_seed,
         "train_seconds": round(elapsed, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024.0, 1),
         "final_loss": round(
             sum(x["loss"] for x in settings.log[-20:]) / min(len(settings.log), 20), 4
         ),

@@ -48,7 +48,8 @@ def model_card(spec: ModelSpec) -> str:
         "",
         "## Preprocessing (the input contract)",
         f"- Modalities: {', '.join(_NAMES.get(x, x) for x in c.modalities)} (one-hot channels).",
-        f"- Resampled to {c.spacing_mm} mm isotropic; patches of {c.patch}³ voxels "
+        f"- {'Smoothed (Gaussian anti-aliasing) and r' if c.antialias else 'R'}esampled to "
+        f"{c.spacing_mm} mm isotropic; patches of {c.patch}³ voxels "
         f"({c.patch * c.spacing_mm:.0f} mm) centred on the first click; where the outline "
         "reaches the patch's edge, a region twice as wide covered by half-overlapping patches.",
         "- Intensities: "
@@ -75,6 +76,22 @@ def model_card(spec: ModelSpec) -> str:
             f"| {_cell(s, 'classical off')} | {s.get('learned s mean', '-')} "
             f"| {s.get('classical s mean', '-')} |"
         )
+    folds = m.get("cv_by_fold", {})
+    if folds:
+        lines += [
+            "",
+            "Mean centre-click Dice per fold (the spread between folds), learned / classical:",
+            "",
+            "| fold | " + " | ".join(_NAMES.get(x, x) for x in c.modalities) + " |",
+            "|---|" + "---|" * len(c.modalities),
+        ]
+        for fold, means in folds.items():
+            cells = [
+                f"{means.get(f'learned {x}', float('nan')):.3f} / "
+                f"{means.get(f'classical {x}', float('nan')):.3f}"
+                for x in c.modalities
+            ]
+            lines.append(f"| {fold} | " + " | ".join(cells) + " |")
     default = m.get("default_for", [])
     lines += [
         "",
