@@ -16,7 +16,12 @@ import numpy.typing as npt
 import pytest
 
 from radcycle.errors import InputError
-from radcycle.fl.federation import CLIENT_METRICS, FederationSettings, SiteClient
+from radcycle.fl.federation import (
+    CLIENT_METRICS,
+    FederationSettings,
+    SiteClient,
+    run_in_process,
+)
 from radcycle.fl.privacy import DPSettings, epsilon, noise_for_epsilon
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,3 +171,31 @@ def test_central_and_local_dp_exclude_each_other() -> None:
     record = FederationSettings(rounds=4, central_dp=dp).to_json()["dp"]
     assert record["mode"] == "central"
     assert record["epsilon"] == pytest.approx(epsilon(1.0, 4, 1e-5))
+
+
+@pytest.mark.parametrize("strategy", ["fedavg", "fedprox"])
+def test_in_process_federation_converges_without_ray(strategy: str) -> None:
+    # Flower's server loop with the sites' clients called directly
+    initial = [np.zeros(3, np.float32), np.zeros(1, np.float32)]
+    rounds: list[int] = []
+    result = run_in_process(
+        ["a", "b", "c"],
+        _make,
+        initial,
+        FederationSettings(strategy, rounds=4, local_steps=10),
+        on_round=lambda r, _: rounds.append(r),
+    )
+    assert rounds == [1, 2, 3, 4]
+    assert result.loss_per_round[-1] < result.loss_per_round[0]
+    assert all(b >= 6 * 4 * 4 for b in result.bytes_per_round)
+    error = np.abs(result.weights[0] - TRUE_W).max()
+    assert error < np.abs(TRUE_W).max()
+    clipped = run_in_process(
+        ["a", "b", "c"],
+        _make,
+        initial,
+        FederationSettings(strategy, rounds=4, local_steps=10, central_dp=DPSettings(0.05, 1e-6)),
+    )
+    assert np.linalg.norm(clipped.weights[0]) <= 4 * 0.05 + 1e-3
+    with pytest.raises(InputError, match="SecAgg"):
+        run_in_process(["a"], _make, initial, FederationSettings(secagg=True))

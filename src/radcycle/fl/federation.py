@@ -47,6 +47,7 @@ __all__ = [
     "SiteClient",
     "clip_when_asked",
     "connect",
+    "run_in_process",
     "serve",
     "simulate",
 ]
@@ -383,6 +384,71 @@ def simulate(
     result.seconds = time.perf_counter() - start
     for key in [k for k in _CLIENTS if k[0] == run]:
         del _CLIENTS[key]
+    if len(result.loss_per_round) != settings.rounds:
+        raise InputError(
+            f"the federation stopped after {len(result.loss_per_round)} of "
+            f"{settings.rounds} rounds (a site failed; see the log)"
+        )
+    return result
+
+
+def run_in_process(
+    site_names: Sequence[str],
+    make_learner: Callable[[int], Learner],
+    initial: Arrays,
+    settings: FederationSettings,
+    on_round: Callable[[int, Arrays], None] | None = None,
+) -> FederationResult:
+    """The federation in this process, without Ray: Flower's own server loop
+    (``flwr.server.Server``) calling each site's client directly, no transport.
+    The same strategies, clients and DP as :func:`simulate` (the sites train in
+    threads of this process); SecAgg+ needs Flower's message API and is refused.
+
+    Raises:
+        InputError: SecAgg+ asked for, or the federation stopped early.
+    """
+    from flwr.common import DisconnectRes
+    from flwr.server import Server
+    from flwr.server.client_manager import SimpleClientManager
+    from flwr.server.client_proxy import ClientProxy
+
+    if settings.secagg:
+        raise InputError("SecAgg+ runs in the simulation or the deployment, not in process")
+
+    class LocalProxy(ClientProxy):
+        """A site's client called directly."""
+
+        def __init__(self, cid: str, client: Any) -> None:
+            super().__init__(cid)
+            self.client = client
+
+        def get_properties(self, ins: Any, timeout: Any, group_id: Any) -> Any:
+            return self.client.get_properties(ins)
+
+        def get_parameters(self, ins: Any, timeout: Any, group_id: Any) -> Any:
+            return self.client.get_parameters(ins)
+
+        def fit(self, ins: Any, timeout: Any, group_id: Any) -> Any:
+            return self.client.fit(ins)
+
+        def evaluate(self, ins: Any, timeout: Any, group_id: Any) -> Any:
+            return self.client.evaluate(ins)
+
+        def reconnect(self, ins: Any, timeout: Any, group_id: Any) -> Any:
+            return DisconnectRes(reason="")
+
+    result = FederationResult(list(initial), settings, list(site_names))
+    manager = SimpleClientManager()
+    for index, name in enumerate(site_names):
+        client = SiteClient(make_learner(index), index, settings.dp, settings.random_seed)
+        manager.register(LocalProxy(name, client.to_client()))
+    server = Server(
+        client_manager=manager,
+        strategy=_strategy(settings, initial, len(site_names), result, on_round),
+    )
+    start = time.perf_counter()
+    server.fit(num_rounds=settings.rounds, timeout=None)
+    result.seconds = time.perf_counter() - start
     if len(result.loss_per_round) != settings.rounds:
         raise InputError(
             f"the federation stopped after {len(result.loss_per_round)} of "
