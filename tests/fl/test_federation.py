@@ -199,3 +199,25 @@ def test_in_process_federation_converges_without_ray(strategy: str) -> None:
     assert np.linalg.norm(clipped.weights[0]) <= 4 * 0.05 + 1e-3
     with pytest.raises(InputError, match="SecAgg"):
         run_in_process(["a"], _make, initial, FederationSettings(secagg=True))
+
+
+class Failing(LeastSquares):
+    """A site whose training breaks."""
+
+    def fit(self, steps: int, proximal_mu: float) -> tuple[int, float]:
+        raise RuntimeError("disk gone")
+
+
+def test_a_failed_site_stops_the_federation() -> None:
+    # Flower would aggregate the others and go on; a lost round must not pass silently
+    initial = [np.zeros(3, np.float32), np.zeros(1, np.float32)]
+
+    def make(index: int) -> Any:
+        return Failing(index) if index == 1 else LeastSquares(index)
+
+    for settings in (
+        FederationSettings(rounds=2, local_steps=2),
+        FederationSettings(rounds=2, local_steps=2, central_dp=DPSettings(1.0, 1.0)),
+    ):
+        with pytest.raises(InputError, match=r"1 site\(s\) failed in round 1.*disk gone"):
+            run_in_process(["a", "b", "c"], make, initial, settings)

@@ -304,6 +304,13 @@ def _strategy(
             return chosen
 
         def aggregate_fit(self, server_round: int, results: Any, failures: Any) -> Any:
+            if failures:
+                # Flower would go on with the last weights: a lost round is an error here
+                first = failures[0]
+                raise InputError(
+                    f"{len(failures)} site(s) failed in round {server_round}: "
+                    + (repr(first) if isinstance(first, BaseException) else "no result")
+                )
             result.bytes_per_round[-1] += sum(_tensor_bytes(r.parameters) for _, r in results)
             for _, r in results:
                 unexpected = set(r.metrics) - CLIENT_METRICS
@@ -401,11 +408,11 @@ def run_in_process(
 ) -> FederationResult:
     """The federation in this process, without Ray: Flower's own server loop
     (``flwr.server.Server``) calling each site's client directly, no transport.
-    The same strategies, clients and DP as :func:`simulate` (the sites train in
-    threads of this process); SecAgg+ needs Flower's message API and is refused.
+    The same strategies, clients and DP as :func:`simulate` (the sites train one
+    after the other); SecAgg+ needs Flower's message API and is refused.
 
     Raises:
-        InputError: SecAgg+ asked for, or the federation stopped early.
+        InputError: SecAgg+ asked for, or a site failed.
     """
     from flwr.common import DisconnectRes
     from flwr.server import Server
@@ -446,6 +453,7 @@ def run_in_process(
         client_manager=manager,
         strategy=_strategy(settings, initial, len(site_names), result, on_round),
     )
+    server.set_max_workers(1)  # one site after the other, as the simulation on one core
     start = time.perf_counter()
     server.fit(num_rounds=settings.rounds, timeout=None)
     result.seconds = time.perf_counter() - start
