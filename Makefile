@@ -26,6 +26,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
+	bash scripts/install-system-packages.sh
 	$(BIN)/python -m benchmarks.run
 
 # image QC against what each shared real series is known to be (docs/quality.md)

@@ -53,10 +53,11 @@ from radcycle.models.training import (
     train,
 )
 
-__all__ = ["cross_validate", "folds", "summary"]
+__all__ = ["cross_validate", "folds", "merge_folds", "summary"]
 
 FOLDS = 5
-SECONDS = float(os.environ.get("RADCYCLE_CV_SECONDS", "240"))
+SECONDS = float(os.environ.get("RADCYCLE_CV_SECONDS", "0"))
+STEPS = int(os.environ.get("RADCYCLE_CV_STEPS", str(TrainingSettings().steps)))
 CLICKS = int(os.environ.get("RADCYCLE_CV_CLICKS", "8"))
 CLASSICAL_CLICKS = int(os.environ.get("RADCYCLE_CV_CLASSICAL_CLICKS", "2"))
 
@@ -109,24 +110,39 @@ def _evaluate_series(
 def cross_validate(
     root: Path,
     seconds: float = SECONDS,
+    steps: int = STEPS,
     classical: bool = True,
     log: Any = print,
     partial: Path | None = None,
     only: list[int] | None = None,
+    learned: bool = True,
 ) -> dict[str, Any]:
-    """Per fold: the training log and, per held-out series, the Dice of each click."""
+    """Per fold: the training log and, per held-out series, the Dice of each click.
+
+    ``learned=False`` runs the classical method alone (no training): its Dice
+    does not depend on the fold, so it can run apart and be merged (``--merge``).
+    """
     patients = sorted(p.name for p in root.glob("STS_*") if p.is_dir())
     cases = load_sarcoma_cases(root, read_image)
-    out: dict[str, Any] = {"folds": [], "seconds_cap": seconds, "patients": len(patients)}
+    out: dict[str, Any] = {
+        "folds": [],
+        "seconds_cap": seconds,
+        "steps": steps,
+        "patients": len(patients),
+    }
     for k, held in enumerate(folds(patients)):
         if only is not None and k not in only:
             continue
-        settings = TrainingSettings(steps=100_000, batch=2, time_limit_s=seconds, random_seed=k)
+        settings = TrainingSettings(
+            steps=steps, time_limit_s=seconds if seconds > 0 else float("inf"), random_seed=k
+        )
         start = time.perf_counter()
-        net = train([c for c in cases if c.patient not in held], DEFAULT_CONTRACT, settings)
+        segmenter = None
+        if learned:
+            net = train([c for c in cases if c.patient not in held], DEFAULT_CONTRACT, settings)
+            spec = ModelSpec("click-unet-cv", f"fold{k}", "", "", ("lesion",), DEFAULT_CONTRACT)
+            segmenter = LearnedSegmenter(TorchModel(net, spec))
         trained = time.perf_counter() - start
-        spec = ModelSpec("click-unet-cv", f"fold{k}", "", "", ("lesion",), DEFAULT_CONTRACT)
-        segmenter = LearnedSegmenter(TorchModel(net, spec))
         series: dict[str, Any] = {}
         for patient in held:
             for name, modality in SARCOMA_SERIES:
@@ -141,7 +157,9 @@ def cross_validate(
             "held_out": held,
             "train_seconds": round(trained, 1),
             "steps": len(settings.log),
-            "final_loss": round(float(np.mean([x["loss"] for x in settings.log[-20:]])), 4),
+            "final_loss": round(float(np.mean([x["loss"] for x in settings.log[-20:]])), 4)
+            if settings.log
+            else None,
             "series": series,
         }
         out["folds"].append(fold)
@@ -150,6 +168,25 @@ def cross_validate(
         if partial is not None:
             partial.write_text(json.dumps(out, indent=1) + "\n")
     return out
+
+
+def merge_folds(folds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Folds of several runs joined by fold number; a series' clicks measured in
+    one run (the learned model) and another (the classical method) are joined."""
+    out: dict[int, dict[str, Any]] = {}
+    for fold in folds:
+        have = out.get(fold["fold"])
+        if have is None:
+            out[fold["fold"]] = {**fold, "series": {k: dict(v) for k, v in fold["series"].items()}}
+            continue
+        if fold.get("steps") and not have.get("steps"):
+            have.update({k: v for k, v in fold.items() if k != "series"})
+        for key, row in fold["series"].items():
+            mine = have["series"].setdefault(key, {})
+            for name, values in row.items():
+                if values and not mine.get(name):
+                    mine[name] = values
+    return [out[k] for k in sorted(out)]
 
 
 def summary(result: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -222,6 +259,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_learned")
     parser.add_argument("--out", type=Path, required=True, help="results (JSON)")
     parser.add_argument("--no-classical", action="store_true")
+    parser.add_argument("--no-learned", action="store_true", help="the classical method alone")
     parser.add_argument("--folds", help="only these folds, e.g. 2,3,4")
     parser.add_argument("--merge", type=Path, nargs="+", help="merge these results instead")
     args = parser.parse_args(argv)
@@ -230,10 +268,7 @@ def main(argv: list[str]) -> int:
         for part in parts:  # results written before folds were numbered: in order
             for n, fold in enumerate(part["folds"]):
                 fold.setdefault("fold", n)
-        merged = {
-            **parts[0],
-            "folds": sorted((f for p in parts for f in p["folds"]), key=lambda f: f["fold"]),
-        }
+        merged = {**parts[0], "folds": merge_folds([f for p in parts for f in p["folds"]])}
         merged["peak_rss_mb"] = max(p.get("peak_rss_mb", 0.0) for p in parts)
         merged["summary"] = summary(merged)
         args.out.write_text(json.dumps(merged, indent=1) + "\n")
@@ -246,6 +281,7 @@ def main(argv: list[str]) -> int:
         log=lambda text: print(text, flush=True),
         partial=partial,
         only=[int(k) for k in args.folds.split(",")] if args.folds else None,
+        learned=not args.no_learned,
     )
     result["summary"] = summary(result)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need.
+# Installs the Debian packages the tests and benchmarks need.
 # Each issue that brings a real component (Orthanc, Chromium, llama.cpp) adds it here.
 #   dicom3tools    dciodvfy, the DICOM validator run on the SR and SEG exports
 #   poppler-utils  pdftotext / pdftoppm, to read the PDF report back (text, page images)
@@ -8,8 +8,10 @@
 #   postgresql     the review service's store tested on PostgreSQL (a cluster per test run,
 #                  on a unix socket in a temp dir; the Debian service is never started)
 #   chromium       the real browser the review UI tests drive through Playwright
+#   wrk            the load generator of the review service's load benchmark (C, so the
+#                  client takes little of the cores the server is measured on)
 set -euo pipefail
-PACKAGES=(dicom3tools poppler-utils orthanc orthanc-dicomweb iproute2 postgresql chromium)
+PACKAGES=(dicom3tools poppler-utils orthanc orthanc-dicomweb iproute2 postgresql chromium wrk)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

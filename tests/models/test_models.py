@@ -61,7 +61,8 @@ def _cases(contract: InputContract) -> list[training.Case]:
         image = normalise(
             to_model_grid(vol.array, spacing, contract.spacing_mm), modality, contract
         )
-        ref = to_model_grid(mask.array.astype(np.float32), spacing, contract.spacing_mm) >= 0.5
+        ref = to_model_grid(mask.array.astype(np.float32), spacing, contract.spacing_mm)
+        ref = ref >= 0.5
         cases.append(training.Case(f"P{n}", modality, image, ref))
     return cases
 

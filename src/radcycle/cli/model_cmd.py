@@ -27,17 +27,24 @@ from radcycle.models.registry import find_spec, sha256_of
 
 console = Console(stderr=True)
 
+#: The shipped model's recipe (:class:`radcycle.models.training.TrainingSettings`),
+#: repeated here so the CLI imports torch only when it trains.
+TRAINING_STEPS = 2500
+TRAINING_BATCH = 2
+
 
 @friendly_errors
 def train_segmenter(
     data: Path = typer.Argument(..., help="Folder of STS_xxx patient folders."),
     out: Path = out_option("Folder for the weights and the training record.", required=True),
     name: str = typer.Option("click-unet", "--name", help="The model's name."),
-    steps: int = typer.Option(600, "--steps", min=1, help="Optimiser steps."),
+    steps: int = typer.Option(
+        TRAINING_STEPS, "--steps", min=1, help="Optimiser steps (the shipped model's by default)."
+    ),
     seconds: float = typer.Option(
         0.0, "--seconds", min=0.0, help="Stop after this many seconds (0: no limit)."
     ),
-    batch: int = typer.Option(2, "--batch", min=1, help="Patches per step."),
+    batch: int = typer.Option(TRAINING_BATCH, "--batch", min=1, help="Patches per step."),
     patients: list[str] = typer.Option(
         [], "--patient", help="Train on this patient only (repeatable; default: all)."
     ),
@@ -84,6 +91,9 @@ def train_segmenter(
         "patients": sorted({c.patient for c in cases}),
         "steps": len(settings.log),
         "batch": batch,
+        "channels": list(settings.channels),
+        "learning_rate": settings.learning_rate,
+        "time_limit_s": seconds if seconds > 0 else None,
         "random_seed": random_seed,
         "train_seconds": round(elapsed, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),

@@ -45,12 +45,27 @@ DEFAULT_NORMALISATION: tuple[tuple[str, tuple[str, float, float]], ...] = (
 
 
 def to_model_grid(
-    values: npt.NDArray[np.floating], spacing: Sequence[float], target_mm: float
+    values: npt.NDArray[np.floating],
+    spacing: Sequence[float],
+    target_mm: float,
+    *,
+    antialias: bool = False,
 ) -> FloatArray:
     """``values`` (on voxels of ``spacing`` mm along k, j, i) resampled to
-    isotropic ``target_mm`` voxels, linearly."""
+    isotropic ``target_mm`` voxels, linearly.
+
+    With ``antialias``, axes made coarser are first smoothed by a Gaussian of
+    ``(factor - 1) / 2`` voxels (as scikit-image's ``rescale``): a 6 mm voxel
+    then averages the noise of the 1 mm voxels it covers rather than sampling
+    one of them. Masks are resampled without it.
+    """
+    array = np.asarray(values, dtype=np.float32)
     factors = [float(s) / target_mm for s in spacing]
-    return np.asarray(ndi.zoom(np.asarray(values, dtype=np.float32), factors, order=1), np.float32)
+    if antialias:
+        sigma = [max(0.0, (1.0 / f - 1.0) / 2.0) for f in factors]
+        if any(x > 0.0 for x in sigma):
+            array = np.asarray(ndi.gaussian_filter(array, sigma, truncate=3.0), np.float32)
+    return np.asarray(ndi.zoom(array, factors, order=1), np.float32)
 
 
 def from_model_grid(
@@ -60,13 +75,22 @@ def from_model_grid(
     target_mm: float,
 ) -> FloatArray:
     """A map on the model grid brought back onto the native grid of ``shape``
-    (the grid :func:`to_model_grid` started from, whose corners it keeps), linearly."""
-    axes = [
-        np.arange(n, dtype=np.float32) * float(grid_factor(n, m))
-        for n, m in zip(shape, prob.shape, strict=True)
-    ]
-    grid = np.meshgrid(*axes, indexing="ij")
-    out = ndi.map_coordinates(np.asarray(prob, np.float32), grid, order=1, mode="nearest")
+    (the grid :func:`to_model_grid` started from, whose corners it keeps), linearly.
+
+    Trilinear interpolation done one axis at a time (the least enlarged first):
+    the same values as :func:`scipy.ndimage.map_coordinates` of order 1, at a
+    fraction of its cost on a whole series.
+    """
+    out = np.asarray(prob, np.float32)
+    ratios = [n / max(m, 1) for n, m in zip(shape, out.shape, strict=True)]
+    for axis in sorted(range(3), key=lambda a: ratios[a]):
+        n, m = int(shape[axis]), out.shape[axis]
+        pos = np.arange(n, dtype=np.float64) * grid_factor(n, m)
+        lo = np.clip(np.floor(pos).astype(np.intp), 0, max(m - 2, 0))
+        hi = np.minimum(lo + 1, m - 1)
+        w = np.clip(pos - lo, 0.0, 1.0).astype(np.float32)
+        w = w.reshape([-1 if a == axis else 1 for a in range(3)])
+        out = np.take(out, lo, axis=axis) * (1.0 - w) + np.take(out, hi, axis=axis) * w
     return np.asarray(out, np.float32)
 
 

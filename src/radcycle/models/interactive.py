@@ -104,13 +104,21 @@ def _tiles(shape: Sequence[int], patch: int) -> list[tuple[int, int, int]]:
     return [(a, b, c) for a in starts[0] for b in starts[1] for c in starts[2]]
 
 
-def _pad_to(array: FloatArray, size: int, fill: float) -> tuple[FloatArray, tuple[int, ...]]:
-    pads = [max(size - n, 0) for n in array.shape]
-    before = tuple(p // 2 for p in pads)
-    out = np.pad(
-        array, [(b, p - b) for b, p in zip(before, pads, strict=True)], constant_values=fill
-    )
-    return np.asarray(out, np.float32), before
+def _pad_to(
+    array: FloatArray, size: int, fill: float, centre: Sequence[int]
+) -> tuple[FloatArray, tuple[int, ...]]:
+    """``array`` padded with ``fill`` to at least ``size`` along each axis, placed
+    so that ``centre`` lies as near the middle as the padding allows (as in
+    training, where patches are centred on the first click)."""
+    before = []
+    after = []
+    for n, c in zip(array.shape, centre, strict=True):
+        total = max(size, n)
+        b = min(max(size // 2 - int(c), 0), total - n)
+        before.append(b)
+        after.append(total - n - b)
+    out = np.pad(array, list(zip(before, after, strict=True)), constant_values=fill)
+    return np.asarray(out, np.float32), tuple(before)
 
 
 @dataclass(frozen=True)
@@ -175,7 +183,7 @@ class LearnedSegmenter:
         for scale, last in ((1.0, False), (2.0, True)):
             box = crop_slices(positive[0], half * scale, spacing, volume.array.shape)
             prob = self._probabilities(volume, box, positive, negative, modality, spacing)
-            mask = self._mask(prob, box, positive)
+            mask = self._mask(prob, box, positive, spacing)
             edge = any(np.take(mask, end, axis=a).any() for a in range(3) for end in (0, -1))
             at_image_edge = [
                 (sl.start == 0, sl.stop == n) for sl, n in zip(box, volume.array.shape, strict=True)
@@ -203,7 +211,11 @@ class LearnedSegmenter:
         return LearnedOutline(Outline(box, mask, self.name, quality, details), prob)
 
     def _mask(
-        self, prob: FloatArray, box: tuple[slice, slice, slice], positive: Sequence[Voxel]
+        self,
+        prob: FloatArray,
+        box: tuple[slice, slice, slice],
+        positive: Sequence[Voxel],
+        spacing: tuple[float, float, float],
     ) -> BoolArray:
         above = prob >= self.model.spec.contract.threshold
         labels, _ = ndi.label(above)
@@ -216,12 +228,15 @@ class LearnedSegmenter:
             # the click sits just off the predicted lesion: the component nearest to it
             if not above.any():
                 return above
-            _, (ks, js, is_) = ndi.distance_transform_edt(~above, return_indices=True)
-            p = positive[0]
-            local = tuple(
-                min(max(v - b.start, 0), n - 1) for v, b, n in zip(p, box, prob.shape, strict=True)
-            )
-            hits.add(int(labels[ks[local], js[local], is_[local]]))
+            # (the nearest voxel above the threshold, in mm: a distance transform of
+            # the whole region would cost more than the network)
+            points = np.argwhere(above)
+            click = np.asarray([v - b.start for v, b in zip(positive[0], box, strict=True)])
+            d2 = (((points - click) * np.asarray(spacing)) ** 2).sum(axis=1)
+            k, j, i = points[int(np.argmin(d2))]
+            hits.add(int(labels[k, j, i]))
+        if len(hits) == 1:
+            return np.asarray(labels == hits.pop())
         return np.isin(labels, sorted(hits))
 
     def _probabilities(
@@ -235,7 +250,8 @@ class LearnedSegmenter:
     ) -> FloatArray:
         contract = self.model.spec.contract
         region = np.asarray(volume.array[box], dtype=np.float32)
-        grid = normalise(to_model_grid(region, spacing, contract.spacing_mm), modality, contract)
+        grid = to_model_grid(region, spacing, contract.spacing_mm, antialias=contract.antialias)
+        grid = normalise(grid, modality, contract)
         factors = [grid_factor(n, m) for n, m in zip(region.shape, grid.shape, strict=True)]
 
         def on_grid(p: Voxel) -> Voxel:
@@ -246,7 +262,7 @@ class LearnedSegmenter:
             )
 
         fill = float(grid.min()) if grid.size else 0.0
-        padded, before = _pad_to(grid, contract.patch, fill)
+        padded, before = _pad_to(grid, contract.patch, fill, on_grid(positive[0]))
         pos = [tuple(c + b for c, b in zip(on_grid(p), before, strict=True)) for p in positive]
         neg = [tuple(c + b for c, b in zip(on_grid(p), before, strict=True)) for p in negative]
         x = encode(padded, pos, neg, modality, contract)  # type: ignore[arg-type]

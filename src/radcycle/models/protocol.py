@@ -36,6 +36,8 @@ class InputContract:
         click_sigma_mm: the clicks are encoded as Gaussian maps of this width,
             one channel for positive and one for negative clicks.
         threshold: the probability above which a voxel is lesion.
+        antialias: images are smoothed before they are resampled to the model
+            grid (:func:`radcycle.models.encoding.to_model_grid`).
     """
 
     modalities: tuple[str, ...]
@@ -44,6 +46,7 @@ class InputContract:
     normalisation: tuple[tuple[str, tuple[str, float, float]], ...]
     click_sigma_mm: float
     threshold: float = 0.5
+    antialias: bool = False
 
     @property
     def channels(self) -> int:
@@ -62,6 +65,7 @@ class InputContract:
             "normalisation": {m: list(n) for m, n in self.normalisation},
             "click_sigma_mm": self.click_sigma_mm,
             "threshold": self.threshold,
+            "antialias": self.antialias,
         }
 
     @classmethod
@@ -77,6 +81,7 @@ class InputContract:
             normalisation=norm,
             click_sigma_mm=float(data["click_sigma_mm"]),
             threshold=float(data.get("threshold", 0.5)),
+            antialias=bool(data.get("antialias", False)),
         )
 
 
