@@ -44,7 +44,10 @@ class LeastSquares:
     def set_weights(self, weights: Sequence[npt.NDArray[np.float32]]) -> None:
         self.w, self.b = (np.array(a, np.float32) for a in weights)
 
-    def fit(self, steps: int, proximal_mu: float) -> tuple[int, float]:
+    def fit(
+        self, steps: int, proximal_mu: float, first_step: int = 0, total_steps: int = 0
+    ) -> tuple[int, float]:
+        self.placed = (first_step, total_steps)
         w0 = self.w.copy()
         losses = []
         for _ in range(steps):
@@ -65,6 +68,9 @@ def test_client_sends_its_arrays_count_and_loss_only() -> None:
     assert n == 60
     assert set(metrics) <= CLIENT_METRICS
     assert all(isinstance(v, float) for v in metrics.values())
+    # the round's place in the run, for the learning-rate schedule
+    client.fit(start, {"local_steps": 3, "server_round": 3, "rounds": 5})
+    assert client.learner.placed == (6, 15)  # type: ignore[attr-defined]
 
 
 def test_dp_clips_and_noises_the_update_on_the_client() -> None:
@@ -204,7 +210,9 @@ def test_in_process_federation_converges_without_ray(strategy: str) -> None:
 class Failing(LeastSquares):
     """A site whose training breaks."""
 
-    def fit(self, steps: int, proximal_mu: float) -> tuple[int, float]:
+    def fit(
+        self, steps: int, proximal_mu: float, first_step: int = 0, total_steps: int = 0
+    ) -> tuple[int, float]:
         raise RuntimeError("disk gone")
 
 

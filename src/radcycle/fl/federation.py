@@ -74,10 +74,14 @@ class Learner(Protocol):
         """Load arrays given by :meth:`get_weights`' order."""
         ...
 
-    def fit(self, steps: int, proximal_mu: float) -> tuple[int, float]:
+    def fit(
+        self, steps: int, proximal_mu: float, first_step: int = 0, total_steps: int = 0
+    ) -> tuple[int, float]:
         """Train ``steps`` local steps from the current weights, with FedProx's term
         ``mu / 2 * ||w - w_start||^2`` when ``proximal_mu`` > 0; the number of
-        training samples seen and the mean loss."""
+        training samples seen and the mean loss. ``first_step`` of ``total_steps``
+        (this site's steps over the whole run; 0: unknown) place the round in the
+        run, for a learning-rate schedule over the run."""
         ...
 
 
@@ -203,7 +207,11 @@ class SiteClient(NumPyClient):
         self.learner.set_weights(start)
         steps = int(config.get("local_steps", 1))
         mu = float(config.get("proximal_mu", 0.0))
-        samples, loss = self.learner.fit(steps, mu)
+        server_round = int(config.get("server_round", 1))
+        rounds = int(config.get("rounds", 0))
+        samples, loss = self.learner.fit(
+            steps, mu, first_step=(server_round - 1) * steps, total_steps=rounds * steps
+        )
         self.rounds += 1
         update = [w - s for w, s in zip(self.learner.get_weights(), start, strict=True)]
         norm = math.sqrt(sum(float(np.sum(np.square(u, dtype=np.float64))) for u in update))
@@ -259,7 +267,11 @@ def _strategy(
     )
 
     def fit_config(server_round: int) -> dict[str, Any]:
-        return {"local_steps": settings.local_steps, "server_round": server_round}
+        return {
+            "local_steps": settings.local_steps,
+            "server_round": server_round,
+            "rounds": settings.rounds,
+        }
 
     def aggregate_metrics(metrics: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
         total = sum(n for n, _ in metrics) or 1
