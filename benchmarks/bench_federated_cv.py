@@ -12,7 +12,10 @@ scored on that fold's held-out series:
 * untrained: the initial weights (the floor);
 * centralised: the three sites' series pooled, one optimiser;
 * north, east, south alone: each site's own series;
-* FedAvg and FedProx (mu 0.01), Flower's simulation engine;
+* FedAvg and FedProx (mu 0.01): Flower's server loop and strategies with the
+  sites' clients in this process (``run_in_process``; ``FL_CV_BACKEND=simulation``
+  for Flower's simulation engine on Ray, the same computation, slower to start
+  and liable to time out starting Ray on a crowded machine);
 * FedAvg with central DP (updates clipped to ``FL_DP_CLIP``, the server adds
   Gaussian noise to their average once a round: Flower's
   ``DifferentialPrivacyServerSideFixedClipping``) at each budget of
@@ -59,7 +62,7 @@ from benchmarks.bench_federated import (
     held_out_dice,
     sarcoma_root,
 )
-from radcycle.fl.federation import FederationSettings, simulate
+from radcycle.fl.federation import FederationSettings, run_in_process, simulate
 from radcycle.fl.privacy import DPSettings, noise_for_epsilon
 from radcycle.fl.segmenter import SegmenterLearner, initial_weights, network_from
 from radcycle.fl.sites import HELD_OUT, make_sites, read_site
@@ -123,9 +126,8 @@ def _federate(
         net = network_from(weights, settings=training)
         per_round.append(round(_fold_mean(held_out_dice(net, held)), 4))
 
-    result = simulate(
-        list(SITES), make_learner, initial_weights(settings=training), settings, on_round
-    )
+    run = simulate if _env("FL_CV_BACKEND", "process") == "simulation" else run_in_process
+    result = run(list(SITES), make_learner, initial_weights(settings=training), settings, on_round)
     record = result.to_json()
     return {
         "dice": held_out_dice(network_from(result.weights, settings=training), held),
@@ -227,7 +229,13 @@ def measure(
         log(f"fold {k} in {time.perf_counter() - fold_start:.0f} s: "
             + ", ".join(f"{n} {_fold_mean(r['dice']):.3f}" for n, r in rows.items()))  # fmt: skip
         result["fold_results"].append(
-            {"fold": k, "split": split.sites, "held_out_series": len(held), "rows": rows}
+            {
+                "fold": k,
+                "split": split.sites,
+                "held_out_series": len(held),
+                "federation": _env("FL_CV_BACKEND", "process"),
+                "rows": rows,
+            }
         )
         result["summary"] = summarise(result)
         if keep is not None:

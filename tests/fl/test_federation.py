@@ -16,7 +16,12 @@ import numpy.typing as npt
 import pytest
 
 from radcycle.errors import InputError
-from radcycle.fl.federation import CLIENT_METRICS, FederationSettings, SiteClient
+from radcycle.fl.federation import (
+    CLIENT_METRICS,
+    FederationSettings,
+    SiteClient,
+    run_in_process,
+)
 from radcycle.fl.privacy import DPSettings, epsilon, noise_for_epsilon
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +44,10 @@ class LeastSquares:
     def set_weights(self, weights: Sequence[npt.NDArray[np.float32]]) -> None:
         self.w, self.b = (np.array(a, np.float32) for a in weights)
 
-    def fit(self, steps: int, proximal_mu: float) -> tuple[int, float]:
+    def fit(
+        self, steps: int, proximal_mu: float, first_step: int = 0, total_steps: int = 0
+    ) -> tuple[int, float]:
+        self.placed = (first_step, total_steps)
         w0 = self.w.copy()
         losses = []
         for _ in range(steps):
@@ -60,6 +68,9 @@ def test_client_sends_its_arrays_count_and_loss_only() -> None:
     assert n == 60
     assert set(metrics) <= CLIENT_METRICS
     assert all(isinstance(v, float) for v in metrics.values())
+    # the round's place in the run, for the learning-rate schedule
+    client.fit(start, {"local_steps": 3, "server_round": 3, "rounds": 5})
+    assert client.learner.placed == (6, 15)  # type: ignore[attr-defined]
 
 
 def test_dp_clips_and_noises_the_update_on_the_client() -> None:
@@ -166,3 +177,55 @@ def test_central_and_local_dp_exclude_each_other() -> None:
     record = FederationSettings(rounds=4, central_dp=dp).to_json()["dp"]
     assert record["mode"] == "central"
     assert record["epsilon"] == pytest.approx(epsilon(1.0, 4, 1e-5))
+
+
+@pytest.mark.parametrize("strategy", ["fedavg", "fedprox"])
+def test_in_process_federation_converges_without_ray(strategy: str) -> None:
+    # Flower's server loop with the sites' clients called directly
+    initial = [np.zeros(3, np.float32), np.zeros(1, np.float32)]
+    rounds: list[int] = []
+    result = run_in_process(
+        ["a", "b", "c"],
+        _make,
+        initial,
+        FederationSettings(strategy, rounds=4, local_steps=10),
+        on_round=lambda r, _: rounds.append(r),
+    )
+    assert rounds == [1, 2, 3, 4]
+    assert result.loss_per_round[-1] < result.loss_per_round[0]
+    assert all(b >= 6 * 4 * 4 for b in result.bytes_per_round)
+    error = np.abs(result.weights[0] - TRUE_W).max()
+    assert error < np.abs(TRUE_W).max()
+    clipped = run_in_process(
+        ["a", "b", "c"],
+        _make,
+        initial,
+        FederationSettings(strategy, rounds=4, local_steps=10, central_dp=DPSettings(0.05, 1e-6)),
+    )
+    assert np.linalg.norm(clipped.weights[0]) <= 4 * 0.05 + 1e-3
+    with pytest.raises(InputError, match="SecAgg"):
+        run_in_process(["a"], _make, initial, FederationSettings(secagg=True))
+
+
+class Failing(LeastSquares):
+    """A site whose training breaks."""
+
+    def fit(
+        self, steps: int, proximal_mu: float, first_step: int = 0, total_steps: int = 0
+    ) -> tuple[int, float]:
+        raise RuntimeError("disk gone")
+
+
+def test_a_failed_site_stops_the_federation() -> None:
+    # Flower would aggregate the others and go on; a lost round must not pass silently
+    initial = [np.zeros(3, np.float32), np.zeros(1, np.float32)]
+
+    def make(index: int) -> Any:
+        return Failing(index) if index == 1 else LeastSquares(index)
+
+    for settings in (
+        FederationSettings(rounds=2, local_steps=2),
+        FederationSettings(rounds=2, local_steps=2, central_dp=DPSettings(1.0, 1.0)),
+    ):
+        with pytest.raises(InputError, match=r"1 site\(s\) failed in round 1.*disk gone"):
+            run_in_process(["a", "b", "c"], make, initial, settings)

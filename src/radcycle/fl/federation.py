@@ -47,6 +47,7 @@ __all__ = [
     "SiteClient",
     "clip_when_asked",
     "connect",
+    "run_in_process",
     "serve",
     "simulate",
 ]
@@ -73,10 +74,14 @@ class Learner(Protocol):
         """Load arrays given by :meth:`get_weights`' order."""
         ...
 
-    def fit(self, steps: int, proximal_mu: float) -> tuple[int, float]:
+    def fit(
+        self, steps: int, proximal_mu: float, first_step: int = 0, total_steps: int = 0
+    ) -> tuple[int, float]:
         """Train ``steps`` local steps from the current weights, with FedProx's term
         ``mu / 2 * ||w - w_start||^2`` when ``proximal_mu`` > 0; the number of
-        training samples seen and the mean loss."""
+        training samples seen and the mean loss. ``first_step`` of ``total_steps``
+        (this site's steps over the whole run; 0: unknown) place the round in the
+        run, for a learning-rate schedule over the run."""
         ...
 
 
@@ -202,7 +207,11 @@ class SiteClient(NumPyClient):
         self.learner.set_weights(start)
         steps = int(config.get("local_steps", 1))
         mu = float(config.get("proximal_mu", 0.0))
-        samples, loss = self.learner.fit(steps, mu)
+        server_round = int(config.get("server_round", 1))
+        rounds = int(config.get("rounds", 0))
+        samples, loss = self.learner.fit(
+            steps, mu, first_step=(server_round - 1) * steps, total_steps=rounds * steps
+        )
         self.rounds += 1
         update = [w - s for w, s in zip(self.learner.get_weights(), start, strict=True)]
         norm = math.sqrt(sum(float(np.sum(np.square(u, dtype=np.float64))) for u in update))
@@ -258,7 +267,11 @@ def _strategy(
     )
 
     def fit_config(server_round: int) -> dict[str, Any]:
-        return {"local_steps": settings.local_steps, "server_round": server_round}
+        return {
+            "local_steps": settings.local_steps,
+            "server_round": server_round,
+            "rounds": settings.rounds,
+        }
 
     def aggregate_metrics(metrics: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
         total = sum(n for n, _ in metrics) or 1
@@ -303,6 +316,13 @@ def _strategy(
             return chosen
 
         def aggregate_fit(self, server_round: int, results: Any, failures: Any) -> Any:
+            if failures:
+                # Flower would go on with the last weights: a lost round is an error here
+                first = failures[0]
+                raise InputError(
+                    f"{len(failures)} site(s) failed in round {server_round}: "
+                    + (repr(first) if isinstance(first, BaseException) else "no result")
+                )
             result.bytes_per_round[-1] += sum(_tensor_bytes(r.parameters) for _, r in results)
             for _, r in results:
                 unexpected = set(r.metrics) - CLIENT_METRICS
@@ -383,6 +403,72 @@ def simulate(
     result.seconds = time.perf_counter() - start
     for key in [k for k in _CLIENTS if k[0] == run]:
         del _CLIENTS[key]
+    if len(result.loss_per_round) != settings.rounds:
+        raise InputError(
+            f"the federation stopped after {len(result.loss_per_round)} of "
+            f"{settings.rounds} rounds (a site failed; see the log)"
+        )
+    return result
+
+
+def run_in_process(
+    site_names: Sequence[str],
+    make_learner: Callable[[int], Learner],
+    initial: Arrays,
+    settings: FederationSettings,
+    on_round: Callable[[int, Arrays], None] | None = None,
+) -> FederationResult:
+    """The federation in this process, without Ray: Flower's own server loop
+    (``flwr.server.Server``) calling each site's client directly, no transport.
+    The same strategies, clients and DP as :func:`simulate` (the sites train one
+    after the other); SecAgg+ needs Flower's message API and is refused.
+
+    Raises:
+        InputError: SecAgg+ asked for, or a site failed.
+    """
+    from flwr.common import DisconnectRes
+    from flwr.server import Server
+    from flwr.server.client_manager import SimpleClientManager
+    from flwr.server.client_proxy import ClientProxy
+
+    if settings.secagg:
+        raise InputError("SecAgg+ runs in the simulation or the deployment, not in process")
+
+    class LocalProxy(ClientProxy):
+        """A site's client called directly."""
+
+        def __init__(self, cid: str, client: Any) -> None:
+            super().__init__(cid)
+            self.client = client
+
+        def get_properties(self, ins: Any, timeout: Any, group_id: Any) -> Any:
+            return self.client.get_properties(ins)
+
+        def get_parameters(self, ins: Any, timeout: Any, group_id: Any) -> Any:
+            return self.client.get_parameters(ins)
+
+        def fit(self, ins: Any, timeout: Any, group_id: Any) -> Any:
+            return self.client.fit(ins)
+
+        def evaluate(self, ins: Any, timeout: Any, group_id: Any) -> Any:
+            return self.client.evaluate(ins)
+
+        def reconnect(self, ins: Any, timeout: Any, group_id: Any) -> Any:
+            return DisconnectRes(reason="")
+
+    result = FederationResult(list(initial), settings, list(site_names))
+    manager = SimpleClientManager()
+    for index, name in enumerate(site_names):
+        client = SiteClient(make_learner(index), index, settings.dp, settings.random_seed)
+        manager.register(LocalProxy(name, client.to_client()))
+    server = Server(
+        client_manager=manager,
+        strategy=_strategy(settings, initial, len(site_names), result, on_round),
+    )
+    server.set_max_workers(1)  # one site after the other, as the simulation on one core
+    start = time.perf_counter()
+    server.fit(num_rounds=settings.rounds, timeout=None)
+    result.seconds = time.perf_counter() - start
     if len(result.loss_per_round) != settings.rounds:
         raise InputError(
             f"the federation stopped after {len(result.loss_per_round)} of "

@@ -4,7 +4,9 @@ One site's learner reads only its own folder, and trains the very network and
 augmentation of centralised training (:mod:`radcycle.models.training`: the
 same patches around simulated clicks, flips, rotation, scaling, intensity
 changes, noise and blur, corrective clicks) a few steps per round from the
-global weights. FedProx adds ``mu / 2 * ||w - w_global||^2`` to the loss.
+global weights, its learning rate on the centralised schedule (a cosine to a
+tenth) over the run's rounds. FedProx adds ``mu / 2 * ||w - w_global||^2`` to
+the loss.
 
 The federated model is then written as the centralised one is: ONNX weights,
 a registry entry whose ``training`` says "trained federated" with its sites,
@@ -14,8 +16,10 @@ rounds and DP budget, and the model card made from that entry.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,7 @@ from radcycle.models.training import (
     build_network,
     correct_with_clicks,
     export_onnx,
+    learning_rate,
     load_sarcoma_cases,
     outside_click,
     sample_patch,
@@ -133,17 +138,24 @@ class SegmenterLearner:
         }
         self.net.load_state_dict(state)
 
-    def fit(self, steps: int, proximal_mu: float) -> tuple[int, float]:
-        """``steps`` steps of the centralised training's loop from the current weights."""
+    def fit(
+        self, steps: int, proximal_mu: float, first_step: int = 0, total_steps: int = 0
+    ) -> tuple[int, float]:
+        """``steps`` steps of the centralised training's loop from the current weights,
+        its learning rate following the centralised schedule over the run's
+        ``total_steps`` from ``first_step`` (the round's place in the run)."""
         import torch
         from monai.losses.dice import DiceCELoss
 
         s = self.settings
-        optimiser = torch.optim.AdamW(self.net.parameters(), lr=s.learning_rate, weight_decay=1e-4)
+        run = replace(s, steps=max(total_steps, first_step + steps), time_limit_s=math.inf)
+        optimiser = torch.optim.AdamW(
+            self.net.parameters(), lr=learning_rate(run, first_step, 0.0), weight_decay=1e-4
+        )
         loss_fn = DiceCELoss(sigmoid=True)
         anchor = [p.detach().clone() for p in self.net.parameters()]
         modalities = sorted(self.by_modality)
-        losses = []
+        losses: list[float] = []
         for _ in range(steps):
             samples: list[Any] = []
             while len(samples) < s.batch:
@@ -180,6 +192,8 @@ class SegmenterLearner:
                 loss = loss + proximal_mu / 2.0 * drift
             loss.backward()
             optimiser.step()
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate(run, first_step + len(losses) + 1, 0.0)
             losses.append(float(loss.detach()))
         self.net.eval()
         return steps * s.batch, float(np.mean(losses))
