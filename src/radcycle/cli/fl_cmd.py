@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -12,6 +13,13 @@ from rich.console import Console
 from radcycle.cli.errors import friendly_errors
 from radcycle.cli.options import force_option, json_option, out_option, random_seed_option
 from radcycle.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from radcycle.io.output import OutputRules
+    from radcycle.models.training import TrainingSettings
 
 console = Console()
 err = Console(stderr=True)
@@ -127,6 +135,24 @@ def _metrics(cv_result: Path | None, record: dict[str, Any]) -> dict[str, Any] |
     return cv_metrics(data, record, cv_result)
 
 
+def _publish(
+    weights: Sequence[npt.NDArray[np.float32]],
+    record: dict[str, Any],
+    out: Path,
+    name: str,
+    training: TrainingSettings,
+    rules: OutputRules,
+    cv_result: Path | None,
+    as_json: bool,
+) -> None:
+    """Write the federated model (ONNX, registry entry, card metrics) and report it."""
+    from radcycle.fl.segmenter import write_model
+
+    metrics = _metrics(cv_result, record)
+    write_model(weights, out, record, metrics=metrics, name=name, settings=training, rules=rules)
+    _report({**record, "model": str(out / f"{name}.onnx")}, as_json)
+
+
 def _report(record: dict[str, Any], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(record, indent=2))
@@ -168,7 +194,7 @@ def _simulate(
 ) -> None:
     """Run the whole federation on this machine (Flower's simulation engine)."""
     from radcycle.fl.federation import FederationSettings, simulate, site_paths
-    from radcycle.fl.segmenter import SegmenterLearner, initial_weights, write_model
+    from radcycle.fl.segmenter import SegmenterLearner, initial_weights
     from radcycle.fl.sites import read_site
     from radcycle.io.output import OutputRules
 
@@ -200,16 +226,7 @@ def _simulate(
     _metrics(cv_result, config.to_json() | {"sites": names})  # refuse a wrong file early
     result = simulate(names, make_learner, initial_weights(settings=training), config)
     record = {**result.to_json(), "command": "radcycle fl simulate"}
-    write_model(
-        result.weights,
-        out,
-        record,
-        metrics=_metrics(cv_result, record),
-        name=name,
-        settings=training,
-        rules=rules,
-    )
-    _report({**record, "model": str(out / f"{name}.onnx")}, as_json)
+    _publish(result.weights, record, out, name, training, rules, cv_result, as_json)
 
 
 @friendly_errors
@@ -250,7 +267,7 @@ def _server(
 ) -> None:
     """Run the federation's server: aggregate the sites' updates, write the model."""
     from radcycle.fl.federation import FederationSettings, serve
-    from radcycle.fl.segmenter import initial_weights, write_model
+    from radcycle.fl.segmenter import initial_weights
     from radcycle.io.output import OutputRules
 
     rules = OutputRules.of([], force=force)
@@ -278,16 +295,7 @@ def _server(
         command = "radcycle fl server"
     # local DP is the sites' own: the server neither sets nor sees it
     record = {**result.to_json(), "command": command}
-    write_model(
-        result.weights,
-        out,
-        record,
-        metrics=_metrics(cv_result, record),
-        name=name,
-        settings=training,
-        rules=rules,
-    )
-    _report({**record, "model": str(out / f"{name}.onnx")}, as_json)
+    _publish(result.weights, record, out, name, training, rules, cv_result, as_json)
 
 
 @friendly_errors

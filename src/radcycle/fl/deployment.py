@@ -40,13 +40,12 @@ import numpy.typing as npt
 
 from radcycle.errors import InputError
 from radcycle.fl.federation import (
-    SECAGG_CLIP,
-    SECAGG_LEVELS,
     FederationResult,
     FederationSettings,
     SiteClient,
-    _strategy,
+    build_strategy,
     clip_when_asked,
+    secagg_workflow,
 )
 from radcycle.fl.privacy import DPSettings
 
@@ -198,7 +197,7 @@ def _settings_from(config: Any) -> tuple[FederationSettings, int, int, Path]:
 def _server_main(grid: Any, context: Any) -> None:
     """The ServerApp: the federation's strategy, with SecAgg+ when asked."""
     from flwr.server import LegacyContext, ServerConfig
-    from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+    from flwr.server.workflow import DefaultWorkflow
 
     from radcycle.fl.segmenter import initial_weights
     from radcycle.models.training import TrainingSettings
@@ -207,19 +206,13 @@ def _server_main(grid: Any, context: Any) -> None:
     training = TrainingSettings(batch=batch, random_seed=settings.random_seed, threads=1)
     initial = initial_weights(settings=training)
     result = FederationResult(list(initial), settings, [f"site {i + 1}" for i in range(sites)])
-    strategy = _strategy(settings, initial, sites, result)
+    strategy = build_strategy(settings, initial, sites, result)
     legacy = LegacyContext(
         context=context, config=ServerConfig(num_rounds=settings.rounds), strategy=strategy
     )
     start = time.perf_counter()
     if settings.secagg:
-        secure = SecAggPlusWorkflow(
-            num_shares=sites,
-            reconstruction_threshold=max(2, sites - 1),
-            clipping_range=SECAGG_CLIP,
-            quantization_range=SECAGG_LEVELS,
-        )
-        DefaultWorkflow(fit_workflow=secure)(grid, legacy)
+        DefaultWorkflow(fit_workflow=secagg_workflow(sites))(grid, legacy)
         result.bytes_per_round = []  # the strategy sees the unmasked sum only
     else:
         DefaultWorkflow()(grid, legacy)

@@ -45,9 +45,11 @@ __all__ = [
     "FederationSettings",
     "Learner",
     "SiteClient",
+    "build_strategy",
     "clip_when_asked",
     "connect",
     "run_in_process",
+    "secagg_workflow",
     "serve",
     "simulate",
 ]
@@ -248,7 +250,7 @@ def clip_when_asked(msg: Any, context: Any, call_next: Any) -> Any:
     return call_next(msg, context)
 
 
-def _strategy(
+def build_strategy(
     settings: FederationSettings,
     initial: Arrays,
     sites: int,
@@ -386,7 +388,7 @@ def simulate(
             _CLIENTS[key] = SiteClient(learner, index, settings.dp, settings.random_seed)
         return _CLIENTS[key].to_client()
 
-    strategy = _strategy(settings, initial, len(site_names), result, on_round)
+    strategy = build_strategy(settings, initial, len(site_names), result, on_round)
     start = time.perf_counter()
     if settings.secagg:
         _simulate_secagg(client_fn, strategy, len(site_names), settings.rounds)
@@ -463,7 +465,7 @@ def run_in_process(
         manager.register(LocalProxy(name, client.to_client()))
     server = Server(
         client_manager=manager,
-        strategy=_strategy(settings, initial, len(site_names), result, on_round),
+        strategy=build_strategy(settings, initial, len(site_names), result, on_round),
     )
     server.set_max_workers(1)  # one site after the other, as the simulation on one core
     start = time.perf_counter()
@@ -490,6 +492,22 @@ SECAGG_CLIP = 16.0
 SECAGG_LEVELS = 2**22
 
 
+def secagg_workflow(sites: int) -> Any:
+    """Flower's SecAgg+ fit workflow for ``sites`` sites: every site shares its mask
+    with all others, and any ``sites - 1`` of them (at least 2) can rebuild a dropped
+    site's; updates are clipped to :data:`SECAGG_CLIP` and quantised to
+    :data:`SECAGG_LEVELS` levels. One definition for the simulation and the deployed
+    processes."""
+    from flwr.server.workflow import SecAggPlusWorkflow
+
+    return SecAggPlusWorkflow(
+        num_shares=sites,
+        reconstruction_threshold=max(2, sites - 1),
+        clipping_range=SECAGG_CLIP,
+        quantization_range=SECAGG_LEVELS,
+    )
+
+
 def _simulate_secagg(
     client_fn: Callable[[Any], Any], strategy: Any, sites: int, rounds: int
 ) -> None:
@@ -498,7 +516,7 @@ def _simulate_secagg(
     from flwr.client import ClientApp
     from flwr.client.mod import secaggplus_mod
     from flwr.server import LegacyContext, ServerApp, ServerConfig
-    from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+    from flwr.server.workflow import DefaultWorkflow
     from flwr.simulation import run_simulation
 
     client_app = ClientApp(client_fn=client_fn, mods=[secaggplus_mod, clip_when_asked])
@@ -509,13 +527,7 @@ def _simulate_secagg(
         legacy = LegacyContext(
             context=context, config=ServerConfig(num_rounds=rounds), strategy=strategy
         )
-        secure = SecAggPlusWorkflow(
-            num_shares=sites,
-            reconstruction_threshold=max(2, sites - 1),
-            clipping_range=SECAGG_CLIP,
-            quantization_range=SECAGG_LEVELS,
-        )
-        DefaultWorkflow(fit_workflow=secure)(grid, legacy)
+        DefaultWorkflow(fit_workflow=secagg_workflow(sites))(grid, legacy)
 
     run_simulation(
         server_app=server_app,
@@ -541,7 +553,7 @@ def serve(
             "not on the gRPC server"
         )
     result = FederationResult(list(initial), settings, list(site_names))
-    strategy = _strategy(settings, initial, len(site_names), result)
+    strategy = build_strategy(settings, initial, len(site_names), result)
     start = time.perf_counter()
     start_server(
         server_address=address,
