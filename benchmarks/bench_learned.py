@@ -10,7 +10,11 @@ tested on the fold's patients, at the click of the lesion benchmark's centre
 (:func:`radcycle.imaging.masks.points_inside`, seed 0). The classical method
 (:func:`radcycle.imaging.segmentation.segment_at_seed`) is run on the same
 series at the centre click and the first ``RADCYCLE_CV_CLASSICAL_CLICKS``
-(default 2) of those clicks.
+(default 2) of those clicks. With ``--tta`` the learned model is also scored
+with its eight-mirroring test-time ensemble at the centre click and the first
+``RADCYCLE_CV_TTA_CLICKS`` (default 2) off-centre clicks. ``--models DIR``
+keeps each fold's weights, and ``--reuse-models`` scores them again without
+training (for inference-side changes on the same folds).
 
 Reported per modality: the mean and SD over patients of the centre-click
 Dice, and the mean of the off-centre Dice, for both methods; the training
@@ -42,13 +46,15 @@ from radcycle.errors import RadcycleError
 from radcycle.imaging.masks import array_spacing, points_inside
 from radcycle.imaging.segmentation import segment_at_seed
 from radcycle.io import read_image
-from radcycle.models.interactive import LearnedSegmenter
+from radcycle.models.interactive import FLIP_ENSEMBLE, LearnedSegmenter
 from radcycle.models.protocol import ModelSpec
 from radcycle.models.training import (
     DEFAULT_CONTRACT,
     SARCOMA_SERIES,
     TorchModel,
     TrainingSettings,
+    build_network,
+    ensemble,
     load_sarcoma_cases,
     train,
 )
@@ -60,6 +66,7 @@ SECONDS = float(os.environ.get("RADCYCLE_CV_SECONDS", "0"))
 STEPS = int(os.environ.get("RADCYCLE_CV_STEPS", str(TrainingSettings().steps)))
 CLICKS = int(os.environ.get("RADCYCLE_CV_CLICKS", "8"))
 CLASSICAL_CLICKS = int(os.environ.get("RADCYCLE_CV_CLASSICAL_CLICKS", "2"))
+TTA_CLICKS = int(os.environ.get("RADCYCLE_CV_TTA_CLICKS", "2"))
 
 
 def sarcoma_root() -> Path:
@@ -78,23 +85,31 @@ def _dice(got: npt.NDArray[np.bool_], ref: npt.NDArray[np.bool_]) -> float:
 
 
 def _evaluate_series(
-    segmenter: LearnedSegmenter | None, image: Path, mask: Path, modality: str, classical: bool
+    segmenters: dict[str, LearnedSegmenter],
+    image: Path,
+    mask: Path,
+    modality: str,
+    classical: bool,
 ) -> dict[str, Any]:
     volume = read_image(image)
     volume = volume.with_array(volume.array, modality=modality)
     ref = np.asarray(read_image(mask).array > 0)
     clicks = [_seed_in(ref), *points_inside(ref, array_spacing(volume), CLICKS)]
-    row: dict[str, Any] = {"learned": [], "classical": [], "learned_s": [], "classical_s": []}
+    row: dict[str, Any] = {"classical": [], "classical_s": []}
+    for name in segmenters:
+        row[name], row[f"{name}_s"] = [], []
     for n, kji in enumerate(clicks):
-        if segmenter is not None:
+        for name, segmenter in segmenters.items():
+            if name.endswith("_tta") and n > TTA_CLICKS:
+                continue
             start = time.perf_counter()
             try:
                 out = segmenter.segment(volume, [kji], [], modality).outline
                 got = out.full(volume.array.shape)
-                row["learned"].append(round(_dice(got, ref), 4))
+                row[name].append(round(_dice(got, ref), 4))
             except RadcycleError:
-                row["learned"].append(0.0)
-            row["learned_s"].append(round(time.perf_counter() - start, 3))
+                row[name].append(0.0)
+            row[f"{name}_s"].append(round(time.perf_counter() - start, 3))
         if classical and n <= CLASSICAL_CLICKS:
             p = volume.index_to_patient([[kji[2], kji[1], kji[0]]])[0]
             start = time.perf_counter()
@@ -116,12 +131,26 @@ def cross_validate(
     partial: Path | None = None,
     only: list[int] | None = None,
     learned: bool = True,
+    models: Path | None = None,
+    reuse: bool = False,
+    flips: bool = False,
+    seed_offset: int = 0,
+    members: list[Path] | None = None,
 ) -> dict[str, Any]:
     """Per fold: the training log and, per held-out series, the Dice of each click.
 
     ``learned=False`` runs the classical method alone (no training): its Dice
     does not depend on the fold, so it can run apart and be merged (``--merge``).
+    ``models``: each fold's trained weights are kept there (``fold{k}.pt``),
+    or, with ``reuse``, read from there instead of training. ``flips``: the
+    learned model is also scored with its eight-mirroring test-time ensemble
+    (``learned_tta``). ``seed_offset``: fold ``k`` trains with seed ``k +
+    seed_offset``. ``members``: more folders of kept weights; the fold's model is
+    then the ensemble (:func:`~radcycle.models.training.ensemble`) of the weights
+    kept for it in ``models`` and in each of these.
     """
+    import torch
+
     patients = sorted(p.name for p in root.glob("STS_*") if p.is_dir())
     cases = load_sarcoma_cases(root, read_image)
     out: dict[str, Any] = {
@@ -134,14 +163,34 @@ def cross_validate(
         if only is not None and k not in only:
             continue
         settings = TrainingSettings(
-            steps=steps, time_limit_s=seconds if seconds > 0 else float("inf"), random_seed=k
+            steps=steps,
+            time_limit_s=seconds if seconds > 0 else float("inf"),
+            random_seed=k + seed_offset,
         )
         start = time.perf_counter()
-        segmenter = None
+        segmenters: dict[str, LearnedSegmenter] = {}
         if learned:
-            net = train([c for c in cases if c.patient not in held], DEFAULT_CONTRACT, settings)
+            saved = None if models is None else models / f"fold{k}.pt"
+            if reuse and saved is not None:
+                nets = []
+                for folder in [models, *(members or [])]:
+                    one = build_network(DEFAULT_CONTRACT, settings.channels)
+                    one.load_state_dict(torch.load(folder / f"fold{k}.pt", weights_only=True))
+                    one.eval()
+                    nets.append(one)
+                net = ensemble(nets)
+            else:
+                train_cases = [c for c in cases if c.patient not in held]
+                net = train(train_cases, DEFAULT_CONTRACT, settings)
+                if saved is not None:
+                    saved.parent.mkdir(parents=True, exist_ok=True)
+                    torch.save(net.state_dict(), saved)
             spec = ModelSpec("click-unet-cv", f"fold{k}", "", "", ("lesion",), DEFAULT_CONTRACT)
-            segmenter = LearnedSegmenter(TorchModel(net, spec))
+            segmenters["learned"] = LearnedSegmenter(TorchModel(net, spec))
+            if flips:
+                segmenters["learned_tta"] = LearnedSegmenter(
+                    TorchModel(net, spec), flips=FLIP_ENSEMBLE
+                )
         trained = time.perf_counter() - start
         series: dict[str, Any] = {}
         for patient in held:
@@ -150,7 +199,7 @@ def cross_validate(
                 mask = root / patient / f"{name}_mask.nii.gz"
                 if image.exists() and mask.exists():
                     series[f"{patient} {modality}"] = _evaluate_series(
-                        segmenter, image, mask, modality, classical
+                        segmenters, image, mask, modality, classical
                     )
         fold = {
             "fold": k,
@@ -197,8 +246,8 @@ def summary(result: dict[str, Any]) -> dict[str, dict[str, float]]:
         for key, row in fold["series"].items():
             modality = key.split()[-1]
             acc = rows.setdefault(modality, {})
-            for method in ("learned", "classical"):
-                values = row[method]
+            for method in ("learned", "learned_tta", "classical"):
+                values = row.get(method)
                 if values:
                     acc.setdefault(f"{method} centre", []).append(values[0])
                     if values[1:]:
@@ -230,6 +279,7 @@ def table(result: dict[str, Any]) -> Table:
     for column in (
         "modality",
         "learned centre",
+        "learned 8-flip centre",
         "classical centre",
         "learned off",
         "classical off",
@@ -241,6 +291,7 @@ def table(result: dict[str, Any]) -> Table:
         out.add_row(
             modality,
             _cell(s, "learned centre"),
+            _cell(s, "learned_tta centre"),
             _cell(s, "classical centre"),
             _cell(s, "learned off"),
             _cell(s, "classical off"),
@@ -262,6 +313,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-learned", action="store_true", help="the classical method alone")
     parser.add_argument("--folds", help="only these folds, e.g. 2,3,4")
     parser.add_argument("--merge", type=Path, nargs="+", help="merge these results instead")
+    parser.add_argument("--models", type=Path, help="keep each fold's weights here (fold{k}.pt)")
+    parser.add_argument(
+        "--reuse-models", action="store_true", help="score the weights kept in --models"
+    )
+    parser.add_argument(
+        "--tta", action="store_true", help="also score the eight-mirroring ensemble"
+    )
+    parser.add_argument("--seed-offset", type=int, default=0, help="fold k trains with seed k+N")
+    parser.add_argument(
+        "--members",
+        type=Path,
+        nargs="+",
+        help="with --reuse-models: more folders of kept weights, scored as one ensemble",
+    )
     args = parser.parse_args(argv)
     if args.merge:
         parts = [json.loads(p.read_text()) for p in args.merge]
@@ -282,6 +347,11 @@ def main(argv: list[str]) -> int:
         partial=partial,
         only=[int(k) for k in args.folds.split(",")] if args.folds else None,
         learned=not args.no_learned,
+        models=args.models,
+        reuse=args.reuse_models,
+        flips=args.tta,
+        seed_offset=args.seed_offset,
+        members=args.members,
     )
     result["summary"] = summary(result)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

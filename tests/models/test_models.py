@@ -317,3 +317,73 @@ def test_a_lung_nodule_keeps_the_classical_lung_method_where_ct_is_learned(
     soft, _ = _sphere_volume("CT", 7)
     learned = click_segment.segment_clicks(soft, [(40.0, 40.0, 36.0)])
     assert learned.result.method == "click-unet"
+
+
+class _RampModel:
+    """A model whose probability rises along the last axis (not mirror-symmetric):
+    the eight-mirroring ensemble must average it into a constant 0.5."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self._spec = spec
+        self.calls: list[int] = []
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self._spec
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        self.calls.append(batch.shape[0])
+        n = batch.shape[-1]
+        ramp = np.linspace(0.1, 0.9, n, dtype=np.float32)
+        return np.broadcast_to(ramp, (batch.shape[0], 1, *batch.shape[2:])).copy()
+
+
+def test_the_flip_ensemble_averages_each_mirroring_mapped_back(tmp_path: Path) -> None:
+    from radcycle.models.interactive import FLIP_ENSEMBLE
+
+    spec = ModelSpec("ramp", "0", "none", "0" * 64, ("lesion",), TINY)
+    tiles = np.random.default_rng(0).normal(size=(2, TINY.channels, 16, 16, 16))
+    tiles = tiles.astype(np.float32)
+    plain = LearnedSegmenter(_RampModel(spec))._predict(tiles)
+    assert plain[0, 0, 0, 0, 0] == pytest.approx(0.1)
+    assert plain[0, 0, 0, 0, -1] == pytest.approx(0.9)
+    model = _RampModel(spec)
+    ensemble = LearnedSegmenter(model, flips=FLIP_ENSEMBLE)._predict(tiles)
+    # every mirroring of the last axis is paired with one that does not mirror it
+    assert np.allclose(ensemble, 0.5, atol=1e-6)
+    assert model.calls == [2 * len(FLIP_ENSEMBLE)]  # one batch for all mirrorings
+    # mirroring an axis along which the map is constant leaves it as it was
+    one = LearnedSegmenter(_RampModel(spec), flips=((), (2,)))._predict(tiles)
+    assert np.allclose(one, plain)
+
+
+def test_an_ensemble_is_one_onnx_graph_of_its_members_mean_probability(
+    tiny_net: object, tmp_path: Path
+) -> None:
+    settings = training.TrainingSettings(steps=2, batch=2, channels=(4, 8), random_seed=5)
+    other = training.train(_cases(TINY), TINY, settings)
+    assert training.ensemble([tiny_net]) is tiny_net
+    both = training.ensemble([tiny_net, other])
+    path = tmp_path / "pair.onnx"
+    training.export_onnx(both, TINY, path)
+    batch = np.random.default_rng(1).normal(size=(2, TINY.channels, 16, 16, 16))
+    batch = batch.astype(np.float32)
+    spec = _spec(path)
+    members = [training.TorchModel(n, spec).predict(batch) for n in (tiny_net, other)]
+    assert np.abs(members[0] - members[1]).max() > 1e-3  # the members differ
+    got = OnnxModel(spec, path).predict(batch)
+    assert np.abs(got - (members[0] + members[1]) / 2.0).max() < 1e-4
+
+
+def test_train_segmenter_ships_an_ensemble_in_one_file(tmp_path: Path) -> None:
+    data = _data_folder(tmp_path / "data")
+    out = tmp_path / "model"
+    args = ["train-segmenter", str(data), "--out", str(out), "--steps", "2", "--members", "2"]
+    result = runner.invoke(build_app(), [*args, "--random-seed", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["members"] == 2
+    assert record["member_seeds"] == [4, 5]
+    assert record["member_steps"] == [2, 2]
+    assert record["sha256"] == sha256_of(out / "click-unet.onnx")
+    assert sorted(p.name for p in out.iterdir()) == ["click-unet.onnx", "training.json"]

@@ -31,6 +31,7 @@ console = Console(stderr=True)
 #: repeated here so the CLI imports torch only when it trains.
 TRAINING_STEPS = 2500
 TRAINING_BATCH = 2
+TRAINING_MEMBERS = 1
 
 
 @friendly_errors
@@ -45,6 +46,13 @@ def train_segmenter(
         0.0, "--seconds", min=0.0, help="Stop after this many seconds (0: no limit)."
     ),
     batch: int = typer.Option(TRAINING_BATCH, "--batch", min=1, help="Patches per step."),
+    members: int = typer.Option(
+        TRAINING_MEMBERS,
+        "--members",
+        min=1,
+        help="Networks trained alike under seeds SEED, SEED+1, ... and shipped as one "
+        "ensemble (their mean probability) in one ONNX file.",
+    ),
     patients: list[str] = typer.Option(
         [], "--patient", help="Train on this patient only (repeatable; default: all)."
     ),
@@ -57,6 +65,7 @@ def train_segmenter(
         from radcycle.models.training import (
             DEFAULT_CONTRACT,
             TrainingSettings,
+            ensemble,
             export_onnx,
             load_sarcoma_cases,
             train,
@@ -69,15 +78,19 @@ def train_segmenter(
     for target in (weights, record_path):
         rules.check(target)
     cases = load_sarcoma_cases(data, read_image, DEFAULT_CONTRACT, patients or None)
-    settings = TrainingSettings(
-        steps=steps,
-        batch=batch,
-        random_seed=random_seed,
-        time_limit_s=seconds if seconds > 0 else float("inf"),
-    )
+    runs = [
+        TrainingSettings(
+            steps=steps,
+            batch=batch,
+            random_seed=random_seed + m,
+            time_limit_s=seconds if seconds > 0 else float("inf"),
+        )
+        for m in range(members)
+    ]
     start = time.perf_counter()
-    net = train(cases, DEFAULT_CONTRACT, settings)
+    net = ensemble([train(cases, DEFAULT_CONTRACT, settings) for settings in runs])
     elapsed = time.perf_counter() - start
+    settings = runs[0]
     out.mkdir(parents=True, exist_ok=True)
     with atomic_output(weights, rules) as temp:
         export_onnx(net, DEFAULT_CONTRACT, temp)
@@ -91,6 +104,9 @@ def train_segmenter(
         "series": len(cases),
         "patients": sorted({c.patient for c in cases}),
         "steps": len(settings.log),
+        "members": members,
+        "member_steps": [len(r.log) for r in runs],
+        "member_seeds": [r.random_seed for r in runs],
         "batch": batch,
         "channels": list(settings.channels),
         "learning_rate": settings.learning_rate,
@@ -100,7 +116,9 @@ def train_segmenter(
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
         "peak_rss_mb": round(usage.ru_maxrss / 1024.0, 1),
         "final_loss": round(
-            sum(x["loss"] for x in settings.log[-20:]) / min(len(settings.log), 20), 4
+            sum(x["loss"] for r in runs for x in r.log[-20:])
+            / sum(min(len(r.log), 20) for r in runs),
+            4,
         ),
         "contract": DEFAULT_CONTRACT.to_dict(),
     }

@@ -41,13 +41,27 @@ from radcycle.models.encoding import (
 from radcycle.models.protocol import ModelSpec, ProbabilityModel
 from radcycle.models.registry import verified_weights
 
-__all__ = ["MIN_CONFIDENCE", "LearnedOutline", "LearnedSegmenter", "OnnxModel"]
+__all__ = ["FLIP_ENSEMBLE", "MIN_CONFIDENCE", "LearnedOutline", "LearnedSegmenter", "OnnxModel"]
 
 FloatArray = npt.NDArray[np.float32]
 Voxel = tuple[int, int, int]
 
 #: An outline whose mean probability is under this is ``uncertain``.
 MIN_CONFIDENCE = 0.75
+
+#: Test-time augmentation: every combination of mirrorings along the three
+#: spatial axes (batch axes 2, 3, 4), the network run on each and its
+#: probabilities mirrored back and averaged. ``((),)``: the patch as it is.
+FLIP_ENSEMBLE: tuple[tuple[int, ...], ...] = (
+    (),
+    (2,),
+    (3,),
+    (4,),
+    (2, 3),
+    (2, 4),
+    (3, 4),
+    (2, 3, 4),
+)
 
 
 class OnnxModel:
@@ -123,12 +137,18 @@ def _pad_to(
 
 @dataclass(frozen=True)
 class LearnedSegmenter:
-    """Click-to-segment by a learned model (``name``: the model's)."""
+    """Click-to-segment by a learned model (``name``: the model's).
+
+    ``flips``: the mirrorings (batch axes) the network is run on, their
+    probabilities averaged (:data:`FLIP_ENSEMBLE` for all eight); by default
+    the patch as it is.
+    """
 
     model: ProbabilityModel
     negative: tuple[tuple[float, float, float], ...] = ()
     positive: tuple[tuple[float, float, float], ...] = ()
     batch: int = 4
+    flips: tuple[tuple[int, ...], ...] = ((),)
     details: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -207,6 +227,7 @@ class LearnedSegmenter:
             "positive": [list(map(int, p)) for p in positive],
             "negative": [list(map(int, p)) for p in negative],
             "roi_half_mm": half * scale,
+            "test_time_flips": len(self.flips),
         }
         return LearnedOutline(Outline(box, mask, self.name, quality, details), prob)
 
@@ -238,6 +259,19 @@ class LearnedSegmenter:
         if len(hits) == 1:
             return np.asarray(labels == hits.pop())
         return np.isin(labels, sorted(hits))
+
+    def _predict(self, tiles: FloatArray) -> FloatArray:
+        """The model's probabilities, averaged over :attr:`flips` (one batch)."""
+        if self.flips == ((),):
+            return self.model.predict(tiles)
+        n = tiles.shape[0]
+        views = [np.flip(tiles, axes) if axes else tiles for axes in self.flips]
+        out = self.model.predict(np.ascontiguousarray(np.concatenate(views)))
+        back = [
+            np.flip(out[v * n : (v + 1) * n], axes) if axes else out[v * n : (v + 1) * n]
+            for v, axes in enumerate(self.flips)
+        ]
+        return np.asarray(np.mean(back, axis=0), np.float32)
 
     def _probabilities(
         self,
@@ -273,7 +307,7 @@ class LearnedSegmenter:
         for start in range(0, len(corners), self.batch):
             chunk = corners[start : start + self.batch]
             tiles = np.stack([x[:, a : a + size, b : b + size, c : c + size] for a, b, c in chunk])
-            out = self.model.predict(tiles)
+            out = self._predict(tiles)
             for (a, b, c), p in zip(chunk, out, strict=True):
                 total[a : a + size, b : b + size, c : c + size] += p[0]
                 count[a : a + size, b : b + size, c : c + size] += 1.0

@@ -42,6 +42,7 @@ __all__ = [
     "TrainingSettings",
     "build_network",
     "correct_with_clicks",
+    "ensemble",
     "export_onnx",
     "learning_rate",
     "load_sarcoma_cases",
@@ -176,6 +177,31 @@ def build_network(contract: InputContract, channels: Sequence[int] = (8, 16, 32,
         num_res_units=1,
         norm="instance",
     )
+
+
+def ensemble(nets: Sequence[Any]) -> Any:
+    """One network of several trained ones: the logit of their mean probability
+    (the members trained alike under different seeds, their errors partly
+    independent). A single network is returned as it is. Exported to ONNX as one
+    graph, so the registry keeps one file and one SHA-256."""
+    import torch
+
+    if len(nets) == 1:
+        return nets[0]
+
+    class Ensemble(torch.nn.Module):
+        def __init__(self, members: Sequence[Any]) -> None:
+            super().__init__()
+            self.members = torch.nn.ModuleList(members)
+
+        def forward(self, x: Any) -> Any:
+            prob = torch.stack([torch.sigmoid(m(x)) for m in self.members]).mean(dim=0)
+            prob = prob.clamp(1e-7, 1.0 - 1e-7)
+            return torch.log(prob) - torch.log1p(-prob)
+
+    out = Ensemble(nets)
+    out.eval()
+    return out
 
 
 def _depth(mask: BoolArray) -> FloatArray:
