@@ -32,6 +32,7 @@ import os
 import resource
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ from radcycle.imaging.masks import array_spacing, points_inside
 from radcycle.imaging.segmentation import segment_at_seed
 from radcycle.io import read_image
 from radcycle.models.interactive import FLIP_ENSEMBLE, LearnedSegmenter
-from radcycle.models.protocol import ModelSpec
+from radcycle.models.protocol import InputContract, ModelSpec
 from radcycle.models.training import (
     DEFAULT_CONTRACT,
     SARCOMA_SERIES,
@@ -136,6 +137,7 @@ def cross_validate(
     flips: bool = False,
     seed_offset: int = 0,
     members: list[Path] | None = None,
+    contract: InputContract = DEFAULT_CONTRACT,
 ) -> dict[str, Any]:
     """Per fold: the training log and, per held-out series, the Dice of each click.
 
@@ -147,13 +149,15 @@ def cross_validate(
     (``learned_tta``). ``seed_offset``: fold ``k`` trains with seed ``k +
     seed_offset``. ``members``: more folders of kept weights; the fold's model is
     then the ensemble (:func:`~radcycle.models.training.ensemble`) of the weights
-    kept for it in ``models`` and in each of these.
+    kept for it in ``models`` and in each of these. ``contract``: the grid and
+    patch to train and score at (the shipped model's by default).
     """
     import torch
 
     patients = sorted(p.name for p in root.glob("STS_*") if p.is_dir())
-    cases = load_sarcoma_cases(root, read_image)
+    cases = load_sarcoma_cases(root, read_image, contract)
     out: dict[str, Any] = {
+        "contract": contract.to_dict(),
         "folds": [],
         "seconds_cap": seconds,
         "steps": steps,
@@ -174,18 +178,18 @@ def cross_validate(
             if reuse and saved is not None:
                 nets = []
                 for folder in [models, *(members or [])]:
-                    one = build_network(DEFAULT_CONTRACT, settings.channels)
+                    one = build_network(contract, settings.channels)
                     one.load_state_dict(torch.load(folder / f"fold{k}.pt", weights_only=True))
                     one.eval()
                     nets.append(one)
                 net = ensemble(nets)
             else:
                 train_cases = [c for c in cases if c.patient not in held]
-                net = train(train_cases, DEFAULT_CONTRACT, settings)
+                net = train(train_cases, contract, settings)
                 if saved is not None:
                     saved.parent.mkdir(parents=True, exist_ok=True)
                     torch.save(net.state_dict(), saved)
-            spec = ModelSpec("click-unet-cv", f"fold{k}", "", "", ("lesion",), DEFAULT_CONTRACT)
+            spec = ModelSpec("click-unet-cv", f"fold{k}", "", "", ("lesion",), contract)
             segmenters["learned"] = LearnedSegmenter(TorchModel(net, spec))
             if flips:
                 segmenters["learned_tta"] = LearnedSegmenter(
@@ -321,6 +325,8 @@ def main(argv: list[str]) -> int:
         "--tta", action="store_true", help="also score the eight-mirroring ensemble"
     )
     parser.add_argument("--seed-offset", type=int, default=0, help="fold k trains with seed k+N")
+    parser.add_argument("--spacing-mm", type=float, help="model grid (default: the shipped one)")
+    parser.add_argument("--patch", type=int, help="patch edge in voxels (default: the shipped one)")
     parser.add_argument(
         "--members",
         type=Path,
@@ -352,6 +358,11 @@ def main(argv: list[str]) -> int:
         flips=args.tta,
         seed_offset=args.seed_offset,
         members=args.members,
+        contract=replace(
+            DEFAULT_CONTRACT,
+            spacing_mm=args.spacing_mm or DEFAULT_CONTRACT.spacing_mm,
+            patch=args.patch or DEFAULT_CONTRACT.patch,
+        ),
     )
     result["summary"] = summary(result)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

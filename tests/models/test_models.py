@@ -124,7 +124,8 @@ def test_weights_are_loaded_only_when_their_sha256_matches(tmp_path: Path) -> No
 
 def test_the_shipped_model_matches_its_registry_entry() -> None:
     (spec,) = load_registry()
-    assert verified_weights(spec).stat().st_size < 5_000_000
+    # three networks of 2.4 MB in one graph (the seed ensemble): still a small file
+    assert verified_weights(spec).stat().st_size < 8_000_000
     assert spec.contract.modalities == ("CT", "MR", "PT")
     with pytest.raises(InputError, match="no model 'nope'"):
         find_spec("nope")
