@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -110,6 +111,63 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _run_federation(
+    server_argv: list[str],
+    clients: list[tuple[list[str], dict[str, str]]],
+    *,
+    env: dict[str, str],
+    server_timeout: float,
+    client_timeout: float,
+    settle_s: float = 0.0,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The server and each site's client as processes on loopback; the server's
+    JSON record and each client's, every process killed if any of them fails."""
+    server = subprocess.Popen(
+        server_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    started: list[subprocess.Popen[str]] = []
+    try:
+        time.sleep(settle_s)
+        for argv, client_env in clients:
+            started.append(
+                subprocess.Popen(
+                    argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=client_env
+                )
+            )
+        out, err = server.communicate(timeout=server_timeout)
+        assert server.returncode == 0, err[-3000:]
+        reports = []
+        for client in started:
+            c_out, c_err = client.communicate(timeout=client_timeout)
+            assert client.returncode == 0, c_err[-3000:]
+            reports.append(json.loads(c_out))
+    finally:
+        for process in (server, *started):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return json.loads(out), reports
+
+
+def _assert_only_own_site_opened(
+    sites: Path, patients: Path, names: list[str], opened: dict[str, list[Path]]
+) -> None:
+    """Every data file a site's processes opened is its own site's (or what its
+    links lead to), and each opened some."""
+    for name in names:
+        own = {p.resolve() for p in (sites / name).rglob("*")} | {
+            p.absolute() for p in (sites / name).rglob("*")
+        }
+        data = opened[name]
+        assert any(p.name.endswith("_image.nii.gz") for p in data), name  # its own images
+        strays = [p for p in data if p.absolute() not in own and p.resolve() not in own]
+        assert not strays, (name, strays[:5])
+
+
+def _under(paths: list[str], roots: list[Path]) -> list[Path]:
+    return [Path(p) for p in paths if any(str(Path(p).resolve()).startswith(str(r)) for r in roots)]
+
+
 @pytest.mark.slow
 def test_server_and_site_clients_as_processes(patients: Path, tmp_path: Path) -> None:
     sites = tmp_path / "sites"
@@ -118,42 +176,23 @@ def test_server_and_site_clients_as_processes(patients: Path, tmp_path: Path) ->
     address = f"127.0.0.1:{_free_port()}"
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     common = ["--batch", "1", "--random-seed", "1"]
-    server = subprocess.Popen(
-        [
-            sys.executable, "-m", "radcycle.cli.main", "fl", "server", "--address", address,
-            "--clients", "3", "--rounds", "2", "--local-steps", "2", "--strategy", "fedprox",
-            "--out", str(tmp_path / "model"), "--json", *common,
-        ],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+    server_argv = [
+        sys.executable, "-m", "radcycle.cli.main", "fl", "server", "--address", address,
+        "--clients", "3", "--rounds", "2", "--local-steps", "2", "--strategy", "fedprox",
+        "--out", str(tmp_path / "model"), "--json", *common,
+    ]  # fmt: skip
     clients = []
-    try:
-        time.sleep(3)
-        for i, name in enumerate(names):
-            extra = ["--dp-noise", "0.5"] if name == "south" else []
-            argv = [
-                sys.executable, "-c", AUDITED, str(tmp_path / f"{name}.opened"), "fl", "client",
-                "--site", str(sites / name), "--server", address, "--site-index", str(i),
-                "--json", *common, *extra,
-            ]  # fmt: skip
-            clients.append(
-                subprocess.Popen(
-                    argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-                )
-            )
-        out, err = server.communicate(timeout=480)
-        assert server.returncode == 0, err[-3000:]
-        reports = []
-        for client in clients:
-            c_out, c_err = client.communicate(timeout=60)
-            assert client.returncode == 0, c_err[-3000:]
-            reports.append(json.loads(c_out))
-    finally:
-        for process in (server, *clients):
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    record = json.loads(out)
+    for i, name in enumerate(names):
+        extra = ["--dp-noise", "0.5"] if name == "south" else []
+        argv = [
+            sys.executable, "-c", AUDITED, str(tmp_path / f"{name}.opened"), "fl", "client",
+            "--site", str(sites / name), "--server", address, "--site-index", str(i),
+            "--json", *common, *extra,
+        ]  # fmt: skip
+        clients.append((argv, env))
+    record, reports = _run_federation(
+        server_argv, clients, env=env, server_timeout=480, client_timeout=60, settle_s=3.0
+    )
     assert record["strategy"] == "fedprox"
     assert len(record["loss_per_round"]) == 2
     assert all(b > 6 * 4 * record["parameters"] for b in record["bytes_per_round"])
@@ -166,17 +205,11 @@ def test_server_and_site_clients_as_processes(patients: Path, tmp_path: Path) ->
     assert (tmp_path / "model" / "click-unet-fl.onnx").stat().st_size > 4 * record["parameters"]
     # every file a client opened under the data is its own site's (or what its links lead to)
     roots = [sites.resolve(), patients.resolve()]
-    for name in names:
-        own = {p.resolve() for p in (sites / name).rglob("*")} | {
-            p.absolute() for p in (sites / name).rglob("*")
-        }
-        opened = (tmp_path / f"{name}.opened").read_text().splitlines()
-        data = [
-            Path(p) for p in opened if any(str(Path(p).resolve()).startswith(str(r)) for r in roots)
-        ]
-        assert data, name  # the hook saw the site's own files
-        strays = [p for p in data if p.absolute() not in own and p.resolve() not in own]
-        assert not strays, (name, strays[:5])
+    opened = {
+        name: _under((tmp_path / f"{name}.opened").read_text().splitlines(), roots)
+        for name in names
+    }
+    _assert_only_own_site_opened(sites, patients, names, opened)
 
 
 @pytest.mark.slow
@@ -218,10 +251,9 @@ if _dir:
 
 
 def _opened_data(audit: Path, roots: list[Path]) -> list[Path]:
-    opened = [line for f in audit.glob("*.opened") for line in f.read_text().splitlines()]
-    return [
-        Path(p) for p in opened if any(str(Path(p).resolve()).startswith(str(r)) for r in roots)
-    ]
+    return _under(
+        [line for f in audit.glob("*.opened") for line in f.read_text().splitlines()], roots
+    )
 
 
 @pytest.mark.slow
@@ -239,47 +271,29 @@ def test_secagg_server_and_site_supernodes_as_processes(patients: Path, tmp_path
     (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     common = ["--batch", "1", "--random-seed", "1", "--json"]
-    server = subprocess.Popen(
-        [
-            sys.executable, "-m", "radcycle.cli.main", "fl", "server", "--address", address,
-            "--clients", "3", "--rounds", "2", "--local-steps", "1", "--secagg",
-            "--dp-noise", "0.5", "--dp-clip", "2.0", "--out", str(tmp_path / "model"), *common,
-        ],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+    server_argv = [
+        sys.executable, "-m", "radcycle.cli.main", "fl", "server", "--address", address,
+        "--clients", "3", "--rounds", "2", "--local-steps", "1", "--secagg",
+        "--dp-noise", "0.5", "--dp-clip", "2.0", "--out", str(tmp_path / "model"), *common,
+    ]  # fmt: skip
     clients = []
-    try:
-        for i, name in enumerate(names):
-            audit = tmp_path / f"{name}.audit"
-            audit.mkdir()
-            client_env = {
-                **env,
-                "PYTHONPATH": os.pathsep.join([str(hook), env.get("PYTHONPATH", "")]),
-                "RADCYCLE_AUDIT_DIR": str(audit),
-            }
-            argv = [
-                sys.executable, "-m", "radcycle.cli.main", "fl", "client", "--site",
-                str(sites / name), "--server", address, "--site-index", str(i), "--secagg",
-                *common,
-            ]  # fmt: skip
-            clients.append(
-                subprocess.Popen(
-                    argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=client_env
-                )
-            )
-        out, err = server.communicate(timeout=540)
-        assert server.returncode == 0, err[-3000:]
-        reports = []
-        for client in clients:
-            c_out, c_err = client.communicate(timeout=120)
-            assert client.returncode == 0, c_err[-3000:]
-            reports.append(json.loads(c_out))
-    finally:
-        for process in (server, *clients):
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    record = json.loads(out)
+    for i, name in enumerate(names):
+        audit = tmp_path / f"{name}.audit"
+        audit.mkdir()
+        client_env = {
+            **env,
+            "PYTHONPATH": os.pathsep.join([str(hook), env.get("PYTHONPATH", "")]),
+            "RADCYCLE_AUDIT_DIR": str(audit),
+        }
+        argv = [
+            sys.executable, "-m", "radcycle.cli.main", "fl", "client", "--site",
+            str(sites / name), "--server", address, "--site-index", str(i), "--secagg",
+            *common,
+        ]  # fmt: skip
+        clients.append((argv, client_env))
+    record, reports = _run_federation(
+        server_argv, clients, env=env, server_timeout=540, client_timeout=120
+    )
     assert record["secagg"] is True
     assert len(record["loss_per_round"]) == 2
     assert record["dp"]["mode"] == "central"
@@ -291,11 +305,5 @@ def test_secagg_server_and_site_supernodes_as_processes(patients: Path, tmp_path
     assert "central" in procedure
     assert (tmp_path / "model" / "click-unet-fl.onnx").stat().st_size > 4 * record["parameters"]
     roots = [sites.resolve(), patients.resolve()]
-    for name in names:
-        own = {p.resolve() for p in (sites / name).rglob("*")} | {
-            p.absolute() for p in (sites / name).rglob("*")
-        }
-        data = _opened_data(tmp_path / f"{name}.audit", roots)
-        assert any(p.name.endswith("_image.nii.gz") for p in data), name  # its own images
-        strays = [p for p in data if p.absolute() not in own and p.resolve() not in own]
-        assert not strays, (name, strays[:5])
+    opened = {name: _opened_data(tmp_path / f"{name}.audit", roots) for name in names}
+    _assert_only_own_site_opened(sites, patients, names, opened)
