@@ -111,6 +111,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _federation_setup(
+    patients: Path, tmp_path: Path
+) -> tuple[Path, list[str], str, dict[str, str]]:
+    """The three sites made from ``patients``, their names, a free loopback address
+    for the server, and the processes' environment."""
+    sites = tmp_path / "sites"
+    make_sites(patients, sites)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return sites, ["north", "east", "south"], f"127.0.0.1:{_free_port()}", env
+
+
 def _run_federation(
     server_argv: list[str],
     clients: list[tuple[list[str], dict[str, str]]],
@@ -170,11 +181,7 @@ def _under(paths: list[str], roots: list[Path]) -> list[Path]:
 
 @pytest.mark.slow
 def test_server_and_site_clients_as_processes(patients: Path, tmp_path: Path) -> None:
-    sites = tmp_path / "sites"
-    make_sites(patients, sites)
-    names = ["north", "east", "south"]
-    address = f"127.0.0.1:{_free_port()}"
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    sites, names, address, env = _federation_setup(patients, tmp_path)
     common = ["--batch", "1", "--random-seed", "1"]
     server_argv = [
         sys.executable, "-m", "radcycle.cli.main", "fl", "server", "--address", address,
@@ -262,14 +269,10 @@ def test_secagg_server_and_site_supernodes_as_processes(patients: Path, tmp_path
     # ServerApp (SecAgg+, central DP with clipping on the sites); each site runs a
     # SuperNode whose ClientApp processes train on the site's folder. Every Python
     # process a site starts is audited (a sitecustomize on its path).
-    sites = tmp_path / "sites"
-    make_sites(patients, sites)
-    names = ["north", "east", "south"]
-    address = f"127.0.0.1:{_free_port()}"
+    sites, names, address, env = _federation_setup(patients, tmp_path)
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     common = ["--batch", "1", "--random-seed", "1", "--json"]
     server_argv = [
         sys.executable, "-m", "radcycle.cli.main", "fl", "server", "--address", address,

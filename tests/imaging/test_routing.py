@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 
-from radcycle.domain import Geometry, Volume
 from radcycle.imaging import hu
 from radcycle.imaging.features import ClickFeatures, click_features
 from radcycle.imaging.routing import DECISIONS, RULES, asked, route
@@ -20,16 +19,7 @@ from radcycle.imaging.segmentation import (
 )
 from radcycle.imaging.segmentation_settings import OutlineSettings, SegmentationSettings
 from radcycle.imaging.segmenters import CLASSICAL, Quality, Segmenter
-
-
-def _nodule_in_lung() -> tuple[Volume, tuple[float, float, float]]:
-    rng = np.random.default_rng(3)
-    shape = (40, 64, 64)
-    k, j, i = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
-    nodule = (k - 20) ** 2 + (j - 32) ** 2 + (i - 32) ** 2 <= 6**2
-    arr = np.where(nodule, 40.0, -850.0) + rng.normal(0, 15, shape)
-    vol = Volume(arr, Geometry((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)), {"modality": "CT"})
-    return vol, (32.0, 32.0, 20.0)
+from tests.imaging.phantoms import nodule_in_lung
 
 
 @pytest.mark.parametrize(
@@ -62,7 +52,7 @@ def test_every_rule_and_decision_is_named_once_and_every_method_exists() -> None
 
 
 def test_an_outline_records_the_rule_that_chose_its_method() -> None:
-    vol, click = _nodule_in_lung()
+    vol, click = nodule_in_lung()
     result = segment_at_seed(vol, click)
     assert result.method == "lung-nodule"
     assert result.details["route"]["rule"] == "ct-lung-around"
@@ -72,7 +62,7 @@ def test_an_outline_records_the_rule_that_chose_its_method() -> None:
 
 
 def test_settings_move_the_routing_and_the_outline() -> None:
-    vol, click = _nodule_in_lung()
+    vol, click = nodule_in_lung()
     # no share of lung is enough: the same click is routed to soft tissue
     never_lung = SegmentationSettings(lung_fraction=1.0)
     result = segment_at_seed(vol, click, settings=never_lung)
@@ -86,7 +76,7 @@ def test_settings_move_the_routing_and_the_outline() -> None:
 
 
 def test_quality_is_typed_and_serialises_as_its_word() -> None:
-    vol, click = _nodule_in_lung()
+    vol, click = nodule_in_lung()
     result = segment_at_seed(vol, click)
     assert result.quality is Quality.OK
     assert json.dumps({"quality": result.quality}) == '{"quality": "ok"}'
@@ -94,7 +84,7 @@ def test_quality_is_typed_and_serialises_as_its_word() -> None:
 
 
 def test_classical_segmenters_and_the_router_share_one_protocol() -> None:
-    vol, click = _nodule_in_lung()
+    vol, click = nodule_in_lung()
     segmenters: list[Segmenter] = [ClassicalRouter(), CLASSICAL["lung-nodule"]]
     f = click_features(vol, (20, 32, 32), None, DEFAULT_SETTINGS)
     assert f.lung_share is not None

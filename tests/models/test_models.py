@@ -306,13 +306,10 @@ def test_a_lung_nodule_keeps_the_classical_lung_method_where_ct_is_learned(
     spec = find_spec("click-unet")
     every = replace(spec, metrics={**spec.metrics, "default_for": ["CT", "MR", "PT"]})
     monkeypatch.setattr(click_segment, "find_spec", lambda name: every)
-    rng = np.random.default_rng(3)
-    shape = (40, 64, 64)
-    k, j, i = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
-    nodule = (k - 20) ** 2 + (j - 32) ** 2 + (i - 32) ** 2 <= 6**2
-    arr = np.where(nodule, 40.0, -850.0) + rng.normal(0, 15, shape)
-    lung = Volume(arr, Geometry((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)), {"modality": "CT"})
-    done = click_segment.segment_clicks(lung, [(32.0, 32.0, 20.0)])
+    from tests.imaging.phantoms import nodule_in_lung
+
+    lung, click = nodule_in_lung()
+    done = click_segment.segment_clicks(lung, [click])
     assert done.result.method == "lung-nodule"
     assert done.probabilities is None
     soft, _ = _sphere_volume("CT", 7)

@@ -90,7 +90,7 @@ def train_segmenter(
     start = time.perf_counter()
     net = ensemble([train(cases, DEFAULT_CONTRACT, settings) for settings in runs])
     elapsed = time.perf_counter() - start
-    settings = runs[0]
+    first = runs[0]
     out.mkdir(parents=True, exist_ok=True)
     with atomic_output(weights, rules) as temp:
         export_onnx(net, DEFAULT_CONTRACT, temp)
@@ -103,13 +103,13 @@ def train_segmenter(
         "bytes": weights.stat().st_size,
         "series": len(cases),
         "patients": sorted({c.patient for c in cases}),
-        "steps": len(settings.log),
+        "steps": len(first.log),
         "members": members,
         "member_steps": [len(r.log) for r in runs],
         "member_seeds": [r.random_seed for r in runs],
         "batch": batch,
-        "channels": list(settings.channels),
-        "learning_rate": settings.learning_rate,
+        "channels": list(first.channels),
+        "learning_rate": first.learning_rate,
         "time_limit_s": seconds if seconds > 0 else None,
         "random_seed": random_seed,
         "train_seconds": round(elapsed, 1),

@@ -262,15 +262,10 @@ class LearnedSegmenter:
 
     def _predict(self, tiles: FloatArray) -> FloatArray:
         """The model's probabilities, averaged over :attr:`flips` (one batch)."""
-        if self.flips == ((),):
-            return self.model.predict(tiles)
         n = tiles.shape[0]
-        views = [np.flip(tiles, axes) if axes else tiles for axes in self.flips]
-        out = self.model.predict(np.ascontiguousarray(np.concatenate(views)))
-        back = [
-            np.flip(out[v * n : (v + 1) * n], axes) if axes else out[v * n : (v + 1) * n]
-            for v, axes in enumerate(self.flips)
-        ]
+        views = np.concatenate([np.flip(tiles, axes) for axes in self.flips])
+        out = self.model.predict(np.ascontiguousarray(views))
+        back = [np.flip(out[v * n : (v + 1) * n], axes) for v, axes in enumerate(self.flips)]
         return np.asarray(np.mean(back, axis=0), np.float32)
 
     def _probabilities(
