@@ -12,7 +12,11 @@ tested on the fold's patients, at the click of the lesion benchmark's centre
 series at the centre click and the first ``RADCYCLE_CV_CLASSICAL_CLICKS``
 (default 2) of those clicks. With ``--tta`` the learned model is also scored
 with its eight-mirroring test-time ensemble at the centre click and the first
-``RADCYCLE_CV_TTA_CLICKS`` (default 2) off-centre clicks. ``--models DIR``
+``RADCYCLE_CV_TTA_CLICKS`` (default 2) off-centre clicks. With
+``--companions`` the model takes the patient's co-registered series of the
+other modalities (:data:`radcycle.models.training.COMPANION_CONTRACT`); it is
+scored on each series alone (``learned``) and with the patient's other two
+series beside it (``learned_with``). ``--models DIR``
 keeps each fold's weights, and ``--reuse-models`` scores them again without
 training (for inference-side changes on the same folds).
 
@@ -43,6 +47,7 @@ from rich.table import Table
 
 from benchmarks.bench_lung import _seed_in
 from benchmarks.bench_mining import shared_root
+from radcycle.domain import Volume
 from radcycle.errors import RadcycleError
 from radcycle.imaging.masks import array_spacing, points_inside
 from radcycle.imaging.segmentation import segment_at_seed
@@ -50,6 +55,7 @@ from radcycle.io import read_image
 from radcycle.models.interactive import FLIP_ENSEMBLE, LearnedSegmenter
 from radcycle.models.protocol import InputContract, ModelSpec
 from radcycle.models.training import (
+    COMPANION_CONTRACT,
     DEFAULT_CONTRACT,
     SARCOMA_SERIES,
     TorchModel,
@@ -60,7 +66,14 @@ from radcycle.models.training import (
     train,
 )
 
-__all__ = ["cross_validate", "folds", "merge_folds", "summary"]
+__all__ = [
+    "companion_series",
+    "cross_validate",
+    "folds",
+    "merge_folds",
+    "summary",
+    "with_classical",
+]
 
 FOLDS = 5
 SECONDS = float(os.environ.get("RADCYCLE_CV_SECONDS", "0"))
@@ -85,6 +98,17 @@ def _dice(got: npt.NDArray[np.bool_], ref: npt.NDArray[np.bool_]) -> float:
     return 2.0 * float((got & ref).sum()) / total if total else 0.0
 
 
+def companion_series(image: Path, modality: str) -> dict[str, Volume]:
+    """The patient's other series, by modality, beside ``image``."""
+    out = {}
+    for name, other in SARCOMA_SERIES:
+        path = image.parent / f"{name}_image.nii.gz"
+        if other != modality and path.exists():
+            volume = read_image(path)
+            out[other] = volume.with_array(volume.array, modality=other)
+    return out
+
+
 def _evaluate_series(
     segmenters: dict[str, LearnedSegmenter],
     image: Path,
@@ -94,6 +118,12 @@ def _evaluate_series(
 ) -> dict[str, Any]:
     volume = read_image(image)
     volume = volume.with_array(volume.array, modality=modality)
+    if any(name.endswith("_with") for name in segmenters):
+        others = companion_series(image, modality)
+        segmenters = {
+            name: replace(s, companions=others) if name.endswith("_with") else s
+            for name, s in segmenters.items()
+        }
     ref = np.asarray(read_image(mask).array > 0)
     clicks = [_seed_in(ref), *points_inside(ref, array_spacing(volume), CLICKS)]
     row: dict[str, Any] = {"classical": [], "classical_s": []}
@@ -191,6 +221,8 @@ def cross_validate(
                     torch.save(net.state_dict(), saved)
             spec = ModelSpec("click-unet-cv", f"fold{k}", "", "", ("lesion",), contract)
             segmenters["learned"] = LearnedSegmenter(TorchModel(net, spec))
+            if contract.companions:
+                segmenters["learned_with"] = LearnedSegmenter(TorchModel(net, spec))
             if flips:
                 segmenters["learned_tta"] = LearnedSegmenter(
                     TorchModel(net, spec), flips=FLIP_ENSEMBLE
@@ -242,6 +274,18 @@ def merge_folds(folds: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [out[k] for k in sorted(out)]
 
 
+def with_classical(result: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with the classical method's clicks of ``other`` on the same series
+    (the classical method does not depend on the fold: measured once, reused)."""
+    rows = {key: row for fold in other["folds"] for key, row in fold["series"].items()}
+    for fold in result["folds"]:
+        for key, row in fold["series"].items():
+            if not row.get("classical") and rows.get(key, {}).get("classical"):
+                row["classical"] = rows[key]["classical"]
+                row["classical_s"] = rows[key]["classical_s"]
+    return result
+
+
 def summary(result: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Per modality: centre-click Dice mean and SD over patients, off-centre mean,
     for the learned and the classical method."""
@@ -250,7 +294,7 @@ def summary(result: dict[str, Any]) -> dict[str, dict[str, float]]:
         for key, row in fold["series"].items():
             modality = key.split()[-1]
             acc = rows.setdefault(modality, {})
-            for method in ("learned", "learned_tta", "classical"):
+            for method in ("learned", "learned_with", "learned_tta", "classical"):
                 values = row.get(method)
                 if values:
                     acc.setdefault(f"{method} centre", []).append(values[0])
@@ -283,9 +327,11 @@ def table(result: dict[str, Any]) -> Table:
     for column in (
         "modality",
         "learned centre",
+        "learned + other series centre",
         "learned 8-flip centre",
         "classical centre",
         "learned off",
+        "learned + other series off",
         "classical off",
         "learned s/click",
         "classical s/click",
@@ -295,9 +341,11 @@ def table(result: dict[str, Any]) -> Table:
         out.add_row(
             modality,
             _cell(s, "learned centre"),
+            _cell(s, "learned_with centre"),
             _cell(s, "learned_tta centre"),
             _cell(s, "classical centre"),
             _cell(s, "learned off"),
+            _cell(s, "learned_with off"),
             _cell(s, "classical off"),
             f"{s.get('learned s mean', float('nan')):.2f}",
             f"{s.get('classical s mean', float('nan')):.2f}",
@@ -317,6 +365,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-learned", action="store_true", help="the classical method alone")
     parser.add_argument("--folds", help="only these folds, e.g. 2,3,4")
     parser.add_argument("--merge", type=Path, nargs="+", help="merge these results instead")
+    parser.add_argument(
+        "--classical-from",
+        type=Path,
+        help="with --merge: the classical method's clicks taken from this earlier result",
+    )
     parser.add_argument("--models", type=Path, help="keep each fold's weights here (fold{k}.pt)")
     parser.add_argument(
         "--reuse-models", action="store_true", help="score the weights kept in --models"
@@ -327,6 +380,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed-offset", type=int, default=0, help="fold k trains with seed k+N")
     parser.add_argument("--spacing-mm", type=float, help="model grid (default: the shipped one)")
     parser.add_argument("--patch", type=int, help="patch edge in voxels (default: the shipped one)")
+    parser.add_argument(
+        "--companions",
+        action="store_true",
+        help="the model with the patient's other series (scored alone and with them)",
+    )
     parser.add_argument(
         "--members",
         type=Path,
@@ -341,6 +399,8 @@ def main(argv: list[str]) -> int:
                 fold.setdefault("fold", n)
         merged = {**parts[0], "folds": merge_folds([f for p in parts for f in p["folds"]])}
         merged["peak_rss_mb"] = max(p.get("peak_rss_mb", 0.0) for p in parts)
+        if args.classical_from:
+            with_classical(merged, json.loads(args.classical_from.read_text()))
         merged["summary"] = summary(merged)
         args.out.write_text(json.dumps(merged, indent=1) + "\n")
         Console(width=200).print(table(merged))
@@ -359,7 +419,7 @@ def main(argv: list[str]) -> int:
         seed_offset=args.seed_offset,
         members=args.members,
         contract=replace(
-            DEFAULT_CONTRACT,
+            COMPANION_CONTRACT if args.companions else DEFAULT_CONTRACT,
             spacing_mm=args.spacing_mm or DEFAULT_CONTRACT.spacing_mm,
             patch=args.patch or DEFAULT_CONTRACT.patch,
         ),

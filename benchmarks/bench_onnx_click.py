@@ -2,7 +2,9 @@
 
 Every sarcoma series (``ibsi/ibsi_validation/nifti``, 5 cm crops around the
 tumour) is outlined from the lesion benchmark's centre click by the shipped
-model through ONNX Runtime (2 threads) and by the classical router; the table
+model through ONNX Runtime (2 threads), by the model that also reads the
+patient's other series (``click-unet-mm``, given the other two), and by the
+classical router; the table
 gives the median and largest seconds per click of each, by modality, and the
 largest lesion's. Dice is not reported here: the shipped model was trained on
 these series (the cross-validated Dice is :mod:`benchmarks.bench_learned`'s).
@@ -13,12 +15,13 @@ Run: ``python -m benchmarks.run onnx-click``.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from rich.table import Table
 
-from benchmarks.bench_learned import sarcoma_root
+from benchmarks.bench_learned import companion_series, sarcoma_root
 from benchmarks.bench_lung import _seed_in
 from radcycle.imaging.segmentation import segment_at_seed
 from radcycle.io import read_image
@@ -30,8 +33,10 @@ __all__ = ["timings"]
 
 
 def timings(root: Path, classical: bool = True) -> dict[str, dict[str, list[float]]]:
-    """Per modality: seconds per click (``onnx``, ``classical``) and lesion voxels."""
+    """Per modality: seconds per click (``onnx``, ``onnx_with`` the other series,
+    ``classical``) and lesion volume (mL)."""
     segmenter = LearnedSegmenter(OnnxModel(find_spec("click-unet")))
+    with_others = LearnedSegmenter(OnnxModel(find_spec("click-unet-mm")))
     out: dict[str, dict[str, list[float]]] = {}
     for folder in sorted(p for p in root.glob("STS_*") if p.is_dir()):
         for series, modality in SARCOMA_SERIES:
@@ -42,10 +47,14 @@ def timings(root: Path, classical: bool = True) -> dict[str, dict[str, list[floa
             volume = volume.with_array(volume.array, modality=modality)
             ref = np.asarray(read_image(folder / f"{series}_mask.nii.gz").array > 0)
             kji = _seed_in(ref)
-            row = out.setdefault(modality, {"onnx": [], "classical": [], "ml": []})
+            row = out.setdefault(modality, {"onnx": [], "onnx_with": [], "classical": [], "ml": []})
             start = time.perf_counter()
             segmenter.segment(volume, [kji], [], modality)
             row["onnx"].append(time.perf_counter() - start)
+            others = replace(with_others, companions=companion_series(image, modality))
+            start = time.perf_counter()
+            others.segment(volume, [kji], [], modality)
+            row["onnx_with"].append(time.perf_counter() - start)
             row["ml"].append(float(ref.sum()) * float(np.prod(volume.geometry.spacing)) / 1000.0)
             if classical:
                 p = volume.index_to_patient([[kji[2], kji[1], kji[0]]])[0]
@@ -58,8 +67,10 @@ def timings(root: Path, classical: bool = True) -> dict[str, dict[str, list[floa
 def run(workdir: Path) -> Table:
     """``python -m benchmarks.run onnx-click``."""
     table = Table(title="Seconds per centre click on the sarcoma series: ONNX model vs classical")
-    columns = ("modality", "series", "ONNX median", "ONNX max", "classical median")
-    columns += ("classical max", "largest lesion mL", "ONNX s there", "classical s there")
+    columns = ("modality", "series", "ONNX median", "ONNX max", "ONNX + other series median")
+    columns += ("ONNX + other series max", "classical median", "classical max")
+    columns += ("largest lesion mL", "ONNX s there", "ONNX + other series s there")
+    columns += ("classical s there",)
     for column in columns:
         table.add_column(column, justify="right")
     for modality, row in timings(sarcoma_root()).items():
@@ -69,10 +80,13 @@ def run(workdir: Path) -> Table:
             str(len(row["onnx"])),
             f"{np.median(row['onnx']):.2f}",
             f"{max(row['onnx']):.2f}",
+            f"{np.median(row['onnx_with']):.2f}",
+            f"{max(row['onnx_with']):.2f}",
             f"{np.median(row['classical']):.2f}",
             f"{max(row['classical']):.2f}",
             f"{row['ml'][big]:.0f}",
             f"{row['onnx'][big]:.2f}",
+            f"{row['onnx_with'][big]:.2f}",
             f"{row['classical'][big]:.2f}",
         )
     return table

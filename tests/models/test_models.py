@@ -123,7 +123,8 @@ def test_weights_are_loaded_only_when_their_sha256_matches(tmp_path: Path) -> No
 
 
 def test_the_shipped_model_matches_its_registry_entry() -> None:
-    (spec,) = load_registry()
+    spec = find_spec("click-unet")
+    assert "click-unet" in {s.name for s in load_registry()}
     # three networks of 2.4 MB in one graph (the seed ensemble): still a small file
     assert verified_weights(spec).stat().st_size < 8_000_000
     assert spec.contract.modalities == ("CT", "MR", "PT")
@@ -218,19 +219,20 @@ def test_train_segmenter_writes_weights_and_record(tmp_path: Path) -> None:
     assert "inside an input folder" in inside.output
 
 
-def test_model_card_is_the_registrys(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["click-unet", "click-unet-mm"])
+def test_model_card_is_the_registrys(tmp_path: Path, name: str) -> None:
     out = tmp_path / "card.md"
-    result = runner.invoke(build_app(), ["model-card", "click-unet", "--out", str(out), "--json"])
+    result = runner.invoke(build_app(), ["model-card", name, "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["card"] == str(out)
     text = out.read_text()
-    assert text == model_card(find_spec("click-unet"))
-    spec = find_spec("click-unet")
+    assert text == model_card(find_spec(name))
+    spec = find_spec(name)
     assert spec.sha256 in text
     for modality in spec.metrics["cv"]:
         assert f"| {dict(CT='CT', MR='T1 MR', PT='FDG PET')[modality]} |" in text
-    shipped = Path(__file__).resolve().parents[2] / "docs" / "models" / "click-unet.md"
-    assert shipped.read_text() == text, "docs/models/click-unet.md is stale: radcycle model-card"
+    shipped = Path(__file__).resolve().parents[2] / "docs" / "models" / f"{name}.md"
+    assert shipped.read_text() == text, f"docs/models/{name}.md is stale: radcycle model-card"
 
 
 def test_segment_learned_with_corrections_and_probabilities(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from radcycle.imaging.segmentation import STRATEGIES
 from radcycle.io import read_image, write_image
 from radcycle.io.masks import read_mask
 from radcycle.io.output import OutputRules, atomic_output
-from radcycle.pipeline.click_segment import DEFAULT_MODEL, segment_clicks
+from radcycle.pipeline.click_segment import COMPANION_MODEL, DEFAULT_MODEL, segment_clicks
 from radcycle.pipeline.lung import analyse_lungs
 
 console = Console()
@@ -74,6 +75,22 @@ def _measure_table(title: str, m: LesionMeasurement) -> Table:
     return table
 
 
+def _companions(texts: Sequence[str]) -> dict[str, Path]:
+    """``--with MODALITY=IMAGE`` options, by modality (``PET`` spelled ``PT``)."""
+    out: dict[str, Path] = {}
+    for text in texts:
+        name, sep, path = text.partition("=")
+        modality = name.strip().upper().replace("PET", "PT")
+        if not sep or not path or modality not in ("CT", "MR", "PT"):
+            raise InputError(
+                "--with must be MODALITY=IMAGE, MODALITY one of CT, MR, PT", value=text
+            )
+        if modality in out:
+            raise InputError(f"--with {modality} given twice", value=text)
+        out[modality] = Path(path)
+    return out
+
+
 @friendly_errors
 def segment(
     image: Path = typer.Argument(..., help="Image: DICOM series folder, NIfTI or NRRD."),
@@ -97,7 +114,20 @@ def segment(
     strategy: str | None = typer.Option(
         None, "--strategy", help=f"Force a classical method: {', '.join(STRATEGIES)}."
     ),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", help="Learned model of the registry."),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help=f"Learned model of the registry (default {DEFAULT_MODEL}, "
+        f"or {COMPANION_MODEL} with --with).",
+    ),
+    companion: list[str] = typer.Option(
+        [],
+        "--with",
+        metavar="MODALITY=IMAGE",
+        help="Another series of the same patient, co-registered in patient space "
+        "(e.g. PT=pet.nii.gz beside a CT): the learned model reads it beside the "
+        "clicked image (repeatable: CT, MR, PT).",
+    ),
     weights: Path | None = typer.Option(
         None,
         "--weights",
@@ -121,7 +151,8 @@ def segment(
         texts = [require(first, "--point", "X,Y,Z"), *texts[1:]]
     clicks = [parse_point(t).mm for t in texts]
     negatives = [parse_point(t, flag="--negative").mm for t in negative]
-    rules = OutputRules.of([image], force=force)
+    companions = _companions(companion)
+    rules = OutputRules.of([image, *companions.values()], force=force)
     for target in (out, probabilities):
         if target is None:
             continue
@@ -141,6 +172,7 @@ def segment(
         strategy=strategy,
         model=model,
         weights=weights,
+        companions={m: _with_modality(read_image(p), m) for m, p in companions.items()},
     )
     result = done.result
     if probabilities is not None and done.probabilities is None:

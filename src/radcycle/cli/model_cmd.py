@@ -4,6 +4,7 @@
   model on the sarcoma series under DATA (``STS_xxx/{CT,MR_T1,PET}_{image,mask}.nii.gz``)
   with fixed seeds, and writes ``DIR/<name>.onnx`` and ``DIR/training.json``
   (steps, loss, seconds, peak memory, the weights' sha256, the registry entry);
+  with ``--companions`` the model that also reads the patient's other series;
 * ``radcycle model-card NAME --out FILE``: the model card from the registry.
 """
 
@@ -38,7 +39,17 @@ TRAINING_MEMBERS = 1
 def train_segmenter(
     data: Path = typer.Argument(..., help="Folder of STS_xxx patient folders."),
     out: Path = out_option("Folder for the weights and the training record.", required=True),
-    name: str = typer.Option("click-unet", "--name", help="The model's name."),
+    name: str | None = typer.Option(
+        None,
+        "--name",
+        help="The model's name (default click-unet, or click-unet-mm with --companions).",
+    ),
+    companions: bool = typer.Option(
+        False,
+        "--companions",
+        help="Train the model that also reads the patient's co-registered series of "
+        "the other modalities (any of them possibly absent).",
+    ),
     steps: int = typer.Option(
         TRAINING_STEPS, "--steps", min=1, help="Optimiser steps (the shipped model's by default)."
     ),
@@ -63,6 +74,7 @@ def train_segmenter(
     """Train the learned click-to-segment model (CPU, MONAI on torch)."""
     try:
         from radcycle.models.training import (
+            COMPANION_CONTRACT,
             DEFAULT_CONTRACT,
             TrainingSettings,
             ensemble,
@@ -72,12 +84,14 @@ def train_segmenter(
         )
     except ImportError as exc:  # pragma: no cover - the extra is installed in tests
         raise InputError("training needs the models extra: pip install 'radcycle[models]'") from exc
+    contract = COMPANION_CONTRACT if companions else DEFAULT_CONTRACT
+    name = name or ("click-unet-mm" if companions else "click-unet")
     rules = OutputRules.of([data], force=force)
     weights = out / f"{name}.onnx"
     record_path = out / "training.json"
     for target in (weights, record_path):
         rules.check(target)
-    cases = load_sarcoma_cases(data, read_image, DEFAULT_CONTRACT, patients or None)
+    cases = load_sarcoma_cases(data, read_image, contract, patients or None)
     runs = [
         TrainingSettings(
             steps=steps,
@@ -88,12 +102,12 @@ def train_segmenter(
         for m in range(members)
     ]
     start = time.perf_counter()
-    net = ensemble([train(cases, DEFAULT_CONTRACT, settings) for settings in runs])
+    net = ensemble([train(cases, contract, settings) for settings in runs])
     elapsed = time.perf_counter() - start
     first = runs[0]
     out.mkdir(parents=True, exist_ok=True)
     with atomic_output(weights, rules) as temp:
-        export_onnx(net, DEFAULT_CONTRACT, temp)
+        export_onnx(net, contract, temp)
     digest = sha256_of(weights)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     record = {
@@ -120,7 +134,7 @@ def train_segmenter(
             / sum(min(len(r.log), 20) for r in runs),
             4,
         ),
-        "contract": DEFAULT_CONTRACT.to_dict(),
+        "contract": contract.to_dict(),
     }
     with atomic_output(record_path, rules) as temp:
         temp.write_text(json.dumps(record, indent=2) + "\n")

@@ -47,7 +47,14 @@ def model_card(spec: ModelSpec) -> str:
         f"- Licence of the data: {t.get('licence', '-')}.",
         "",
         "## Preprocessing (the input contract)",
-        f"- Modalities: {', '.join(_NAMES.get(x, x) for x in c.modalities)} (one-hot channels).",
+        f"- Modalities: {', '.join(_NAMES.get(x, x) for x in c.modalities)} "
+        + (
+            "(one image and one field-of-view channel each: the clicked series, and any of "
+            "the patient's other series co-registered with it, sampled at the same points "
+            "in patient space; a series not given is 0 in both)."
+            if c.companions
+            else "(one-hot channels)."
+        ),
         f"- {'Smoothed (Gaussian anti-aliasing) and r' if c.antialias else 'R'}esampled to "
         f"{c.spacing_mm} mm isotropic; patches of {c.patch}³ voxels "
         f"({c.patch * c.spacing_mm:.0f} mm) centred on the first click; where the outline "
@@ -65,29 +72,49 @@ def model_card(spec: ModelSpec) -> str:
         "",
         str(m.get("protocol", "-")),
         "",
-        "| modality | learned, centre click | classical, centre click | learned, off-centre "
-        "| classical, off-centre | learned s/click | classical s/click |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for modality, s in sorted(m.get("cv", {}).items()):
-        lines.append(
-            f"| {_NAMES.get(modality, modality)} | {_cell(s, 'learned centre')} "
-            f"| {_cell(s, 'classical centre')} | {_cell(s, 'learned off')} "
-            f"| {_cell(s, 'classical off')} | {s.get('learned s mean', '-')} "
-            f"| {s.get('classical s mean', '-')} |"
-        )
+    main = "learned_with" if c.companions else "learned"
+    if c.companions:
+        lines += [
+            "| modality | with the other series, centre click | alone, centre click "
+            "| classical, centre click | with the other series, off-centre | alone, off-centre "
+            "| classical, off-centre |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for modality, s in sorted(m.get("cv", {}).items()):
+            lines.append(
+                f"| {_NAMES.get(modality, modality)} | {_cell(s, 'learned_with centre')} "
+                f"| {_cell(s, 'learned centre')} | {_cell(s, 'classical centre')} "
+                f"| {_cell(s, 'learned_with off')} | {_cell(s, 'learned off')} "
+                f"| {_cell(s, 'classical off')} |"
+            )
+    else:
+        lines += [
+            "| modality | learned, centre click | classical, centre click | learned, off-centre "
+            "| classical, off-centre | learned s/click | classical s/click |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for modality, s in sorted(m.get("cv", {}).items()):
+            lines.append(
+                f"| {_NAMES.get(modality, modality)} | {_cell(s, 'learned centre')} "
+                f"| {_cell(s, 'classical centre')} | {_cell(s, 'learned off')} "
+                f"| {_cell(s, 'classical off')} | {s.get('learned s mean', '-')} "
+                f"| {s.get('classical s mean', '-')} |"
+            )
     folds = m.get("cv_by_fold", {})
     if folds:
         lines += [
             "",
-            "Mean centre-click Dice per fold (the spread between folds), learned / classical:",
+            "Mean centre-click Dice per fold (the spread between folds), learned"
+            + (" with the other series" if c.companions else "")
+            + " / classical:",
             "",
             "| fold | " + " | ".join(_NAMES.get(x, x) for x in c.modalities) + " |",
             "|---|" + "---|" * len(c.modalities),
         ]
         for fold, means in folds.items():
             cells = [
-                f"{means.get(f'learned {x}', float('nan')):.3f} / "
+                f"{means.get(f'{main} {x}', float('nan')):.3f} / "
                 f"{means.get(f'classical {x}', float('nan')):.3f}"
                 for x in c.modalities
             ]
@@ -98,8 +125,17 @@ def model_card(spec: ModelSpec) -> str:
         "## Intended use and the default method",
         "- Interactive outlining of a soft-tissue tumour on CT, T1 MR or FDG PET from a "
         "reader's click, corrected with more clicks (`radcycle segment --point ... "
-        "--negative ...`). Not for lung nodules: the classical lung method serves them.",
-        "- `radcycle segment --method auto` uses this model by default on: "
+        "--negative ...`)"
+        + (
+            ", with the patient's other series co-registered with the clicked one "
+            "(`--with PT=pet.nii.gz --with MR=t1.nii.gz`)"
+            if c.companions
+            else ""
+        )
+        + ". Not for lung nodules: the classical lung method serves them.",
+        "- `radcycle segment --method auto`"
+        + (" with `--with`" if c.companions else "")
+        + " uses this model by default on: "
         + (", ".join(_NAMES.get(x, x) for x in default) or "no modality")
         + f". {m.get('decision', '')}",
         "",

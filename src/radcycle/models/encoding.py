@@ -12,13 +12,15 @@ the network sees at run time exactly what it was trained on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
+from radcycle.domain import Volume
 from radcycle.errors import InputError
+from radcycle.imaging.masks import array_spacing
 from radcycle.models.protocol import InputContract
 
 __all__ = [
@@ -27,12 +29,14 @@ __all__ = [
     "encode",
     "from_model_grid",
     "grid_factor",
+    "model_stack",
     "normalise",
     "to_model_grid",
 ]
 
 FloatArray = npt.NDArray[np.float32]
 Voxel = tuple[int, int, int]
+Box = tuple[slice, slice, slice]
 
 #: Per modality: CT a soft-tissue window (HU), T1 MR its 99th percentile in the
 #: patch (the series are N4-corrected and normalised, but not to one scale),
@@ -148,6 +152,90 @@ def click_maps(
     return out
 
 
+def model_stack(
+    volume: Volume,
+    modality: str,
+    companions: Mapping[str, Volume],
+    box: Box,
+    contract: InputContract,
+) -> FloatArray:
+    """The input of a model with companions (``contract.companions``): the region
+    ``box`` of ``volume`` on the model grid, and each companion series sampled
+    at the same points in patient space, as ``[2m, d, h, w]``: one normalised
+    image channel per modality of the contract, then one channel per modality
+    that is 1 where that series covers the point (0 where it is absent or ends;
+    its image channel is 0 there too).
+
+    Raises:
+        InputError: a companion of a modality the model was not trained on, or
+            of the same modality as ``volume``.
+    """
+    spacing = array_spacing(volume)
+    region = np.asarray(volume.array[box], dtype=np.float32)
+    grid = to_model_grid(region, spacing, contract.spacing_mm, antialias=contract.antialias)
+    n = len(contract.modalities)
+    out = np.zeros((2 * n, *grid.shape), dtype=np.float32)
+    primary = contract.modalities.index(modality)
+    out[primary] = normalise(grid, modality, contract)
+    out[n + primary] = 1.0
+    for other, series in companions.items():
+        if other not in contract.modalities:
+            raise InputError(
+                f"companion series of {other}: the model was trained on "
+                f"{', '.join(contract.modalities)}",
+                value=other,
+            )
+        if other == modality:
+            raise InputError(f"a companion series must be of another modality than {modality}")
+        at = contract.modalities.index(other)
+        out[at], out[n + at] = _sampled(
+            volume, box, region.shape, grid.shape, series, other, contract
+        )
+    return out
+
+
+def _sampled(
+    volume: Volume,
+    box: Box,
+    native: Sequence[int],
+    shape: Sequence[int],
+    series: Volume,
+    modality: str,
+    contract: InputContract,
+) -> tuple[FloatArray, FloatArray]:
+    """``series`` at the model-grid points of ``volume[box]`` (antialiased as the
+    contract says), normalised, and whether each point lies inside it."""
+    axes = [
+        b.start + np.arange(m, dtype=np.float64) * ((n - 1) / (m - 1) if m > 1 else 0.0)
+        for b, n, m in zip(box, native, shape, strict=True)
+    ]
+    kk, jj, ii = np.meshgrid(*axes, indexing="ij")
+    xyz = volume.index_to_patient(np.stack([ii.ravel(), jj.ravel(), kk.ravel()], axis=1))
+    at = series.patient_to_index(xyz)[:, ::-1].T  # array order k, j, i
+    limits = np.asarray(series.array.shape, dtype=np.float64)[:, None]
+    inside = np.all((at >= -0.5) & (at <= limits - 0.5), axis=0)
+    values = np.zeros(at.shape[1], dtype=np.float32)
+    if inside.any():
+        step = array_spacing(series)
+        sigma = [
+            max(0.0, (contract.spacing_mm / s - 1.0) / 2.0) if contract.antialias else 0.0
+            for s in step
+        ]
+        margin = [int(np.ceil(3.0 * x)) + 2 for x in sigma]
+        lo = [max(int(np.floor(at[a][inside].min())) - margin[a], 0) for a in range(3)]
+        hi = [
+            min(int(np.ceil(at[a][inside].max())) + margin[a] + 1, series.array.shape[a])
+            for a in range(3)
+        ]
+        crop = np.asarray(series.array[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]], np.float32)
+        if any(x > 0.0 for x in sigma):
+            crop = np.asarray(ndi.gaussian_filter(crop, sigma, truncate=3.0), np.float32)
+        local = at[:, inside] - np.asarray(lo, dtype=np.float64)[:, None]
+        sampled = ndi.map_coordinates(crop, local, order=1, mode="nearest")
+        values[inside] = normalise(sampled, modality, contract)
+    return values.reshape(shape), inside.reshape(shape).astype(np.float32)
+
+
 def encode(
     image: FloatArray,
     positive: Sequence[Voxel],
@@ -155,7 +243,13 @@ def encode(
     modality: str,
     contract: InputContract,
 ) -> FloatArray:
-    """The network input ``[c, d, h, w]`` of a normalised image on the model grid."""
+    """The network input ``[c, d, h, w]`` of a normalised image on the model grid
+    (with companions, of the stack :func:`model_stack` made)."""
+    if contract.companions:
+        maps = click_maps(
+            image.shape[1:], positive, negative, contract.spacing_mm, contract.click_sigma_mm
+        )
+        return np.concatenate([image, maps], axis=0)
     maps = click_maps(image.shape, positive, negative, contract.spacing_mm, contract.click_sigma_mm)
     onehot = np.zeros((len(contract.modalities), *image.shape), dtype=np.float32)
     onehot[contract.modalities.index(modality)] = 1.0

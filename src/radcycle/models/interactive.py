@@ -16,7 +16,7 @@ largest region.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from radcycle.models.encoding import (
     encode,
     from_model_grid,
     grid_factor,
+    model_stack,
     normalise,
     to_model_grid,
 )
@@ -121,17 +122,18 @@ def _tiles(shape: Sequence[int], patch: int) -> list[tuple[int, int, int]]:
 def _pad_to(
     array: FloatArray, size: int, fill: float, centre: Sequence[int]
 ) -> tuple[FloatArray, tuple[int, ...]]:
-    """``array`` padded with ``fill`` to at least ``size`` along each axis, placed
-    so that ``centre`` lies as near the middle as the padding allows (as in
-    training, where patches are centred on the first click)."""
+    """``array`` padded with ``fill`` to at least ``size`` along each spatial
+    (last three) axis, placed so that ``centre`` lies as near the middle as the
+    padding allows (as in training, where patches are centred on the first click)."""
     before = []
     after = []
-    for n, c in zip(array.shape, centre, strict=True):
+    for n, c in zip(array.shape[-3:], centre, strict=True):
         total = max(size, n)
         b = min(max(size // 2 - int(c), 0), total - n)
         before.append(b)
         after.append(total - n - b)
-    out = np.pad(array, list(zip(before, after, strict=True)), constant_values=fill)
+    lead = [(0, 0)] * (array.ndim - 3)
+    out = np.pad(array, lead + list(zip(before, after, strict=True)), constant_values=fill)
     return np.asarray(out, np.float32), tuple(before)
 
 
@@ -141,7 +143,9 @@ class LearnedSegmenter:
 
     ``flips``: the mirrorings (batch axes) the network is run on, their
     probabilities averaged (:data:`FLIP_ENSEMBLE` for all eight); by default
-    the patch as it is.
+    the patch as it is. ``companions``: the patient's co-registered series of
+    other modalities, by modality, for a model that takes them
+    (``contract.companions``).
     """
 
     model: ProbabilityModel
@@ -149,6 +153,7 @@ class LearnedSegmenter:
     positive: tuple[tuple[float, float, float], ...] = ()
     batch: int = 4
     flips: tuple[tuple[int, ...], ...] = ((),)
+    companions: Mapping[str, Volume] = field(default_factory=dict, compare=False)
     details: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -186,12 +191,17 @@ class LearnedSegmenter:
         """The outline from voxel clicks, with its probabilities.
 
         Raises:
-            InputError: no positive click, or a modality the model was not trained on.
+            InputError: no positive click, a modality the model was not trained
+                on, or companion series given to a model that takes none.
             AnalysisError: nothing above the threshold at the clicks.
         """
         if not positive:
             raise InputError("a learned outline needs a positive click")
         contract = self.model.spec.contract
+        if self.companions and not contract.companions:
+            raise InputError(
+                f"model {self.name!r} outlines one series alone: it takes no companion series"
+            )
         if modality not in contract.modalities:
             raise InputError(
                 f"model {self.name!r} was trained on {', '.join(contract.modalities)}, "
@@ -229,6 +239,8 @@ class LearnedSegmenter:
             "roi_half_mm": half * scale,
             "test_time_flips": len(self.flips),
         }
+        if contract.companions:
+            details["companions"] = sorted(self.companions)
         return LearnedOutline(Outline(box, mask, self.name, quality, details), prob)
 
     def _mask(
@@ -279,8 +291,13 @@ class LearnedSegmenter:
     ) -> FloatArray:
         contract = self.model.spec.contract
         region = np.asarray(volume.array[box], dtype=np.float32)
-        grid = to_model_grid(region, spacing, contract.spacing_mm, antialias=contract.antialias)
-        grid = normalise(grid, modality, contract)
+        if contract.companions:
+            stack = model_stack(volume, modality, self.companions, box, contract)
+            grid, fill = stack[0], 0.0  # a channel, for the grid's shape
+        else:
+            grid = to_model_grid(region, spacing, contract.spacing_mm, antialias=contract.antialias)
+            stack = grid = normalise(grid, modality, contract)
+            fill = float(grid.min()) if grid.size else 0.0
         factors = [grid_factor(n, m) for n, m in zip(region.shape, grid.shape, strict=True)]
 
         def on_grid(p: Voxel) -> Voxel:
@@ -290,14 +307,13 @@ class LearnedSegmenter:
                 round((p[2] - box[2].start) * factors[2]),
             )
 
-        fill = float(grid.min()) if grid.size else 0.0
-        padded, before = _pad_to(grid, contract.patch, fill, on_grid(positive[0]))
+        padded, before = _pad_to(stack, contract.patch, fill, on_grid(positive[0]))
         pos = [tuple(c + b for c, b in zip(on_grid(p), before, strict=True)) for p in positive]
         neg = [tuple(c + b for c, b in zip(on_grid(p), before, strict=True)) for p in negative]
         x = encode(padded, pos, neg, modality, contract)  # type: ignore[arg-type]
-        total = np.zeros(padded.shape, np.float32)
-        count = np.zeros(padded.shape, np.float32)
-        corners = _tiles(padded.shape, contract.patch)
+        total = np.zeros(padded.shape[-3:], np.float32)
+        count = np.zeros(padded.shape[-3:], np.float32)
+        corners = _tiles(padded.shape[-3:], contract.patch)
         size = contract.patch
         for start in range(0, len(corners), self.batch):
             chunk = corners[start : start + self.batch]

@@ -38,6 +38,11 @@ class InputContract:
         threshold: the probability above which a voxel is lesion.
         antialias: images are smoothed before they are resampled to the model
             grid (:func:`radcycle.models.encoding.to_model_grid`).
+        companions: the model also takes the patient's co-registered series of
+            the other modalities (one image channel and one field-of-view channel
+            per modality, :func:`radcycle.models.encoding.model_stack`), any of
+            them possibly absent; without, one image channel and the modality
+            one-hot.
     """
 
     modalities: tuple[str, ...]
@@ -47,10 +52,14 @@ class InputContract:
     click_sigma_mm: float
     threshold: float = 0.5
     antialias: bool = False
+    companions: bool = False
 
     @property
     def channels(self) -> int:
-        """Image, positive clicks, negative clicks, one channel per modality."""
+        """Image, positive clicks, negative clicks, one channel per modality; with
+        companions, an image and a field-of-view channel per modality, and the clicks."""
+        if self.companions:
+            return 2 * len(self.modalities) + 2
         return 3 + len(self.modalities)
 
     def normalisation_of(self, modality: str) -> tuple[str, float, float]:
@@ -66,6 +75,7 @@ class InputContract:
             "click_sigma_mm": self.click_sigma_mm,
             "threshold": self.threshold,
             "antialias": self.antialias,
+            "companions": self.companions,
         }
 
     @classmethod
@@ -82,6 +92,7 @@ class InputContract:
             click_sigma_mm=float(data["click_sigma_mm"]),
             threshold=float(data.get("threshold", 0.5)),
             antialias=bool(data.get("antialias", False)),
+            companions=bool(data.get("companions", False)),
         )
 
 

@@ -6,7 +6,7 @@ explicit local file whose SHA-256 matches the registry's; nothing is ever
 downloaded.
 
 >>> sorted(s.name for s in load_registry())
-['click-unet']
+['click-unet', 'click-unet-mm']
 """
 
 from __future__ import annotations

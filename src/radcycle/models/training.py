@@ -20,7 +20,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,17 @@ from scipy import ndimage as ndi
 from radcycle.domain import Volume
 from radcycle.errors import InputError
 from radcycle.imaging.masks import array_spacing
-from radcycle.models.encoding import DEFAULT_NORMALISATION, encode, normalise, to_model_grid
+from radcycle.models.encoding import (
+    DEFAULT_NORMALISATION,
+    encode,
+    model_stack,
+    normalise,
+    to_model_grid,
+)
 from radcycle.models.protocol import InputContract, ModelSpec
 
 __all__ = [
+    "COMPANION_CONTRACT",
     "DEFAULT_CONTRACT",
     "Case",
     "TorchModel",
@@ -71,8 +78,18 @@ DEFAULT_CONTRACT = InputContract(
     antialias=True,
 )
 
+#: The contract of the model with companions: the same grid, patch and
+#: normalisation, the patient's co-registered series of the other modalities
+#: beside the one outlined.
+COMPANION_CONTRACT = replace(DEFAULT_CONTRACT, companions=True)
+
 #: Share of training patches rotated and scaled.
 AFFINE_SHARE = 0.5
+
+#: With companions: share of training patches that keep every series the
+#: patient has; the others keep each companion by a coin toss (so the model
+#: learns every combination, the outlined series always among them).
+ALL_COMPANIONS_SHARE = 0.5
 
 #: The series of each sarcoma patient folder, and their modality.
 SARCOMA_SERIES = (("CT", "CT"), ("MR_T1", "MR"), ("PET", "PT"))
@@ -80,7 +97,9 @@ SARCOMA_SERIES = (("CT", "CT"), ("MR_T1", "MR"), ("PET", "PT"))
 
 @dataclass(frozen=True)
 class Case:
-    """One series on the model grid: normalised image and reference mask."""
+    """One series on the model grid: normalised image (with companions, the
+    :func:`~radcycle.models.encoding.model_stack` of the patient's series) and
+    reference mask."""
 
     patient: str
     modality: str
@@ -133,7 +152,9 @@ def load_sarcoma_cases(
     patients: Sequence[str] | None = None,
 ) -> list[Case]:
     """The sarcoma series under ``root`` (``STS_xxx/{CT,MR_T1,PET}_{image,mask}.nii.gz``,
-    each read by ``read``), resampled and normalised by ``contract``.
+    each read by ``read``), resampled and normalised by ``contract``. With
+    companions, each series is a case with the patient's other series
+    (co-registered in patient space) sampled on its grid.
 
     Raises:
         InputError: no patient folder under ``root``, or a series unreadable.
@@ -145,21 +166,27 @@ def load_sarcoma_cases(
         raise InputError("no STS_* patient folder", path=root)
     cases = []
     for folder in folders:
-        for series, modality in SARCOMA_SERIES:
-            image = folder / f"{series}_image.nii.gz"
-            mask = folder / f"{series}_mask.nii.gz"
-            if not (image.exists() and mask.exists()):
-                continue
-            volume, ref = read(image), read(mask)
+        series = {
+            modality: (read(folder / f"{name}_image.nii.gz"), read(folder / f"{name}_mask.nii.gz"))
+            for name, modality in SARCOMA_SERIES
+            if (folder / f"{name}_image.nii.gz").exists()
+            and (folder / f"{name}_mask.nii.gz").exists()
+        }
+        for modality, (volume, ref) in series.items():
             spacing = array_spacing(volume)
-            values = to_model_grid(
-                volume.array, spacing, contract.spacing_mm, antialias=contract.antialias
-            )
             labels = to_model_grid(
                 np.asarray(ref.array > 0, np.float32), spacing, contract.spacing_mm
             )
             inside = labels >= 0.5
-            image_n = normalise(values, modality, contract)
+            if contract.companions:
+                others = {m: v for m, (v, _) in series.items() if m != modality}
+                whole = tuple(slice(0, n) for n in volume.array.shape)
+                image_n = model_stack(volume, modality, others, whole, contract)  # type: ignore[arg-type]
+            else:
+                values = to_model_grid(
+                    volume.array, spacing, contract.spacing_mm, antialias=contract.antialias
+                )
+                image_n = normalise(values, modality, contract)
             cases.append(Case(folder.name, modality, image_n, inside, _depth(inside)))
     return cases
 
@@ -321,10 +348,13 @@ def sample_patch(
     half = (size - 1) / 2.0
     offsets = np.indices((size,) * 3, dtype=np.float64).reshape(3, -1) - half
     coords = frame @ offsets + centre[:, None]
-    fill = float(case.image.min())
-    image = ndi.map_coordinates(case.image, coords, order=1, mode="constant", cval=fill)
+    if contract.companions:
+        image = _companion_patch(case, contract, coords, rng)
+    else:
+        fill = float(case.image.min())
+        flat = ndi.map_coordinates(case.image, coords, order=1, mode="constant", cval=fill)
+        image = _intensity(flat.reshape((size,) * 3).astype(np.float32), rng)
     inside = ndi.map_coordinates(case.mask.astype(np.float32), coords, order=1, cval=0.0)
-    image = _intensity(image.reshape((size,) * 3).astype(np.float32), rng)
     mask = inside.reshape((size,) * 3) >= 0.5
     local = np.rint(np.linalg.solve(frame, np.asarray(click) - centre) + half).astype(int)
     local = np.clip(local, 0, size - 1)
@@ -335,6 +365,29 @@ def sample_patch(
             return None
         k, j, i = found
     return TrainingSample(image, mask, case.modality, [(k, j, i)], [])
+
+
+def _companion_patch(
+    case: Case, contract: InputContract, coords: npt.NDArray[np.float64], rng: np.random.Generator
+) -> FloatArray:
+    """The stack of ``case`` at ``coords``: each image augmented on its own, and the
+    companions kept as :data:`ALL_COMPANIONS_SHARE` says (a dropped one, and any
+    point outside a series, is 0 in both its channels, as at inference)."""
+    n = len(contract.modalities)
+    shape = (contract.patch,) * 3
+    primary = contract.modalities.index(case.modality)
+    keep_all = rng.random() < ALL_COMPANIONS_SHARE
+    out = np.zeros((2 * n, *shape), dtype=np.float32)
+    for m in range(n):
+        if m != primary and not keep_all and rng.random() < 0.5:
+            continue
+        cover = ndi.map_coordinates(case.image[n + m], coords, order=0, cval=0.0).reshape(shape)
+        if not cover.any():
+            continue
+        values = ndi.map_coordinates(case.image[m], coords, order=1, cval=0.0).reshape(shape)
+        out[m] = _intensity(values.astype(np.float32), rng) * cover
+        out[n + m] = cover
+    return out
 
 
 def outside_click(mask: BoolArray, rng: np.random.Generator, spacing: float) -> Voxel | None:

@@ -9,11 +9,18 @@ are for the learned model only. Where the learned model cannot serve (weights
 missing or not matching the registry, ONNX Runtime absent, a modality it was
 not trained on) and the classical method can, ``auto`` falls back to it and
 says so in ``details["fallback"]``; asked for by name, it is an error.
+
+Given the patient's co-registered series of other modalities (``companions``,
+``radcycle segment --with PT=pet.nii.gz``), the model that reads them
+(:data:`COMPANION_MODEL`) outlines the lesion on the clicked series with
+their help, where its cross-validation chose it for that modality; a lung
+click stays with the classical method and says that the companions were not
+used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +36,12 @@ from radcycle.imaging.segmentation import DEFAULT_SETTINGS, SegmentationResult, 
 from radcycle.models.interactive import LearnedSegmenter, OnnxModel
 from radcycle.models.registry import find_spec
 
-__all__ = ["DEFAULT_MODEL", "METHODS", "ClickSegmentation", "segment_clicks"]
+__all__ = ["COMPANION_MODEL", "DEFAULT_MODEL", "METHODS", "ClickSegmentation", "segment_clicks"]
 
 #: The learned model used unless another is named.
 DEFAULT_MODEL = "click-unet"
+#: The learned model used with companion series unless another is named.
+COMPANION_MODEL = "click-unet-mm"
 METHODS = ("auto", "classical", "learned")
 
 Point = tuple[float, float, float]
@@ -53,14 +62,18 @@ def segment_clicks(
     *,
     method: str = "auto",
     strategy: str | None = None,
-    model: str = DEFAULT_MODEL,
+    model: str | None = None,
     weights: Path | None = None,
+    companions: Mapping[str, Volume] | None = None,
 ) -> ClickSegmentation:
-    """Outline the lesion at the clicks (LPS mm).
+    """Outline the lesion at the clicks (LPS mm). ``model``: by default
+    :data:`DEFAULT_MODEL`, or :data:`COMPANION_MODEL` with ``companions`` (the
+    patient's other series by modality, co-registered with ``volume``).
 
     Raises:
-        InputError: no positive click, an unknown method, corrections asked of
-            the classical method, or the learned model asked for by name and
+        InputError: no positive click, an unknown method, corrections or
+            companions asked of the classical method, a companion that does not
+            contain the first click, or the learned model asked for by name and
             unable to serve.
     """
     if method not in METHODS:
@@ -68,15 +81,23 @@ def segment_clicks(
     if not positive:
         raise InputError("at least one --point is needed")
     extra = len(positive) > 1 or bool(negative)
+    others = dict(companions or {})
     if method == "classical" or strategy is not None:
-        if extra:
-            raise InputError("more --point clicks and --negative need the learned method")
+        if extra or others:
+            raise InputError("more --point clicks, --negative and --with need the learned method")
         return ClickSegmentation(segment_at_seed(volume, positive[0], strategy=strategy))
     modality = modality_of(volume)
-    spec = find_spec(model)
+    _check_companions(modality, others, positive[0])
+    spec = find_spec(model or (COMPANION_MODEL if others else DEFAULT_MODEL))
     wanted = method == "learned" or extra or modality in spec.metrics.get("default_for", [])
     if not wanted or (method == "auto" and not extra and _in_lung(volume, positive[0])):
-        return ClickSegmentation(segment_at_seed(volume, positive[0]))
+        result = segment_at_seed(volume, positive[0])
+        if others:
+            result.details["companions"] = (
+                f"not used: the classical method outlined this click ({spec.name} "
+                f"is not chosen for {modality} or a lung lesion)"
+            )
+        return ClickSegmentation(result)
     try:
         if modality not in spec.contract.modalities:
             raise InputError(
@@ -91,7 +112,24 @@ def segment_clicks(
         result = segment_at_seed(volume, positive[0])
         result.details["fallback"] = f"classical: the learned model could not serve ({exc})"
         return ClickSegmentation(result)
-    return _learned(volume, positive, negative, modality, LearnedSegmenter(runner))
+    return _learned(
+        volume, positive, negative, modality, LearnedSegmenter(runner, companions=others)
+    )
+
+
+def _check_companions(modality: str, companions: Mapping[str, Volume], click: Point) -> None:
+    for other, series in companions.items():
+        if other == modality:
+            raise InputError(f"--with {other}: the clicked series is already {modality}")
+        if not series.contains(click):
+            raise InputError(
+                f"--with {other}: the series does not contain the click "
+                f"({', '.join(f'{v:.1f}' for v in click)} mm); is it the same patient, "
+                "co-registered?",
+                value=other,
+            )
+        require_mm_geometry(series, "segmentation")
+        require_finite(series.array, "segmentation")
 
 
 def _in_lung(volume: Volume, point: Point) -> bool:
