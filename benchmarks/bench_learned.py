@@ -13,6 +13,8 @@ series at the centre click and the first ``RADCYCLE_CV_CLASSICAL_CLICKS``
 (default 2) of those clicks. With ``--tta`` the learned model is also scored
 with its eight-mirroring test-time ensemble at the centre click and the first
 ``RADCYCLE_CV_TTA_CLICKS`` (default 2) off-centre clicks. With
+``RADCYCLE_CV_CORRECTIONS=N`` each learned model is also scored after N
+corrective clicks following the centre click (:func:`_corrected`). With
 ``--companions`` the model takes the patient's co-registered series of the
 other modalities (:data:`radcycle.models.training.COMPANION_CONTRACT`); it is
 scored on each series alone (``learned``) and with the patient's other two
@@ -61,6 +63,7 @@ from radcycle.models.training import (
     TorchModel,
     TrainingSettings,
     build_network,
+    corrective_click,
     ensemble,
     load_sarcoma_cases,
     train,
@@ -81,6 +84,7 @@ STEPS = int(os.environ.get("RADCYCLE_CV_STEPS", str(TrainingSettings().steps)))
 CLICKS = int(os.environ.get("RADCYCLE_CV_CLICKS", "8"))
 CLASSICAL_CLICKS = int(os.environ.get("RADCYCLE_CV_CLASSICAL_CLICKS", "2"))
 TTA_CLICKS = int(os.environ.get("RADCYCLE_CV_TTA_CLICKS", "2"))
+CORRECTIONS = int(os.environ.get("RADCYCLE_CV_CORRECTIONS", "0"))
 
 
 def sarcoma_root() -> Path:
@@ -109,6 +113,35 @@ def companion_series(image: Path, modality: str) -> dict[str, Volume]:
     return out
 
 
+def _corrected(
+    segmenter: LearnedSegmenter,
+    volume: Volume,
+    ref: npt.NDArray[np.bool_],
+    centre: tuple[int, int, int],
+    modality: str,
+) -> list[float]:
+    """Dice after each of :data:`CORRECTIONS` corrective clicks after the centre
+    click, each on the largest error of the outline before it, at its deepest
+    voxel (a positive click in a missed part, a negative one in a leak), as a
+    reader corrects."""
+    positive, negative = [centre], []
+    got = segmenter.segment(volume, positive, [], modality).outline.full(volume.array.shape)
+    out = []
+    for _ in range(CORRECTIONS):
+        click = corrective_click(got, ref)
+        if click is None:
+            out.append(round(_dice(got, ref), 4))
+            continue
+        (positive if click[1] else negative).append(click[0])
+        try:
+            outline = segmenter.segment(volume, positive, negative, modality).outline
+            got = outline.full(volume.array.shape)
+        except RadcycleError:
+            got = np.zeros_like(ref)
+        out.append(round(_dice(got, ref), 4))
+    return out
+
+
 def _evaluate_series(
     segmenters: dict[str, LearnedSegmenter],
     image: Path,
@@ -129,6 +162,13 @@ def _evaluate_series(
     row: dict[str, Any] = {"classical": [], "classical_s": []}
     for name in segmenters:
         row[name], row[f"{name}_s"] = [], []
+        if CORRECTIONS and not name.endswith("_tta"):
+            try:
+                row[f"{name}_corrected"] = _corrected(
+                    segmenters[name], volume, ref, clicks[0], modality
+                )
+            except RadcycleError:
+                row[f"{name}_corrected"] = [0.0] * CORRECTIONS
     for n, kji in enumerate(clicks):
         for name, segmenter in segmenters.items():
             if name.endswith("_tta") and n > TTA_CLICKS:
@@ -301,13 +341,15 @@ def summary(result: dict[str, Any]) -> dict[str, dict[str, float]]:
                     if values[1:]:
                         acc.setdefault(f"{method} off", []).extend(values[1:])
                     acc.setdefault(f"{method} s", []).extend(row[f"{method}_s"])
+                for n, value in enumerate(row.get(f"{method}_corrected", []), start=1):
+                    acc.setdefault(f"{method} corrected {n}", []).append(value)
     out: dict[str, dict[str, float]] = {}
     for modality, acc in sorted(rows.items()):
         out[modality] = {}
         for key, values in acc.items():
             v = np.asarray(values, dtype=np.float64)
             out[modality][f"{key} mean"] = round(float(v.mean()), 3)
-            if key.endswith("centre") or key.endswith("off"):
+            if key.endswith(("centre", "off")) or " corrected " in key:
                 out[modality][f"{key} sd"] = round(float(v.std(ddof=1)) if v.size > 1 else 0.0, 3)
                 out[modality][f"{key} n"] = int(v.size)
     return out

@@ -296,6 +296,27 @@ def test_nothing_found_is_an_error_not_an_empty_outline(tmp_path: Path) -> None:
         LearnedSegmenter(OnnxModel(_spec(path), path)).segment(vol, [(12, 20, 20)], [], "CT")
 
 
+def test_a_positive_click_far_from_the_first_is_inside_the_region_seen(tmp_path: Path) -> None:
+    """A reader's second click in a far part of a large lesion (beyond the patch
+    around the first) widens the region the network sees, so it counts."""
+    path = tmp_path / "clicks.onnx"
+
+    class Clicks(torch.nn.Module):  # type: ignore[misc]
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x[:, 1:2] * 20.0 - 5.0  # lesion wherever a positive click is near
+
+    training.export_onnx(Clicks(), TINY, path)
+    vol, _ = _sphere_volume("CT", 2)
+    seg = LearnedSegmenter(OnnxModel(_spec(path), path))
+    first, far = (12, 20, 2), (12, 20, 37)  # 70 mm apart; the patch is 64 mm
+    one = seg.segment(vol, [first], [], "CT").outline
+    assert not one.full(vol.array.shape)[far]
+    both = seg.segment(vol, [first, far], [], "CT").outline
+    mask = both.full(vol.array.shape)
+    assert mask[first]
+    assert mask[far]
+
+
 def test_a_lung_nodule_keeps_the_classical_lung_method_where_ct_is_learned(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -3,7 +3,7 @@
 :class:`LearnedSegmenter` is a :class:`~radcycle.imaging.segmenters.Segmenter`
 over any :class:`~radcycle.models.protocol.ProbabilityModel` (ONNX Runtime on
 CPU in use, :class:`OnnxModel`; the torch network while training). The region
-around the first positive click is resampled to the model's grid and
+around the positive clicks is resampled to the model's grid and
 normalised (:mod:`radcycle.models.encoding`); the clicks, positive and
 negative, become two channels. Where the lesion reaches the patch's edge the
 region is doubled and covered by a sliding window of half-overlapping
@@ -119,6 +119,19 @@ def _tiles(shape: Sequence[int], patch: int) -> list[tuple[int, int, int]]:
     return [(a, b, c) for a in starts[0] for b in starts[1] for c in starts[2]]
 
 
+def _region(
+    positive: Sequence[Voxel],
+    half_mm: float,
+    spacing: tuple[float, float, float],
+    shape: tuple[int, ...],
+) -> tuple[slice, slice, slice]:
+    """The box of ``half_mm`` around every positive click (a click in a part of a
+    large lesion far from the first is inside the region the network sees)."""
+    boxes = [crop_slices(p, half_mm, spacing, shape) for p in positive]
+    out = [slice(min(b[a].start for b in boxes), max(b[a].stop for b in boxes)) for a in range(3)]
+    return (out[0], out[1], out[2])
+
+
 def _pad_to(
     array: FloatArray, size: int, fill: float, centre: Sequence[int]
 ) -> tuple[FloatArray, tuple[int, ...]]:
@@ -211,7 +224,7 @@ class LearnedSegmenter:
         spacing = array_spacing(volume)
         half = contract.patch * contract.spacing_mm / 2.0
         for scale, last in ((1.0, False), (2.0, True)):
-            box = crop_slices(positive[0], half * scale, spacing, volume.array.shape)
+            box = _region(positive, half * scale, spacing, volume.array.shape)
             prob = self._probabilities(volume, box, positive, negative, modality, spacing)
             mask = self._mask(prob, box, positive, spacing)
             edge = any(np.take(mask, end, axis=a).any() for a in range(3) for end in (0, -1))

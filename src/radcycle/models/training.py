@@ -49,6 +49,7 @@ __all__ = [
     "TrainingSettings",
     "build_network",
     "correct_with_clicks",
+    "corrective_click",
     "ensemble",
     "export_onnx",
     "learning_rate",
@@ -180,8 +181,9 @@ def load_sarcoma_cases(
             inside = labels >= 0.5
             if contract.companions:
                 others = {m: v for m, (v, _) in series.items() if m != modality}
-                whole = tuple(slice(0, n) for n in volume.array.shape)
-                image_n = model_stack(volume, modality, others, whole, contract)  # type: ignore[arg-type]
+                k, j, i = volume.array.shape
+                whole = (slice(0, k), slice(0, j), slice(0, i))
+                image_n = model_stack(volume, modality, others, whole, contract)
             else:
                 values = to_model_grid(
                     volume.array, spacing, contract.spacing_mm, antialias=contract.antialias
