@@ -194,3 +194,33 @@ def test_train_segmenter_with_companions(tmp_path: Path) -> None:
     assert record["name"] == "click-unet-mm"
     assert record["contract"]["companions"] is True
     assert record["sha256"] == sha256_of(out / "click-unet-mm.onnx")
+
+
+def test_an_outline_the_other_series_change_a_lot_is_uncertain(tmp_path: Path) -> None:
+    """Where the outline with the other series and the same model's outline of the
+    clicked series alone overlap little, the outline is flagged uncertain."""
+    path = tmp_path / "shrinks.onnx"
+    n = len(TINY_WITH.modalities)
+    click, ct_cover = 2 * n, n + TINY_WITH.modalities.index("CT")
+
+    class Shrinks(torch.nn.Module):  # type: ignore[misc]
+        """Lesion near the click: wide alone, a small core where a CT covers it."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x[:, click : click + 1] * 20.0 - 5.0 - 10.0 * x[:, ct_cover : ct_cover + 1]
+
+    training.export_onnx(Shrinks(), TINY_WITH, path)
+    spec = ModelSpec("shrinks", "0", path.name, sha256_of(path), ("lesion",), TINY_WITH)
+    pet, _ = _sphere_volume("PT", 9)
+    ct, _ = _sphere_volume("CT", 3)
+    mr, _ = _sphere_volume("MR", 4)
+    model = OnnxModel(spec, path)
+    shrunk = LearnedSegmenter(model, companions={"CT": ct}).segment(pet, [(12, 20, 20)], [], "PT")
+    assert shrunk.outline.details["agreement_alone"] < 0.45
+    assert shrunk.outline.quality.value == "uncertain"
+    same = LearnedSegmenter(model, companions={"MR": mr}).segment(pet, [(12, 20, 20)], [], "PT")
+    assert same.outline.details["agreement_alone"] == 1.0
+    assert (
+        "agreement_alone"
+        not in LearnedSegmenter(model).segment(pet, [(12, 20, 20)], [], "PT").outline.details
+    )
