@@ -17,7 +17,30 @@ __all__ = ["model_card"]
 _NAMES = {"CT": "CT", "MR": "T1 MR", "PT": "FDG PET"}
 
 
+#: The metrics table's columns: title, and the cross-validation summary's key.
+_COLUMNS = (
+    ("learned, centre click", "learned centre"),
+    ("classical, centre click", "classical centre"),
+    ("learned, off-centre", "learned off"),
+    ("classical, off-centre", "classical off"),
+    ("learned s/click", "learned s"),
+    ("classical s/click", "classical s"),
+)
+#: The same for a model that reads the patient's other series.
+_COMPANION_COLUMNS = (
+    ("with the other series, centre click", "learned_with centre"),
+    ("alone, centre click", "learned centre"),
+    ("classical, centre click", "classical centre"),
+    ("with the other series, off-centre", "learned_with off"),
+    ("alone, off-centre", "learned off"),
+    ("classical, off-centre", "classical off"),
+)
+
+
 def _cell(summary: dict[str, Any], key: str) -> str:
+    """A Dice as mean ± SD (n), or seconds as the mean."""
+    if key.endswith(" s"):
+        return str(summary.get(f"{key} mean", "-"))
     if f"{key} mean" not in summary:
         return "-"
     return f"{summary[f'{key} mean']:.3f} ± {summary[f'{key} sd']:.3f} (n={summary[f'{key} n']})"
@@ -74,33 +97,14 @@ def model_card(spec: ModelSpec) -> str:
         "",
     ]
     main = "learned_with" if c.companions else "learned"
-    if c.companions:
-        lines += [
-            "| modality | with the other series, centre click | alone, centre click "
-            "| classical, centre click | with the other series, off-centre | alone, off-centre "
-            "| classical, off-centre |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for modality, s in sorted(m.get("cv", {}).items()):
-            lines.append(
-                f"| {_NAMES.get(modality, modality)} | {_cell(s, 'learned_with centre')} "
-                f"| {_cell(s, 'learned centre')} | {_cell(s, 'classical centre')} "
-                f"| {_cell(s, 'learned_with off')} | {_cell(s, 'learned off')} "
-                f"| {_cell(s, 'classical off')} |"
-            )
-    else:
-        lines += [
-            "| modality | learned, centre click | classical, centre click | learned, off-centre "
-            "| classical, off-centre | learned s/click | classical s/click |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for modality, s in sorted(m.get("cv", {}).items()):
-            lines.append(
-                f"| {_NAMES.get(modality, modality)} | {_cell(s, 'learned centre')} "
-                f"| {_cell(s, 'classical centre')} | {_cell(s, 'learned off')} "
-                f"| {_cell(s, 'classical off')} | {s.get('learned s mean', '-')} "
-                f"| {s.get('classical s mean', '-')} |"
-            )
+    columns = _COMPANION_COLUMNS if c.companions else _COLUMNS
+    lines += [
+        "| modality | " + " | ".join(title for title, _ in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for modality, s in sorted(m.get("cv", {}).items()):
+        row = " | ".join(_cell(s, key) for _, key in columns)
+        lines.append(f"| {_NAMES.get(modality, modality)} | {row} |")
     folds = m.get("cv_by_fold", {})
     if folds:
         lines += [
