@@ -41,6 +41,7 @@ BENCHMARKS: dict[str, str] = {
     "federated-cv": "benchmarks.bench_federated_cv",
     "learned": "benchmarks.bench_learned",
     "onnx-click": "benchmarks.bench_onnx_click",
+    "quantise": "benchmarks.bench_quantise",
 }
 
 

@@ -123,6 +123,8 @@ def model_card(spec: ModelSpec) -> str:
                 for x in c.modalities
             ]
             lines.append(f"| {fold} | " + " | ".join(cells) + " |")
+    if m.get("quantisation"):
+        lines += ["", "### int8 quantisation", "", str(m["quantisation"])]
     default = m.get("default_for", [])
     lines += [
         "",
