@@ -248,7 +248,10 @@ def test_segment_learned_with_corrections_and_probabilities(tmp_path: Path) -> N
     result = runner.invoke(build_app(), args)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["method"] == "click-unet"
+    from radcycle.pipeline.click_segment import default_model
+
+    assert data["method"] == default_model("PT", False)[0].name
+    assert "cross-validated" in data["details"]["model_choice"]
     assert data["details"]["route"]["rule"] == "learned"
     assert len(data["details"]["positive"]) == 2
     assert len(data["details"]["negative"]) == 1
@@ -329,6 +332,7 @@ def test_a_lung_nodule_keeps_the_classical_lung_method_where_ct_is_learned(
     spec = find_spec("click-unet")
     every = replace(spec, metrics={**spec.metrics, "default_for": ["CT", "MR", "PT"]})
     monkeypatch.setattr(click_segment, "find_spec", lambda name: every)
+    monkeypatch.setattr(click_segment, "default_model", lambda modality, others: (every, "test"))
     from tests.imaging.phantoms import nodule_in_lung
 
     lung, click = nodule_in_lung()
@@ -338,6 +342,46 @@ def test_a_lung_nodule_keeps_the_classical_lung_method_where_ct_is_learned(
     soft, _ = _sphere_volume("CT", 7)
     learned = click_segment.segment_clicks(soft, [(40.0, 40.0, 36.0)])
     assert learned.result.method == "click-unet"
+
+
+def test_the_default_model_is_the_best_cross_validated_one_as_it_is_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without ``--model``, the model with the highest cross-validated Dice on the
+    modality, measured with the other series where they are given and alone
+    otherwise; a model made the default for its other-series Dice is not the
+    default for a series alone under ``auto``."""
+    from dataclasses import replace
+
+    from radcycle.pipeline import click_segment
+
+    alone = replace(
+        find_spec("click-unet"),
+        metrics={"cv": {"CT": {"learned centre mean": 0.60}, "PT": {"learned centre mean": 0.70}}},
+    )
+    both = replace(
+        find_spec("click-unet-mm"),
+        metrics={
+            "cv": {
+                "CT": {"learned centre mean": 0.65, "learned_with centre mean": 0.80},
+                "PT": {"learned centre mean": 0.60, "learned_with centre mean": 0.75},
+            },
+            "default_for": ["CT"],
+        },
+    )
+    monkeypatch.setattr(click_segment, "load_registry", lambda: [alone, both])
+    assert click_segment.default_model("CT", False)[0].name == "click-unet-mm"
+    assert click_segment.default_model("PT", False)[0].name == "click-unet"
+    spec, why = click_segment.default_model("PT", True)
+    assert spec.name == "click-unet-mm"
+    assert "0.750" in why
+    assert "with the other series" in why
+    vol, _ = _sphere_volume("CT", 3)
+    auto = click_segment.segment_clicks(vol, [(40.0, 40.0, 36.0)])
+    assert auto.probabilities is None  # classical: the CT default was measured with other series
+    asked = click_segment.segment_clicks(vol, [(40.0, 40.0, 36.0)], method="learned")
+    assert asked.result.method == "click-unet-mm"
+    assert "0.650 (against click-unet 0.600)" in asked.result.details["model_choice"]
 
 
 class _RampModel:

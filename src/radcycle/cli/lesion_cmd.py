@@ -40,7 +40,7 @@ from radcycle.imaging.segmentation import STRATEGIES
 from radcycle.io import read_image, write_image
 from radcycle.io.masks import read_mask
 from radcycle.io.output import OutputRules, atomic_output
-from radcycle.pipeline.click_segment import COMPANION_MODEL, DEFAULT_MODEL, segment_clicks
+from radcycle.pipeline.click_segment import segment_clicks
 from radcycle.pipeline.lung import analyse_lungs
 
 console = Console()
@@ -117,8 +117,9 @@ def segment(
     model: str | None = typer.Option(
         None,
         "--model",
-        help=f"Learned model of the registry (default {DEFAULT_MODEL}, "
-        f"or {COMPANION_MODEL} with --with).",
+        help="Learned model of the registry (default: the one with the highest "
+        "cross-validated Dice on the modality, alone or, with --with, with the other "
+        "series; details.model_choice says which).",
     ),
     companion: list[str] = typer.Option(
         [],
