@@ -14,16 +14,9 @@ from benchmarks.bench_quantise import MAX_DICE_CHANGE, kept, quantised  # noqa: 
 
 from radcycle.models import training  # noqa: E402
 from radcycle.models.interactive import OnnxModel  # noqa: E402
-from radcycle.models.protocol import InputContract, ModelSpec  # noqa: E402
+from radcycle.models.protocol import ModelSpec  # noqa: E402
 from radcycle.models.registry import sha256_of  # noqa: E402
-
-TINY = InputContract(
-    modalities=("CT", "MR", "PT"),
-    spacing_mm=4.0,
-    patch=16,
-    normalisation=training.DEFAULT_CONTRACT.normalisation,
-    click_sigma_mm=6.0,
-)
+from tests.models.test_models import TINY  # noqa: E402
 
 
 def _model(path: Path) -> OnnxModel:
