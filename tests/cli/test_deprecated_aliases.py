@@ -48,6 +48,28 @@ def test_segment_seed_is_point(tmp_path: Path) -> None:
     assert new.stdout.replace("a.nii.gz", "b.nii.gz") == old.stdout
 
 
+def test_segment_seed_repeated_keeps_every_click(tmp_path: Path) -> None:
+    """``--seed`` given twice is two clicks, as ``--point`` twice is (not the last
+    alone): the classical method, which takes one click, refuses both alike."""
+    volume = chest_volume(modality="CT")
+    image = write_volume(volume, tmp_path / "ct.nii.gz")
+    point = nodule_point(volume)
+    x, y, z = (float(v) for v in point.split(","))
+    other = f"{x + 2.0},{y},{z}"
+    tail = ["--method", "classical", "--out", str(tmp_path / "m.nii.gz")]
+    new = _run(["segment", str(image), "--point", point, "--point", other, *tail])
+    old = _old(
+        ["segment", str(image), "--seed", point, "--seed", other, *tail], "--seed", "--point"
+    )
+    for result in (new, old):
+        assert result.exit_code == 2, result.output
+        assert "more --point clicks" in result.output
+    both = _run(["segment", str(image), "--point", point, "--seed", other, *tail])
+    assert both.exit_code == 2
+    assert "give --point only" in both.output
+    assert not (tmp_path / "m.nii.gz").exists()
+
+
 def test_synth_positional_out_and_seed(tmp_path: Path) -> None:
     size = ["--timepoints", "1", "--slices", "16", "--matrix", "64"]
     new = _run(["synth", "--out", str(tmp_path / "a"), "--random-seed", "3", *size])

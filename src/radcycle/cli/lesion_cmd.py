@@ -143,13 +143,13 @@ def segment(
     ),
     as_json: bool = json_option(),
     force: bool = force_option(),
-    seed: str | None = deprecated_alias("--seed", "--point", metavar="X,Y,Z"),
+    seed: list[str] = deprecated_alias("--seed", "--point", metavar="X,Y,Z", multiple=True),
 ) -> None:
     """Segment the lesion under a point (lung nodule, soft tissue on CT/MR, PET)."""
     texts = list(point)
-    if seed is not None or not texts:
-        first = pick(texts[0] if texts else None, seed, new_flag="--point", old_flag="--seed")
-        texts = [require(first, "--point", "X,Y,Z"), *texts[1:]]
+    if seed:  # every click of the old spelling, repeated as --point is
+        texts = pick(texts or None, list(seed), new_flag="--point", old_flag="--seed")
+    texts = [require(texts[0] if texts else None, "--point", "X,Y,Z"), *texts[1:]]
     clicks = [parse_point(t).mm for t in texts]
     negatives = [parse_point(t, flag="--negative").mm for t in negative]
     companions = _companions(companion)

@@ -139,9 +139,14 @@ def parse_point(text: str, *, flag: str = "--point", organ: bool = False) -> Poi
     return Point(values[0], values[1], values[2], name.strip().lower() or None)
 
 
-def deprecated_alias(old: str, new: str, *, metavar: str | None = None) -> Any:
-    """A hidden option spelled ``old``, kept one release for ``new``; read it with :func:`pick`."""
-    return typer.Option(None, old, hidden=True, metavar=metavar, help=f"Deprecated: use {new}.")
+def deprecated_alias(
+    old: str, new: str, *, metavar: str | None = None, multiple: bool = False
+) -> Any:
+    """A hidden option spelled ``old``, kept one release for ``new`` (repeatable,
+    as ``new`` is, with ``multiple``); read it with :func:`pick`."""
+    return typer.Option(
+        [] if multiple else None, old, hidden=True, metavar=metavar, help=f"Deprecated: use {new}."
+    )
 
 
 def deprecated_argument(new: str, metavar: str = "OUT") -> Any:
