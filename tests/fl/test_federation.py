@@ -229,3 +229,37 @@ def test_a_failed_site_stops_the_federation() -> None:
     ):
         with pytest.raises(InputError, match=r"1 site\(s\) failed in round 1.*disk gone"):
             run_in_process(["a", "b", "c"], make, initial, settings)
+
+
+def test_a_round_lost_to_the_simulation_is_run_again_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray now and then loses a site's result on a loaded machine: the seeded run
+    is started again, once; a second loss, or any other crash, is the error."""
+    import flwr.simulation
+
+    from radcycle.fl import federation
+
+    calls: list[Any] = []
+
+    def crashing(cause: BaseException, times: int) -> Any:
+        def start(**kwargs: Any) -> None:
+            calls.append(kwargs["strategy"])
+            if len(calls) <= times:
+                raise RuntimeError("Simulation crashed.") from cause
+
+        return start
+
+    lost = InputError("1 site(s) failed in round 2: ValueError('object refs')")
+    settings = FederationSettings(rounds=1, local_steps=1)
+    start = [np.zeros(3, np.float32), np.zeros(1, np.float32)]
+    monkeypatch.setattr(flwr.simulation, "start_simulation", crashing(lost, 1))
+    # the second run ends normally here, without rounds: the check after it speaks
+    with pytest.raises(InputError, match="stopped after 0 of 1 rounds"):
+        federation.simulate(["a", "b"], _make, start, settings)
+    assert len(calls) == 2
+    assert calls[0] is not calls[1]  # a new run, its own record of the rounds
+    for cause, runs in ((lost, 2), (ValueError("a bug"), 1)):
+        calls.clear()
+        monkeypatch.setattr(flwr.simulation, "start_simulation", crashing(cause, 9))
+        with pytest.raises(RuntimeError):
+            federation.simulate(["a", "b"], _make, start, settings)
+        assert len(calls) == runs

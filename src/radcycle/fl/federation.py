@@ -354,6 +354,28 @@ def build_strategy(
     return Recorder()
 
 
+def _site_clients(
+    run: str, make_learner: Callable[[int], Learner], settings: FederationSettings
+) -> Callable[[Any], Any]:
+    """Flower's ``client_fn`` for one run of :func:`simulate`."""
+    from flwr.common import Context
+
+    def client_fn(context: Context) -> Any:
+        # Flower asks for a client each round; a site's client (its data read once,
+        # its noise generator going on) is kept for the run in the worker holding it
+        index = int(context.node_config["partition-id"])
+        key = (run, index)
+        if key not in _CLIENTS:
+            learner = make_learner(index)
+            _CLIENTS[key] = SiteClient(learner, index, settings.dp, settings.random_seed)
+        return _CLIENTS[key].to_client()
+
+    return client_fn
+
+
+#: Runs of :func:`simulate` before a lost round is an error (see there).
+SIMULATION_ATTEMPTS = 2
+
 #: The clients of a simulation, by run and site, in the worker process holding them.
 _CLIENTS: dict[tuple[str, int], SiteClient] = {}
 
@@ -368,43 +390,50 @@ def simulate(
     """The whole federation on this machine (Flower's simulation engine, on Ray).
 
     ``make_learner(i)`` builds site ``i``'s learner inside the simulation's worker.
+    A round lost to a failed site stops the run; the seeded run is then started
+    again from round 1, up to :data:`SIMULATION_ATTEMPTS` runs in all (Ray's
+    transport now and then fails to hand back a site's result on a loaded
+    machine; a site that fails again is the error, raised as Flower raises it).
     """
-    from flwr.common import Context
     from flwr.server import ServerConfig
     from flwr.simulation import start_simulation
 
     # the behaviour Ray announces for its next releases, taken now (and its notice silenced)
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
-    result = FederationResult(list(initial), settings, list(site_names))
-    run = uuid.uuid4().hex
+    for attempt in range(1, SIMULATION_ATTEMPTS + 1):
+        result = FederationResult(list(initial), settings, list(site_names))
+        run = uuid.uuid4().hex
 
-    def client_fn(context: Context) -> Any:
-        # Flower asks for a client each round; a site's client (its data read once,
-        # its noise generator going on) is kept for the run in the worker holding it
-        index = int(context.node_config["partition-id"])
-        key = (run, index)
-        if key not in _CLIENTS:
-            learner = make_learner(index)
-            _CLIENTS[key] = SiteClient(learner, index, settings.dp, settings.random_seed)
-        return _CLIENTS[key].to_client()
-
-    strategy = build_strategy(settings, initial, len(site_names), result, on_round)
-    start = time.perf_counter()
-    if settings.secagg:
-        _simulate_secagg(client_fn, strategy, len(site_names), settings.rounds)
-        result.bytes_per_round = []  # the strategy sees the unmasked sum only
-    else:
-        start_simulation(
-            client_fn=client_fn,
-            num_clients=len(site_names),
-            config=ServerConfig(num_rounds=settings.rounds),
-            strategy=strategy,
-            client_resources={"num_cpus": 1},
-            ray_init_args=RAY_INIT,
-        )
+        client_fn = _site_clients(run, make_learner, settings)
+        strategy = build_strategy(settings, initial, len(site_names), result, on_round)
+        start = time.perf_counter()
+        try:
+            if settings.secagg:
+                _simulate_secagg(client_fn, strategy, len(site_names), settings.rounds)
+                result.bytes_per_round = []  # the strategy sees the unmasked sum only
+            else:
+                start_simulation(
+                    client_fn=client_fn,
+                    num_clients=len(site_names),
+                    config=ServerConfig(num_rounds=settings.rounds),
+                    strategy=strategy,
+                    client_resources={"num_cpus": 1},
+                    ray_init_args=RAY_INIT,
+                )
+        except RuntimeError as exc:
+            lost = exc.__cause__ if isinstance(exc.__cause__, InputError) else None
+            if lost is None or attempt == SIMULATION_ATTEMPTS:
+                raise
+            # a round lost to the simulation's transport (Ray now and then fails to
+            # hand back a site's result on a loaded machine): the run is seeded, so it
+            # is run again from the start; a site that fails again is the error
+            log.warning("federation run again from round 1: %s", lost)
+            continue
+        finally:
+            for key in [k for k in _CLIENTS if k[0] == run]:
+                del _CLIENTS[key]
+        break
     result.seconds = time.perf_counter() - start
-    for key in [k for k in _CLIENTS if k[0] == run]:
-        del _CLIENTS[key]
     if len(result.loss_per_round) != settings.rounds:
         raise InputError(
             f"the federation stopped after {len(result.loss_per_round)} of "
