@@ -39,9 +39,10 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-from radcycle.fl.federation import FederationResult, FederationSettings, simulate
+from radcycle.fl.federation import FederationResult, FederationSettings
 from radcycle.fl.privacy import DPSettings, noise_for_epsilon
 from radcycle.fl.segmenter import SegmenterLearner, initial_weights, network_from
+from radcycle.fl.simulation import simulate
 from radcycle.fl.sites import HELD_OUT, make_sites
 from radcycle.io import read_image
 from radcycle.models.encoding import encode

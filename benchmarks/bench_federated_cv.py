@@ -62,9 +62,10 @@ from benchmarks.bench_federated import (
     held_out_dice,
     sarcoma_root,
 )
-from radcycle.fl.federation import FederationSettings, run_in_process, simulate
+from radcycle.fl.federation import FederationSettings
 from radcycle.fl.privacy import DPSettings, noise_for_epsilon
 from radcycle.fl.segmenter import SegmenterLearner, initial_weights, network_from
+from radcycle.fl.simulation import run_in_process, simulate
 from radcycle.fl.sites import HELD_OUT, make_sites, read_site
 from radcycle.io import read_image
 from radcycle.models.training import (

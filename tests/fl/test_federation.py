@@ -20,9 +20,9 @@ from radcycle.fl.federation import (
     CLIENT_METRICS,
     FederationSettings,
     SiteClient,
-    run_in_process,
 )
 from radcycle.fl.privacy import DPSettings, epsilon, noise_for_epsilon
+from radcycle.fl.simulation import run_in_process
 
 ROOT = Path(__file__).resolve().parents[2]
 TRUE_W = np.array([1.0, -2.0, 0.5], np.float32)
@@ -122,7 +122,8 @@ def _simulate(*argv: str) -> dict[str, Any]:
 SIMULATION = """
 import json, sys
 import numpy as np
-from radcycle.fl.federation import FederationSettings, simulate
+from radcycle.fl.federation import FederationSettings
+from radcycle.fl.simulation import simulate
 from radcycle.fl.privacy import DPSettings
 from tests.fl.test_federation import _make
 central = DPSettings(float(sys.argv[3]), 1e-6) if len(sys.argv) > 3 else None
@@ -236,7 +237,7 @@ def test_a_round_lost_to_the_simulation_is_run_again_once(monkeypatch: pytest.Mo
     is started again, once; a second loss, or any other crash, is the error."""
     import flwr.simulation
 
-    from radcycle.fl import federation
+    from radcycle.fl import simulation
 
     calls: list[Any] = []
 
@@ -254,12 +255,12 @@ def test_a_round_lost_to_the_simulation_is_run_again_once(monkeypatch: pytest.Mo
     monkeypatch.setattr(flwr.simulation, "start_simulation", crashing(lost, 1))
     # the second run ends normally here, without rounds: the check after it speaks
     with pytest.raises(InputError, match="stopped after 0 of 1 rounds"):
-        federation.simulate(["a", "b"], _make, start, settings)
+        simulation.simulate(["a", "b"], _make, start, settings)
     assert len(calls) == 2
     assert calls[0] is not calls[1]  # a new run, its own record of the rounds
     for cause, runs in ((lost, 2), (ValueError("a bug"), 1)):
         calls.clear()
         monkeypatch.setattr(flwr.simulation, "start_simulation", crashing(cause, 9))
         with pytest.raises(RuntimeError):
-            federation.simulate(["a", "b"], _make, start, settings)
+            simulation.simulate(["a", "b"], _make, start, settings)
         assert len(calls) == runs

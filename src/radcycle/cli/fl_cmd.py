@@ -193,8 +193,9 @@ def _simulate(
     as_json: bool = json_option(),
 ) -> None:
     """Run the whole federation on this machine (Flower's simulation engine)."""
-    from radcycle.fl.federation import FederationSettings, simulate, site_paths
+    from radcycle.fl.federation import FederationSettings, site_paths
     from radcycle.fl.segmenter import SegmenterLearner, initial_weights
+    from radcycle.fl.simulation import simulate
     from radcycle.fl.sites import read_site
     from radcycle.io.output import OutputRules
 

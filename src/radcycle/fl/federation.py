@@ -7,10 +7,11 @@ one; what it sends back is the model's arrays (the global ones plus its update,
 clipped and noised on the site when DP is on), the number of training samples
 and its mean training loss: nothing else leaves a site.
 
-The same client runs three ways: :func:`simulate` (Flower's simulation engine on
-Ray, one machine), or :func:`serve` and :func:`connect` as separate processes
-talking gRPC (the deployment; with SecAgg+ the deployment runs on Flower's
-SuperLink and SuperNodes, :mod:`radcycle.fl.deployment`). Strategies are
+The same client runs three ways: on one machine (:mod:`radcycle.fl.simulation`:
+Flower's simulation engine on Ray, or in this process), or :func:`serve` and
+:func:`connect` as separate processes talking gRPC (the deployment; with SecAgg+
+the deployment runs on Flower's SuperLink and SuperNodes,
+:mod:`radcycle.fl.deployment`). Strategies are
 Flower's own FedAvg and FedProx, wrapped for central DP in Flower's
 ``DifferentialPrivacyServerSideFixedClipping`` (the server clips each update and
 noises the average) or, under SecAgg+ where the server never sees one update,
@@ -21,11 +22,8 @@ global weights, the bytes sent each round and the loss per round.
 
 from __future__ import annotations
 
-import logging
 import math
-import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,13 +46,10 @@ __all__ = [
     "build_strategy",
     "clip_when_asked",
     "connect",
-    "run_in_process",
     "secagg_workflow",
     "serve",
-    "simulate",
+    "site_paths",
 ]
-
-log = logging.getLogger(__name__)
 
 Arrays = list[npt.NDArray[np.float32]]
 
@@ -354,168 +349,6 @@ def build_strategy(
     return Recorder()
 
 
-def _site_clients(
-    run: str, make_learner: Callable[[int], Learner], settings: FederationSettings
-) -> Callable[[Any], Any]:
-    """Flower's ``client_fn`` for one run of :func:`simulate`."""
-    from flwr.common import Context
-
-    def client_fn(context: Context) -> Any:
-        # Flower asks for a client each round; a site's client (its data read once,
-        # its noise generator going on) is kept for the run in the worker holding it
-        index = int(context.node_config["partition-id"])
-        key = (run, index)
-        if key not in _CLIENTS:
-            learner = make_learner(index)
-            _CLIENTS[key] = SiteClient(learner, index, settings.dp, settings.random_seed)
-        return _CLIENTS[key].to_client()
-
-    return client_fn
-
-
-#: Runs of :func:`simulate` before a lost round is an error (see there).
-SIMULATION_ATTEMPTS = 2
-
-#: The clients of a simulation, by run and site, in the worker process holding them.
-_CLIENTS: dict[tuple[str, int], SiteClient] = {}
-
-
-def simulate(
-    site_names: Sequence[str],
-    make_learner: Callable[[int], Learner],
-    initial: Arrays,
-    settings: FederationSettings,
-    on_round: Callable[[int, Arrays], None] | None = None,
-) -> FederationResult:
-    """The whole federation on this machine (Flower's simulation engine, on Ray).
-
-    ``make_learner(i)`` builds site ``i``'s learner inside the simulation's worker.
-    A round lost to a failed site stops the run; the seeded run is then started
-    again from round 1, up to :data:`SIMULATION_ATTEMPTS` runs in all (Ray's
-    transport now and then fails to hand back a site's result on a loaded
-    machine; a site that fails again is the error, raised as Flower raises it).
-    """
-    from flwr.server import ServerConfig
-    from flwr.simulation import start_simulation
-
-    # the behaviour Ray announces for its next releases, taken now (and its notice silenced)
-    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
-    for attempt in range(1, SIMULATION_ATTEMPTS + 1):
-        result = FederationResult(list(initial), settings, list(site_names))
-        run = uuid.uuid4().hex
-
-        client_fn = _site_clients(run, make_learner, settings)
-        strategy = build_strategy(settings, initial, len(site_names), result, on_round)
-        start = time.perf_counter()
-        try:
-            if settings.secagg:
-                _simulate_secagg(client_fn, strategy, len(site_names), settings.rounds)
-                result.bytes_per_round = []  # the strategy sees the unmasked sum only
-            else:
-                start_simulation(
-                    client_fn=client_fn,
-                    num_clients=len(site_names),
-                    config=ServerConfig(num_rounds=settings.rounds),
-                    strategy=strategy,
-                    client_resources={"num_cpus": 1},
-                    ray_init_args=RAY_INIT,
-                )
-        except RuntimeError as exc:
-            lost = exc.__cause__ if isinstance(exc.__cause__, InputError) else None
-            if lost is None or attempt == SIMULATION_ATTEMPTS:
-                raise
-            # a round lost to the simulation's transport (Ray now and then fails to
-            # hand back a site's result on a loaded machine): the run is seeded, so it
-            # is run again from the start; a site that fails again is the error
-            log.warning("federation run again from round 1: %s", lost)
-            continue
-        finally:
-            for key in [k for k in _CLIENTS if k[0] == run]:
-                del _CLIENTS[key]
-        break
-    result.seconds = time.perf_counter() - start
-    if len(result.loss_per_round) != settings.rounds:
-        raise InputError(
-            f"the federation stopped after {len(result.loss_per_round)} of "
-            f"{settings.rounds} rounds (a site failed; see the log)"
-        )
-    return result
-
-
-def run_in_process(
-    site_names: Sequence[str],
-    make_learner: Callable[[int], Learner],
-    initial: Arrays,
-    settings: FederationSettings,
-    on_round: Callable[[int, Arrays], None] | None = None,
-) -> FederationResult:
-    """The federation in this process, without Ray: Flower's own server loop
-    (``flwr.server.Server``) calling each site's client directly, no transport.
-    The same strategies, clients and DP as :func:`simulate` (the sites train one
-    after the other); SecAgg+ needs Flower's message API and is refused.
-
-    Raises:
-        InputError: SecAgg+ asked for, or a site failed.
-    """
-    from flwr.common import DisconnectRes
-    from flwr.server import Server
-    from flwr.server.client_manager import SimpleClientManager
-    from flwr.server.client_proxy import ClientProxy
-
-    if settings.secagg:
-        raise InputError("SecAgg+ runs in the simulation or the deployment, not in process")
-
-    class LocalProxy(ClientProxy):
-        """A site's client called directly."""
-
-        def __init__(self, cid: str, client: Any) -> None:
-            super().__init__(cid)
-            self.client = client
-
-        def get_properties(self, ins: Any, timeout: Any, group_id: Any) -> Any:
-            return self.client.get_properties(ins)
-
-        def get_parameters(self, ins: Any, timeout: Any, group_id: Any) -> Any:
-            return self.client.get_parameters(ins)
-
-        def fit(self, ins: Any, timeout: Any, group_id: Any) -> Any:
-            return self.client.fit(ins)
-
-        def evaluate(self, ins: Any, timeout: Any, group_id: Any) -> Any:
-            return self.client.evaluate(ins)
-
-        def reconnect(self, ins: Any, timeout: Any, group_id: Any) -> Any:
-            return DisconnectRes(reason="")
-
-    result = FederationResult(list(initial), settings, list(site_names))
-    manager = SimpleClientManager()
-    for index, name in enumerate(site_names):
-        client = SiteClient(make_learner(index), index, settings.dp, settings.random_seed)
-        manager.register(LocalProxy(name, client.to_client()))
-    server = Server(
-        client_manager=manager,
-        strategy=build_strategy(settings, initial, len(site_names), result, on_round),
-    )
-    server.set_max_workers(1)  # one site after the other, as the simulation on one core
-    start = time.perf_counter()
-    server.fit(num_rounds=settings.rounds, timeout=None)
-    result.seconds = time.perf_counter() - start
-    if len(result.loss_per_round) != settings.rounds:
-        raise InputError(
-            f"the federation stopped after {len(result.loss_per_round)} of "
-            f"{settings.rounds} rounds (a site failed; see the log)"
-        )
-    return result
-
-
-#: Ray on one of the machine's cores, quietly, without its dashboard.
-RAY_INIT: dict[str, Any] = {
-    "num_cpus": 1,
-    "include_dashboard": False,
-    "log_to_driver": False,
-    "configure_logging": False,
-}
-
 #: SecAgg+ masks quantised weights: the range they are clipped to, and the levels.
 SECAGG_CLIP = 16.0
 SECAGG_LEVELS = 2**22
@@ -534,35 +367,6 @@ def secagg_workflow(sites: int) -> Any:
         reconstruction_threshold=max(2, sites - 1),
         clipping_range=SECAGG_CLIP,
         quantization_range=SECAGG_LEVELS,
-    )
-
-
-def _simulate_secagg(
-    client_fn: Callable[[Any], Any], strategy: Any, sites: int, rounds: int
-) -> None:
-    """The federation with Flower's SecAgg+: the server sees only the sum of the
-    sites' (masked, quantised) weights, never one site's."""
-    from flwr.client import ClientApp
-    from flwr.client.mod import secaggplus_mod
-    from flwr.server import LegacyContext, ServerApp, ServerConfig
-    from flwr.server.workflow import DefaultWorkflow
-    from flwr.simulation import run_simulation
-
-    client_app = ClientApp(client_fn=client_fn, mods=[secaggplus_mod, clip_when_asked])
-    server_app = ServerApp()
-
-    @server_app.main()
-    def _main(grid: Any, context: Any) -> None:
-        legacy = LegacyContext(
-            context=context, config=ServerConfig(num_rounds=rounds), strategy=strategy
-        )
-        DefaultWorkflow(fit_workflow=secagg_workflow(sites))(grid, legacy)
-
-    run_simulation(
-        server_app=server_app,
-        client_app=client_app,
-        num_supernodes=sites,
-        backend_config={"client_resources": {"num_cpus": 1}, "init_args": RAY_INIT},
     )
 
 
