@@ -248,9 +248,9 @@ def test_segment_learned_with_corrections_and_probabilities(tmp_path: Path) -> N
     result = runner.invoke(build_app(), args)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    from radcycle.pipeline.click_segment import default_model
+    from radcycle.models.registry import best_spec
 
-    assert data["method"] == default_model("PT", False)[0].name
+    assert data["method"] == best_spec("PT", False, "click-unet")[0].name
     assert "cross-validated" in data["details"]["model_choice"]
     assert data["details"]["route"]["rule"] == "learned"
     assert len(data["details"]["positive"]) == 2
@@ -332,7 +332,7 @@ def test_a_lung_nodule_keeps_the_classical_lung_method_where_ct_is_learned(
     spec = find_spec("click-unet")
     every = replace(spec, metrics={**spec.metrics, "default_for": ["CT", "MR", "PT"]})
     monkeypatch.setattr(click_segment, "find_spec", lambda name: every)
-    monkeypatch.setattr(click_segment, "default_model", lambda modality, others: (every, "test"))
+    monkeypatch.setattr(click_segment, "best_spec", lambda *args: (every, "test"))
     from tests.imaging.phantoms import nodule_in_lung
 
     lung, click = nodule_in_lung()
@@ -345,14 +345,16 @@ def test_a_lung_nodule_keeps_the_classical_lung_method_where_ct_is_learned(
 
 
 def test_the_default_model_is_the_best_cross_validated_one_as_it_is_used(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Without ``--model``, the model with the highest cross-validated Dice on the
     modality, measured with the other series where they are given and alone
     otherwise; a model made the default for its other-series Dice is not the
     default for a series alone under ``auto``."""
     from dataclasses import replace
+    from functools import partial
 
+    from radcycle.models.registry import best_spec
     from radcycle.pipeline import click_segment
 
     alone = replace(
@@ -369,13 +371,16 @@ def test_the_default_model_is_the_best_cross_validated_one_as_it_is_used(
             "default_for": ["CT"],
         },
     )
-    monkeypatch.setattr(click_segment, "load_registry", lambda: [alone, both])
-    assert click_segment.default_model("CT", False)[0].name == "click-unet-mm"
-    assert click_segment.default_model("PT", False)[0].name == "click-unet"
-    spec, why = click_segment.default_model("PT", True)
+    registry = tmp_path / "registry.json"
+    registry.write_text(json.dumps({"models": [alone.to_dict(), both.to_dict()]}))
+    assert best_spec("CT", False, "click-unet", registry)[0].name == "click-unet-mm"
+    assert best_spec("PT", False, "click-unet", registry)[0].name == "click-unet"
+    assert best_spec("US", False, "click-unet", registry) == (alone, "the default")
+    spec, why = best_spec("PT", True, "click-unet-mm", registry)
     assert spec.name == "click-unet-mm"
     assert "0.750" in why
     assert "with the other series" in why
+    monkeypatch.setattr(click_segment, "best_spec", partial(best_spec, path=registry))
     vol, _ = _sphere_volume("CT", 3)
     auto = click_segment.segment_clicks(vol, [(40.0, 40.0, 36.0)])
     assert auto.probabilities is None  # classical: the CT default was measured with other series

@@ -18,7 +18,14 @@ from pathlib import Path
 from radcycle.errors import InputError
 from radcycle.models.protocol import ModelSpec
 
-__all__ = ["REGISTRY", "find_spec", "load_registry", "sha256_of", "verified_weights"]
+__all__ = [
+    "REGISTRY",
+    "best_spec",
+    "find_spec",
+    "load_registry",
+    "sha256_of",
+    "verified_weights",
+]
 
 #: The registry shipped with radcycle.
 REGISTRY = Path(__file__).with_name("registry.json")
@@ -50,6 +57,41 @@ def find_spec(name: str, path: Path = REGISTRY) -> ModelSpec:
         if spec.name == name:
             return spec
     raise InputError(f"no model {name!r}; the registry has {sorted(s.name for s in specs)}")
+
+
+def best_spec(
+    modality: str, companions: bool, fallback: str, path: Path = REGISTRY
+) -> tuple[ModelSpec, str]:
+    """The registry's model for ``modality``, and why in words: of the models
+    trained on it (and taking companion series, where ``companions``), the one
+    with the highest cross-validated centre-click Dice measured as it will be
+    used, with the other series (``companions``) or on the series alone (the
+    ``cv`` summary of each spec's metrics). Where no model has that
+    measurement, the model called ``fallback``.
+
+    Raises:
+        InputError: the registry is unreadable, or ``fallback`` is not in it.
+    """
+    key = "learned_with centre mean" if companions else "learned centre mean"
+    scored = []
+    for spec in load_registry(path):
+        if modality not in spec.contract.modalities or (
+            companions and not spec.contract.companions
+        ):
+            continue
+        value = spec.metrics.get("cv", {}).get(modality, {}).get(key)
+        if value is not None:
+            scored.append((float(value), spec))
+    if not scored:
+        return find_spec(fallback, path), "the default"
+    scored.sort(key=lambda x: -x[0])
+    best, spec = scored[0]
+    context = "with the other series" if companions else "on the series alone"
+    others = "; ".join(f"{s.name} {v:.3f}" for v, s in scored[1:])
+    return spec, (
+        f"the highest cross-validated centre-click Dice on {modality} {context}: "
+        f"{best:.3f}" + (f" (against {others})" if others else "")
+    )
 
 
 def sha256_of(path: Path) -> str:

@@ -19,10 +19,10 @@ says that the companions were not used.
 Unless a model is named, the learned model is the registry's model with the
 highest cross-validated centre-click Dice on the clicked modality, measured as
 it will be used: with the other series where they are given, on the series
-alone otherwise (:func:`default_model`; ``details["model_choice"]`` says
-which and why). Its ``default_for`` applies only where it is used as it was
-measured for it: a model chosen for its other-series Dice is not made the
-default for a series alone.
+alone otherwise (:func:`~radcycle.models.registry.best_spec`;
+``details["model_choice"]`` says which and why). Its ``default_for`` applies
+only where it is used as it was measured for it: a model chosen for its
+other-series Dice is not made the default for a series alone.
 """
 
 from __future__ import annotations
@@ -41,20 +41,18 @@ from radcycle.imaging.masks import voxel_of_point
 from radcycle.imaging.routing import route
 from radcycle.imaging.segmentation import DEFAULT_SETTINGS, SegmentationResult, segment_at_seed
 from radcycle.models.interactive import LearnedSegmenter, OnnxModel
-from radcycle.models.protocol import ModelSpec
-from radcycle.models.registry import find_spec, load_registry
+from radcycle.models.registry import best_spec, find_spec
 
 __all__ = [
     "COMPANION_MODEL",
     "DEFAULT_MODEL",
     "METHODS",
     "ClickSegmentation",
-    "default_model",
     "segment_clicks",
 ]
 
 #: The learned model where the registry's cross-validation names none for the
-#: modality (:func:`default_model`).
+#: modality (:func:`~radcycle.models.registry.best_spec`).
 DEFAULT_MODEL = "click-unet"
 #: The same, with companion series.
 COMPANION_MODEL = "click-unet-mm"
@@ -83,9 +81,9 @@ def segment_clicks(
     companions: Mapping[str, Volume] | None = None,
 ) -> ClickSegmentation:
     """Outline the lesion at the clicks (LPS mm). ``model``: by default the one
-    :func:`default_model` chooses for the modality, with ``companions`` (the
-    patient's other series by modality, co-registered with ``volume``) or
-    without.
+    :func:`~radcycle.models.registry.best_spec` chooses for the modality, with
+    ``companions`` (the patient's other series by modality, co-registered with
+    ``volume``) or without.
 
     Raises:
         InputError: no positive click, an unknown method, corrections or
@@ -105,7 +103,10 @@ def segment_clicks(
         return ClickSegmentation(segment_at_seed(volume, positive[0], strategy=strategy))
     modality = modality_of(volume)
     _check_companions(modality, others, positive[0])
-    spec, choice = (find_spec(model), "asked") if model else default_model(modality, bool(others))
+    fallback = COMPANION_MODEL if others else DEFAULT_MODEL
+    spec, choice = (
+        (find_spec(model), "asked") if model else best_spec(modality, bool(others), fallback)
+    )
     measured_as_used = spec.contract.companions == bool(others)
     default_for = spec.metrics.get("default_for", []) if measured_as_used else []
     wanted = method == "learned" or extra or modality in default_for
@@ -136,34 +137,6 @@ def segment_clicks(
     )
     done.result.details["model_choice"] = choice
     return done
-
-
-def default_model(modality: str, companions: bool) -> tuple[ModelSpec, str]:
-    """The registry's model for ``modality``: of those trained on it (and taking
-    companion series, where ``companions``), the one with the highest
-    cross-validated centre-click Dice with the other series (``companions``) or
-    on the series alone, and the reason in words. Where the registry holds no
-    such measurement, :data:`COMPANION_MODEL` or :data:`DEFAULT_MODEL`."""
-    key = "learned_with centre mean" if companions else "learned centre mean"
-    scored = []
-    for spec in load_registry():
-        if modality not in spec.contract.modalities or (
-            companions and not spec.contract.companions
-        ):
-            continue
-        value = spec.metrics.get("cv", {}).get(modality, {}).get(key)
-        if value is not None:
-            scored.append((float(value), spec))
-    if not scored:
-        return find_spec(COMPANION_MODEL if companions else DEFAULT_MODEL), "the default"
-    scored.sort(key=lambda x: -x[0])
-    best, spec = scored[0]
-    context = "with the other series" if companions else "on the series alone"
-    others = "; ".join(f"{s.name} {v:.3f}" for v, s in scored[1:])
-    return spec, (
-        f"the highest cross-validated centre-click Dice on {modality} {context}: "
-        f"{best:.3f}" + (f" (against {others})" if others else "")
-    )
 
 
 def _check_companions(modality: str, companions: Mapping[str, Volume], click: Point) -> None:
