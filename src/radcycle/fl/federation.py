@@ -161,6 +161,19 @@ class FederationResult:
     bytes_per_round: list[int] = field(default_factory=list)
     seconds: float = 0.0
 
+    def complete(self, why: str) -> FederationResult:
+        """This result, once every round of the settings is done.
+
+        Raises:
+            InputError: fewer rounds were done (``why``: the likely reason).
+        """
+        if len(self.loss_per_round) != self.settings.rounds:
+            raise InputError(
+                f"the federation stopped after {len(self.loss_per_round)} of "
+                f"{self.settings.rounds} rounds ({why})"
+            )
+        return self
+
     def to_json(self) -> dict[str, Any]:
         return {
             **self.settings.to_json(),
@@ -394,12 +407,7 @@ def serve(
         strategy=strategy,
     )
     result.seconds = time.perf_counter() - start
-    if len(result.loss_per_round) != settings.rounds:
-        raise InputError(
-            f"the federation stopped after {len(result.loss_per_round)} of "
-            f"{settings.rounds} rounds (a site failed or left)"
-        )
-    return result
+    return result.complete("a site failed or left")
 
 
 def connect(
