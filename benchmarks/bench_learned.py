@@ -18,7 +18,10 @@ corrective clicks following the centre click (:func:`_corrected`). With
 ``--companions`` the model takes the patient's co-registered series of the
 other modalities (:data:`radcycle.models.training.COMPANION_CONTRACT`); it is
 scored on each series alone (``learned``) and with the patient's other two
-series beside it (``learned_with``). ``--models DIR``
+series beside it (``learned_with``), and with them read from every series in
+turn (``learned_views``: the probabilities of the model run with each series
+as the outlined one, averaged). ``--methods`` scores only the learned variants
+named. ``--models DIR``
 keeps each fold's weights, and ``--reuse-models`` scores them again without
 training (for inference-side changes on the same folds).
 
@@ -86,6 +89,12 @@ CLASSICAL_CLICKS = int(os.environ.get("RADCYCLE_CV_CLASSICAL_CLICKS", "2"))
 TTA_CLICKS = int(os.environ.get("RADCYCLE_CV_TTA_CLICKS", "2"))
 CORRECTIONS = int(os.environ.get("RADCYCLE_CV_CORRECTIONS", "0"))
 
+#: The methods a result may hold, each scored per series.
+METHODS = ("learned", "learned_with", "learned_views", "learned_tta", "classical")
+
+#: The learned variants that run with the patient's other series.
+WITH_OTHERS = ("_with", "_views")
+
 
 def sarcoma_root() -> Path:
     return shared_root() / "data" / "ibsi" / "ibsi_validation" / "nifti"
@@ -151,10 +160,10 @@ def _evaluate_series(
 ) -> dict[str, Any]:
     volume = read_image(image)
     volume = volume.with_array(volume.array, modality=modality)
-    if any(name.endswith("_with") for name in segmenters):
+    if any(name.endswith(WITH_OTHERS) for name in segmenters):
         others = companion_series(image, modality)
         segmenters = {
-            name: replace(s, companions=others) if name.endswith("_with") else s
+            name: replace(s, companions=others) if name.endswith(WITH_OTHERS) else s
             for name, s in segmenters.items()
         }
     ref = np.asarray(read_image(mask).array > 0)
@@ -208,6 +217,7 @@ def cross_validate(
     seed_offset: int = 0,
     members: list[Path] | None = None,
     contract: InputContract = DEFAULT_CONTRACT,
+    methods: list[str] | None = None,
 ) -> dict[str, Any]:
     """Per fold: the training log and, per held-out series, the Dice of each click.
 
@@ -220,7 +230,8 @@ def cross_validate(
     seed_offset``. ``members``: more folders of kept weights; the fold's model is
     then the ensemble (:func:`~radcycle.models.training.ensemble`) of the weights
     kept for it in ``models`` and in each of these. ``contract``: the grid and
-    patch to train and score at (the shipped model's by default).
+    patch to train and score at (the shipped model's by default). ``methods``:
+    only these learned variants are scored (all by default).
     """
     import torch
 
@@ -263,10 +274,13 @@ def cross_validate(
             segmenters["learned"] = LearnedSegmenter(TorchModel(net, spec))
             if contract.companions:
                 segmenters["learned_with"] = LearnedSegmenter(TorchModel(net, spec))
+                segmenters["learned_views"] = LearnedSegmenter(TorchModel(net, spec), views=True)
             if flips:
                 segmenters["learned_tta"] = LearnedSegmenter(
                     TorchModel(net, spec), flips=FLIP_ENSEMBLE
                 )
+        if methods is not None:
+            segmenters = {name: s for name, s in segmenters.items() if name in methods}
         trained = time.perf_counter() - start
         series: dict[str, Any] = {}
         for patient in held:
@@ -334,7 +348,7 @@ def summary(result: dict[str, Any]) -> dict[str, dict[str, float]]:
         for key, row in fold["series"].items():
             modality = key.split()[-1]
             acc = rows.setdefault(modality, {})
-            for method in ("learned", "learned_with", "learned_tta", "classical"):
+            for method in METHODS:
                 values = row.get(method)
                 if values:
                     acc.setdefault(f"{method} centre", []).append(values[0])
@@ -370,6 +384,7 @@ def table(result: dict[str, Any]) -> Table:
         "modality",
         "learned centre",
         "learned + other series centre",
+        "learned + other series, every view centre",
         "learned 8-flip centre",
         "classical centre",
         "learned off",
@@ -384,6 +399,7 @@ def table(result: dict[str, Any]) -> Table:
             modality,
             _cell(s, "learned centre"),
             _cell(s, "learned_with centre"),
+            _cell(s, "learned_views centre"),
             _cell(s, "learned_tta centre"),
             _cell(s, "classical centre"),
             _cell(s, "learned off"),
@@ -428,6 +444,9 @@ def main(argv: list[str]) -> int:
         help="the model with the patient's other series (scored alone and with them)",
     )
     parser.add_argument(
+        "--methods", help="only these learned variants, e.g. learned_views (default: all)"
+    )
+    parser.add_argument(
         "--members",
         type=Path,
         nargs="+",
@@ -460,6 +479,7 @@ def main(argv: list[str]) -> int:
         flips=args.tta,
         seed_offset=args.seed_offset,
         members=args.members,
+        methods=args.methods.split(",") if args.methods else None,
         contract=replace(
             COMPANION_CONTRACT if args.companions else DEFAULT_CONTRACT,
             spacing_mm=args.spacing_mm or DEFAULT_CONTRACT.spacing_mm,

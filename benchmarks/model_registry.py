@@ -1,5 +1,9 @@
 """Write the shipped model's registry entry from its training record and the cross-validation.
 
+``python -m benchmarks.model_registry --update-cv NAME CV.json`` replaces the
+cross-validated metrics of the registry's model NAME (same weights), keeping
+the rest of its entry.
+
 ``python -m benchmarks.model_registry TRAINING.json CV.json [VERSION]`` copies the weights
 named in TRAINING.json (from ``radcycle train-segmenter``) beside the registry,
 and writes the entry: sha256, contract, training data, cost, the per-modality
@@ -21,7 +25,7 @@ import numpy as np
 
 from radcycle.models.registry import REGISTRY, sha256_of
 
-__all__ = ["by_fold", "default_modalities", "entry"]
+__all__ = ["by_fold", "default_modalities", "entry", "update_cv", "views_modalities"]
 
 #: The learned model is the default on a modality where its centre-click Dice beats the
 #: classical method's on the same series by at least this much on average ...
@@ -94,6 +98,50 @@ def default_modalities(
     return chosen, rule
 
 
+def views_modalities(cv: dict[str, Any]) -> tuple[list[str], str]:
+    """The modalities where the model with the other series reads the tumour
+    from every series in turn (``learned_views``), and why: where that beats
+    reading the clicked series with the others beside it (``learned_with``) by
+    :data:`MIN_GAIN` or more on average and on more than :data:`MIN_WINS` of
+    the series of the same folds."""
+    pairs: dict[str, list[float]] = {}
+    for fold in cv["folds"]:
+        for key, row in fold["series"].items():
+            if row.get("learned_views") and row.get("learned_with"):
+                diff = row["learned_views"][0] - row["learned_with"][0]
+                pairs.setdefault(key.split()[-1], []).append(diff)
+    chosen, reasons = [], []
+    for modality, diffs in sorted(pairs.items()):
+        gain, wins = float(np.mean(diffs)), float(np.mean(np.asarray(diffs) > 0))
+        keep = gain >= MIN_GAIN and wins > MIN_WINS
+        if keep:
+            chosen.append(modality)
+        reasons.append(
+            f"{modality}: every view - the clicked series' centre-click Dice {gain:+.3f} on "
+            f"average, better on {wins:.0%} of {len(diffs)} series: "
+            + ("every view" if keep else "the clicked series")
+        )
+    rule = (
+        "With the other series, the model reads the tumour from every series in turn (the "
+        f"probabilities averaged) where that beats its reading of the clicked series by "
+        f"{MIN_GAIN} or more on average and on more than {MIN_WINS:.0%} of the series of the "
+        "same folds. " + "; ".join(reasons) + "."
+    )
+    return chosen, rule
+
+
+def update_cv(spec: dict[str, Any], cv: dict[str, Any]) -> dict[str, Any]:
+    """A registry entry with the cross-validated metrics of ``cv`` (its summary,
+    spread by fold and, with the other series, the modalities read from every
+    view), the rest of the entry (weights, training, other measurements) kept."""
+    metrics = dict(spec["metrics"])
+    metrics["cv"] = cv["summary"]
+    metrics["cv_by_fold"] = by_fold(cv)
+    if spec["contract"].get("companions"):
+        metrics["views_for"], metrics["views_decision"] = views_modalities(cv)
+    return {**spec, "metrics": metrics}
+
+
 def by_fold(cv: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Per fold and modality: the mean centre-click Dice of each method (the spread
     between folds)."""
@@ -101,7 +149,7 @@ def by_fold(cv: dict[str, Any]) -> dict[str, dict[str, float]]:
     for fold in cv["folds"]:
         acc: dict[str, list[float]] = {}
         for key, row in fold["series"].items():
-            for method in ("learned", "learned_with", "classical"):
+            for method in ("learned", "learned_with", "learned_views", "classical"):
                 if row.get(method):
                     acc.setdefault(f"{method} {key.split()[-1]}", []).append(row[method][0])
         out[str(fold["fold"])] = {k: round(float(np.mean(v)), 3) for k, v in sorted(acc.items())}
@@ -230,6 +278,8 @@ def entry(training: dict[str, Any], cv: dict[str, Any], weights_name: str) -> di
         },
     }
     metrics = out["metrics"]
+    if companions:
+        metrics["views_for"], metrics["views_decision"] = views_modalities(cv)
     if cv.get("protocol"):
         metrics["protocol"] = cv["protocol"]
     if cv.get("failure_modes"):
@@ -238,6 +288,16 @@ def entry(training: dict[str, Any], cv: dict[str, Any], weights_name: str) -> di
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--update-cv":
+        # --update-cv NAME CV.json: new cross-validated metrics for the same weights
+        name, cv = argv[1], json.loads(Path(argv[2]).read_text())
+        models = json.loads(REGISTRY.read_text())["models"]
+        if name not in {m["name"] for m in models}:
+            raise SystemExit(f"no model {name!r} in {REGISTRY}")
+        models = [update_cv(m, cv) if m["name"] == name else m for m in models]
+        REGISTRY.write_text(json.dumps({"models": models}, indent=2, ensure_ascii=False) + "\n")
+        print(f"updated the metrics of {name} in {REGISTRY}")
+        return 0
     training = json.loads(Path(argv[0]).read_text())
     if len(argv) > 2:
         training["version"] = argv[2]

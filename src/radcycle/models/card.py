@@ -29,6 +29,7 @@ _COLUMNS = (
 #: The same for a model that reads the patient's other series.
 _COMPANION_COLUMNS = (
     ("with the other series, centre click", "learned_with centre"),
+    ("every series in turn, centre click", "learned_views centre"),
     ("alone, centre click", "learned centre"),
     ("classical, centre click", "classical centre"),
     ("with the other series, off-centre", "learned_with off"),
@@ -126,6 +127,18 @@ def model_card(spec: ModelSpec) -> str:
     if m.get("quantisation"):
         lines += ["", "### int8 quantisation", "", str(m["quantisation"])]
     default = m.get("default_for", [])
+    if c.companions and m.get("views_decision"):
+        lines += [
+            "",
+            "### Reading every series in turn",
+            "",
+            "Used on: "
+            + (", ".join(_NAMES.get(x, x) for x in m.get("views_for", [])) or "no modality")
+            + ". There the model is run once with each series as the outlined one (the "
+            "others beside it, the clicks carried over through patient space) and the "
+            "probabilities of the runs, on the clicked series' model grid, are averaged "
+            f"where they reach. {m['views_decision']}",
+        ]
     lines += [
         "",
         "## Intended use and the default method",

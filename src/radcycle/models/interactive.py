@@ -8,7 +8,9 @@ normalised (:mod:`radcycle.models.encoding`); the clicks, positive and
 negative, become two channels. Where the lesion reaches the patch's edge the
 region is doubled and covered by a sliding window of half-overlapping
 patches. The probabilities are brought back to the image grid; the outline is
-the part above the contract's threshold joined to a positive click. It is
+the part above the contract's threshold joined to a positive click. With
+companion series and ``views``, the probabilities are the mean of the model's
+reading from each series in turn. It is
 ``uncertain`` where the mean probability inside it is under
 :data:`MIN_CONFIDENCE` or, drawn with companion series, where the outline of
 the clicked series alone differs from it (:data:`MIN_AGREEMENT`), and ``leak``
@@ -173,7 +175,12 @@ class LearnedSegmenter:
     probabilities averaged (:data:`FLIP_ENSEMBLE` for all eight); by default
     the patch as it is. ``companions``: the patient's co-registered series of
     other modalities, by modality, for a model that takes them
-    (``contract.companions``).
+    (``contract.companions``). ``views``: with companions, the model is also run
+    with each companion series as the outlined one (the clicked series among
+    its companions, the clicks carried over through patient space), and the
+    probabilities of every view, brought onto the clicked series' model grid,
+    are averaged where they reach (the model reads the same tumour from each
+    series in turn; see ``docs/lesions.md`` for where that helps).
     """
 
     model: ProbabilityModel
@@ -182,6 +189,7 @@ class LearnedSegmenter:
     batch: int = 4
     flips: tuple[tuple[int, ...], ...] = ((),)
     companions: Mapping[str, Volume] = field(default_factory=dict, compare=False)
+    views: bool = False
     details: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -240,7 +248,9 @@ class LearnedSegmenter:
         half = contract.patch * contract.spacing_mm / 2.0
         for scale, last in ((1.0, False), (2.0, True)):
             box = _region(positive, half * scale, spacing, volume.array.shape)
-            prob = self._probabilities(volume, box, positive, negative, modality, spacing)
+            prob, fused = self._probabilities(
+                volume, box, positive, negative, modality, half * scale
+            )
             mask = self._mask(prob, box, positive, spacing)
             edge = any(np.take(mask, end, axis=a).any() for a in range(3) for end in (0, -1))
             at_image_edge = [
@@ -276,6 +286,8 @@ class LearnedSegmenter:
             details["companions"] = sorted(self.companions)
         if agreement is not None:
             details["agreement_alone"] = round(agreement, 3)
+        if self.views and contract.companions:
+            details["views"] = [modality, *fused]
         return LearnedOutline(Outline(box, mask, self.name, quality, details), prob)
 
     def _agreement(
@@ -344,8 +356,98 @@ class LearnedSegmenter:
         positive: Sequence[Voxel],
         negative: Sequence[Voxel],
         modality: str,
+        half_mm: float,
+    ) -> tuple[FloatArray, list[str]]:
+        """The probabilities on ``box`` of the image grid, and the modalities of
+        the companion series whose view was averaged into them (:attr:`views`)."""
+        contract = self.model.spec.contract
+        spacing = array_spacing(volume)
+        prob = self._grid_probabilities(volume, box, positive, negative, modality, spacing)
+        fused: list[str] = []
+        if self.views and contract.companions and self.companions:
+            seen = [prob]
+            for other in sorted(self.companions):
+                view = self._view(
+                    volume, box, prob.shape, positive, negative, modality, other, half_mm
+                )
+                if view is not None:
+                    seen.append(view)
+                    fused.append(other)
+            stack = np.stack(seen)
+            valid = ~np.isnan(stack)
+            total = np.where(valid, stack, 0.0).sum(axis=0)
+            prob = np.asarray(total / np.maximum(valid.sum(axis=0), 1), np.float32)
+        region = tuple(b.stop - b.start for b in box)
+        return from_model_grid(prob, region, spacing, contract.spacing_mm), fused
+
+    def _view(
+        self,
+        volume: Volume,
+        box: tuple[slice, slice, slice],
+        shape: tuple[int, ...],
+        positive: Sequence[Voxel],
+        negative: Sequence[Voxel],
+        modality: str,
+        other: str,
+        half_mm: float,
+    ) -> FloatArray | None:
+        """The model's probabilities with the companion series of ``other`` as the
+        outlined one (``volume`` and the remaining companions beside it, the
+        clicks carried over through patient space), sampled at the model-grid
+        points of ``box`` of ``volume`` (``shape``); NaN where that view does not
+        reach. None where the first click lies outside the companion."""
+        series = self.companions[other]
+        limits = series.array.shape
+
+        def carried(points: Sequence[Voxel]) -> list[Voxel]:
+            if not points:
+                return []
+            xyz = volume.index_to_patient(np.asarray([p[::-1] for p in points], np.float64))
+            at = np.rint(series.patient_to_index(xyz)[:, ::-1]).astype(int)
+            return [
+                (int(k), int(j), int(i))
+                for k, j, i in at
+                if 0 <= k < limits[0] and 0 <= j < limits[1] and 0 <= i < limits[2]
+            ]
+
+        pos = carried(positive[:1])
+        if not pos:
+            return None
+        pos += carried(positive[1:])
+        step = array_spacing(series)
+        theirs = _region(pos, half_mm, step, limits)
+        swapped = {m: v for m, v in self.companions.items() if m != other}
+        swapped[modality] = volume
+        view = replace(self, companions=swapped, views=False)
+        prob = view._grid_probabilities(series, theirs, pos, carried(negative), other, step)
+        # the model-grid points of box, as encoding.model_stack samples them
+        axes = [
+            b.start + np.arange(m, dtype=np.float64) * grid_factor(m, b.stop - b.start)
+            for b, m in zip(box, shape, strict=True)
+        ]
+        kk, jj, ii = np.meshgrid(*axes, indexing="ij")
+        xyz = volume.index_to_patient(np.stack([ii.ravel(), jj.ravel(), kk.ravel()], axis=1))
+        native = series.patient_to_index(xyz)[:, ::-1].T
+        at = np.stack(
+            [
+                (native[a] - theirs[a].start) * grid_factor(theirs[a].stop - theirs[a].start, n)
+                for a, n in enumerate(prob.shape)
+            ]
+        )
+        out = ndi.map_coordinates(prob, at, order=1, mode="constant", cval=np.nan)
+        return np.asarray(out.reshape(shape), np.float32)
+
+    def _grid_probabilities(
+        self,
+        volume: Volume,
+        box: tuple[slice, slice, slice],
+        positive: Sequence[Voxel],
+        negative: Sequence[Voxel],
+        modality: str,
         spacing: tuple[float, float, float],
     ) -> FloatArray:
+        """The network's probabilities on the model grid of ``box`` (sliding
+        window, flips averaged)."""
         contract = self.model.spec.contract
         region = np.asarray(volume.array[box], dtype=np.float32)
         if contract.companions:
@@ -381,4 +483,4 @@ class LearnedSegmenter:
                 count[a : a + size, b : b + size, c : c + size] += 1.0
         prob = total / np.maximum(count, 1.0)
         inner = tuple(slice(b, b + n) for b, n in zip(before, grid.shape, strict=True))
-        return from_model_grid(prob[inner], region.shape, spacing, contract.spacing_mm)
+        return np.asarray(prob[inner], np.float32)

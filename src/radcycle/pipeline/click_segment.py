@@ -23,6 +23,12 @@ alone otherwise (:func:`~radcycle.models.registry.best_spec`;
 ``details["model_choice"]`` says which and why). Its ``default_for`` applies
 only where it is used as it was measured for it: a model chosen for its
 other-series Dice is not made the default for a series alone.
+
+With companions, on the modalities where the registry's cross-validation
+found it better (``metrics["views_for"]``), the model reads the tumour from
+every series in turn and their probabilities are averaged
+(:class:`~radcycle.models.interactive.LearnedSegmenter` ``views``);
+``details["views_choice"]`` says whether and why.
 """
 
 from __future__ import annotations
@@ -132,10 +138,17 @@ def segment_clicks(
         result = segment_at_seed(volume, positive[0])
         result.details["fallback"] = f"classical: the learned model could not serve ({exc})"
         return ClickSegmentation(result)
-    done = _learned(
-        volume, positive, negative, modality, LearnedSegmenter(runner, companions=others)
-    )
+    views = bool(others) and measured_as_used and modality in spec.metrics.get("views_for", [])
+    segmenter = LearnedSegmenter(runner, companions=others, views=views)
+    done = _learned(volume, positive, negative, modality, segmenter)
     done.result.details["model_choice"] = choice
+    if others and measured_as_used:
+        done.result.details["views_choice"] = (
+            f"every series read in turn: the registry's cross-validation chose it for {modality}"
+            if views
+            else f"the clicked series read with the others beside it ({modality} is not "
+            "among the modalities where reading every series in turn did better)"
+        )
     return done
 
 
