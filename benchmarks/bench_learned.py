@@ -187,6 +187,8 @@ def _evaluate_series(
                 out = segmenter.segment(volume, [kji], [], modality).outline
                 got = out.full(volume.array.shape)
                 row[name].append(round(_dice(got, ref), 4))
+                if n == 0:
+                    row[f"{name}_quality"] = out.quality.value
             except RadcycleError:
                 row[name].append(0.0)
             row[f"{name}_s"].append(round(time.perf_counter() - start, 3))
@@ -218,6 +220,7 @@ def cross_validate(
     members: list[Path] | None = None,
     contract: InputContract = DEFAULT_CONTRACT,
     methods: list[str] | None = None,
+    partners: list[tuple[Path, float]] | None = None,
 ) -> dict[str, Any]:
     """Per fold: the training log and, per held-out series, the Dice of each click.
 
@@ -231,7 +234,10 @@ def cross_validate(
     then the ensemble (:func:`~radcycle.models.training.ensemble`) of the weights
     kept for it in ``models`` and in each of these. ``contract``: the grid and
     patch to train and score at (the shipped model's by default). ``methods``:
-    only these learned variants are scored (all by default).
+    only these learned variants are scored (all by default). ``partners``:
+    folders of fold weights kept from runs on other grids (``--spacing-mm``),
+    with their grid: each fold's model is scored with them as its
+    ``partners`` (the mean of every grid's reading).
     """
     import torch
 
@@ -244,6 +250,8 @@ def cross_validate(
         "steps": steps,
         "patients": len(patients),
     }
+    if partners:
+        out["partner_grids_mm"] = [mm for _, mm in partners]
     for k, held in enumerate(folds(patients)):
         if only is not None and k not in only:
             continue
@@ -271,14 +279,17 @@ def cross_validate(
                     saved.parent.mkdir(parents=True, exist_ok=True)
                     torch.save(net.state_dict(), saved)
             spec = ModelSpec("click-unet-cv", f"fold{k}", "", "", ("lesion",), contract)
-            segmenters["learned"] = LearnedSegmenter(TorchModel(net, spec))
+            grids = tuple(
+                _kept_model(folder, k, replace(contract, spacing_mm=mm), settings.channels)
+                for folder, mm in (partners or [])
+            )
+            one = LearnedSegmenter(TorchModel(net, spec), partners=grids)
+            segmenters["learned"] = one
             if contract.companions:
-                segmenters["learned_with"] = LearnedSegmenter(TorchModel(net, spec))
-                segmenters["learned_views"] = LearnedSegmenter(TorchModel(net, spec), views=True)
+                segmenters["learned_with"] = one
+                segmenters["learned_views"] = replace(one, views=True)
             if flips:
-                segmenters["learned_tta"] = LearnedSegmenter(
-                    TorchModel(net, spec), flips=FLIP_ENSEMBLE
-                )
+                segmenters["learned_tta"] = replace(one, flips=FLIP_ENSEMBLE)
         if methods is not None:
             segmenters = {name: s for name, s in segmenters.items() if name in methods}
         trained = time.perf_counter() - start
@@ -307,6 +318,19 @@ def cross_validate(
         if partial is not None:
             partial.write_text(json.dumps(out, indent=1) + "\n")
     return out
+
+
+def _kept_model(
+    folder: Path, fold: int, contract: InputContract, channels: tuple[int, ...]
+) -> TorchModel:
+    """The weights a run kept for ``fold`` in ``folder``, on ``contract``'s grid."""
+    import torch
+
+    net = build_network(contract, channels)
+    net.load_state_dict(torch.load(folder / f"fold{fold}.pt", weights_only=True))
+    net.eval()
+    name = f"click-unet-cv-{contract.spacing_mm:g}mm"
+    return TorchModel(net, ModelSpec(name, f"fold{fold}", "", "", ("lesion",), contract))
 
 
 def merge_folds(folds: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -447,6 +471,12 @@ def main(argv: list[str]) -> int:
         "--methods", help="only these learned variants, e.g. learned_views (default: all)"
     )
     parser.add_argument(
+        "--partners",
+        nargs="+",
+        metavar="DIR:MM",
+        help="kept fold weights of runs on other grids (DIR:MM), read with each fold's model",
+    )
+    parser.add_argument(
         "--members",
         type=Path,
         nargs="+",
@@ -480,6 +510,9 @@ def main(argv: list[str]) -> int:
         seed_offset=args.seed_offset,
         members=args.members,
         methods=args.methods.split(",") if args.methods else None,
+        partners=[(Path(x.rsplit(":", 1)[0]), float(x.rsplit(":", 1)[1])) for x in args.partners]
+        if args.partners
+        else None,
         contract=replace(
             COMPANION_CONTRACT if args.companions else DEFAULT_CONTRACT,
             spacing_mm=args.spacing_mm or DEFAULT_CONTRACT.spacing_mm,

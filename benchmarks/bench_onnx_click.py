@@ -28,6 +28,7 @@ from radcycle.imaging.segmentation import segment_at_seed
 from radcycle.io import read_image
 from radcycle.models.interactive import LearnedSegmenter, OnnxModel
 from radcycle.models.registry import find_spec
+from radcycle.models.runtime import registry_models
 from radcycle.models.training import SARCOMA_SERIES
 
 __all__ = ["timings"]
@@ -37,7 +38,8 @@ def timings(root: Path, classical: bool = True) -> dict[str, dict[str, list[floa
     """Per modality: seconds per click (``onnx``, ``onnx_with`` the other series,
     ``onnx_views`` every series in turn, ``classical``) and lesion volume (mL)."""
     segmenter = LearnedSegmenter(OnnxModel(find_spec("click-unet")))
-    with_others = LearnedSegmenter(OnnxModel(find_spec("click-unet-mm")))
+    model, partners = registry_models(find_spec("click-unet-mm"))
+    with_others = LearnedSegmenter(model, partners=partners)
     out: dict[str, dict[str, list[float]]] = {}
     for folder in sorted(p for p in root.glob("STS_*") if p.is_dir()):
         for series, modality in SARCOMA_SERIES:

@@ -124,6 +124,15 @@ def test_the_shipped_model_with_companions_matches_its_registry_entry() -> None:
     assert spec.contract.channels == 8
     assert verified_weights(spec).stat().st_size < 8_000_000
     assert spec.metrics["cv"], "the registry entry carries its cross-validation"
+    # read with partners trained alike on other grids, each a verified file of its own
+    assert spec.partners
+    grids = {spec.contract.spacing_mm}
+    for name in spec.partners:
+        partner = find_spec(name)
+        assert replace(partner.contract, spacing_mm=spec.contract.spacing_mm) == spec.contract
+        assert verified_weights(partner).stat().st_size < 3_000_000
+        grids.add(partner.contract.spacing_mm)
+    assert len(grids) == 1 + len(spec.partners)
 
 
 def _series(tmp_path: Path) -> dict[str, Path]:

@@ -219,7 +219,9 @@ def test_train_segmenter_writes_weights_and_record(tmp_path: Path) -> None:
     assert "inside an input folder" in inside.output
 
 
-@pytest.mark.parametrize("name", ["click-unet", "click-unet-mm"])
+@pytest.mark.parametrize(
+    "name", ["click-unet", "click-unet-mm", "click-unet-mm-4mm", "click-unet-mm-12mm"]
+)
 def test_model_card_is_the_registrys(tmp_path: Path, name: str) -> None:
     out = tmp_path / "card.md"
     result = runner.invoke(build_app(), ["model-card", name, "--out", str(out), "--json"])

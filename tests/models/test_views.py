@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from radcycle.domain import Geometry, Volume
+from radcycle.errors import InputError
 from radcycle.models.interactive import LearnedSegmenter, OnnxModel
 from radcycle.models.protocol import ModelSpec
 from radcycle.models.registry import REGISTRY, find_spec, sha256_of
@@ -150,3 +151,75 @@ def test_the_pipeline_reads_every_view_where_the_registry_chose_it(
     assert "PT is not among" in on_pet.result.details["views_choice"]
     alone = click_segment.segment_clicks(mr, [point], method="learned")
     assert "views_choice" not in alone.result.details
+
+
+def test_partner_readings_are_averaged_on_the_union_of_their_regions() -> None:
+    from radcycle.models.interactive import _combined, _Reading
+
+    near = _Reading(
+        (slice(0, 4), slice(0, 4), slice(0, 4)), np.full((4, 4, 4), 0.9, np.float32),
+        False, [], 16.0, 8.0,
+    )  # fmt: skip
+    wide = _Reading(
+        (slice(2, 8), slice(0, 4), slice(0, 4)), np.full((6, 4, 4), 0.5, np.float32),
+        False, [], 32.0, 4.0,
+    )  # fmt: skip
+    box, prob = _combined([near, wide])
+    assert box == (slice(0, 8), slice(0, 4), slice(0, 4))
+    assert prob[0, 0, 0] == pytest.approx(0.9)  # the wide reading did not read there
+    assert prob[3, 0, 0] == pytest.approx(0.7)  # both
+    assert prob[7, 0, 0] == pytest.approx(0.5)  # beyond the near reading's region
+    assert _combined([near])[1] is near.prob
+
+
+def test_a_model_is_read_with_its_partners_on_other_grids(
+    reads_the_ct: OnnxModel, tmp_path: Path
+) -> None:
+    ct = _ct_with_an_oblong_lesion()
+    fine = replace(TINY_WITH, spacing_mm=2.5)
+    path = tmp_path / "fine.onnx"
+
+    class ReadsCt(torch.nn.Module):  # type: ignore[misc]
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return (x[:, CT_IMAGE : CT_IMAGE + 1] - 0.1) * 40.0
+
+    training.export_onnx(ReadsCt(), fine, path)
+    partner = OnnxModel(ModelSpec("fine", "0", path.name, sha256_of(path), ("lesion",), fine), path)
+    click = (11, 16, 24)
+    alone = LearnedSegmenter(reads_the_ct).segment(ct, [click], [], "CT")
+    both = LearnedSegmenter(reads_the_ct, partners=(partner,)).segment(ct, [click], [], "CT")
+    assert both.outline.details["grids_mm"] == [4.0, 2.5]
+    assert both.outline.details["partners"][0]["model"] == "fine"
+    assert "partners" not in alone.outline.details
+    a, b = alone.outline.full(ct.array.shape), both.outline.full(ct.array.shape)
+    assert 2.0 * (a & b).sum() / (a.sum() + b.sum()) > 0.85  # both read the same lesion
+    # a partner not trained on the modality is refused like the model itself
+    mr_only = replace(partner.spec, contract=replace(fine, modalities=("MR",)))
+    odd = LearnedSegmenter(
+        reads_the_ct, partners=(training.TorchModel(torch.nn.Identity(), mr_only),)
+    )
+    with pytest.raises(InputError, match="trained on"):
+        odd.segment(ct, [click], [], "CT")
+
+
+def test_a_partner_serves_only_in_its_group(tmp_path: Path) -> None:
+    from radcycle.models.registry import best_spec, load_registry
+
+    shipped = find_spec("click-unet-mm")
+    group = replace(
+        shipped,
+        partners=("click-unet-mm-4mm",),
+        metrics={"cv": {"CT": {"learned_with centre mean": 0.70}}},
+    )
+    member = replace(
+        shipped,
+        name="click-unet-mm-4mm",
+        partners=(),
+        contract=replace(shipped.contract, spacing_mm=4.0),
+        metrics={"cv": {"CT": {"learned_with centre mean": 0.90}}},
+    )
+    registry = tmp_path / "registry.json"
+    registry.write_text(json.dumps({"models": [group.to_dict(), member.to_dict()]}))
+    assert load_registry(registry)[0].partners == ("click-unet-mm-4mm",)
+    assert best_spec("CT", True, "click-unet-mm", registry)[0].name == "click-unet-mm"
+    assert "partners" not in member.to_dict()

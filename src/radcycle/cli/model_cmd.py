@@ -4,7 +4,8 @@
   model on the sarcoma series under DATA (``STS_xxx/{CT,MR_T1,PET}_{image,mask}.nii.gz``)
   with fixed seeds, and writes ``DIR/<name>.onnx`` and ``DIR/training.json``
   (steps, loss, seconds, peak memory, the weights' sha256, the registry entry);
-  with ``--companions`` the model that also reads the patient's other series;
+  with ``--companions`` the model that also reads the patient's other series,
+  with ``--spacing-mm`` on another grid (a partner of the shipped model);
 * ``radcycle model-card NAME --out FILE``: the model card from the registry.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import resource
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -67,6 +69,14 @@ def train_segmenter(
     patients: list[str] = typer.Option(
         [], "--patient", help="Train on this patient only (repeatable; default: all)."
     ),
+    spacing_mm: float | None = typer.Option(
+        None,
+        "--spacing-mm",
+        min=1.0,
+        max=32.0,
+        help="The model grid in mm (default: the shipped model's, 8); a partner model "
+        "is trained alike on another grid.",
+    ),
     random_seed: int = random_seed_option(),
     as_json: bool = json_option(),
     force: bool = force_option(),
@@ -85,6 +95,8 @@ def train_segmenter(
     except ImportError as exc:  # pragma: no cover - the extra is installed in tests
         raise InputError("training needs the models extra: pip install 'radcycle[models]'") from exc
     contract = COMPANION_CONTRACT if companions else DEFAULT_CONTRACT
+    if spacing_mm is not None:
+        contract = replace(contract, spacing_mm=spacing_mm)
     name = name or ("click-unet-mm" if companions else "click-unet")
     rules = OutputRules.of([data], force=force)
     weights = out / f"{name}.onnx"

@@ -47,6 +47,31 @@ def _cell(summary: dict[str, Any], key: str) -> str:
     return f"{summary[f'{key} mean']:.3f} ± {summary[f'{key} sd']:.3f} (n={summary[f'{key} n']})"
 
 
+def _group_lines(spec: ModelSpec) -> list[str]:
+    """Where ``spec`` is read with partners on other grids, or is one."""
+    from radcycle.models.registry import load_registry
+
+    specs = {s.name: s for s in load_registry()}
+    if spec.partners:
+        grids = ", ".join(
+            f"`{name}` ({specs[name].contract.spacing_mm:g} mm)" if name in specs else f"`{name}`"
+            for name in spec.partners
+        )
+        return [
+            f"- Read with its partners, the same network trained alike on other grids: "
+            f"{grids}. Each reads the clicks on its own grid and region; the outline is "
+            "drawn from the mean of their probabilities and this model's (each 0 outside "
+            "the region it read). The metrics below are those of the group."
+        ]
+    groups = [s.name for s in specs.values() if spec.name in s.partners]
+    if groups:
+        return [
+            f"- A partner of {', '.join(f'`{g}`' for g in groups)}: it serves only read with "
+            "it (see its card). The metrics below are its own, on its grid alone."
+        ]
+    return []
+
+
 def model_card(spec: ModelSpec) -> str:
     """The Markdown model card of ``spec`` (metrics from ``spec.metrics``)."""
     c = spec.contract
@@ -65,6 +90,7 @@ def model_card(spec: ModelSpec) -> str:
         f"- Network: {t.get('network', '-')}.",
         "- Loaded only from a local file whose sha256 matches the registry; run by ONNX "
         "Runtime on CPU. Nothing is downloaded.",
+        *_group_lines(spec),
         "",
         "## Training data and licence",
         f"- {t.get('data', '-')}",

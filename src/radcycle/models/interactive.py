@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,8 +41,8 @@ from radcycle.models.encoding import (
     normalise,
     to_model_grid,
 )
-from radcycle.models.protocol import ModelSpec, ProbabilityModel
-from radcycle.models.registry import verified_weights
+from radcycle.models.protocol import ProbabilityModel
+from radcycle.models.runtime import OnnxModel  # re-exported: where callers have always found it
 
 __all__ = [
     "FLIP_ENSEMBLE",
@@ -80,40 +79,6 @@ FLIP_ENSEMBLE: tuple[tuple[int, ...], ...] = (
     (3, 4),
     (2, 3, 4),
 )
-
-
-class OnnxModel:
-    """A registry model run by ONNX Runtime on CPU, from a local file whose
-    SHA-256 matches the registry's (:func:`~radcycle.models.registry.verified_weights`).
-
-    Raises:
-        InputError: the file is missing, does not match, or ONNX Runtime is
-            not installed (the ``models`` extra).
-    """
-
-    def __init__(self, spec: ModelSpec, weights: Path | None = None, threads: int = 1) -> None:
-        path = verified_weights(spec, weights)
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:  # pragma: no cover - the extra is installed in tests
-            raise InputError(
-                "ONNX Runtime is not installed: pip install 'radcycle[models]'"
-            ) from exc
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # threads that spin waiting for work starve a shared machine
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._spec = spec
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-    @property
-    def spec(self) -> ModelSpec:
-        return self._spec
-
-    def predict(self, batch: FloatArray) -> FloatArray:
-        (logits,) = self._session.run(["logits"], {"input": np.asarray(batch, np.float32)})
-        return np.asarray(1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64))), np.float32)
 
 
 @dataclass(frozen=True)
@@ -168,6 +133,48 @@ def _pad_to(
 
 
 @dataclass(frozen=True)
+class _Reading:
+    """One model's probabilities on ``box`` of the image grid, whether its outline
+    reached the inner edge of the widest region it read, the companion series
+    whose view it averaged in, the half-width of its region (mm) and its grid."""
+
+    box: tuple[slice, slice, slice]
+    prob: FloatArray
+    inner_edge: bool
+    views: list[str]
+    half_mm: float
+    spacing_mm: float
+
+
+def _combined(readings: Sequence[_Reading]) -> tuple[tuple[slice, slice, slice], FloatArray]:
+    """The mean probability of several models' readings on the union of their
+    regions, each voxel's over the readings whose region holds it (a model
+    says nothing of a region it did not read)."""
+    if len(readings) == 1:
+        return readings[0].box, readings[0].prob
+    lo = [min(r.box[a].start for r in readings) for a in range(3)]
+    hi = [max(r.box[a].stop for r in readings) for a in range(3)]
+    box = (slice(lo[0], hi[0]), slice(lo[1], hi[1]), slice(lo[2], hi[2]))
+    total = np.zeros([h - a for a, h in zip(lo, hi, strict=True)], np.float32)
+    count = np.zeros_like(total)
+    for r in readings:
+        at = tuple(slice(b.start - a, b.stop - a) for b, a in zip(r.box, lo, strict=True))
+        total[at] += r.prob
+        count[at] += 1.0
+    return box, np.asarray(total / np.maximum(count, 1.0), np.float32)
+
+
+def _at_inner_edge(mask: BoolArray, box: tuple[slice, slice, slice], volume: Volume) -> bool:
+    """Whether ``mask`` (on ``box``) reaches a face of ``box`` while ``box`` is not
+    the whole image (the lesion may go on beyond the region read)."""
+    edge = any(np.take(mask, end, axis=a).any() for a in range(3) for end in (0, -1))
+    whole = all(
+        sl.start == 0 and sl.stop == n for sl, n in zip(box, volume.array.shape, strict=True)
+    )
+    return edge and not whole
+
+
+@dataclass(frozen=True)
 class LearnedSegmenter:
     """Click-to-segment by a learned model (``name``: the model's).
 
@@ -181,6 +188,10 @@ class LearnedSegmenter:
     probabilities of every view, brought onto the clicked series' model grid,
     are averaged where they reach (the model reads the same tumour from each
     series in turn; see ``docs/lesions.md`` for where that helps).
+    ``partners``: models trained alike on other grids (the same modalities and
+    companions); each reads the clicks on its own grid and region, and the
+    outline is drawn from the mean of their probabilities and this model's
+    (each 0 outside the region it read), on the union of those regions.
     """
 
     model: ProbabilityModel
@@ -190,6 +201,7 @@ class LearnedSegmenter:
     flips: tuple[tuple[int, ...], ...] = ((),)
     companions: Mapping[str, Volume] = field(default_factory=dict, compare=False)
     views: bool = False
+    partners: tuple[ProbabilityModel, ...] = ()
     details: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -234,31 +246,19 @@ class LearnedSegmenter:
         if not positive:
             raise InputError("a learned outline needs a positive click")
         contract = self.model.spec.contract
-        if self.companions and not contract.companions:
-            raise InputError(
-                f"model {self.name!r} outlines one series alone: it takes no companion series"
-            )
-        if modality not in contract.modalities:
-            raise InputError(
-                f"model {self.name!r} was trained on {', '.join(contract.modalities)}, "
-                f"not {modality}",
-                value=modality,
-            )
+        self._check(modality)
         spacing = array_spacing(volume)
-        half = contract.patch * contract.spacing_mm / 2.0
-        for scale, last in ((1.0, False), (2.0, True)):
-            box = _region(positive, half * scale, spacing, volume.array.shape)
-            prob, fused = self._probabilities(
-                volume, box, positive, negative, modality, half * scale
-            )
-            mask = self._mask(prob, box, positive, spacing)
-            edge = any(np.take(mask, end, axis=a).any() for a in range(3) for end in (0, -1))
-            at_image_edge = [
-                (sl.start == 0, sl.stop == n) for sl, n in zip(box, volume.array.shape, strict=True)
-            ]
-            inner_edge = edge and not all(a and b for a, b in at_image_edge)
-            if not inner_edge or last:
-                break
+        readings = [self._read(volume, positive, negative, modality)]
+        for partner in self.partners:
+            member = replace(self, model=partner, partners=())
+            member._check(modality)
+            readings.append(member._read(volume, positive, negative, modality))
+        box, prob = _combined(readings)
+        mask = self._mask(prob, box, positive, spacing)
+        inner_edge = (
+            readings[0].inner_edge if len(readings) == 1 else _at_inner_edge(mask, box, volume)
+        )
+        fused = readings[0].views
         if not mask.any():
             raise AnalysisError("the model found no lesion at the click", value=list(positive[0]))
         confidence = float(prob[mask].mean())
@@ -279,9 +279,15 @@ class LearnedSegmenter:
             "confidence": round(confidence, 3),
             "positive": [list(map(int, p)) for p in positive],
             "negative": [list(map(int, p)) for p in negative],
-            "roi_half_mm": half * scale,
+            "roi_half_mm": readings[0].half_mm,
             "test_time_flips": len(self.flips),
         }
+        if self.partners:
+            details["grids_mm"] = [r.spacing_mm for r in readings]
+            details["partners"] = [
+                {"model": m.spec.name, "version": m.spec.version, "sha256": m.spec.sha256}
+                for m in self.partners
+            ]
         if contract.companions:
             details["companions"] = sorted(self.companions)
         if agreement is not None:
@@ -289,6 +295,43 @@ class LearnedSegmenter:
         if self.views and contract.companions:
             details["views"] = [modality, *fused]
         return LearnedOutline(Outline(box, mask, self.name, quality, details), prob)
+
+    def _check(self, modality: str) -> None:
+        contract = self.model.spec.contract
+        if self.companions and not contract.companions:
+            raise InputError(
+                f"model {self.name!r} outlines one series alone: it takes no companion series"
+            )
+        if modality not in contract.modalities:
+            raise InputError(
+                f"model {self.name!r} was trained on {', '.join(contract.modalities)}, "
+                f"not {modality}",
+                value=modality,
+            )
+
+    def _read(
+        self,
+        volume: Volume,
+        positive: Sequence[Voxel],
+        negative: Sequence[Voxel],
+        modality: str,
+    ) -> _Reading:
+        """This model's probabilities around the clicks: on the region of half a
+        patch around them, or, where its outline reaches that region's inner
+        edge, on one twice as wide."""
+        contract = self.model.spec.contract
+        spacing = array_spacing(volume)
+        half = contract.patch * contract.spacing_mm / 2.0
+        for scale, last in ((1.0, False), (2.0, True)):
+            box = _region(positive, half * scale, spacing, volume.array.shape)
+            prob, fused = self._probabilities(
+                volume, box, positive, negative, modality, half * scale
+            )
+            mask = self._mask(prob, box, positive, spacing)
+            inner_edge = _at_inner_edge(mask, box, volume)
+            if not inner_edge or last:
+                break
+        return _Reading(box, prob, inner_edge, fused, half * scale, contract.spacing_mm)
 
     def _agreement(
         self,

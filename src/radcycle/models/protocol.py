@@ -108,6 +108,9 @@ class ModelSpec:
         contract: the input contract.
         training: the data it was trained on, its licence and how.
         metrics: what was measured, per modality (see the model card).
+        partners: registry models trained alike on other grids whose
+            probabilities are averaged with this model's where it is used (its
+            metrics are those of the group); a partner serves only in its group.
     """
 
     name: str
@@ -118,9 +121,10 @@ class ModelSpec:
     contract: InputContract
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    partners: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
             "file": self.file,
@@ -130,6 +134,9 @@ class ModelSpec:
             "training": self.training,
             "metrics": self.metrics,
         }
+        if self.partners:
+            out["partners"] = list(self.partners)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
@@ -142,6 +149,7 @@ class ModelSpec:
             contract=InputContract.from_dict(data["contract"]),
             training=dict(data.get("training", {})),
             metrics=dict(data.get("metrics", {})),
+            partners=tuple(str(x) for x in data.get("partners", ())),
         )
 
 

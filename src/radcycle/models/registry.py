@@ -6,7 +6,7 @@ explicit local file whose SHA-256 matches the registry's; nothing is ever
 downloaded.
 
 >>> sorted(s.name for s in load_registry())
-['click-unet', 'click-unet-mm']
+['click-unet', 'click-unet-mm', 'click-unet-mm-12mm', 'click-unet-mm-4mm']
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def best_spec(
     trained on it (and taking companion series, where ``companions``), the one
     with the highest cross-validated centre-click Dice measured as it will be
     used, with the other series (``companions``) or on the series alone (the
-    ``cv`` summary of each spec's metrics). Where no model has that
+    ``cv`` summary of each spec's metrics; a model that serves as another's
+    partner is not chosen on its own). Where no model has that
     measurement, the model called ``fallback``.
 
     Raises:
@@ -74,9 +75,13 @@ def best_spec(
     """
     key = "learned_with centre mean" if companions else "learned centre mean"
     scored = []
-    for spec in load_registry(path):
-        if modality not in spec.contract.modalities or (
-            companions and not spec.contract.companions
+    specs = load_registry(path)
+    partners = {name for spec in specs for name in spec.partners}
+    for spec in specs:
+        if (
+            spec.name in partners
+            or modality not in spec.contract.modalities
+            or (companions and not spec.contract.companions)
         ):
             continue
         value = spec.metrics.get("cv", {}).get(modality, {}).get(key)

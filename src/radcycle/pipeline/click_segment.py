@@ -28,7 +28,10 @@ With companions, on the modalities where the registry's cross-validation
 found it better (``metrics["views_for"]``), the model reads the tumour from
 every series in turn and their probabilities are averaged
 (:class:`~radcycle.models.interactive.LearnedSegmenter` ``views``);
-``details["views_choice"]`` says whether and why.
+``details["views_choice"]`` says whether and why. A model with partners
+(registry models trained alike on other grids) is read with them, their
+probabilities averaged (``details["partners"]``); a partner whose weights
+cannot serve is handled as the model's own.
 """
 
 from __future__ import annotations
@@ -46,8 +49,9 @@ from radcycle.imaging.inputs import modality_of, require_finite, require_mm_geom
 from radcycle.imaging.masks import voxel_of_point
 from radcycle.imaging.routing import route
 from radcycle.imaging.segmentation import DEFAULT_SETTINGS, SegmentationResult, segment_at_seed
-from radcycle.models.interactive import LearnedSegmenter, OnnxModel
+from radcycle.models.interactive import LearnedSegmenter
 from radcycle.models.registry import best_spec, find_spec
+from radcycle.models.runtime import registry_models
 
 __all__ = [
     "COMPANION_MODEL",
@@ -131,7 +135,7 @@ def segment_clicks(
                 f"not {modality}",
                 value=modality,
             )
-        runner = OnnxModel(spec, weights)
+        runner, partners = registry_models(spec, weights)
     except InputError as exc:
         if method == "learned" or extra:
             raise
@@ -139,7 +143,7 @@ def segment_clicks(
         result.details["fallback"] = f"classical: the learned model could not serve ({exc})"
         return ClickSegmentation(result)
     views = bool(others) and measured_as_used and modality in spec.metrics.get("views_for", [])
-    segmenter = LearnedSegmenter(runner, companions=others, views=views)
+    segmenter = LearnedSegmenter(runner, companions=others, views=views, partners=partners)
     done = _learned(volume, positive, negative, modality, segmenter)
     done.result.details["model_choice"] = choice
     if others and measured_as_used:
