@@ -223,3 +223,36 @@ def test_a_partner_serves_only_in_its_group(tmp_path: Path) -> None:
     assert load_registry(registry)[0].partners == ("click-unet-mm-4mm",)
     assert best_spec("CT", True, "click-unet-mm", registry)[0].name == "click-unet-mm"
     assert "partners" not in member.to_dict()
+
+
+def test_a_partner_whose_weights_cannot_serve_is_handled_as_the_models_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A partner's file missing: an error where the learned model was asked for,
+    and under ``auto`` the classical method, saying why."""
+    from radcycle.errors import RadcycleError
+    from radcycle.models import runtime
+    from radcycle.models.registry import best_spec
+    from radcycle.pipeline import click_segment
+
+    shipped = find_spec("click-unet-mm")
+    main = shipped.to_dict()
+    main["file"] = str(REGISTRY.parent / shipped.file)
+    partner = find_spec(shipped.partners[0]).to_dict()
+    partner["file"] = str(tmp_path / "gone.onnx")  # not there
+    main["partners"] = [partner["name"]]
+    registry = tmp_path / "registry.json"
+    registry.write_text(json.dumps({"models": [main, partner]}))
+    monkeypatch.setattr(click_segment, "best_spec", partial(best_spec, path=registry))
+    monkeypatch.setattr(
+        click_segment,
+        "registry_models",
+        partial(runtime.registry_models, registry=registry),
+    )
+    mr, _ = _sphere_volume("MR", 4)
+    others = {"CT": _sphere_volume("CT", 5)[0], "PT": _sphere_volume("PT", 6)[0]}
+    with pytest.raises(RadcycleError, match="weights of model 'click-unet-mm-4mm' not found"):
+        click_segment.segment_clicks(mr, [(40.0, 40.0, 36.0)], method="learned", companions=others)
+    auto = click_segment.segment_clicks(mr, [(40.0, 40.0, 36.0)], companions=others)
+    assert auto.probabilities is None
+    assert "click-unet-mm-4mm" in auto.result.details["fallback"]
