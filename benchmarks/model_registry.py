@@ -71,6 +71,14 @@ def paired(cv: dict[str, Any], method: str = "learned") -> dict[str, list[tuple[
     return out
 
 
+def _verdict(diffs: list[float]) -> tuple[float, float, bool]:
+    """Mean gain, share of series gained, and whether that clears
+    :data:`MIN_GAIN` and :data:`MIN_WINS` (the one rule of every choice here)."""
+    diff = np.asarray(diffs, dtype=np.float64)
+    gain, wins = float(diff.mean()), float(np.mean(diff > 0))
+    return gain, wins, gain >= MIN_GAIN and wins > MIN_WINS
+
+
 def default_modalities(
     cv: dict[str, Any], method: str = "learned", kept_classical: dict[str, str] | None = None
 ) -> tuple[list[str], str]:
@@ -78,9 +86,7 @@ def default_modalities(
     kept_by = KEPT_CLASSICAL if kept_classical is None else kept_classical
     chosen, reasons = [], []
     for modality, pairs in sorted(paired(cv, method).items()):
-        diff = np.array([a - b for a, b in pairs])
-        gain, wins = float(diff.mean()), float(np.mean(diff > 0))
-        keep = gain >= MIN_GAIN and wins > MIN_WINS
+        gain, wins, keep = _verdict([a - b for a, b in pairs])
         kept = kept_by.get(modality)
         if keep and kept is None:
             chosen.append(modality)
@@ -113,8 +119,7 @@ def views_modalities(cv: dict[str, Any]) -> tuple[list[str], str]:
                 pairs.setdefault(key.split()[-1], []).append(diff)
     chosen, reasons = [], []
     for modality, diffs in sorted(pairs.items()):
-        gain, wins = float(np.mean(diffs)), float(np.mean(np.asarray(diffs) > 0))
-        keep = gain >= MIN_GAIN and wins > MIN_WINS
+        gain, wins, keep = _verdict(diffs)
         if keep:
             chosen.append(modality)
         reasons.append(

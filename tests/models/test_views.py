@@ -158,11 +158,11 @@ def test_partner_readings_are_averaged_on_the_union_of_their_regions() -> None:
 
     near = _Reading(
         (slice(0, 4), slice(0, 4), slice(0, 4)), np.full((4, 4, 4), 0.9, np.float32),
-        False, [], 16.0, 8.0,
+        [], 16.0, 8.0,
     )  # fmt: skip
     wide = _Reading(
         (slice(2, 8), slice(0, 4), slice(0, 4)), np.full((6, 4, 4), 0.5, np.float32),
-        False, [], 32.0, 4.0,
+        [], 32.0, 4.0,
     )  # fmt: skip
     box, prob = _combined([near, wide])
     assert box == (slice(0, 8), slice(0, 4), slice(0, 4))

@@ -29,6 +29,7 @@ __all__ = [
     "encode",
     "from_model_grid",
     "grid_factor",
+    "grid_points_in",
     "model_stack",
     "normalise",
     "to_model_grid",
@@ -194,6 +195,22 @@ def model_stack(
     return out
 
 
+def grid_points_in(
+    volume: Volume, box: Box, native: Sequence[int], shape: Sequence[int], series: Volume
+) -> npt.NDArray[np.float64]:
+    """The model-grid points of ``volume[box]`` (``native`` voxels along each
+    axis, resampled to a grid of ``shape`` with corners aligned, as
+    :func:`to_model_grid` does) as continuous voxel indices ``[3, n]`` (k, j, i)
+    of ``series``, through patient space."""
+    axes = [
+        b.start + np.arange(m, dtype=np.float64) * grid_factor(m, n)
+        for b, n, m in zip(box, native, shape, strict=True)
+    ]
+    kk, jj, ii = np.meshgrid(*axes, indexing="ij")
+    xyz = volume.index_to_patient(np.stack([ii.ravel(), jj.ravel(), kk.ravel()], axis=1))
+    return np.asarray(series.patient_to_index(xyz)[:, ::-1].T, np.float64)
+
+
 def _sampled(
     volume: Volume,
     box: Box,
@@ -205,13 +222,7 @@ def _sampled(
 ) -> tuple[FloatArray, FloatArray]:
     """``series`` at the model-grid points of ``volume[box]`` (antialiased as the
     contract says), normalised, and whether each point lies inside it."""
-    axes = [
-        b.start + np.arange(m, dtype=np.float64) * ((n - 1) / (m - 1) if m > 1 else 0.0)
-        for b, n, m in zip(box, native, shape, strict=True)
-    ]
-    kk, jj, ii = np.meshgrid(*axes, indexing="ij")
-    xyz = volume.index_to_patient(np.stack([ii.ravel(), jj.ravel(), kk.ravel()], axis=1))
-    at = series.patient_to_index(xyz)[:, ::-1].T  # array order k, j, i
+    at = grid_points_in(volume, box, native, shape, series)
     limits = np.asarray(series.array.shape, dtype=np.float64)[:, None]
     inside = np.all((at >= -0.5) & (at <= limits - 0.5), axis=0)
     values = np.zeros(at.shape[1], dtype=np.float32)

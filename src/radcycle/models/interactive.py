@@ -37,6 +37,7 @@ from radcycle.models.encoding import (
     encode,
     from_model_grid,
     grid_factor,
+    grid_points_in,
     model_stack,
     normalise,
     to_model_grid,
@@ -134,13 +135,12 @@ def _pad_to(
 
 @dataclass(frozen=True)
 class _Reading:
-    """One model's probabilities on ``box`` of the image grid, whether its outline
-    reached the inner edge of the widest region it read, the companion series
-    whose view it averaged in, the half-width of its region (mm) and its grid."""
+    """One model's probabilities on ``box`` of the image grid, the companion
+    series whose view it averaged in, the half-width of its region (mm) and its
+    grid."""
 
     box: tuple[slice, slice, slice]
     prob: FloatArray
-    inner_edge: bool
     views: list[str]
     half_mm: float
     spacing_mm: float
@@ -155,13 +155,21 @@ def _combined(readings: Sequence[_Reading]) -> tuple[tuple[slice, slice, slice],
     lo = [min(r.box[a].start for r in readings) for a in range(3)]
     hi = [max(r.box[a].stop for r in readings) for a in range(3)]
     box = (slice(lo[0], hi[0]), slice(lo[1], hi[1]), slice(lo[2], hi[2]))
-    total = np.zeros([h - a for a, h in zip(lo, hi, strict=True)], np.float32)
-    count = np.zeros_like(total)
+    placed = []
     for r in readings:
-        at = tuple(slice(b.start - a, b.stop - a) for b, a in zip(r.box, lo, strict=True))
-        total[at] += r.prob
-        count[at] += 1.0
-    return box, np.asarray(total / np.maximum(count, 1.0), np.float32)
+        one = np.full([h - a for a, h in zip(lo, hi, strict=True)], np.nan, np.float32)
+        one[tuple(slice(b.start - a, b.stop - a) for b, a in zip(r.box, lo, strict=True))] = r.prob
+        placed.append(one)
+    return box, _mean_where_read(placed)
+
+
+def _mean_where_read(maps: Sequence[FloatArray]) -> FloatArray:
+    """The mean of probability maps on one grid, each point's over the maps that
+    read it (NaN where a map did not)."""
+    stack = np.stack(maps)
+    read = ~np.isnan(stack)
+    total = np.where(read, stack, 0.0).sum(axis=0)
+    return np.asarray(total / np.maximum(read.sum(axis=0), 1), np.float32)
 
 
 def _at_inner_edge(mask: BoolArray, box: tuple[slice, slice, slice], volume: Volume) -> bool:
@@ -190,8 +198,8 @@ class LearnedSegmenter:
     series in turn; see ``docs/lesions.md`` for where that helps).
     ``partners``: models trained alike on other grids (the same modalities and
     companions); each reads the clicks on its own grid and region, and the
-    outline is drawn from the mean of their probabilities and this model's
-    (each 0 outside the region it read), on the union of those regions.
+    outline is drawn from the mean of their probabilities and this model's on
+    the union of those regions, each voxel's over the models that read it.
     """
 
     model: ProbabilityModel
@@ -255,9 +263,7 @@ class LearnedSegmenter:
             readings.append(member._read(volume, positive, negative, modality))
         box, prob = _combined(readings)
         mask = self._mask(prob, box, positive, spacing)
-        inner_edge = (
-            readings[0].inner_edge if len(readings) == 1 else _at_inner_edge(mask, box, volume)
-        )
+        inner_edge = _at_inner_edge(mask, box, volume)
         fused = readings[0].views
         if not mask.any():
             raise AnalysisError("the model found no lesion at the click", value=list(positive[0]))
@@ -328,10 +334,9 @@ class LearnedSegmenter:
                 volume, box, positive, negative, modality, half * scale
             )
             mask = self._mask(prob, box, positive, spacing)
-            inner_edge = _at_inner_edge(mask, box, volume)
-            if not inner_edge or last:
+            if last or not _at_inner_edge(mask, box, volume):
                 break
-        return _Reading(box, prob, inner_edge, fused, half * scale, contract.spacing_mm)
+        return _Reading(box, prob, fused, half * scale, contract.spacing_mm)
 
     def _agreement(
         self,
@@ -416,10 +421,7 @@ class LearnedSegmenter:
                 if view is not None:
                     seen.append(view)
                     fused.append(other)
-            stack = np.stack(seen)
-            valid = ~np.isnan(stack)
-            total = np.where(valid, stack, 0.0).sum(axis=0)
-            prob = np.asarray(total / np.maximum(valid.sum(axis=0), 1), np.float32)
+            prob = _mean_where_read(seen)
         region = tuple(b.stop - b.start for b in box)
         return from_model_grid(prob, region, spacing, contract.spacing_mm), fused
 
@@ -463,14 +465,8 @@ class LearnedSegmenter:
         swapped[modality] = volume
         view = replace(self, companions=swapped, views=False)
         prob = view._grid_probabilities(series, theirs, pos, carried(negative), other, step)
-        # the model-grid points of box, as encoding.model_stack samples them
-        axes = [
-            b.start + np.arange(m, dtype=np.float64) * grid_factor(m, b.stop - b.start)
-            for b, m in zip(box, shape, strict=True)
-        ]
-        kk, jj, ii = np.meshgrid(*axes, indexing="ij")
-        xyz = volume.index_to_patient(np.stack([ii.ravel(), jj.ravel(), kk.ravel()], axis=1))
-        native = series.patient_to_index(xyz)[:, ::-1].T
+        extent = [b.stop - b.start for b in box]
+        native = grid_points_in(volume, box, extent, shape, series)
         at = np.stack(
             [
                 (native[a] - theirs[a].start) * grid_factor(theirs[a].stop - theirs[a].start, n)
